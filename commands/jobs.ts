@@ -1,0 +1,54 @@
+import type { Command } from '../src/core/command.js';
+import { UserError } from '../src/core/command.js';
+import { renderJob, type JobRow } from '../src/core/jobs.js';
+import { table, when } from '../src/core/format.js';
+
+const ID = { name: 'id', required: true, type: 'integer', minimum: 1 } as const;
+
+export const commands: Command[] = [
+  {
+    name: 'jobs',
+    usage: 'jobs [all] [n]',
+    summary: 'recent jobs (queued and running first; `all` includes finished ones)',
+    role: 'viewer',
+    args: { positional: [{ name: 'scope', enum: ['all', 'active'], default: 'active' }, { name: 'n', type: 'integer', minimum: 1, maximum: 200, default: 20 }] },
+    async run(ctx, args) {
+      let q = ctx.app.db.selectFrom('jobs').selectAll().orderBy('id', 'desc').limit(Number(args.n));
+      if (args.scope !== 'all') q = q.where('status', 'in', ['queued', 'running']);
+      const rows = (await q.execute()) as JobRow[];
+      if (!rows.length) return args.scope === 'all' ? 'No jobs yet.' : 'No job is queued or running. `jobs all` shows finished ones.';
+      return table(
+        ['#', 'kind', 'status', 'progress', 'by', 'created'],
+        rows.map((r) => [String(r.id), r.kind, r.status, r.total ? `${r.done}/${r.total}` : String(r.done || ''), `${r.requested_platform}:${r.requested_user}`, when(r.created_at)]),
+      );
+    },
+  },
+  {
+    name: 'job',
+    usage: 'job <id>',
+    summary: "one job's status, progress and result",
+    role: 'viewer',
+    args: { positional: [ID] },
+    async run(ctx, args) {
+      const row = await ctx.app.jobs.get(Number(args.id));
+      if (!row) throw new UserError(`no job #${args.id}`);
+      const title = ctx.app.registry.jobKinds.get(row.kind)?.title?.(JSON.parse(row.args));
+      const lines = [renderJob(row, title), `requested by ${row.requested_platform}:${row.requested_user} at ${when(row.created_at)}`];
+      if (row.started_at) lines.push(`started ${when(row.started_at)}${row.finished_at ? `, finished ${when(row.finished_at)} (${((row.finished_at - row.started_at) / 1000).toFixed(1)} s)` : ''}`);
+      return lines.join('\n');
+    },
+  },
+  {
+    name: 'cancel',
+    usage: 'cancel <id>',
+    summary: 'cancel a queued or running job',
+    role: 'operator',
+    args: { positional: [ID] },
+    async run(ctx, args) {
+      const r = await ctx.app.jobs.cancel(Number(args.id));
+      if (r === 'unknown') throw new UserError(`no job #${args.id}`);
+      if (r === 'finished') throw new UserError(`job #${args.id} has already finished`);
+      return r === 'cancelled' ? `Job #${args.id} cancelled.` : `Cancelling job #${args.id}…`;
+    },
+  },
+];

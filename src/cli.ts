@@ -1,0 +1,189 @@
+// The `switchboard` command: start | exec | migrate | console-user | version (and agent, from monitoring).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command as Cli, Option } from 'commander';
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { features } from './features.js';
+import { createApp } from './app.js';
+import { CliAdapter } from './chat/cli-adapter.js';
+import { openStore } from './store/db.js';
+import { migrateToLatest } from './store/migrate.js';
+import { ConsoleAuth, randomPassword } from './chat/console-auth.js';
+import { VERSION } from './version.js';
+import { cliExtensions } from './cli-extensions.js';
+
+function config(opts: { config?: string }): Config {
+  return loadConfig({ file: opts.config, sections: features.flatMap((f) => (f.config ? [f.config] : [])) });
+}
+
+function fail(err: unknown, code = 1): never {
+  if (err instanceof ConfigError) process.stderr.write(`switchboard: ${err.message}\n`);
+  else process.stderr.write(`switchboard: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exit(code);
+}
+
+const program = new Cli('switchboard').description('Chat-ops bot for phones, network and PBXs').version(VERSION, '-V, --version').showHelpAfterError().enablePositionalOptions();
+
+program
+  .command('start')
+  .description('run the bot: HTTP server, web console, chat adapters, schedules')
+  .option('-c, --config <path>', 'config file (YAML or JSON); default $SWITCHBOARD_CONFIG')
+  .action(async (o: { config?: string }) => {
+    let cfg: Config;
+    try {
+      cfg = config(o);
+    } catch (e) {
+      fail(e);
+    }
+    const log = createLogger({ level: cfg.log.level });
+    let app;
+    try {
+      app = await createApp({ mode: 'server', config: cfg, log });
+    } catch (e) {
+      log.fatal({ err: e }, 'start-up failed');
+      fail(e);
+    }
+    let url: string;
+    try {
+      url = await app.listen();
+    } catch (e) {
+      log.fatal({ err: e }, 'start-up failed');
+      await app.close().catch(() => undefined);
+      fail(e);
+    }
+    log.info({ url, store: app.store.describe, version: VERSION }, 'switchboard started');
+    const lines = [`Switchboard ${VERSION} is running.`, `Web console: ${url}/console`];
+    if (app.generatedAdminPassword) lines.push(`Console login: admin / ${app.generatedAdminPassword}   (generated once; change it with: switchboard console-user admin --reset)`);
+    process.stderr.write(`\n${lines.join('\n')}\n\n`);
+    let stopping = false;
+    const stop = async (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ sig }, 'stopping');
+      const t = setTimeout(() => process.exit(1), 10_000);
+      t.unref();
+      await app.close().catch((err) => log.error({ err }, 'stop failed'));
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+
+program
+  .command('exec')
+  .passThroughOptions()
+  .description('run one command as the local admin and print the reply (exit 0 ok, 1 failed/refused, 2 usage)')
+  .argument('<command...>', 'the command line, e.g. "dhcp list room=101"')
+  .option('-c, --config <path>', 'config file')
+  .option('-f, --file <path>', 'attach a file as if uploaded in chat (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('-y, --yes', 'confirm destructive commands up front')
+  .option('-o, --out <dir>', 'save files the bot posts into this directory')
+  .addOption(new Option('--as <user>', 'user name recorded in the audit log').default(os.userInfo().username))
+  .action(async (words: string[], o: { config?: string; file: string[]; yes?: boolean; out?: string; as: string }) => {
+    let cfg: Config;
+    try {
+      cfg = config(o);
+    } catch (e) {
+      fail(e, 2);
+    }
+    const files = o.file.map((p) => {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(p);
+      } catch {
+        fail(new Error(`cannot read attachment ${p}`), 2);
+      }
+      if (st.size > cfg.uploads.maxBytes) fail(new Error(`attachment ${p} is ${st.size} bytes; the limit is ${cfg.uploads.maxBytes}`), 1);
+      return { name: path.basename(p), size: st.size, fetch: async () => fs.promises.readFile(p) };
+    });
+    if (o.out) fs.mkdirSync(o.out, { recursive: true });
+    const cli = new CliAdapter({
+      fileSink: (name, data) => {
+        if (!o.out) return `${name} (${data.length} bytes; use --out DIR to save)`;
+        const dest = path.join(o.out, path.basename(name));
+        fs.writeFileSync(dest, data);
+        return dest;
+      },
+    });
+    const log = createLogger({ level: process.env.SWITCHBOARD_LOG_LEVEL ?? 'warn', destination: process.stderr, pretty: false });
+    let app;
+    try {
+      app = await createApp({ mode: 'exec', config: cfg, log, adapters: [cli] });
+    } catch (e) {
+      fail(e);
+    }
+    const res = await app.dispatcher.handle(
+      { platform: 'cli', channel: 'terminal', user: { id: o.as, name: o.as }, text: words.join(' '), files },
+      { confirmed: o.yes === true },
+    );
+    let code = res.exitCode;
+    if (res.outcome === 'confirm') process.stderr.write('switchboard: this command needs confirmation; run it again with --yes\n');
+    for (const id of res.jobIds) {
+      const row = await app.jobs.wait(id);
+      if (row.status !== 'succeeded') code = Math.max(code, 1);
+    }
+    const out = cli.render();
+    if (out) process.stdout.write(`${out}\n`);
+    await app.close();
+    process.exit(code);
+  });
+
+program
+  .command('migrate')
+  .description('apply pending store migrations and exit')
+  .option('-c, --config <path>', 'config file')
+  .action(async (o: { config?: string }) => {
+    try {
+      const cfg = config(o);
+      const store = openStore({ databaseUrl: cfg.databaseUrl, sqlitePath: `${cfg.dataDir}/switchboard.sqlite` });
+      const r = await migrateToLatest(store);
+      await store.close();
+      process.stdout.write(r.applied.length ? `applied ${r.applied.length} migration(s): ${r.applied.join(', ')}\n` : `store is up to date (${r.total} migrations)\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command('console-user')
+  .description('add a web-console login, or reset its password (prompts; or --password-file, or a generated one)')
+  .argument('<username>')
+  .option('-c, --config <path>', 'config file')
+  .option('--password-file <path>', 'read the password from a file')
+  .option('--reset', 'reset an existing user (default: create; fails if it exists)')
+  .addOption(new Option('--role <role>', 'role of this console user').choices(['viewer', 'operator', 'admin']).default('admin'))
+  .action(async (username: string, o: { config?: string; passwordFile?: string; reset?: boolean; role: 'viewer' | 'operator' | 'admin' }) => {
+    try {
+      const cfg = config(o);
+      const store = openStore({ databaseUrl: cfg.databaseUrl, sqlitePath: `${cfg.dataDir}/switchboard.sqlite` });
+      await migrateToLatest(store);
+      const auth = new ConsoleAuth(store.db, { lockoutFailures: cfg.console.lockoutFailures, lockoutMinutes: cfg.console.lockoutMinutes, sessionHours: cfg.console.sessionHours });
+      const exists = await auth.exists(username);
+      if (exists && !o.reset) throw new Error(`console user ${username} exists; use --reset to set a new password`);
+      if (!exists && o.reset) throw new Error(`console user ${username} does not exist`);
+      let pw = o.passwordFile ? fs.readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '') : '';
+      const generated = !pw;
+      if (generated) pw = randomPassword();
+      if (pw.length < 8) throw new Error('the password must have at least 8 characters');
+      const r = await auth.setUser(username, pw);
+      const { Roles } = await import('./core/roles.js');
+      await new Roles(store.db, { admins: [], defaultRole: 'none' }).grant('console', username, o.role, `cli:${os.userInfo().username}`);
+      await store.close();
+      process.stdout.write(`console user ${username} ${r} (role ${o.role})${generated ? `; password: ${pw}` : ''}\n`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command('version')
+  .description('print the version')
+  .action(() => {
+    process.stdout.write(`switchboard ${VERSION}\n`);
+  });
+
+for (const ext of cliExtensions) ext(program, { loadConfig: config, createLogger: (level?: string): Logger => createLogger({ level }) });
+
+program.parseAsync(process.argv).catch((e) => fail(e));

@@ -1,0 +1,53 @@
+// Every command attempt is stored — allowed, denied or failed — with secrets redacted.
+import type { DB } from '../store/db.js';
+import { now } from '../store/db.js';
+import { scrub, SECRET_ARG_RE } from '../secrets.js';
+import { tokenize } from './parser.js';
+import type { Command } from './command.js';
+
+export type Outcome = 'ok' | 'denied' | 'failed' | 'invalid' | 'confirm';
+
+/** The command line with the value of every secret-looking or secret-declared key=value replaced by ***. */
+export function redactLine(text: string, cmd?: Command): string {
+  let tokens: string[];
+  try {
+    tokens = tokenize(text).map((t) => t.text);
+  } catch {
+    tokens = text.split(/\s+/);
+  }
+  const declared = new Set(Object.entries(cmd?.args?.named ?? {}).filter(([, s]) => s.secret).map(([k]) => k));
+  const out = tokens.map((t) => {
+    const m = /^(--)?([A-Za-z_][\w.-]*)=(.*)$/s.exec(t);
+    if (m && (SECRET_ARG_RE.test(m[2]!) || declared.has(m[2]!))) return `${m[1] ?? ''}${m[2]}=***`;
+    return /\s/.test(t) ? JSON.stringify(t) : t;
+  });
+  return scrub(out.join(' ')).slice(0, 4000);
+}
+
+export interface AuditEntry {
+  platform: string;
+  userId: string;
+  userName?: string;
+  channel: string;
+  command: string;
+  args: string;
+  outcome: Outcome;
+  detail?: string;
+}
+
+export async function writeAudit(db: DB, e: AuditEntry): Promise<void> {
+  await db
+    .insertInto('audit_log')
+    .values({
+      at: now(),
+      platform: e.platform,
+      user_id: e.userId,
+      user_name: e.userName ?? null,
+      channel: e.channel.slice(0, 255),
+      command: e.command.slice(0, 128),
+      args: e.args,
+      outcome: e.outcome,
+      detail: e.detail ? scrub(e.detail).slice(0, 2000) : null,
+    })
+    .execute();
+}

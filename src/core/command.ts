@@ -1,0 +1,108 @@
+// What a command is, and what its handler is given. Command files in commands/ export
+// `commands: Command[]` and, when they run long work, `jobKinds: Record<string, JobKind>`.
+import type { Incoming, MessageRef, OutMessage, Role } from './types.js';
+import type { App } from '../app-types.js';
+import type { Logger } from '../log.js';
+
+export type RoleReq = Role | 'none';
+
+export interface JsonSchemaLite {
+  type?: 'string' | 'integer' | 'number' | 'boolean';
+  enum?: readonly (string | number)[];
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  default?: unknown;
+}
+
+export interface PositionalSpec extends JsonSchemaLite {
+  name: string;
+  required?: boolean;
+  description?: string;
+  /** Collects every remaining word (array of strings). Only the last positional may be rest. */
+  rest?: boolean;
+}
+
+export interface NamedSpec extends JsonSchemaLite {
+  description?: string;
+  required?: boolean;
+  /** Value is a secret: never stored in the audit log or echoed. */
+  secret?: boolean;
+}
+
+export interface FlagSpec {
+  description?: string;
+  /** --name=value instead of a bare --name. */
+  value?: boolean;
+}
+
+export interface ArgSpec {
+  positional?: PositionalSpec[];
+  named?: Record<string, NamedSpec>;
+  flags?: Record<string, FlagSpec>;
+  /** Accept key=value pairs not listed in `named` (they arrive as strings). */
+  allowUnknownNamed?: boolean;
+}
+
+export interface Caller {
+  platform: string;
+  id: string;
+  name?: string;
+  role: RoleReq;
+}
+
+export interface CommandContext {
+  app: App;
+  incoming: Incoming;
+  caller: Caller;
+  /** True when the caller confirmed (confirm <code>, a button, or exec --yes). */
+  confirmed: boolean;
+  log: Logger;
+  /** Reply in the request's channel/thread. */
+  reply(msg: OutMessage | string): Promise<MessageRef | undefined>;
+  /** Direct message to the caller. `secret: true` for text that carries a secret meant for them alone. */
+  dm(msg: OutMessage | string, opts?: { secret?: boolean }): Promise<void>;
+  /** Start a durable job; its progress message appears in the request's channel and is edited in place. */
+  startJob(kind: string, args: unknown, opts?: { total?: number; note?: string }): Promise<number>;
+}
+
+export type Args = Record<string, unknown> & { flags: Record<string, string | true> };
+
+export interface Command {
+  /** One or more words: 'help', 'dhcp add', 'monitor sensor add'. */
+  name: string;
+  usage: string;
+  summary: string;
+  role: RoleReq;
+  args?: ArgSpec;
+  /** Extra help lines shown by `help <command>`. */
+  details?: string;
+  /**
+   * Destructive commands return a one-line description of what will happen; the core then asks the
+   * caller to confirm (button or `confirm <code>`) unless already confirmed. Return null to skip.
+   */
+  confirm?(args: Args, ctx: CommandContext): string | null | Promise<string | null>;
+  run(ctx: CommandContext, args: Args): Promise<OutMessage | string | void>;
+}
+
+/** A failure the user caused or can fix: shown as-is, exit code 1. */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** Wrong arguments: the usage line is shown with the reason, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string, public usage?: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function toMessage(m: OutMessage | string): OutMessage {
+  return typeof m === 'string' ? { text: m } : m;
+}

@@ -1,0 +1,143 @@
+// The web console's HTTP side: login, a chat page, commands with attachments, live updates over SSE.
+// Cookies are HttpOnly + SameSite=Strict; every state-changing request also carries the session's CSRF
+// token in a header (and login accepts only JSON, which a cross-site form cannot send).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../app-types.js';
+import type { ConsoleAuth } from '../chat/console-auth.js';
+import type { ConsoleAdapter } from '../chat/console-adapter.js';
+import { dmRoom, type ConsoleMessage } from '../chat/console-hub.js';
+import type { IncomingFile } from '../core/types.js';
+import { consolePage } from './console-page.js';
+
+const COOKIE = 'sb_session';
+const ROOM_RE = /^(@[a-zA-Z0-9._-]{1,64}|[a-z0-9][a-z0-9_-]{0,63})$/;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    consoleUser?: { username: string; csrf: string };
+  }
+}
+
+export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: ConsoleAuth, adapter: ConsoleAdapter): void {
+  const cfg = app.config.console;
+  const rooms = () => [...new Set([cfg.defaultRoom, ...cfg.rooms])];
+
+  const requireUser = async (req: FastifyRequest, reply: FastifyReply, csrf: boolean) => {
+    const u = await auth.session(req.cookies[COOKIE]);
+    if (!u) {
+      await reply.code(401).send({ error: 'not logged in' });
+      return undefined;
+    }
+    if (csrf && req.headers['x-csrf-token'] !== u.csrf) {
+      await reply.code(403).send({ error: 'missing or wrong CSRF token' });
+      return undefined;
+    }
+    return u;
+  };
+  const canSee = (username: string, room: string) => (room.startsWith('@') ? room === dmRoom(username) : rooms().includes(room));
+
+  http.get('/console', async (_req, reply) => {
+    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').header('x-frame-options', 'DENY').header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:").send(consolePage());
+  });
+
+  http.post('/console/api/login', async (req, reply) => {
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return reply.code(415).send({ error: 'send JSON' });
+    const body = (req.body ?? {}) as { username?: unknown; password?: unknown };
+    if (typeof body.username !== 'string' || typeof body.password !== 'string' || !body.username) return reply.code(400).send({ error: 'username and password are required' });
+    const r = await auth.login(body.username, body.password, req.ip);
+    if (!r.ok) {
+      app.log.warn({ username: body.username.slice(0, 64), source: req.ip, locked: r.locked }, 'console login failed');
+      if (r.locked) return reply.code(429).send({ error: `too many failed logins for this user from your address; try again in ${cfg.lockoutMinutes} minutes` });
+      return reply.code(401).send({ error: 'wrong username or password' });
+    }
+    app.log.info({ username: body.username, source: req.ip }, 'console login');
+    reply.setCookie(COOKIE, r.session, { httpOnly: true, sameSite: 'strict', path: '/console', secure: req.protocol === 'https', maxAge: cfg.sessionHours * 3600 });
+    return { ok: true, csrf: r.csrf, username: body.username };
+  });
+
+  http.post('/console/api/logout', async (req, reply) => {
+    const u = await requireUser(req, reply, true);
+    if (!u) return;
+    await auth.logout(req.cookies[COOKIE]!);
+    reply.clearCookie(COOKIE, { path: '/console' });
+    return { ok: true };
+  });
+
+  http.get('/console/api/me', async (req, reply) => {
+    const u = await requireUser(req, reply, false);
+    if (!u) return;
+    return { username: u.username, csrf: u.csrf, rooms: rooms(), defaultRoom: cfg.defaultRoom, dmRoom: dmRoom(u.username) };
+  });
+
+  http.get('/console/api/messages', async (req, reply) => {
+    const u = await requireUser(req, reply, false);
+    if (!u) return;
+    const room = String((req.query as { room?: string }).room ?? cfg.defaultRoom);
+    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return reply.code(404).send({ error: 'no such room' });
+    return { room, messages: await app.consoleHub.history(room, 200) };
+  });
+
+  http.get('/console/api/files/:id', async (req, reply) => {
+    const u = await requireUser(req, reply, false);
+    if (!u) return;
+    const f = await app.consoleHub.file(Number((req.params as { id: string }).id));
+    if (!f) return reply.code(404).send({ error: 'no such file' });
+    return reply
+      .header('content-type', f.mime)
+      .header('content-disposition', `attachment; filename="${f.name.replace(/[^\w.-]/g, '_')}"`)
+      .header('x-content-type-options', 'nosniff')
+      .send(f.data);
+  });
+
+  http.get('/console/api/events', async (req, reply) => {
+    const u = await requireUser(req, reply, false);
+    if (!u) return;
+    const room = String((req.query as { room?: string }).room ?? cfg.defaultRoom);
+    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return reply.code(404).send({ error: 'no such room' });
+    const mine = new Set([room, dmRoom(u.username)]);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': connected\n\n');
+    const onMsg = (m: ConsoleMessage, kind: string) => {
+      if (mine.has(m.room)) res.write(`event: ${kind}\ndata: ${JSON.stringify(m)}\n\n`);
+    };
+    app.consoleHub.on('message', onMsg);
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(ping);
+      app.consoleHub.off('message', onMsg);
+    });
+  });
+
+  http.post('/console/api/command', async (req, reply) => {
+    const u = await requireUser(req, reply, true);
+    if (!u) return;
+    let text = '';
+    let room = cfg.defaultRoom;
+    const files: IncomingFile[] = [];
+    if (req.isMultipart()) {
+      for await (const part of req.parts({ limits: { fileSize: app.config.uploads.maxBytes, files: 5 } })) {
+        if (part.type === 'file') {
+          const data = await part.toBuffer();
+          if (part.file.truncated) return reply.code(413).send({ error: `file ${part.filename} is larger than ${app.config.uploads.maxBytes} bytes` });
+          if (data.length) files.push({ name: part.filename, size: data.length, mime: part.mimetype, fetch: async () => data });
+        } else if (part.fieldname === 'text') text = String(part.value);
+        else if (part.fieldname === 'room') room = String(part.value);
+      }
+    } else {
+      const b = (req.body ?? {}) as { text?: unknown; room?: unknown };
+      text = typeof b.text === 'string' ? b.text : '';
+      if (typeof b.room === 'string') room = b.room;
+    }
+    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return reply.code(404).send({ error: 'no such room' });
+    text = text.trim();
+    if (!text) return reply.code(400).send({ error: 'empty command' });
+    if (text.length > 10_000) return reply.code(413).send({ error: 'command too long' });
+    await app.consoleHub.post(room, u.username, text + (files.length ? `\n📎 ${files.map((f) => f.name).join(', ')}` : ''));
+    const incoming = { platform: 'console', channel: room, user: { id: u.username, name: u.username }, text, files, direct: room.startsWith('@') };
+    // Run in the background: the reply and any job progress arrive over the event stream.
+    void (adapter.sink ? adapter.sink(incoming) : app.dispatcher.handle(incoming)).catch((err) => app.log.error({ err }, 'console command failed'));
+    return reply.code(202).send({ ok: true });
+  });
+}

@@ -1,0 +1,193 @@
+// One SQL store: SQLite (better-sqlite3) by default, MySQL/MariaDB (mysql2) when DATABASE_URL=mysql://…
+// Table row types live beside the code that owns them and are merged into `Tables` by declaration
+// merging (`declare module '…/store/db.js' { interface Tables { my_table: MyRow } }`).
+import fs from 'node:fs';
+import path from 'node:path';
+import { Kysely, SqliteDialect, MysqlDialect, sql, type Generated, type RawBuilder } from 'kysely';
+import SqliteDatabase from 'better-sqlite3';
+import { createPool } from 'mysql2';
+
+export type Engine = 'sqlite' | 'mysql';
+
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Tables {
+  console_users: {
+    id: Generated<number>;
+    username: string;
+    password_hash: string;
+    created_at: number;
+    updated_at: number;
+  };
+  console_sessions: {
+    id: string; // sha256 of the cookie value
+    username: string;
+    csrf: string;
+    created_at: number;
+    expires_at: number;
+  };
+  login_attempts: {
+    id: Generated<number>;
+    username: string;
+    at: number;
+    source: string;
+    success: number;
+  };
+  chat_identities: {
+    platform: string;
+    user_id: string;
+    role: string;
+    name: string | null;
+    granted_by: string | null;
+    granted_at: number;
+  };
+  audit_log: {
+    id: Generated<number>;
+    at: number;
+    platform: string;
+    user_id: string;
+    user_name: string | null;
+    channel: string;
+    command: string;
+    args: string;
+    outcome: string; // ok | denied | failed | invalid | confirm
+    detail: string | null;
+  };
+  jobs: {
+    id: Generated<number>;
+    kind: string;
+    args: string; // JSON
+    status: string; // queued | running | succeeded | failed | cancelled
+    done: number;
+    total: number;
+    note: string | null;
+    result: string | null; // JSON {text, ...}
+    error: string | null;
+    requested_platform: string;
+    requested_user: string;
+    target: string | null; // JSON Target
+    message_ref: string | null; // JSON MessageRef
+    owner: string | null;
+    cancel_requested: number;
+    created_at: number;
+    started_at: number | null;
+    finished_at: number | null;
+    heartbeat_at: number | null;
+  };
+  confirmations: {
+    code: string;
+    platform: string;
+    user_id: string;
+    incoming: string; // JSON of the original command (text, channel, thread)
+    summary: string;
+    created_at: number;
+    expires_at: number;
+  };
+  console_messages: {
+    id: Generated<number>;
+    room: string;
+    author: string; // 'bot' or username
+    text: string;
+    files: string | null; // JSON [{name, mime, id}]
+    created_at: number;
+    updated_at: number;
+  };
+  console_events: {
+    id: Generated<number>;
+    room: string;
+    message_id: number;
+    kind: string; // new | edit
+    at: number;
+  };
+  console_files: {
+    id: Generated<number>;
+    name: string;
+    mime: string;
+    data: Buffer;
+    created_at: number;
+  };
+  kv: {
+    k: string;
+    v: string;
+    updated_at: number;
+  };
+}
+
+export type DB = Kysely<Tables>;
+
+export interface Store {
+  db: DB;
+  engine: Engine;
+  /** Human description without credentials, for logs. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'mysql://***';
+  }
+}
+
+export function openStore(opts: { databaseUrl?: string; sqlitePath?: string; poolSize?: number }): Store {
+  const url = opts.databaseUrl;
+  if (url && /^(mysql|mariadb):\/\//i.test(url)) {
+    const u = new URL(url.replace(/^mariadb:/i, 'mysql:'));
+    const pool = createPool({
+      host: u.hostname,
+      port: u.port ? Number(u.port) : 3306,
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: u.pathname.replace(/^\//, ''),
+      connectionLimit: opts.poolSize ?? 10,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      dateStrings: true,
+      charset: 'utf8mb4',
+      timezone: 'Z',
+    });
+    const db = new Kysely<Tables>({ dialect: new MysqlDialect({ pool }) });
+    return { db, engine: 'mysql', describe: redactUrl(url), close: () => db.destroy() };
+  }
+  if (url && !/^sqlite:/i.test(url)) throw new Error(`DATABASE_URL must start with mysql://, mariadb:// or sqlite: (got ${redactUrl(url)})`);
+  const file = url ? url.replace(/^sqlite:(\/\/)?/i, '') : opts.sqlitePath;
+  if (!file) throw new Error('no SQLite path');
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const database = new SqliteDatabase(file);
+  database.pragma('journal_mode = WAL');
+  database.pragma('busy_timeout = 10000');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+  return { db, engine: 'sqlite', describe: `sqlite:${file}`, close: () => db.destroy() };
+}
+
+/** Epoch milliseconds; every timestamp column in the store is one. */
+export const now = (): number => Date.now();
+
+/** Affected-row count from an update/delete result on either engine. */
+export function affected(r: { numUpdatedRows?: bigint; numDeletedRows?: bigint } | undefined): number {
+  if (!r) return 0;
+  return Number(r.numUpdatedRows ?? r.numDeletedRows ?? 0n);
+}
+
+/** The id of a row just inserted (both engines report it without RETURNING). */
+export function insertedId(r: { insertId?: bigint }): number {
+  if (r.insertId === undefined) throw new Error('insert returned no id');
+  return Number(r.insertId);
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; message?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'ER_DUP_ENTRY' || e?.errno === 1062;
+}
+
+/** Column-type helpers for migrations that must run on both engines. */
+export const col = {
+  /** Long text (MySQL TEXT is 64 KiB; LONGTEXT is used there). */
+  longText: (engine: Engine): RawBuilder<unknown> => (engine === 'mysql' ? sql`longtext` : sql`text`),
+  blob: (engine: Engine): RawBuilder<unknown> => (engine === 'mysql' ? sql`longblob` : sql`blob`),
+};
