@@ -1,0 +1,101 @@
+// Caller-ID hook: GET /set_call/:number and POST /hooks/call → stored call + one message to the support channel(s).
+import crypto from 'node:crypto';
+import type { App } from '../app-types.js';
+import type { FastifyRequest } from 'fastify';
+import { now } from '../store/db.js';
+import type { HostRecord } from './service.js';
+
+declare module '../store/db.js' {
+  interface Tables {
+    calls: { id: import('kysely').Generated<number>; number: string; normalized: string; name: string | null; called: string | null; source: string | null; matches: string; at: number };
+  }
+}
+
+export interface CallMatch { mac: string; ip: string; hostname: string; room: string | null; owner: string | null }
+
+/** Digits only, without a leading international/trunk prefix; matching compares the last N digits. */
+export function normalizeNumber(raw: string): string {
+  return String(raw).replace(/^\s*(\+|00)/, '').replace(/\D/g, '');
+}
+export function tailDigits(raw: string, n: number): string {
+  const d = normalizeNumber(raw);
+  return d.slice(-n);
+}
+
+export function formatCall(number: string, matches: CallMatch[], name?: string | null): string {
+  const head = `📞 Call from ${number}${name ? ` (${name})` : ''}`;
+  if (!matches.length) return `${head}: no host matches this number.`;
+  return [`${head}: ${matches.length} matching host${matches.length > 1 ? 's' : ''}`, ...matches.map((m) => `• room ${m.room ?? '-'}, ${m.owner ?? '-'}, ${m.hostname}, ${m.ip}, ${m.mac}`)].join('\n');
+}
+
+/** Phone index rebuilt lazily (cheap in-memory match under load). */
+class PhoneIndex {
+  private at = 0;
+  private map = new Map<string, CallMatch[]>();
+  private n = 0;
+  private v = -1;
+  constructor(private app: App) {}
+  async lookup(number: string): Promise<CallMatch[]> {
+    const n = this.app.config.dhcp.callerid.matchDigits;
+    const v = (this.app.services.dhcp as { version?: number }).version ?? 0;
+    if (Date.now() - this.at > 2000 || n !== this.n || v !== this.v) {
+      this.v = v;
+      const hosts: HostRecord[] = await this.app.services.dhcp.all();
+      const map = new Map<string, CallMatch[]>();
+      for (const h of hosts)
+        for (const p of h.phones) {
+          const k = tailDigits(p, n);
+          if (!k) continue;
+          const arr = map.get(k) ?? [];
+          if (!arr.some((x) => x.mac === h.mac)) arr.push({ mac: h.mac, ip: h.ip, hostname: h.hostname, room: h.room, owner: h.owner });
+          map.set(k, arr);
+        }
+      this.map = map;
+      this.at = Date.now();
+      this.n = n;
+    }
+    return this.map.get(tailDigits(number, n)) ?? [];
+  }
+}
+
+function tokenOk(expected: string | undefined, given: string | undefined): boolean {
+  if (!expected || !given) return false;
+  const a = crypto.createHash('sha256').update(expected).digest();
+  const b = crypto.createHash('sha256').update(given).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+export function registerCallerId(app: App): void {
+  const idx = new PhoneIndex(app);
+  const cfg = app.config.dhcp.callerid;
+  const guard = (req: FastifyRequest): string | null => {
+    if (cfg.allow.length && !cfg.allow.includes(req.ip)) return 'source address not allowed';
+    const q = (req.query as Record<string, unknown> | undefined)?.token;
+    const h = req.headers['x-switchboard-token'] ?? (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined);
+    const given = typeof q === 'string' ? q : typeof h === 'string' ? h : undefined;
+    return tokenOk(cfg.token, given) ? null : 'bad or missing token';
+  };
+  const handle = async (number: string, name: string | null, called: string | null, source: string) => {
+    const matches = await idx.lookup(number);
+    await app.db.insertInto('calls').values({ number: number.slice(0, 64), normalized: normalizeNumber(number).slice(0, 64), name: name?.slice(0, 255) ?? null, called: called?.slice(0, 64) ?? null, source: source.slice(0, 64), matches: JSON.stringify(matches), at: now() }).execute();
+    await app.notifier.notify(cfg.targets.length ? cfg.targets : undefined, { text: formatCall(number, matches, name) });
+    return matches;
+  };
+  const NUM = '^[0-9+()\\-. ]{1,64}$';
+  app.http.get<{ Params: { number: string } }>('/set_call/:number', { schema: { params: { type: 'object', properties: { number: { type: 'string', pattern: NUM } }, required: ['number'] } } }, async (req, reply) => {
+    const bad = guard(req);
+    if (bad) return reply.code(bad.startsWith('source') ? 403 : 401).send({ error: bad });
+    const m = await handle(req.params.number, null, null, req.ip);
+    return { ok: true, matches: m.length };
+  });
+  app.http.post<{ Body: { number: string; name?: string; called?: string } }>(
+    '/hooks/call',
+    { schema: { body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } } } },
+    async (req, reply) => {
+      const bad = guard(req);
+      if (bad) return reply.code(bad.startsWith('source') ? 403 : 401).send({ error: bad });
+      const m = await handle(req.body.number, req.body.name ?? null, req.body.called ?? null, req.ip);
+      return { ok: true, matches: m.length };
+    },
+  );
+}

@@ -1,0 +1,256 @@
+// Host reservations: validation, all-or-nothing batches, lookups, history.
+import type { App } from '../app-types.js';
+import { parseMac, macProblem } from '../util/mac.js';
+import { now } from '../store/db.js';
+import { compileSubnets, HOSTNAME_RE, ipProblem, ipToNum, numToIp, PHONE_RE, BOOT_RE, textProblem, type Subnet } from './validate.js';
+
+export interface HostInput { mac: string; ip: string /* dotted quad or 'auto' */; hostname: string; room?: string; phones?: string[]; owner?: string; access?: number /* 0..3, default 0 */; comment?: string; bootServer?: string | null }
+export interface HostRecord { mac: string; ip: string; hostname: string; room: string | null; phones: string[]; owner: string | null; access: number; comment: string | null; bootServer: string | null; updatedBy: string; updatedAt: number }
+export interface BatchResult { ok: boolean; errors: { index: number; message: string }[]; added: HostRecord[]; changed: HostRecord[]; unchanged: number }
+export interface DhcpService {
+  /** Validate every input first (MAC any notation, IP in a configured subnet and outside its pool and not network/broadcast, 'auto' = lowest free, uniqueness of MAC/IP/hostname against the store AND within the batch, field safety); then all-or-nothing in one transaction. An input whose MAC exists updates that host. dryRun writes nothing. */
+  upsertHosts(inputs: HostInput[], by: string, opts?: { dryRun?: boolean }): Promise<BatchResult>;
+  getByMac(mac: string): Promise<HostRecord | undefined>;
+  /** Debounced auto-apply if configured (dhcp.autoApply); no-op otherwise. */
+  changed(): void;
+  /** mac, ip or hostname. */
+  lookup(key: string): Promise<HostRecord | undefined>;
+  remove(mac: string, by: string): Promise<boolean>;
+  all(): Promise<HostRecord[]>;
+  find(text: string): Promise<HostRecord[]>;
+  history(mac: string): Promise<{ action: string; by: string; at: number; before: HostRecord | null; after: HostRecord | null }[]>;
+  subnets(): Subnet[];
+  /** Set by the apply module: runs on debounced change when dhcp.autoApply. */
+  onAutoApply?: () => Promise<void>;
+}
+
+declare module '../app-types.js' {
+  interface Services { dhcp: DhcpService }
+}
+
+declare module '../store/db.js' {
+  interface Tables {
+    dhcp_hosts: { id: import('kysely').Generated<number>; mac: string; ip: string; ip_num: number; hostname: string; room: string | null; phones: string; owner: string | null; access: number; comment: string | null; boot_server: string | null; updated_by: string; updated_at: number };
+    dhcp_history: { id: import('kysely').Generated<number>; mac: string; action: string; before: string | null; after: string | null; by: string; at: number };
+  }
+}
+
+type Row = { mac: string; ip: string; ip_num: number; hostname: string; room: string | null; phones: string; owner: string | null; access: number; comment: string | null; boot_server: string | null; updated_by: string; updated_at: number };
+
+export function rowToRecord(r: Row): HostRecord {
+  return { mac: r.mac, ip: r.ip, hostname: r.hostname, room: r.room, phones: r.phones ? r.phones.split(',') : [], owner: r.owner, access: Number(r.access), comment: r.comment, bootServer: r.boot_server, updatedBy: r.updated_by, updatedAt: Number(r.updated_at) };
+}
+function recordToRow(h: HostRecord): Row {
+  return { mac: h.mac, ip: h.ip, ip_num: ipToNum(h.ip), hostname: h.hostname, room: h.room, phones: h.phones.join(','), owner: h.owner, access: h.access, comment: h.comment, boot_server: h.bootServer, updated_by: h.updatedBy, updated_at: h.updatedAt };
+}
+const same = (a: HostRecord, b: HostRecord) =>
+  a.ip === b.ip && a.hostname === b.hostname && a.room === b.room && a.phones.join(',') === b.phones.join(',') && a.owner === b.owner && a.access === b.access && a.comment === b.comment && a.bootServer === b.bootServer;
+
+const opt = (v: string | undefined | null) => (v === undefined || v === null || String(v).trim() === '' ? null : String(v).trim());
+
+/** Validate one input's own fields (not uniqueness). Returns the problems and the normalised partial record. */
+export function checkFields(inp: HostInput, subnets: Subnet[]): { problems: string[]; rec?: Omit<HostRecord, 'updatedBy' | 'updatedAt'> } {
+  const problems: string[] = [];
+  const mac = parseMac(String(inp.mac ?? ''));
+  if (!mac) problems.push(`mac: ${macProblem(String(inp.mac ?? ''))}`);
+  const ip = String(inp.ip ?? '').trim().toLowerCase() || 'auto';
+  if (ip !== 'auto') {
+    const p = ipProblem(ip, subnets);
+    if (p) problems.push(`ip: ${p}`);
+  }
+  const hostname = String(inp.hostname ?? '').trim().toLowerCase();
+  if (!HOSTNAME_RE.test(hostname)) {
+    const shown = hostname.length > 40 ? `${JSON.stringify(hostname.slice(0, 40))}… (${hostname.length} chars)` : JSON.stringify(hostname);
+    problems.push(`hostname: ${shown} is not an RFC 1123 label (letters, digits and -, 1-63 characters, not starting or ending with -)`);
+  }
+  const room = opt(inp.room);
+  const owner = opt(inp.owner);
+  const comment = opt(inp.comment);
+  for (const [f, v, max] of [['room', room, 64], ['owner', owner, 128], ['comment', comment, 256]] as const) {
+    if (v !== null) {
+      const p = textProblem(f, v, max);
+      if (p) problems.push(p);
+    }
+  }
+  const phones = (inp.phones ?? []).map((p) => String(p).trim()).filter(Boolean);
+  for (const p of phones) if (!PHONE_RE.test(p)) problems.push(`phone: ${JSON.stringify(p.slice(0, 40))} is not a phone number (digits, spaces, + - ( ) . only)`);
+  if (phones.length > 8) problems.push('phone: at most 8 numbers');
+  let access = 0;
+  if (inp.access !== undefined && inp.access !== null && String(inp.access).trim() !== '') {
+    access = Number(inp.access);
+    if (!Number.isInteger(access) || access < 0 || access > 3) problems.push(`access: ${JSON.stringify(String(inp.access).slice(0, 20))} is not 0, 1, 2 or 3`);
+  }
+  const bootServer = opt(inp.bootServer ?? null);
+  if (bootServer !== null && !BOOT_RE.test(bootServer)) problems.push('bootServer: only URL characters allowed (no spaces, quotes, commas), at most 255');
+  if (problems.length) return { problems };
+  return { problems, rec: { mac: mac!, ip, hostname, room, phones, owner, access, comment, bootServer } };
+}
+
+export class DhcpStore implements DhcpService {
+  private timer?: NodeJS.Timeout;
+  private nets: Subnet[];
+  onAutoApply?: () => Promise<void>;
+  constructor(private app: App) {
+    this.nets = compileSubnets(app.config.dhcp.subnets);
+  }
+  subnets() {
+    return this.nets;
+  }
+
+  async all(): Promise<HostRecord[]> {
+    const rows = await this.app.db.selectFrom('dhcp_hosts').selectAll().orderBy('ip_num').execute();
+    return rows.map((r) => rowToRecord(r as Row));
+  }
+
+  async getByMac(mac: string) {
+    const m = parseMac(mac);
+    if (!m) return undefined;
+    const r = await this.app.db.selectFrom('dhcp_hosts').selectAll().where('mac', '=', m).executeTakeFirst();
+    return r ? rowToRecord(r as Row) : undefined;
+  }
+
+  async lookup(key: string) {
+    const k = key.trim().toLowerCase();
+    const mac = parseMac(k);
+    const q = this.app.db.selectFrom('dhcp_hosts').selectAll();
+    const r = mac ? await q.where('mac', '=', mac).executeTakeFirst() : await q.where((eb) => eb.or([eb('ip', '=', k), eb('hostname', '=', k)])).executeTakeFirst();
+    return r ? rowToRecord(r as Row) : undefined;
+  }
+
+  async find(text: string) {
+    const t = text.trim().toLowerCase();
+    const digits = t.replace(/\D/g, '');
+    return (await this.all()).filter((h) =>
+      [h.mac, h.ip, h.hostname, h.room ?? '', h.owner ?? '', ...h.phones].some((v) => v.toLowerCase().includes(t)) ||
+      (digits.length >= 3 && h.phones.some((p) => p.replace(/\D/g, '').includes(digits))),
+    );
+  }
+
+  async history(mac: string) {
+    const m = parseMac(mac) ?? mac;
+    const rows = await this.app.db.selectFrom('dhcp_history').selectAll().where('mac', '=', m).orderBy('id', 'desc').limit(50).execute();
+    return rows.map((r) => ({ action: r.action, by: r.by, at: Number(r.at), before: r.before ? (JSON.parse(r.before) as HostRecord) : null, after: r.after ? (JSON.parse(r.after) as HostRecord) : null }));
+  }
+
+  async remove(mac: string, by: string) {
+    const h = await this.getByMac(mac);
+    if (!h) return false;
+    await this.app.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('dhcp_hosts').where('mac', '=', h.mac).execute();
+      await tx.insertInto('dhcp_history').values({ mac: h.mac, action: 'remove', before: JSON.stringify(h), after: null, by, at: now() }).execute();
+    });
+    this.changed();
+    return true;
+  }
+
+  async upsertHosts(inputs: HostInput[], by: string, opts: { dryRun?: boolean } = {}): Promise<BatchResult> {
+    const errors: { index: number; message: string }[] = [];
+    const existing = await this.all();
+    const byMac = new Map(existing.map((h) => [h.mac, h]));
+    const checked = inputs.map((inp, index) => {
+      const c = checkFields(inp, this.nets);
+      for (const p of c.problems) errors.push({ index, message: p });
+      return c.rec;
+    });
+    // Final state: store with the batch applied; then uniqueness over it.
+    const seenMac = new Map<string, number>();
+    checked.forEach((r, i) => {
+      if (!r) return;
+      if (seenMac.has(r.mac)) errors.push({ index: i, message: `mac: ${r.mac} appears twice in this batch (also item ${seenMac.get(r.mac)! + 1})` });
+      else seenMac.set(r.mac, i);
+    });
+    const final = new Map(byMac);
+    const t = now();
+    const batch: { index: number; rec: HostRecord }[] = [];
+    checked.forEach((r, index) => {
+      if (!r || seenMac.get(r.mac) !== index) return;
+      const prev = byMac.get(r.mac);
+      const rec: HostRecord = { ...r, updatedBy: by, updatedAt: t };
+      if (r.ip === 'auto') rec.ip = prev ? prev.ip : 'auto';
+      final.set(r.mac, rec);
+      batch.push({ index, rec });
+    });
+    // Hostname / IP uniqueness across the final state.
+    const ipOwner = new Map<string, string>();
+    const nameOwner = new Map<string, string>();
+    for (const h of final.values()) {
+      if (h.ip !== 'auto') ipOwner.set(h.ip, ipOwner.has(h.ip) ? `${ipOwner.get(h.ip)}|${h.mac}` : h.mac);
+      nameOwner.set(h.hostname, nameOwner.has(h.hostname) ? `${nameOwner.get(h.hostname)}|${h.mac}` : h.mac);
+    }
+    const batchIndex = new Map(batch.map((b) => [b.rec.mac, b.index]));
+    const who = (mac: string) => (batchIndex.has(mac) ? `item ${batchIndex.get(mac)! + 1} (${mac})` : `existing host ${byMac.get(mac)?.hostname} (${mac})`);
+    for (const { index, rec } of batch) {
+      const io = rec.ip !== 'auto' ? ipOwner.get(rec.ip)!.split('|') : [];
+      if (io.length > 1) errors.push({ index, message: `ip: ${rec.ip} is already used by ${io.filter((m) => m !== rec.mac).map(who).join(', ')}` });
+      const no = nameOwner.get(rec.hostname)!.split('|');
+      if (no.length > 1) errors.push({ index, message: `hostname: ${rec.hostname} is already used by ${no.filter((m) => m !== rec.mac).map(who).join(', ')}` });
+    }
+    // 'auto': lowest free address outside pool/network/broadcast/gateway.
+    if (!errors.length) {
+      const used = new Set([...final.values()].filter((h) => h.ip !== 'auto').map((h) => ipToNum(h.ip)));
+      for (const { index, rec } of batch) {
+        if (rec.ip !== 'auto') continue;
+        let got: number | null = null;
+        for (const s of this.nets) {
+          for (let n = s.network + 1; n < s.broadcast; n++) {
+            if ((n >= s.poolFirst && n <= s.poolLast) || n === s.gateway || used.has(n)) continue;
+            got = n;
+            break;
+          }
+          if (got !== null) break;
+        }
+        if (got === null) errors.push({ index, message: 'ip: auto found no free address in the configured subnets' });
+        else {
+          used.add(got);
+          rec.ip = numToIp(got);
+        }
+      }
+    }
+    errors.sort((a, b) => a.index - b.index);
+    const added: HostRecord[] = [];
+    const changed: HostRecord[] = [];
+    let unchanged = 0;
+    const writes: { rec: HostRecord; prev?: HostRecord }[] = [];
+    for (const { rec } of batch) {
+      const prev = byMac.get(rec.mac);
+      if (!prev) added.push(rec);
+      else if (same(prev, rec)) {
+        unchanged++;
+        continue;
+      } else changed.push(rec);
+      writes.push({ rec, prev });
+    }
+    if (errors.length) return { ok: false, errors, added: [], changed: [], unchanged: 0 };
+    if (opts.dryRun || !writes.length) return { ok: true, errors, added, changed, unchanged };
+    await this.app.db.transaction().execute(async (tx) => {
+      // Free unique values first so swaps inside one batch do not collide mid-transaction.
+      const moving = writes.filter((w) => w.prev);
+      for (const w of moving) await tx.updateTable('dhcp_hosts').set({ ip: `~${ipToNum(w.prev!.ip)}`, hostname: `~${w.prev!.mac}` }).where('mac', '=', w.rec.mac).execute();
+      for (const w of writes) {
+        const row = recordToRow(w.rec);
+        if (w.prev) await tx.updateTable('dhcp_hosts').set(row).where('mac', '=', w.rec.mac).execute();
+        else await tx.insertInto('dhcp_hosts').values(row).execute();
+      }
+      const hist = writes.map((w) => ({ mac: w.rec.mac, action: w.prev ? 'edit' : 'add', before: w.prev ? JSON.stringify(w.prev) : null, after: JSON.stringify(w.rec), by, at: t }));
+      for (let i = 0; i < hist.length; i += 500) await tx.insertInto('dhcp_history').values(hist.slice(i, i + 500)).execute();
+    });
+    this.changed();
+    return { ok: true, errors, added, changed, unchanged };
+  }
+
+  /** Bumped on every write (caches such as the caller-ID index compare it). */
+  version = 0;
+  changed(): void {
+    this.version++;
+    if (!this.app.config.dhcp.autoApply || !this.onAutoApply) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.onAutoApply!().catch((err) => this.app.log.error({ err }, 'dhcp auto-apply failed'));
+    }, this.app.config.dhcp.autoApplyDelayMs);
+    this.timer.unref();
+  }
+  stop() {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,69 @@
+// Field rules for host records: what may reach a rendered DHCP/proxy file.
+import ipaddr from 'ipaddr.js';
+import type { SubnetConfig } from './config.js';
+
+export const HOSTNAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const UNSAFE_RE = /["\\{};#]/;
+export const BOOT_RE = /^[A-Za-z0-9._~:/?=&%+@-]{1,255}$/;
+export const PHONE_RE = /^\+?[0-9 ()./-]{2,32}$/;
+
+/** Free text (room, owner, comment): printable, no quotes/braces/semicolons/hash/backslash, bounded. */
+export function textProblem(field: string, v: string, max: number): string | null {
+  if (v.length > max) return `${field} is ${v.length} characters long (at most ${max})`;
+  if (/[\uD800-\uDFFF]/.test(v.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) return `${field} is not valid Unicode text`;
+  if (CONTROL_RE.test(v)) return `${field} contains a control character (newline, NUL, tab…), which is not allowed`;
+  const m = UNSAFE_RE.exec(v);
+  if (m) return `${field} contains ${JSON.stringify(m[0])}, which is not allowed (no " \\ { } ; #)`;
+  return null;
+}
+
+export function ipToNum(ip: string): number {
+  const b = ipaddr.IPv4.parse(ip).octets;
+  return ((b[0]! << 24) >>> 0) + (b[1]! << 16) + (b[2]! << 8) + b[3]!;
+}
+export function numToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+export interface Subnet { cfg: SubnetConfig; network: number; broadcast: number; prefix: number; poolFirst: number; poolLast: number; gateway: number | null; netmask: string }
+
+export function compileSubnets(list: SubnetConfig[]): Subnet[] {
+  return list.map((cfg) => {
+    const [addr, prefix] = ipaddr.IPv4.parseCIDR(cfg.cidr);
+    const network = ipToNum(ipaddr.IPv4.networkAddressFromCIDR(cfg.cidr).toString());
+    const broadcast = ipToNum(ipaddr.IPv4.broadcastAddressFromCIDR(cfg.cidr).toString());
+    void addr;
+    let poolFirst = -1;
+    let poolLast = -2;
+    if (cfg.pool) {
+      const [a, b] = cfg.pool.split('-');
+      poolFirst = ipToNum(a!);
+      poolLast = ipToNum(b!);
+    }
+    return { cfg, network, broadcast, prefix, poolFirst, poolLast, gateway: cfg.gateway ? ipToNum(cfg.gateway) : null, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString() };
+  });
+}
+
+/** Why this address may not be reserved, or null. */
+export function ipProblem(ip: string, subnets: Subnet[]): string | null {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip) || !ipaddr.IPv4.isValidFourPartDecimal(ip)) return `"${ip}" is not an IPv4 address (dotted quad or auto)`;
+  const n = ipToNum(ip);
+  const s = subnets.find((x) => n >= x.network && n <= x.broadcast);
+  if (!s) return `${ip} is in no configured subnet (${subnets.map((x) => x.cfg.cidr).join(', ') || 'none configured: set dhcp.subnets'})`;
+  if (n === s.network) return `${ip} is the network address of ${s.cfg.cidr}`;
+  if (n === s.broadcast) return `${ip} is the broadcast address of ${s.cfg.cidr}`;
+  if (n >= s.poolFirst && n <= s.poolLast) return `${ip} is inside the dynamic pool ${s.cfg.pool}`;
+  if (s.gateway === n) return `${ip} is the gateway of ${s.cfg.cidr}`;
+  return null;
+}
+
+export function subnetOf(ip: string, subnets: Subnet[]): Subnet | undefined {
+  const n = ipToNum(ip);
+  return subnets.find((x) => n >= x.network && n <= x.broadcast);
+}
+
+/** Digits only, for phone matching. */
+export function phoneDigits(p: string): string {
+  return p.replace(/\D/g, '');
+}
