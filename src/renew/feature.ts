@@ -1,0 +1,29 @@
+// Workstation account renewal over SSH, PC/account inventory, user sheets and QR labels.
+import ipaddr from 'ipaddr.js';
+import type { Feature } from '../app-types.js';
+import { renewSchema } from './config.js';
+import { RenewService } from './service.js';
+
+export const renewFeature: Feature = {
+  name: 'renew',
+  config: { key: 'renew', schema: renewSchema, env: { SWITCHBOARD_RENEW_ALLOW: 'renew.allow', SWITCHBOARD_RENEW_BOOTSTRAP_PASSWORD_FILE: 'renew.bootstrap.passwordFile' } },
+  init(app) {
+    for (const c of app.config.renew.allow) {
+      try {
+        ipaddr.IPv4.parseCIDR(c);
+      } catch {
+        throw new Error(`config renew.allow: "${c}" is not an IPv4 CIDR (e.g. 192.168.122.0/24)`);
+      }
+    }
+    app.services.renew = new RenewService(app);
+    // The link printed in the PC label's QR code: the PC's identity only (no account names).
+    app.http.get<{ Params: { mac: string } }>('/inventory/pc/:mac', async (req, reply) => {
+      const mac = String(req.params.mac).toLowerCase();
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) return reply.code(400).send({ error: 'mac must look like 00:11:22:33:44:55' });
+      const pc = await app.services.renew.inventory.findPc(mac);
+      if (!pc) return reply.code(404).send({ error: `no PC with MAC ${mac} in the inventory` });
+      const facts = pc.facts ? (JSON.parse(pc.facts) as Record<string, unknown>) : {};
+      return { mac: pc.mac, hostname: pc.hostname, ip: pc.ip, serial: facts.serial ?? 'unknown', os: facts.os ?? null, lastRenewalAt: pc.last_renewal_at };
+    });
+  },
+};

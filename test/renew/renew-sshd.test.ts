@@ -1,0 +1,312 @@
+// Integration: two "PCs" (real sshd in private mount/UTS/PID namespaces) renewed by `renew run`.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { Client } from 'ssh2';
+import { PNG } from 'pngjs';
+import jsQRModule from 'jsqr';
+
+// jsqr ships CommonJS with a default export; under NodeNext its type is the module namespace.
+const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule.default }).default ?? jsQRModule) as unknown as typeof jsQRModule.default;
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { tmpDir } from '../helpers/env.js';
+import { FakePc } from './fake-pc.js';
+import { connect, installPublicKey } from '../../drivers/targets/linux-ssh.js';
+
+const PORT = 20000 + Math.floor(Math.random() * 20000);
+const BOOT = 'Boot-strap-pw-7731';
+const NET = `127.0.${5 + Math.floor(Math.random() * 200)}`;
+
+function passwordLogin(host: string, port: number, username: string, password: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    c.once('ready', () => {
+      c.exec('id -un; getent passwd "$(id -un)" | cut -d: -f7', (err, ch) => {
+        if (err) return reject(err);
+        let out = '';
+        ch.on('data', (d: Buffer) => (out += d.toString()));
+        ch.on('close', () => {
+          c.end();
+          resolve(out);
+        });
+      });
+    });
+    c.once('error', reject);
+    c.connect({ host, port, username, password, readyTimeout: 10_000, tryKeyboard: false, hostVerifier: () => true });
+  });
+}
+
+function sampleProcesses(into: string[]): () => void {
+  let stop = false;
+  const tick = () => {
+    if (stop) return;
+    execFile('ps', ['-eo', 'args'], { maxBuffer: 16 << 20 }, (_e, out) => {
+      if (out) into.push(out);
+      setTimeout(tick, 40);
+    });
+  };
+  tick();
+  return () => {
+    stop = true;
+  };
+}
+
+function decodeQr(png: Buffer): string {
+  const img = PNG.sync.read(png);
+  const r = jsQR(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height);
+  if (!r) throw new Error('no QR code found in the label');
+  return r.data;
+}
+
+describe('renew run against two real sshd PCs', () => {
+  let t: TestApp;
+  let a: FakePc;
+  let b: FakePc;
+  let dir: string;
+  const psSamples: string[] = [];
+  const passwords: string[] = [];
+
+  beforeAll(async () => {
+    dir = tmpDir('sb-renew-');
+    const bootFile = path.join(dir, 'bootstrap');
+    fs.writeFileSync(bootFile, `${BOOT}\n`, { mode: 0o600 });
+    a = new FakePc({ ip: `${NET}.2`, port: PORT, hostname: 'pc-a', mac: '02:5b:00:00:00:02', serial: 'SN-A-0002', rootPassword: BOOT });
+    b = new FakePc({ ip: `${NET}.3`, port: PORT, hostname: 'pc-b', mac: '02:5b:00:00:00:03', serial: 'SN-B-0003', rootPassword: BOOT });
+    await a.start();
+    await b.start();
+    // Previously managed accounts (with a running session and files), and an unmanaged one that must stay.
+    for (const [pc, old] of [[a, 'USERSS002-0001'], [b, 'USERSS003-0007']] as const) {
+      pc.sh(`useradd --badname -m -s /bin/bash ${old} && echo hello > /home/${old}/notes.txt && useradd -m -s /bin/sh alice`);
+      pc.startSession(old);
+    }
+    t = await makeTestApp({
+      overrides: {
+        'renew.allow': [`${NET}.0/24`],
+        'renew.ssh.port': PORT,
+        'renew.bootstrap.passwordFile': bootFile,
+        'renew.timeoutMs': 30_000,
+        'http.publicUrl': 'https://sb.example.test',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await a?.destroy();
+    await b?.destroy();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sweeps the allowed network and refuses others', async () => {
+    const r = await t.run(`renew scan ${NET} range=1,6 port=${PORT}`);
+    expect(r.exitCode).toBe(0);
+    expect(r.replies[0]).toMatch(new RegExp(`2 of 6 host\\(s\\) in ${NET.replace(/\./g, '\\.')}\\.0/24 answer on port ${PORT}`));
+    expect(r.replies[0]).toContain(`${NET}.2\n${NET}.3`);
+    const bad = await t.run('renew scan 10.20.30 range=1,2');
+    expect(bad.exitCode).toBe(1);
+    expect(bad.replies[0]).toMatch(/not on the renew allow list .* 10\.20\.30\.1, 10\.20\.30\.2 refused/);
+    const badRun = await t.run('renew run 10.20.30.4', { confirmed: true });
+    expect(badRun.exitCode).toBe(1);
+    expect(badRun.replies[0]).toMatch(/not on the renew allow list/);
+  });
+
+  it('asks for confirmation before changing live machines', async () => {
+    const r = await t.run(`renew run ${NET} range=2,3`);
+    expect(r.jobIds).toEqual([]);
+    expect(r.replies.join('\n')).toMatch(/renew the local account on 127\.0\.\d+\.2, 127\.0\.\d+\.3/);
+  });
+
+  it('renews both PCs: old account gone, new one with bash and a working password, facts, sheet and label', async () => {
+    const stop = sampleProcesses(psSamples);
+    const r = await t.run(`renew run ${NET} range=2,3`, { confirmed: true });
+    expect(r.exitCode).toBe(0);
+    const job = await t.app.jobs.wait(r.jobIds[0]!);
+    stop();
+    expect(job.status, job.error ?? '').toBe('succeeded');
+    expect(psSamples.length).toBeGreaterThan(3);
+    // The sampler did see the deploy script running (so the "no password in ps" check below means something).
+    expect(psSamples.join('\n')).toMatch(/\/bin\/sh \/tmp\/sb-renew\.\w+\/deploy\.sh USERSS00[23]-\d{4} \^USERSS/);
+
+    const dms = t.chat.messages.filter((m) => m.dmTo === 'admin');
+    expect(dms).toHaveLength(2);
+    for (const [pc, old] of [[a, 'USERSS002-0001'], [b, 'USERSS003-0007']] as const) {
+      const dm = dms.find((m) => m.text.includes(`(${pc.o.ip},`))!;
+      expect(dm.secret).toBe(true);
+      const m = /: (USERSS\d{3}-\d{4}) \/ password: (\S+)$/.exec(dm.text)!;
+      const [, account, password] = m;
+      passwords.push(password!);
+      expect(account).toMatch(new RegExp(`^USERSS00${pc === a ? 2 : 3}-\\d{4}$`));
+      expect(password).toHaveLength(16);
+      const users = pc.passwd();
+      expect(users.find((u) => u.name === old)).toBeUndefined();
+      expect(pc.homeExists(old)).toBe(false);
+      expect(users.find((u) => u.name === 'alice')).toBeDefined();
+      expect(users.find((u) => u.name === account)?.shell).toBe('/bin/bash');
+      expect(pc.homeExists(account!)).toBe(true);
+      expect(users.filter((u) => /^USERSS\d{3}-\d{4}$/.test(u.name))).toHaveLength(1);
+      // The old session was ended.
+      expect(pc.sh("ps -eo user:32,args | grep 'sleep 600' | grep -v grep || true")).toBe('');
+      // Password login with the generated password.
+      const out = await passwordLogin(pc.o.ip, PORT, account!, password!);
+      expect(out).toBe(`${account}\n/bin/bash\n`);
+      // User sheet PDF in the DM.
+      expect(dm.files).toHaveLength(1);
+      expect(dm.files[0]!.name).toMatch(/\.pdf$/);
+      expect(dm.files[0]!.data.subarray(0, 5).toString()).toBe('%PDF-');
+      // Facts in the inventory.
+      const inv = await t.run(`inventory pc ${pc.o.mac}`);
+      expect(inv.replies[0]).toContain(`PC ${pc.o.hostname} — ${pc.o.mac}`);
+      expect(inv.replies[0]).toContain(`serial ${pc.o.serial}`);
+      expect(inv.replies[0]).toMatch(/OS Debian|OS \S+/);
+      expect(inv.replies[0]).toContain(`account ${account}`);
+      const row = await t.app.db.selectFrom('pcs').selectAll().where('mac', '=', pc.o.mac).executeTakeFirstOrThrow();
+      const facts = JSON.parse(row.facts!);
+      expect(facts).toMatchObject({ hostname: pc.o.hostname, mac: pc.o.mac, ip: pc.o.ip, serial: pc.o.serial });
+      expect(facts.kernel).toMatch(/^Linux /);
+      expect(facts.ramKb).toBeGreaterThan(0);
+      expect(facts.diskKb).toBeGreaterThan(0);
+      expect(facts.cpu).not.toBe('');
+      // Label: PNG + PDF posted to the channel; the QR decodes to the PC's record.
+      const label = t.chat.messages.find((m) => m.channel === 'C1' && m.text.includes(`Label for ${pc.o.hostname}`))!;
+      expect(label.files.map((f) => f.name)).toEqual([`label-${pc.o.hostname}.png`, `label-${pc.o.hostname}.pdf`]);
+      expect(label.files[1]!.data.subarray(0, 5).toString()).toBe('%PDF-');
+      const qr = JSON.parse(decodeQr(label.files[0]!.data));
+      expect(qr).toEqual({ mac: pc.o.mac, hostname: pc.o.hostname, serial: pc.o.serial, url: `https://sb.example.test/inventory/pc/${pc.o.mac}` });
+    }
+    // The uploaded script is gone from both PCs.
+    for (const pc of [a, b]) expect(pc.sh('ls -d /tmp/sb-renew.* 2>/dev/null || true')).toBe('');
+    // Step log with levels.
+    const req = (await t.app.db.selectFrom('renew_requests').selectAll().where('host', '=', a.o.ip).executeTakeFirstOrThrow()).id;
+    const log = await t.run(`renew log ${req}`);
+    expect(log.replies[0]).toMatch(/INFO\s+host key pinned on first contact \(TOFU\): ssh-ed25519 SHA256:/);
+    expect(log.replies[0]).toMatch(/WARNING\s+the bot's key is not accepted/);
+    expect(log.replies[0]).toMatch(/INFO\s+\[pc\] deleted account USERSS002-0001/);
+    expect(log.replies[0]).toMatch(/DEBUG\s+\[pc\] deploy script running in \/tmp\/sb-renew\./);
+    expect((await t.run(`renew log ${req} WARNING`)).replies[0]).not.toMatch(/INFO/);
+    // The bot's private key is mode 0600.
+    expect(fs.statSync(path.join(t.dataDir, 'renew/id_ed25519')).mode & 0o777).toBe(0o600);
+  });
+
+  it('a re-run on the same PC skips the key step and leaves exactly one managed account', async () => {
+    const stop = sampleProcesses(psSamples);
+    const r = await t.run(`renew run ${a.o.ip}`, { confirmed: true });
+    const job = await t.app.jobs.wait(r.jobIds[0]!);
+    stop();
+    expect(job.status).toBe('succeeded');
+    const dm = t.chat.messages.filter((m) => m.dmTo === 'admin').pop()!;
+    const [, account, password] = /: (USERSS\d{3}-\d{4}) \/ password: (\S+)$/.exec(dm.text)!;
+    passwords.push(password!);
+    expect(a.passwd().filter((u) => /^USERSS\d{3}-\d{4}$/.test(u.name)).map((u) => u.name)).toEqual([account]);
+    expect(await passwordLogin(a.o.ip, PORT, account!, password!)).toBe(`${account}\n/bin/bash\n`);
+    const data = JSON.parse(job.result!).data.results[0];
+    const log = await t.run(`renew log ${data.request}`);
+    expect(log.replies[0]).toMatch(/PC 02:5b:00:00:00:02 is inventoried and the bot's key works: key step skipped/);
+    const hist = await t.run('inventory accounts pc-a');
+    expect(hist.replies[0].split('\n').filter((l) => /USERSS002/.test(l))).toHaveLength(2);
+    expect(hist.replies[0]).toMatch(/current/);
+    const csv = await t.run('inventory export');
+    const file = t.chat.last()!.files[0]!;
+    expect(csv.exitCode).toBe(0);
+    expect(file.name).toBe('inventory.csv');
+    expect(file.data.toString()).toMatch(/^mac,hostname,ip,account/);
+    expect(file.data.toString()).toContain(`02:5b:00:00:00:03,pc-b,${b.o.ip},USERSS003-`);
+  });
+
+  it('refuses a host whose key changed, with both fingerprints, while the other proceeds', async () => {
+    const pinned = (await t.app.db.selectFrom('known_hosts').selectAll().where('host', '=', b.o.ip).executeTakeFirstOrThrow()).fingerprint;
+    await b.stop();
+    b.rekey();
+    await b.start();
+    const before = b.passwd().filter((u) => /^USERSS/.test(u.name)).map((u) => u.name);
+    // Plus an address with no PC at all: its failure must not stop the others either.
+    const r = await t.run(`renew run ${b.o.ip} ${NET}.9 ${a.o.ip}`, { confirmed: true });
+    const job = await t.app.jobs.wait(r.jobIds[0]!);
+    expect(job.status).toBe('succeeded');
+    const results = JSON.parse(job.result!).data.results as { host: string; status: string; error: string | null }[];
+    expect(results.map((x) => x.host)).toEqual([b.o.ip, `${NET}.9`, a.o.ip]);
+    expect(results[1]).toMatchObject({ status: 'failed', error: expect.stringMatching(/ECONNREFUSED/) });
+    expect(results.find((x) => x.host === a.o.ip)!.status).toBe('ok');
+    expect(t.chat.messages.find((m) => m.text.includes(`Job #${job.id}`))!.text).toMatch(/1\/3 host\(s\) renewed/);
+    expect(results.find((x) => x.host === b.o.ip)!.status).toBe('refused');
+    const warn = t.chat.messages.find((m) => m.channel === 'C1' && m.text.startsWith(`⛔ ${b.o.ip}`))!;
+    expect(warn.text).toContain(`host key of ${b.o.ip}:${PORT} CHANGED — pinned ${pinned}, presented SHA256:`);
+    expect(warn.text).not.toContain(`presented ${pinned}`);
+    expect(b.passwd().filter((u) => /^USERSS/.test(u.name)).map((u) => u.name)).toEqual(before);
+    const dm = t.chat.messages.filter((m) => m.dmTo === 'admin').pop()!;
+    passwords.push(/password: (\S+)$/.exec(dm.text)![1]!);
+  });
+
+  it('never lets a generated password out: logs, audit, channel, job rows, step logs, process lists', async () => {
+    expect(passwords.length).toBe(4);
+    const audit = JSON.stringify(await t.app.db.selectFrom('audit_log').selectAll().execute());
+    const jobs = JSON.stringify(await t.app.db.selectFrom('jobs').selectAll().execute());
+    const steps = JSON.stringify(await t.app.db.selectFrom('renew_log').selectAll().execute());
+    const reqs = JSON.stringify(await t.app.db.selectFrom('renew_requests').selectAll().execute());
+    const pcs = JSON.stringify(await t.app.db.selectFrom('pcs').selectAll().execute());
+    const channel = t.chat.messages.filter((m) => !m.dmTo).flatMap((m) => [m.text, ...m.edits, ...m.files.map((f) => f.data.toString('latin1'))]);
+    const logs = t.logs.join('');
+    expect(logs.length).toBeGreaterThan(0);
+    expect(psSamples.join('').length).toBeGreaterThan(0);
+    for (const pw of [...passwords, BOOT]) {
+      for (const [what, text] of [['log', logs], ['audit', audit], ['jobs', jobs], ['step log', steps], ['requests', reqs], ['pcs', pcs], ['channel', channel.join('\n')], ['ps', psSamples.join('\n')], ['sshd log', a.log() + b.log()]] as const) {
+        expect(text.includes(pw), `password found in ${what}`).toBe(false);
+      }
+    }
+    // They did reach the requester (secret DMs only).
+    const dmText = t.chat.messages.filter((m) => m.dmTo).map((m) => m.text).join('\n');
+    for (const pw of passwords) expect(dmText).toContain(pw);
+  });
+});
+
+describe('renew run with a non-root ssh.user through sudo -n', () => {
+  let t: TestApp;
+  let c: FakePc;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = tmpDir('sb-renew-sudo-');
+    const bootFile = path.join(dir, 'bootstrap');
+    fs.writeFileSync(bootFile, 'Sudo-boot-pw-4410\n', { mode: 0o600 });
+    c = new FakePc({ ip: `${NET}.4`, port: PORT, hostname: 'pc-c', mac: '02:5b:00:00:00:04', serial: 'SN-C-0004', rootPassword: 'Root-unused-pw-99' });
+    await c.start();
+    c.sh('useradd -m -s /bin/sh sbadmin && echo "sbadmin ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/sbadmin && chmod 440 /etc/sudoers.d/sbadmin && useradd --badname -m USERSS004-1111', undefined);
+    c.sh('chpasswd', 'sbadmin:Sudo-boot-pw-4410\n');
+    t = await makeTestApp({
+      overrides: { 'renew.allow': [`${NET}.4/32`], 'renew.ssh.port': PORT, 'renew.ssh.user': 'sbadmin', 'renew.bootstrap.passwordFile': bootFile, 'renew.timeoutMs': 30_000 },
+    });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await c?.destroy();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('deploys the key into the user\'s own authorized_keys and renews via sudo', async () => {
+    const r = await t.run(`renew run ${c.o.ip}`, { confirmed: true });
+    const job = await t.app.jobs.wait(r.jobIds[0]!);
+    expect(job.status).toBe('succeeded');
+    const res = JSON.parse(job.result!).data.results[0];
+    expect(res.status, res.error ?? '').toBe('ok');
+    expect(fs.readFileSync(path.join(c.dir, 'home/sbadmin/.ssh/authorized_keys'), 'utf8')).toContain('switchboard-renew');
+    expect(fs.existsSync(path.join(c.dir, 'root/.ssh/authorized_keys'))).toBe(false);
+    const users = c.passwd();
+    expect(users.find((u) => u.name === 'USERSS004-1111')).toBeUndefined();
+    expect(users.find((u) => u.name === res.account)?.shell).toBe('/bin/bash');
+    const dm = t.chat.messages.find((m) => m.dmTo === 'admin')!;
+    const pw = /password: (\S+)$/.exec(dm.text)![1]!;
+    expect(await passwordLogin(c.o.ip, PORT, res.account, pw)).toBe(`${res.account}\n/bin/bash\n`);
+    // Deploying the key again is idempotent (like ssh-copy-id): still one line.
+    const boot = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', password: 'Sudo-boot-pw-4410', timeoutMs: 10_000, verifyHostKey: () => null });
+    try {
+      expect(await installPublicKey(boot.client, t.app.services.renew.keyPair().publicKey)).toBe('present');
+    } finally {
+      boot.client.end();
+    }
+    const again = await t.app.jobs.wait((await t.run(`renew run ${c.o.ip}`, { confirmed: true })).jobIds[0]!);
+    expect(again.status).toBe('succeeded');
+    expect(fs.readFileSync(path.join(c.dir, 'home/sbadmin/.ssh/authorized_keys'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(c.passwd().filter((u) => /^USERSS/.test(u.name))).toHaveLength(1);
+  });
+});
