@@ -1,0 +1,211 @@
+// Telegram adapter (telegraf v4): long polling by default, webhook mode (secret token header checked) as an
+// option. Commands are `/dhcp add …` (the first word after / is the command; @botname is stripped); a
+// document whose caption is a command is fetched with getFile and handed to the command. Replies quote the
+// request, progress edits one message (editMessageText), text is HTML (parse_mode) split at 4 096 characters.
+import { Telegraf, TelegramError } from 'telegraf';
+import type { Logger } from '../log.js';
+import type { Registry } from '../core/registry.js';
+import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
+import { allowed, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, retryRateLimited, toTelegramHtml } from './util.js';
+
+export const TELEGRAM_LIMIT = 4096;
+
+export interface TelegramOptions {
+  botToken: string;
+  apiRoot?: string;
+  mode: 'polling' | 'webhook';
+  webhookSecret?: string;
+  allowedChats: string[];
+  maxBytes: number;
+  reconnect: { baseMs: number; maxMs: number };
+  registry?: Registry;
+}
+
+/** Split text so each piece, rendered as Telegram HTML, fits the 4 096 limit. */
+export function telegramChunks(text: string): string[] {
+  return renderChunks(text, TELEGRAM_LIMIT, toTelegramHtml);
+}
+
+function retryAfter(err: unknown): number | undefined {
+  if (err instanceof TelegramError && err.code === 429) return (err.parameters?.retry_after ?? 1) * 1000;
+  return undefined;
+}
+
+export class TelegramAdapter implements ChatAdapter {
+  readonly platform = 'telegram';
+  readonly bot: Telegraf;
+  private sink?: (i: Incoming) => Promise<void>;
+  private reconnector: Reconnector;
+  private edits: EditCoalescer<string>;
+  private running = false;
+  /** Who asked, per chat and request message: ephemeral replies in groups go to them privately. */
+  private askers = new Map<string, string>();
+
+  constructor(private opts: TelegramOptions, private log: Logger) {
+    this.bot = new Telegraf(opts.botToken, { telegram: { apiRoot: opts.apiRoot ?? 'https://api.telegram.org' }, handlerTimeout: 10_000 });
+    this.bot.on('message', (ctx) => {
+      void this.onMessage(ctx.message as unknown as TgMessage).catch((err) => this.log.error({ err: String(err) }, 'telegram message handling failed'));
+    });
+    this.bot.catch((err) => this.log.error({ err: String(err) }, 'telegram handler error'));
+    this.reconnector = new Reconnector('telegram', () => this.connect(), log, opts.reconnect.baseMs, opts.reconnect.maxMs);
+    this.edits = new EditCoalescer(async (key, html) => {
+      const [chat, id] = key.split('|');
+      try {
+        await this.call(() => this.bot.telegram.editMessageText(chat!, Number(id), undefined, html, { parse_mode: 'HTML' }), 'editMessageText');
+      } catch (err) {
+        if (err instanceof TelegramError && /not modified/i.test(err.description)) return;
+        throw err;
+      }
+    });
+  }
+
+  private call<T>(fn: () => Promise<T>, what: string): Promise<T> {
+    return retryRateLimited(fn, retryAfter, this.log, `telegram ${what}`);
+  }
+
+  async start(sink: (i: Incoming) => Promise<void>): Promise<void> {
+    this.sink = sink;
+    await this.reconnector.start();
+  }
+
+  private async connect(): Promise<void> {
+    this.bot.botInfo = await this.bot.telegram.getMe();
+    await this.setCommands().catch((err) => this.log.warn({ err: String(err) }, 'telegram setMyCommands failed'));
+    if (this.opts.mode === 'webhook') {
+      this.running = true;
+      return; // updates arrive on the HTTP route (see handleWebhook)
+    }
+    await this.bot.telegram.deleteWebhook({ drop_pending_updates: false });
+    this.running = true;
+    this.log.info({ bot: this.bot.botInfo.username }, 'telegram connected (long polling)');
+    // The polling loop retries network errors, 429 and 5xx itself; anything else ends it: reconnect.
+    void (this.bot as unknown as { startPolling(): Promise<void> }).startPolling().then(
+      () => {
+        if (this.running) this.reconnector.lost(new Error('polling stopped'));
+      },
+      (err: unknown) => {
+        if (this.running) this.reconnector.lost(err);
+      },
+    );
+  }
+
+  /** Command menu from the registry's top-level names. */
+  async setCommands(): Promise<void> {
+    if (!this.opts.registry) return;
+    const seen = new Map<string, string>();
+    for (const c of this.opts.registry.all()) {
+      const top = c.name.split(' ')[0]!.toLowerCase();
+      if (!/^[a-z0-9_]{1,32}$/.test(top) || seen.has(top)) continue;
+      seen.set(top, c.name.includes(' ') ? `${top} commands` : c.summary);
+    }
+    const commands = [...seen].slice(0, 100).map(([command, description]) => ({ command, description: description.slice(0, 256) || command }));
+    await this.call(() => this.bot.telegram.setMyCommands(commands), 'setMyCommands');
+  }
+
+  /** Webhook mode: feed one update (the caller checked the secret token header). */
+  async handleWebhook(update: unknown): Promise<void> {
+    await this.bot.handleUpdate(update as Parameters<Telegraf['handleUpdate']>[0]);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.reconnector.stop();
+    try {
+      this.bot.stop('shutdown');
+    } catch {
+      /* not running */
+    }
+  }
+
+  /** Command text of a message, or undefined when it is not addressed to the bot. */
+  commandText(text: string, isPrivate: boolean): string | undefined {
+    const t = text.trim();
+    const me = this.bot.botInfo?.username?.toLowerCase();
+    if (t.startsWith('/')) {
+      const m = /^\/([^\s@]+)(?:@(\S+))?(.*)$/s.exec(t);
+      if (!m) return undefined;
+      if (m[2] && me && m[2].toLowerCase() !== me) return undefined; // for another bot
+      const cmd = m[1]!.toLowerCase() === 'start' ? 'help' : m[1]; // BotFather's /start button
+      return `${cmd}${m[3]}`.trim();
+    }
+    if (me && t.toLowerCase().startsWith(`@${me}`)) return t.slice(me.length + 1).trim();
+    return isPrivate ? t : undefined;
+  }
+
+  private async onMessage(msg: TgMessage): Promise<void> {
+    if (!this.sink) return;
+    const chatId = String(msg.chat.id);
+    const isPrivate = msg.chat.type === 'private';
+    const raw = msg.text ?? msg.caption ?? '';
+    const text = this.commandText(raw, isPrivate);
+    if (text === undefined || !msg.from || msg.from.is_bot) return;
+    if (!allowed(this.opts.allowedChats, chatId)) {
+      this.log.warn({ platform: 'telegram', chat: chatId, user: String(msg.from.id) }, 'message from a chat that is not allowed; ignored');
+      return;
+    }
+    const files: IncomingFile[] = [];
+    if (msg.document) {
+      const d = msg.document;
+      files.push({
+        name: d.file_name ?? 'file',
+        size: d.file_size,
+        mime: d.mime_type,
+        fetch: async () => {
+          if (d.file_size !== undefined && d.file_size > this.opts.maxBytes) throw new FileTooLarge(`${d.file_name ?? 'file'} is ${d.file_size} bytes; the limit is ${this.opts.maxBytes}`);
+          const link = await this.call(() => this.bot.telegram.getFileLink(d.file_id), 'getFile');
+          return downloadCapped(link.toString(), this.opts.maxBytes);
+        },
+      });
+    }
+    if (this.askers.size > 5000) this.askers.clear();
+    this.askers.set(`${chatId}|${msg.message_id}`, String(msg.from.id));
+    const inc: Incoming = {
+      platform: 'telegram',
+      channel: chatId,
+      thread: String(msg.message_id),
+      user: { id: String(msg.from.id), name: msg.from.username ?? msg.from.first_name },
+      text,
+      files,
+      direct: isPrivate,
+    };
+    await this.sink(inc);
+  }
+
+  async send(target: Target, msg: OutMessage): Promise<MessageRef> {
+    const asker = target.thread ? this.askers.get(`${target.channel}|${target.thread}`) : undefined;
+    if (msg.ephemeral && asker && asker !== target.channel) {
+      // Telegram has no ephemeral messages: the requester gets it in their private chat with the bot.
+      return this.send({ platform: 'telegram', channel: asker }, { ...msg, ephemeral: false });
+    }
+    const chunks = msg.text ? telegramChunks(msg.text) : [];
+    let first: number | undefined;
+    const reply = target.thread && /^\d+$/.test(target.thread) ? { reply_parameters: { message_id: Number(target.thread), allow_sending_without_reply: true } } : {};
+    for (const html of chunks) {
+      const sent = await this.call(() => this.bot.telegram.sendMessage(target.channel, html, { parse_mode: 'HTML', ...reply } as never), 'sendMessage');
+      first ??= sent.message_id;
+    }
+    for (const f of msg.files ?? []) {
+      const sent = await this.call(() => this.bot.telegram.sendDocument(target.channel, { source: f.data, filename: f.name }, { ...(f.title ? { caption: f.title } : {}), ...(reply.reply_parameters ? { reply_parameters: JSON.stringify(reply.reply_parameters) } : {}) } as never), 'sendDocument');
+      first ??= sent.message_id;
+    }
+    return { platform: 'telegram', channel: target.channel, id: String(first ?? 0), thread: target.thread };
+  }
+
+  async update(ref: MessageRef, msg: OutMessage): Promise<void> {
+    const html = telegramChunks(msg.text)[0] ?? '';
+    await this.edits.edit(`${ref.channel}|${ref.id}`, html);
+  }
+
+  async dm(userId: string, msg: OutMessage): Promise<void> {
+    await this.send({ platform: 'telegram', channel: userId }, msg);
+  }
+}
+
+interface TgMessage {
+  message_id: number;
+  chat: { id: number; type: string };
+  from?: { id: number; is_bot: boolean; username?: string; first_name?: string };
+  text?: string;
+  caption?: string;
+  document?: { file_id: string; file_name?: string; file_size?: number; mime_type?: string };
+}

@@ -1,0 +1,200 @@
+// Helpers shared by the Slack, Telegram and Discord adapters: markup translation, message splitting,
+// edit coalescing, retry on rate limits, reconnect back-off, allow-list checks and capped downloads.
+import type { Logger } from '../log.js';
+import { UserError } from '../core/command.js';
+
+/** Split text into chunks of at most `limit` characters, preferring line breaks; fenced blocks are re-opened. */
+export function splitText(text: string, limit: number): string[] {
+  if (text.length <= limit) return [text];
+  const out: string[] = [];
+  let rest = text;
+  while (rest.length > limit) {
+    let cut = rest.lastIndexOf('\n', limit);
+    if (cut < limit / 2) cut = limit;
+    out.push(rest.slice(0, cut));
+    rest = rest.slice(cut).replace(/^\n/, '');
+  }
+  if (rest) out.push(rest);
+  // Keep fences balanced in every chunk.
+  let open = false;
+  return out.map((c) => {
+    let s = open ? '```\n' + c : c;
+    const n = (c.match(/```/g) ?? []).length;
+    if (n % 2 === 1) open = !open;
+    if (open) s += '\n```';
+    return s;
+  });
+}
+
+/** Split text and render each piece so every rendered piece fits `limit` (escaping makes text longer). */
+export function renderChunks(text: string, limit: number, render: (s: string) => string): string[] {
+  for (let l = limit - 16; l > 200; l = Math.floor(l * 0.8)) {
+    const out = splitText(text, l).map(render);
+    if (out.every((h) => h.length <= limit)) return out;
+  }
+  return splitText(render(text), limit);
+}
+
+/** Pieces of text: plain runs and fenced (```) monospace blocks. */
+function pieces(text: string): { code: boolean; text: string }[] {
+  const parts = text.split('```');
+  return parts.map((p, i) => ({ code: i % 2 === 1, text: i % 2 === 1 ? p.replace(/^[a-z0-9_-]*\n/i, '').replace(/\n$/, '') : p }));
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Telegram parse_mode HTML: fences -> <pre>, `inline` -> <code>, everything escaped. */
+export function toTelegramHtml(text: string): string {
+  return pieces(text)
+    .map((p) => (p.code ? `<pre>${escapeHtml(p.text)}</pre>` : escapeHtml(p.text).replace(/`([^`\n]+)`/g, '<code>$1</code>')))
+    .join('');
+}
+
+/** Slack mrkdwn: & < > escaped, fences kept as Slack code blocks. */
+export function toSlackMrkdwn(text: string): string {
+  return pieces(text)
+    .map((p) => (p.code ? '```' + escapeHtml(p.text) + '```' : escapeHtml(p.text)))
+    .join('');
+}
+
+/** Discord markdown: fences are native; make sure they start on their own line. */
+export function toDiscordMarkdown(text: string): string {
+  return pieces(text)
+    .map((p) => (p.code ? '```\n' + p.text + '\n```' : p.text))
+    .join('');
+}
+
+/** Delay of reconnect attempt n (0-based): base * 2^n, capped, with ±20 % jitter. */
+export function backoff(attempt: number, baseMs: number, maxMs: number): number {
+  const d = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20));
+  return Math.round(d * (0.8 + Math.random() * 0.4));
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Retry `fn` while it fails with a rate limit; `retryAfterMs(err)` returns the delay or undefined when not a rate limit. */
+export async function retryRateLimited<T>(fn: () => Promise<T>, retryAfterMs: (err: unknown) => number | undefined, log: Logger, what: string, maxTries = 5): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const ms = retryAfterMs(err);
+      if (ms === undefined || i >= maxTries - 1) throw err;
+      log.warn({ what, retryAfterMs: ms }, 'rate limited; retrying');
+      await sleep(ms);
+    }
+  }
+}
+
+/**
+ * Coalesces edits of one message: at most one edit in flight per key; while one runs, newer texts replace
+ * older pending ones, so a burst of progress updates becomes one edit with the latest text. The promise of
+ * each call resolves when its text or a newer one has been applied.
+ */
+export class EditCoalescer<T> {
+  private state = new Map<string, { running: boolean; pending?: { value: T; waiters: { resolve(): void; reject(e: unknown): void }[] } }>();
+  constructor(private apply: (key: string, value: T) => Promise<void>, private minIntervalMs = 0) {}
+
+  edit(key: string, value: T): Promise<void> {
+    let s = this.state.get(key);
+    if (!s) this.state.set(key, (s = { running: false }));
+    const p = new Promise<void>((resolve, reject) => {
+      if (s.pending) {
+        s.pending.value = value;
+        s.pending.waiters.push({ resolve, reject });
+      } else s.pending = { value, waiters: [{ resolve, reject }] };
+    });
+    if (!s.running) void this.drain(key, s);
+    return p;
+  }
+
+  private async drain(key: string, s: { running: boolean; pending?: { value: T; waiters: { resolve(): void; reject(e: unknown): void }[] } }): Promise<void> {
+    s.running = true;
+    while (s.pending) {
+      const job = s.pending;
+      s.pending = undefined;
+      try {
+        await this.apply(key, job.value);
+        job.waiters.forEach((w) => w.resolve());
+      } catch (e) {
+        job.waiters.forEach((w) => w.reject(e));
+      }
+      if (this.minIntervalMs && s.pending) await sleep(this.minIntervalMs);
+    }
+    s.running = false;
+    this.state.delete(key);
+  }
+}
+
+/** A user-facing refusal: the command replies with it (❌ …) instead of an internal error. */
+export class FileTooLarge extends UserError {}
+
+/** Download a URL with optional headers, refusing more than maxBytes (by Content-Length and while streaming). */
+export async function downloadCapped(url: string, maxBytes: number, headers: Record<string, string> = {}): Promise<Buffer> {
+  const res = await fetch(url, { headers, redirect: 'follow' });
+  if (!res.ok) throw new Error(`download failed: HTTP ${res.status}`);
+  const len = Number(res.headers.get('content-length') ?? 0);
+  if (len > maxBytes) throw new FileTooLarge(`the file is ${len} bytes; the limit is ${maxBytes}`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > maxBytes) throw new FileTooLarge(`the file is larger than the limit of ${maxBytes} bytes`);
+      chunks.push(Buffer.from(chunk));
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Keeps a connection alive: runs `connect` and, when it fails or reports a drop, retries with back-off until stopped. */
+export class Reconnector {
+  private attempt = 0;
+  private stopped = false;
+  private timer?: NodeJS.Timeout;
+  constructor(private name: string, private connect: () => Promise<void>, private log: Logger, private baseMs: number, private maxMs: number) {}
+
+  /** First attempt; never throws (failures are retried in the background). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.tryOnce();
+  }
+
+  private async tryOnce(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.connect();
+      this.attempt = 0;
+    } catch (err) {
+      this.schedule(err);
+    }
+  }
+
+  /** Called when an established connection is lost for good (the SDK gave up). */
+  lost(err: unknown): void {
+    if (!this.stopped) this.schedule(err);
+  }
+
+  private schedule(err: unknown): void {
+    if (this.stopped || this.timer) return;
+    const ms = backoff(this.attempt++, this.baseMs, this.maxMs);
+    this.log.warn({ platform: this.name, err: String((err as Error)?.message ?? err), retryInMs: ms }, 'chat platform connection failed; retrying');
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tryOnce();
+    }, ms);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+export function allowed(list: readonly string[], id: string | undefined): boolean {
+  return id !== undefined && list.includes(String(id));
+}

@@ -1,0 +1,173 @@
+// Discord adapter with the real discord.js against a protocol-level fake (REST + gateway WebSocket).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from './helpers/app.js';
+import { DiscordFake } from './fakes/discord-fake.js';
+import { waitFor } from './fakes/common.js';
+import { addTestCommands, auditRows, CSV, DHCP_SUBNETS, IMPORT_LINE, IMPORT_REPLY } from './fakes/setup.js';
+
+const GUILD = '3300000000000000001';
+const CH = '3300000000000000011';
+const OTHER_GUILD = '3300000000000000002';
+const OTHER_CH = '3300000000000000022';
+const USER = '4400000000000000001';
+
+describe('discord adapter (discord.js against a fake Discord)', () => {
+  let fake: DiscordFake;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await new DiscordFake([
+      { id: GUILD, channels: [CH] },
+      { id: OTHER_GUILD, channels: [OTHER_CH] },
+    ]).start();
+    t = await makeTestApp({
+      listen: true,
+      admins: [`discord:${USER}`],
+      overrides: {
+        'dhcp.subnets': DHCP_SUBNETS,
+        'chat.discord.botToken': fake.token,
+        'chat.discord.applicationId': fake.appId,
+        'chat.discord.apiUrl': fake.apiUrl,
+        'chat.discord.allowedGuilds': [GUILD],
+        'chat.discord.messageContent': true,
+        'chat.reconnect.baseMs': 200,
+      },
+    });
+    addTestCommands(t.app);
+    await waitFor(() => fake.connected > 0 && fake.commands.has(GUILD), 15_000, 'gateway connection and command registration');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('registers /sb in the configured guild only, with the intents it needs', () => {
+    const cmds = fake.commands.get(GUILD) as { name: string; options: { name: string; type: number }[] }[];
+    expect(cmds.map((c) => c.name)).toEqual(['sb']);
+    expect(cmds[0]!.options.map((o) => [o.name, o.type])).toEqual([['command', 3], ['file', 11]]);
+    expect(fake.commands.has(OTHER_GUILD)).toBe(false);
+    expect(fake.identifies[0]!.intents & (1 << 15)).toBe(1 << 15);
+  });
+
+  it('/sb help is deferred at once and answered in the interaction', async () => {
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'help' });
+    const cb = await waitFor(() => fake.callbacks.find((c) => c.id === id), 3000, 'interaction callback');
+    expect(cb.type).toBe(5);
+    const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && m.content.includes('Switchboard commands')), 10_000, 'reply');
+    expect(msg.via).toBe('original');
+    expect(msg.channel_id).toBe(CH);
+    expect(msg.content).toMatch(/```\n[\s\S]*audit[\s\S]*\n```/);
+    // A help longer than Discord's 2000 characters continues in follow-ups, every part a closed code block.
+    await waitFor(() => fake.messages.some((m) => m.interaction === id && m.content.includes('whoami')), 10_000, 'last part of help');
+    const parts = fake.messages.filter((m) => m.interaction === id);
+    expect(parts.map((m) => m.content).join('\n')).toMatch(/selftest/);
+    for (const m of parts) expect(m.content.length).toBeLessThanOrEqual(2000);
+  });
+
+  it('the prefix form answers with a reply to the message', async () => {
+    const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: '!sb help' });
+    const msg = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid), 10_000, 'prefix reply');
+    expect(msg.content).toContain('Switchboard commands');
+  });
+
+  it('a CSV attached to the import command is downloaded and handed to the command', async () => {
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: IMPORT_LINE, file: fake.attachment('hosts.csv', CSV) });
+    const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && m.content), 10_000, 'import reply');
+    expect(msg.content).toMatch(IMPORT_REPLY);
+    const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: `!sb ${IMPORT_LINE}`, attachments: [fake.attachment('hosts.csv', CSV)] });
+    const reply = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid), 10_000, 'prefix import reply');
+    expect(reply.content).toMatch(IMPORT_REPLY);
+  });
+
+  it('a job edits one message and ends with its result', async () => {
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'selftest 2' });
+    const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && /Job #\d+/.test(m.content)), 10_000, 'job message');
+    await waitFor(() => msg.content.includes('✅'), 15_000, 'job result');
+    expect(msg.content).toContain('Progress reached 2/2');
+    expect(msg.edits.length).toBeGreaterThanOrEqual(1);
+    expect(fake.messages.filter((m) => m.interaction === id && /Job #/.test(m.content))).toHaveLength(1);
+    // The prefix form edits a channel message.
+    const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: '!sb selftest 1' });
+    const m2 = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid && /Job #/.test(m.content)), 10_000, 'job message 2');
+    await waitFor(() => m2.content.includes('✅'), 15_000, 'job 2 result');
+    expect(m2.edits.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a 429 with retry_after is honoured and the reply is not lost', async () => {
+    fake.failNext('POST /channels/:id/messages', {
+      status: 429,
+      body: { message: 'You are being rate limited.', retry_after: 1, global: false },
+      headers: { 'Retry-After': '1', 'X-RateLimit-Limit': '5', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset-After': '1', 'X-RateLimit-Bucket': 'b1', 'X-RateLimit-Scope': 'user' },
+    });
+    const started = Date.now();
+    const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: '!sb help' });
+    const msg = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid), 15_000, 'reply after 429');
+    expect(msg.content).toContain('Switchboard commands');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(fake.requests.some((r) => r.status === 429)).toBe(true);
+  });
+
+  it('a rate-limited edit is retried and the job still ends with its result', async () => {
+    fake.failNext('PATCH /webhooks/:id/:token/messages/:id', {
+      status: 429,
+      body: { message: 'You are being rate limited.', retry_after: 0.5, global: false },
+      headers: { 'Retry-After': '1', 'X-RateLimit-Limit': '5', 'X-RateLimit-Remaining': '0', 'X-RateLimit-Reset-After': '0.5', 'X-RateLimit-Bucket': 'b2', 'X-RateLimit-Scope': 'user' },
+    });
+    const before = fake.requests.filter((r) => r.status === 429).length;
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'selftest 2' });
+    const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && /Job #\d+/.test(m.content)), 10_000, 'job message');
+    await waitFor(() => msg.content.includes('✅'), 15_000, 'job result');
+    expect(fake.requests.filter((r) => r.status === 429).length).toBe(before + 1);
+  });
+
+  it('long replies are split at 2000 characters with fences balanced', async () => {
+    const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: '!sb testlong' });
+    await waitFor(() => fake.in(CH).filter((m) => BigInt(m.id) > BigInt(mid) && /line 299/.test(m.content)).length > 0, 10_000, 'last part');
+    const parts = fake.in(CH).filter((m) => BigInt(m.id) > BigInt(mid) && /line \d{3}/.test(m.content));
+    expect(parts.length).toBeGreaterThanOrEqual(7);
+    expect(parts.map((p) => p.content).join('')).toContain('line 000');
+    for (const p of parts) {
+      expect(p.content.length).toBeLessThanOrEqual(2000);
+      expect((p.content.match(/```/g) ?? []).length % 2).toBe(0);
+    }
+  });
+
+  it('files go out as attachments; ephemeral replies carry flag 64', async () => {
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'testfile' });
+    const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && m.files.length), 10_000, 'file reply');
+    expect(msg.files[0]!.name).toBe('report.csv');
+    expect(msg.files[0]!.data.toString()).toBe('a,b\n1,2\n');
+    const id2 = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'testsecret' });
+    const eph = await waitFor(() => fake.messages.find((m) => m.interaction === id2 && m.content.includes('only you')), 10_000, 'ephemeral');
+    expect(eph.flags).toBe(64);
+  });
+
+  it('a dropped gateway connection resumes and the next command works', async () => {
+    const before = fake.connections;
+    fake.drop();
+    await waitFor(() => fake.connections > before && fake.connected > 0, 20_000, 'reconnect');
+    expect(fake.resumes).toBeGreaterThanOrEqual(1);
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'help' });
+    const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && m.content.includes('Switchboard commands')), 10_000, 'reply after reconnect');
+    expect(msg.via).toBe('original');
+  });
+
+  it('a guild that is not allowed gets nothing done', async () => {
+    const before = (await auditRows(t.app, 'discord')).length;
+    const id = fake.slash({ guild: OTHER_GUILD, channel: OTHER_CH, user: '4400000000000000009', line: 'selftest 1' });
+    fake.message({ guild: OTHER_GUILD, channel: OTHER_CH, user: '4400000000000000009', content: '!sb help' });
+    fake.message({ channel: '5500000000000000001', user: '4400000000000000009', content: 'help' });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.callbacks.find((c) => c.id === id)).toBeUndefined();
+    expect(fake.in(OTHER_CH)).toHaveLength(0);
+    expect(fake.in('5500000000000000001')).toHaveLength(0);
+    expect((await auditRows(t.app, 'discord')).length).toBe(before);
+    expect(t.logs.join('')).toContain('not allowed');
+  });
+
+  it('alerts and DMs reach discord targets through the notifier', async () => {
+    await t.app.notifier.notify([`discord:${CH}`], { text: 'PBX down' });
+    await t.app.notifier.dm('discord', USER, { text: 'psst' });
+    expect(fake.in(CH).some((m) => m.content === 'PBX down')).toBe(true);
+    expect(fake.messages.some((m) => m.content === 'psst' && m.channel_id === `9${USER.slice(1)}`)).toBe(true);
+  });
+});

@@ -1,0 +1,193 @@
+// Slack adapter with the real @slack/bolt (Socket Mode and HTTP mode) against a protocol-level fake.
+import crypto from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from './helpers/app.js';
+import { SlackFake } from './fakes/slack-fake.js';
+import { waitFor } from './fakes/common.js';
+import { addTestCommands, auditRows, CSV, DHCP_SUBNETS, IMPORT_LINE, IMPORT_REPLY } from './fakes/setup.js';
+
+const CH = 'C0SUPPORT';
+const USER = 'U0ANN';
+
+describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
+  let fake: SlackFake;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await new SlackFake().start();
+    t = await makeTestApp({
+      listen: true,
+      admins: [`slack:${USER}`],
+      overrides: {
+        'dhcp.subnets': DHCP_SUBNETS,
+        'chat.slack.botToken': fake.botToken,
+        'chat.slack.appToken': fake.appToken,
+        'chat.slack.apiUrl': fake.apiUrl,
+        'chat.slack.allowedWorkspaces': [fake.team],
+        'chat.slack.pingTimeoutMs': 300,
+        'chat.reconnect.baseMs': 200,
+      },
+    });
+    addTestCommands(t.app);
+    await waitFor(() => fake.connected > 0, 10_000, 'socket mode connection');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('help as a mention -> the reply in the request thread', async () => {
+    const ts = fake.mention({ channel: CH, user: USER, text: 'help' });
+    const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'help reply');
+    expect(reply.text).toContain('Switchboard commands');
+    expect(reply.text).toMatch(/```[\s\S]*audit[\s\S]*```/);
+    expect(reply.text).toContain('&lt;command&gt;');
+  });
+
+  it('/sb help is acked at once and answered in the channel', async () => {
+    const started = Date.now();
+    const before = fake.in(CH).length;
+    const env = fake.slash({ channel: CH, user: USER, text: 'help' });
+    const ack = await waitFor(() => fake.acks.find((a) => a.envelope_id === env), 3000, 'ack');
+    expect(ack.at - started).toBeLessThan(3000);
+    const reply = await waitFor(() => fake.in(CH).slice(before).find((p) => p.text.includes('Switchboard commands')), 10_000, 'slash reply');
+    expect(reply.method).toBe('chat.postMessage');
+  });
+
+  it('a DM is answered in the DM', async () => {
+    const ts = fake.dm({ channel: 'D0ANN', user: USER, text: 'whoami' });
+    const reply = await waitFor(() => fake.in('D0ANN').find((p) => p.thread_ts === ts), 10_000, 'dm reply');
+    expect(reply.text).toContain(USER);
+  });
+
+  it('a CSV attached to an import command is downloaded with the bot token and handed to the command', async () => {
+    const ts = fake.mention({ channel: CH, user: USER, text: IMPORT_LINE, files: [fake.addFile('hosts.csv', CSV)] });
+    const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'import reply');
+    expect(reply.text).toMatch(IMPORT_REPLY);
+    expect(fake.downloads.at(-1)!.auth).toBe(`Bearer ${fake.botToken}`);
+  });
+
+  it('a job edits one message (chat.update) and ends with its result', async () => {
+    const ts = fake.mention({ channel: CH, user: USER, text: 'selftest 2' });
+    const msg = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts && /Job #\d+/.test(p.text)), 10_000, 'job message');
+    await waitFor(() => msg.text.includes('✅'), 15_000, 'job result');
+    expect(msg.text).toContain('Progress reached 2/2');
+    expect(msg.edits.length).toBeGreaterThanOrEqual(1);
+    expect(fake.in(CH).filter((p) => p.thread_ts === ts && /Job #/.test(p.text))).toHaveLength(1);
+  });
+
+  it('a 429 with Retry-After is honoured and the reply is not lost', async () => {
+    fake.failNext('chat.postMessage', { status: 429, headers: { 'Retry-After': '1' }, body: { ok: false, error: 'ratelimited' } });
+    const started = Date.now();
+    const ts = fake.mention({ channel: CH, user: USER, text: 'help' });
+    const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 15_000, 'reply after 429');
+    expect(reply.text).toContain('Switchboard commands');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('files go out with the external upload API in the thread; ephemeral replies stay with the requester', async () => {
+    const ts = fake.mention({ channel: CH, user: USER, text: 'testfile' });
+    const up = await waitFor(() => fake.uploads.find((u) => u.thread_ts === ts && u.channel === CH), 10_000, 'upload');
+    expect(up.filename).toBe('report.csv');
+    expect(up.data!.toString()).toBe('a,b\n1,2\n');
+    const ts2 = fake.mention({ channel: CH, user: USER, text: 'testsecret' });
+    const eph = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts2), 10_000, 'ephemeral');
+    expect(eph.method).toBe('chat.postEphemeral');
+    expect(eph.user).toBe(USER);
+  });
+
+  it('long replies are split into several messages in the thread', async () => {
+    const ts = fake.mention({ channel: CH, user: USER, text: 'testlong' });
+    await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts && p.text.includes('line 299')), 10_000, 'last part');
+    const parts = fake.in(CH).filter((p) => p.thread_ts === ts);
+    expect(parts.length).toBeGreaterThanOrEqual(2);
+    for (const p of parts) {
+      expect(p.text.length).toBeLessThanOrEqual(4000);
+      expect((p.text.match(/```/g) ?? []).length % 2).toBe(0);
+    }
+    expect(parts[0]!.text).toContain('&lt;tag&gt; &amp;');
+  });
+
+  it('a dropped WebSocket reconnects and the next command works', async () => {
+    const before = fake.connections;
+    fake.drop();
+    await waitFor(() => fake.connections > before && fake.connected > 0, 20_000, 'reconnect');
+    const ts = fake.mention({ channel: CH, user: USER, text: 'help' });
+    const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'reply after reconnect');
+    expect(reply.text).toContain('Switchboard commands');
+  });
+
+  it('a workspace that is not allowed gets nothing done', async () => {
+    const before = (await auditRows(t.app, 'slack')).length;
+    fake.mention({ channel: 'C0OTHER', user: 'U0EVE', text: 'selftest 1', team: 'T0EVIL' });
+    const env = fake.slash({ channel: 'C0OTHER', user: 'U0EVE', text: 'help', team: 'T0EVIL' });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.in('C0OTHER')).toHaveLength(0);
+    expect(fake.acks.some((a) => a.envelope_id === env)).toBe(true);
+    expect((await auditRows(t.app, 'slack')).length).toBe(before);
+    expect(t.logs.join('')).toContain('not allowed');
+  });
+
+  it('alerts and DMs reach slack targets through the notifier', async () => {
+    await t.app.notifier.notify(['slack:C0ALERTS'], { text: 'PBX down' });
+    await t.app.notifier.dm('slack', USER, { text: 'psst' });
+    expect(fake.in('C0ALERTS').map((p) => p.text)).toContain('PBX down');
+    expect(fake.calls.some((c) => c.method === 'conversations.open' && c.params.users === USER)).toBe(true);
+    expect(fake.in(`D${USER}`).map((p) => p.text)).toContain('psst');
+  });
+});
+
+describe('slack adapter in HTTP mode (signing secret)', () => {
+  let fake: SlackFake;
+  let t: TestApp;
+  let url = '';
+  const secret = 'test-signing-secret-0123456789';
+  const sign = (ts: number, body: string, key = secret) => `v0=${crypto.createHmac('sha256', key).update(`v0:${ts}:${body}`).digest('hex')}`;
+  const post = (body: string, headers: Record<string, string>) => fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+
+  beforeAll(async () => {
+    fake = await new SlackFake().start();
+    t = await makeTestApp({
+      listen: true,
+      admins: [`slack:${USER}`],
+      overrides: {
+        'chat.slack.mode': 'http',
+        'chat.slack.botToken': fake.botToken,
+        'chat.slack.signingSecret': secret,
+        'chat.slack.apiUrl': fake.apiUrl,
+        'chat.slack.allowedWorkspaces': [fake.team],
+        'chat.slack.http': { host: '127.0.0.1', port: 0, path: '/slack/events' },
+      },
+    });
+    const server = await waitFor(() => t.app.services.chat.slack?.server, 10_000, 'slack http receiver');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('a bad signature or a stale timestamp is refused with 401 and runs nothing', async () => {
+    const body = new URLSearchParams(fake.slashPayload({ channel: CH, user: USER, text: 'selftest 1' })).toString();
+    const now = Math.floor(Date.now() / 1000);
+    const bad = await post(body, { 'x-slack-request-timestamp': String(now), 'x-slack-signature': sign(now, body, 'wrong-secret') });
+    expect(bad.status).toBe(401);
+    const stale = now - 6 * 60;
+    const old = await post(body, { 'x-slack-request-timestamp': String(stale), 'x-slack-signature': sign(stale, body) });
+    expect(old.status).toBe(401);
+    const none = await post(body, {});
+    expect(none.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await auditRows(t.app, 'slack')).toHaveLength(0);
+    expect(fake.posts).toHaveLength(0);
+  });
+
+  it('a correctly signed slash command runs and is answered', async () => {
+    const body = new URLSearchParams(fake.slashPayload({ channel: CH, user: USER, text: 'help' })).toString();
+    const now = Math.floor(Date.now() / 1000);
+    const res = await post(body, { 'x-slack-request-timestamp': String(now), 'x-slack-signature': sign(now, body) });
+    expect(res.status).toBe(200);
+    const reply = await waitFor(() => fake.in(CH)[0], 10_000, 'reply');
+    expect(reply.text).toContain('Switchboard commands');
+  });
+});

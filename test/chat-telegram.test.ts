@@ -1,0 +1,172 @@
+// Telegram adapter with the real telegraf against a protocol-level fake of the Bot API.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from './helpers/app.js';
+import { TelegramFake } from './fakes/telegram-fake.js';
+import { waitFor } from './fakes/common.js';
+import { addTestCommands, auditRows, CSV, DHCP_SUBNETS, IMPORT_LINE, IMPORT_REPLY } from './fakes/setup.js';
+
+const GROUP = -100123;
+const USER = 42;
+
+describe('telegram adapter (telegraf against a fake Bot API)', () => {
+  let fake: TelegramFake;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await new TelegramFake().start();
+    t = await makeTestApp({
+      listen: true,
+      admins: [`telegram:${USER}`],
+      overrides: { 'dhcp.subnets': DHCP_SUBNETS, 'chat.telegram.botToken': fake.token, 'chat.telegram.apiRoot': fake.url, 'chat.telegram.allowedChats': [String(GROUP), String(USER)], 'chat.reconnect.baseMs': 200, 'uploads.maxBytes': 2048 },
+    });
+    addTestCommands(t.app);
+    await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 10_000, 'polling');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('sets the command menu from the registry', async () => {
+    await waitFor(() => fake.commands.length > 0, 5000, 'setMyCommands');
+    const names = fake.commands.map((c) => c.command);
+    expect(names).toContain('help');
+    expect(names).toContain('selftest');
+  });
+
+  it('help in a group -> the reply quotes the request, as HTML', async () => {
+    const id = fake.say({ chat: GROUP, user: USER, text: '/help@sb_test_bot' });
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 10_000, 'help reply');
+    expect(reply.parse_mode).toBe('HTML');
+    expect(reply.text).toContain('Switchboard commands');
+    expect(reply.text).toMatch(/<pre>[\s\S]*audit[\s\S]*<\/pre>/);
+  });
+
+  it('ignores commands addressed to another bot', async () => {
+    const id = fake.say({ chat: GROUP, user: USER, text: '/help@other_bot' });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(fake.to(GROUP).find((s) => s.reply_to === id)).toBeUndefined();
+  });
+
+  it('a CSV document with an import caption is fetched with getFile and handed to the command', async () => {
+    const id = fake.say({ chat: GROUP, user: USER, caption: `/${IMPORT_LINE}`, document: { name: 'hosts.csv', data: CSV } });
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 10_000, 'import reply');
+    expect(reply.text).toMatch(IMPORT_REPLY);
+    expect(fake.calls.some((c) => c.method === 'getFile')).toBe(true);
+  });
+
+  it('a document over uploads.maxBytes is refused with a clear reply', async () => {
+    const id = fake.say({ chat: GROUP, user: USER, caption: `/${IMPORT_LINE}`, document: { name: 'big.csv', data: Buffer.alloc(3000, 'a') } });
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 10_000, 'refusal');
+    expect(reply.text).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048$/);
+  });
+
+  it('an ephemeral reply in a group goes to the requester privately', async () => {
+    const id = fake.say({ chat: GROUP, user: USER, text: '/testsecret' });
+    const dm = await waitFor(() => fake.to(USER).find((s) => s.text === 'only you can see this'), 10_000, 'private reply');
+    expect(dm.reply_to).toBeUndefined();
+    expect(fake.to(GROUP).find((s) => s.reply_to === id)).toBeUndefined();
+  });
+
+  it('a job edits one message with its progress and ends with the result', async () => {
+    const id = fake.say({ chat: GROUP, user: USER, text: '/selftest 2' });
+    const msg = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id && /Job #\d+/.test(s.text ?? '')), 10_000, 'job message');
+    await waitFor(() => /✅/.test(msg.text ?? ''), 15_000, 'job result');
+    expect(msg.text).toContain('Progress reached 2/2');
+    expect(msg.edits.length).toBeGreaterThanOrEqual(1);
+    expect(fake.to(GROUP).filter((s) => /Job #/.test(s.text ?? '') && s.reply_to === id)).toHaveLength(1);
+  });
+
+  it('a 429 with retry_after is honoured and the reply is not lost', async () => {
+    fake.failNext('sendMessage', { status: 429, body: { ok: false, error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } } });
+    const before = fake.calls.filter((c) => c.method === 'sendMessage').length;
+    const started = Date.now();
+    const id = fake.say({ chat: GROUP, user: USER, text: '/help' });
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 10_000, 'reply after 429');
+    expect(reply.text).toContain('Switchboard commands');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(fake.calls.filter((c) => c.method === 'sendMessage').length - before).toBeGreaterThanOrEqual(2);
+  });
+
+  it('recovers from polling errors and the next command works', async () => {
+    // telegraf waits 5 s after a 5xx (it ignores the body) and retry_after after a 429.
+    fake.failNext('getUpdates', { status: 502, body: { ok: false, error_code: 502, description: 'Bad Gateway' } });
+    fake.failNext('getUpdates', { status: 429, body: { ok: false, error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } } });
+    fake.kick();
+    await waitFor(() => fake.pendingFailures('getUpdates') === 0, 10_000, 'failed polls');
+    const id = fake.say({ chat: GROUP, user: USER, text: '/help' });
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 15_000, 'reply after polling errors');
+    expect(reply.text).toContain('Switchboard commands');
+  });
+
+  it('a chat that is not allowed gets nothing done', async () => {
+    const before = (await auditRows(t.app, 'telegram')).length;
+    fake.say({ chat: -100999, user: USER, text: '/selftest 1' });
+    fake.say({ chat: 555, user: 555, text: 'help' });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.to(-100999)).toHaveLength(0);
+    expect(fake.to(555)).toHaveLength(0);
+    expect((await auditRows(t.app, 'telegram')).length).toBe(before);
+    expect(t.logs.join('')).toContain('not allowed');
+  });
+
+  it('files go out with sendDocument; long replies are split at 4096 with HTML escaped', async () => {
+    const id = fake.say({ chat: USER, user: USER, text: 'testfile' });
+    const doc = await waitFor(() => fake.to(USER).find((s) => s.reply_to === id && s.document), 10_000, 'document');
+    expect(doc.document!.name).toBe('report.csv');
+    expect(doc.document!.data.toString()).toBe('a,b\n1,2\n');
+    const id2 = fake.say({ chat: USER, user: USER, text: '/testlong' });
+    await waitFor(() => fake.to(USER).filter((s) => s.reply_to === id2).length >= 3, 10_000, 'split reply');
+    const parts = fake.to(USER).filter((s) => s.reply_to === id2);
+    for (const p of parts) {
+      expect(p.text!.length).toBeLessThanOrEqual(4096);
+      expect(p.text).toMatch(/<pre>[\s\S]*<\/pre>/);
+    }
+    const all = parts.map((p) => p.text).join('');
+    expect(all).toContain('&lt;tag&gt; &amp; "quote"');
+    expect(all).toContain('line 000');
+    expect(all).toContain('line 299');
+  });
+
+  it('alerts and DMs reach telegram targets through the notifier', async () => {
+    await t.app.notifier.notify([`telegram:${GROUP}`], { text: 'PBX down <now>' });
+    await t.app.notifier.dm('telegram', String(USER), { text: 'psst' });
+    expect(fake.to(GROUP).some((s) => s.text === 'PBX down &lt;now&gt;')).toBe(true);
+    expect(fake.to(USER).some((s) => s.text === 'psst')).toBe(true);
+  });
+});
+
+describe('telegram adapter in webhook mode', () => {
+  let fake: TelegramFake;
+  let t: TestApp;
+  const secret = 'hook-secret-123';
+  beforeAll(async () => {
+    fake = await new TelegramFake().start();
+    t = await makeTestApp({
+      listen: true,
+      admins: [`telegram:${USER}`],
+      overrides: { 'chat.telegram.mode': 'webhook', 'chat.telegram.webhookSecret': secret, 'chat.telegram.botToken': fake.token, 'chat.telegram.apiRoot': fake.url, 'chat.telegram.allowedChats': [String(GROUP)] },
+    });
+    await waitFor(() => fake.calls.some((c) => c.method === 'getMe'), 10_000, 'getMe');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  const update = (id: number, text: string) => ({ update_id: id, message: { message_id: 500 + id, date: 1, chat: { id: GROUP, type: 'supergroup' }, from: { id: USER, is_bot: false, first_name: 'Ann' }, text, entities: [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]!.length }] } });
+
+  it('checks the secret token header and serves updates posted to the webhook', async () => {
+    const url = `${t.app.baseUrl()}/telegram/webhook`;
+    const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': 'wrong' }, body: JSON.stringify(update(1, '/help')) });
+    expect(bad.status).toBe(401);
+    const none = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(update(2, '/help')) });
+    expect(none.status).toBe(401);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.to(GROUP)).toHaveLength(0);
+    const ok = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify(update(3, '/help')) });
+    expect(ok.status).toBe(200);
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === 503), 10_000, 'webhook reply');
+    expect(reply.text).toContain('Switchboard commands');
+    expect(fake.calls.some((c) => c.method === 'getUpdates')).toBe(false);
+  });
+});

@@ -1,0 +1,215 @@
+// A local Slack: Web API methods under /api/ (form or JSON bodies, bearer tokens), Socket Mode
+// (apps.connections.open -> WebSocket with hello, envelopes, acks, disconnect), private file downloads that
+// need the bot token, and the external upload URLs of files.getUploadURLExternal. Records what the bot did;
+// injects mentions, DMs, slash commands, files, 429s (Retry-After) and dropped connections.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { json, listen, parseBody, readBody, type Failure } from './common.js';
+
+export interface SlackPost {
+  method: string;
+  channel: string;
+  ts: string;
+  text: string;
+  thread_ts?: string;
+  user?: string;
+  edits: string[];
+}
+
+export class SlackFake {
+  url = '';
+  readonly botToken = 'xoxb-test-bot-token';
+  readonly appToken = 'xapp-test-app-token';
+  readonly team = 'T0TEAM';
+  readonly botUser = 'UBOT';
+  readonly posts: SlackPost[] = [];
+  readonly calls: { method: string; params: Record<string, unknown> }[] = [];
+  readonly acks: { envelope_id: string; payload?: unknown; at: number }[] = [];
+  readonly uploads: { file_id: string; filename: string; data?: Buffer; channel?: string; thread_ts?: string }[] = [];
+  readonly downloads: { path: string; auth?: string }[] = [];
+  connections = 0;
+  private server: http.Server;
+  private wss: WebSocketServer;
+  private sockets = new Set<WebSocket>();
+  private failures = new Map<string, Failure[]>();
+  private files = new Map<string, Buffer>();
+  private seq = 1;
+  private ping?: NodeJS.Timeout;
+
+  constructor() {
+    this.server = http.createServer((req, res) => void this.handle(req, res).catch((e) => json(res, 500, { ok: false, error: String(e) })));
+    this.wss = new WebSocketServer({ server: this.server, path: '/link' });
+    this.wss.on('connection', (ws) => {
+      this.connections++;
+      this.sockets.add(ws);
+      ws.on('close', () => this.sockets.delete(ws));
+      ws.on('message', (raw) => {
+        const m = JSON.parse(raw.toString()) as { envelope_id?: string; payload?: unknown };
+        if (m.envelope_id) this.acks.push({ envelope_id: m.envelope_id, payload: m.payload, at: Date.now() });
+      });
+      ws.send(JSON.stringify({ type: 'hello', num_connections: this.sockets.size, debug_info: { host: 'fake', approximate_connection_time: 3600 }, connection_info: { app_id: 'A0APP' } }));
+    });
+  }
+
+  async start(): Promise<this> {
+    this.url = await listen(this.server);
+    this.ping = setInterval(() => this.sockets.forEach((s) => s.ping()), 2000);
+    return this;
+  }
+
+  get apiUrl(): string {
+    return `${this.url}/api/`;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.ping);
+    for (const s of this.sockets) s.terminate();
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  failNext(method: string, f: Failure, times = 1): void {
+    const l = this.failures.get(method) ?? [];
+    for (let i = 0; i < times; i++) l.push(f);
+    this.failures.set(method, l);
+  }
+
+  /** Kill every Socket Mode connection without a close handshake. */
+  drop(): void {
+    for (const s of this.sockets) s.terminate();
+  }
+
+  get connected(): number {
+    return this.sockets.size;
+  }
+
+  private ts(): string {
+    return `${Math.floor(Date.now() / 1000)}.${String(this.seq++).padStart(6, '0')}`;
+  }
+
+  /** Host a file the bot may download (with its token). */
+  addFile(name: string, data: Buffer): Record<string, unknown> {
+    const id = `F${this.seq++}`;
+    this.files.set(`${id}/${name}`, data);
+    return { id, name, title: name, mimetype: 'text/csv', filetype: 'csv', size: data.length, url_private: `${this.url}/files-pri/${this.team}-${id}/${name}`, url_private_download: `${this.url}/files-pri/${this.team}-${id}/download/${name}` };
+  }
+
+  private envelope(type: string, payload: unknown): string {
+    const envelope_id = crypto.randomUUID();
+    const env = { envelope_id, payload, type, accepts_response_payload: type !== 'events_api', retry_attempt: 0, retry_reason: '' };
+    const s = [...this.sockets][0];
+    if (!s) throw new Error('no socket mode connection');
+    s.send(JSON.stringify(env));
+    return envelope_id;
+  }
+
+  /** A user mentions the bot in a channel (or a thread). Returns the message ts. */
+  mention(o: { channel: string; user: string; text: string; team?: string; thread_ts?: string; files?: Record<string, unknown>[] }): string {
+    const ts = this.ts();
+    const event: Record<string, unknown> = { type: 'app_mention', user: o.user, text: `<@${this.botUser}> ${o.text}`, ts, channel: o.channel, event_ts: ts, team: o.team ?? this.team };
+    if (o.thread_ts) event.thread_ts = o.thread_ts;
+    if (o.files) event.files = o.files;
+    this.envelope('events_api', { token: 'verif', team_id: o.team ?? this.team, api_app_id: 'A0APP', event, type: 'event_callback', event_id: `Ev${this.seq++}`, event_time: Math.floor(Date.now() / 1000), authorizations: [{ team_id: o.team ?? this.team, user_id: this.botUser, is_bot: true }] });
+    return ts;
+  }
+
+  /** A user writes to the bot in a DM. */
+  dm(o: { channel: string; user: string; text: string; team?: string }): string {
+    const ts = this.ts();
+    const event = { type: 'message', channel_type: 'im', user: o.user, text: o.text, ts, channel: o.channel, event_ts: ts, team: o.team ?? this.team };
+    this.envelope('events_api', { token: 'verif', team_id: o.team ?? this.team, api_app_id: 'A0APP', event, type: 'event_callback', event_id: `Ev${this.seq++}`, event_time: Math.floor(Date.now() / 1000) });
+    return ts;
+  }
+
+  /** `/sb <text>`. Returns the envelope id (acked by the bot). */
+  slash(o: { channel: string; user: string; text: string; team?: string }): string {
+    return this.envelope('slash_commands', this.slashPayload(o));
+  }
+
+  slashPayload(o: { channel: string; user: string; text: string; team?: string }): Record<string, string> {
+    return { token: 'verif', team_id: o.team ?? this.team, team_domain: 'office', channel_id: o.channel, channel_name: 'support', user_id: o.user, user_name: 'ann', command: '/sb', text: o.text, api_app_id: 'A0APP', is_enterprise_install: 'false', response_url: `${this.url}/response/1`, trigger_id: `trig${this.seq++}` };
+  }
+
+  in(channel: string): SlackPost[] {
+    return this.posts.filter((p) => p.channel === channel);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const body = await readBody(req);
+    const auth = String(req.headers.authorization ?? '');
+    const file = /^\/files-pri\/[^/]+-(F\d+)\/(?:download\/)?(.+)$/.exec(url.pathname);
+    if (file) {
+      this.downloads.push({ path: url.pathname, auth });
+      const data = this.files.get(`${file[1]}/${decodeURIComponent(file[2]!)}`);
+      // Without the token Slack answers with an HTML login page, not the file.
+      if (auth !== `Bearer ${this.botToken}`) {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return void res.end('<html>login</html>');
+      }
+      if (!data) return json(res, 404, { ok: false });
+      res.writeHead(200, { 'content-type': 'text/csv', 'content-length': data.length });
+      return void res.end(data);
+    }
+    const up = /^\/upload\/(F\w+)$/.exec(url.pathname);
+    if (up) {
+      const u = this.uploads.find((x) => x.file_id === up[1]);
+      if (!u) return json(res, 404, { ok: false });
+      const parsed = await parseBody(req, body);
+      u.data = Object.values(parsed.files)[0]?.data ?? body;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end(`OK - ${u.data.length}`);
+    }
+    const m = /^\/api\/([\w.]+)$/.exec(url.pathname);
+    if (!m) return json(res, 404, { ok: false, error: 'unknown_method' });
+    const method = m[1]!;
+    const { fields: p } = await parseBody(req, body);
+    this.calls.push({ method, params: p });
+    const token = auth.replace(/^Bearer /, '') || String(p.token ?? '');
+    const wanted = method === 'apps.connections.open' ? this.appToken : this.botToken;
+    if (token !== wanted) return json(res, 200, { ok: false, error: 'invalid_auth' });
+    const fail = this.failures.get(method)?.shift();
+    if (fail) return json(res, fail.status, fail.body, fail.headers);
+    const ok = (o: Record<string, unknown>) => json(res, 200, { ok: true, ...o });
+    switch (method) {
+      case 'auth.test':
+        return ok({ url: 'https://office.slack.com/', team: 'Office', user: 'switchboard', team_id: this.team, user_id: this.botUser, bot_id: 'B0BOT', is_enterprise_install: false });
+      case 'apps.connections.open':
+        return ok({ url: `${this.url.replace(/^http/, 'ws')}/link?ticket=${this.seq++}` });
+      case 'chat.postMessage':
+      case 'chat.postEphemeral': {
+        const post: SlackPost = { method, channel: String(p.channel), ts: this.ts(), text: String(p.text ?? ''), thread_ts: p.thread_ts ? String(p.thread_ts) : undefined, user: p.user ? String(p.user) : undefined, edits: [] };
+        this.posts.push(post);
+        return method === 'chat.postMessage' ? ok({ channel: post.channel, ts: post.ts, message: { text: post.text, ts: post.ts } }) : ok({ message_ts: post.ts });
+      }
+      case 'chat.update': {
+        const post = this.posts.find((x) => x.channel === String(p.channel) && x.ts === String(p.ts));
+        if (!post) return json(res, 200, { ok: false, error: 'message_not_found' });
+        post.text = String(p.text ?? '');
+        post.edits.push(post.text);
+        return ok({ channel: post.channel, ts: post.ts, text: post.text });
+      }
+      case 'conversations.open':
+        return ok({ channel: { id: `D${String(p.users)}` } });
+      case 'files.getUploadURLExternal': {
+        const file_id = `F${this.seq++}`;
+        this.uploads.push({ file_id, filename: String(p.filename) });
+        return ok({ upload_url: `${this.url}/upload/${file_id}`, file_id });
+      }
+      case 'files.completeUploadExternal': {
+        const files = (typeof p.files === 'string' ? JSON.parse(p.files) : p.files) as { id: string; title?: string }[];
+        for (const f of files) {
+          const u = this.uploads.find((x) => x.file_id === f.id);
+          if (!u?.data) return json(res, 200, { ok: false, error: 'file_not_found' });
+          u.channel = p.channel_id ? String(p.channel_id) : undefined;
+          u.thread_ts = p.thread_ts ? String(p.thread_ts) : undefined;
+        }
+        return ok({ files: files.map((f) => ({ id: f.id, title: f.title })) });
+      }
+      default:
+        return json(res, 200, { ok: false, error: 'unknown_method' });
+    }
+  }
+}

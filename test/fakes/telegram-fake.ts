@@ -1,0 +1,173 @@
+// A local Telegram Bot API: /bot<token>/<method> (JSON or multipart), /file/bot<token>/<path>, long-polled
+// getUpdates. Records what the bot sends; injects user messages, documents and failures (429 retry_after, 5xx).
+import http from 'node:http';
+import { json, listen, parseBody, readBody, type Failure } from './common.js';
+
+export interface TgSent {
+  method: string;
+  chat_id: string;
+  message_id: number;
+  text?: string;
+  parse_mode?: string;
+  reply_to?: number;
+  document?: { name: string; data: Buffer };
+  edits: string[];
+}
+
+export class TelegramFake {
+  url = '';
+  readonly token: string;
+  readonly sent: TgSent[] = [];
+  readonly calls: { method: string; params: Record<string, unknown> }[] = [];
+  commands: { command: string; description: string }[] = [];
+  private server: http.Server;
+  private updates: { update_id: number; message: unknown }[] = [];
+  private nextUpdate = 1;
+  private nextMsg = 1000;
+  private waiters: (() => void)[] = [];
+  private failures = new Map<string, Failure[]>();
+  private files = new Map<string, { path: string; data: Buffer; name: string }>();
+  readonly me = { id: 777, is_bot: true, first_name: 'Switchboard', username: 'sb_test_bot' };
+
+  constructor(token = '123456:TEST-token') {
+    this.token = token;
+    this.server = http.createServer((req, res) => void this.handle(req, res).catch((e) => json(res, 500, { ok: false, error_code: 500, description: String(e) })));
+  }
+
+  async start(): Promise<this> {
+    this.url = await listen(this.server);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.waiters.forEach((w) => w());
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  /** The next call(s) of `method` fail with this response. */
+  failNext(method: string, f: Failure, times = 1): void {
+    const l = this.failures.get(method) ?? [];
+    for (let i = 0; i < times; i++) l.push(f);
+    this.failures.set(method, l);
+  }
+
+  /** Answer pending long polls now (so injected failures hit the next call). */
+  kick(): void {
+    this.waiters.splice(0).forEach((w) => w());
+  }
+
+  pendingFailures(method: string): number {
+    return this.failures.get(method)?.length ?? 0;
+  }
+
+  /** A user writes in a chat. Returns the message id. */
+  say(opts: { chat: number; user?: number; username?: string; text?: string; caption?: string; type?: 'private' | 'group' | 'supergroup'; document?: { name: string; data: Buffer; mime?: string } }): number {
+    const message_id = this.nextMsg++;
+    const from = { id: opts.user ?? 42, is_bot: false, first_name: 'Ann', username: opts.username ?? 'ann' };
+    const message: Record<string, unknown> = { message_id, date: Math.floor(Date.now() / 1000), chat: { id: opts.chat, type: opts.type ?? (opts.chat > 0 ? 'private' : 'supergroup'), title: 'ops' }, from };
+    if (opts.text !== undefined) {
+      message.text = opts.text;
+      const m = /^\/\S+/.exec(opts.text);
+      if (m) message.entities = [{ type: 'bot_command', offset: 0, length: m[0].length }];
+    }
+    if (opts.document) {
+      const file_id = `F${message_id}`;
+      this.files.set(file_id, { path: `documents/file_${message_id}.${opts.document.name.split('.').pop()}`, data: opts.document.data, name: opts.document.name });
+      message.document = { file_id, file_unique_id: `U${message_id}`, file_name: opts.document.name, mime_type: opts.document.mime ?? 'text/csv', file_size: opts.document.data.length };
+      if (opts.caption !== undefined) message.caption = opts.caption;
+    }
+    this.updates.push({ update_id: this.nextUpdate++, message });
+    this.waiters.splice(0).forEach((w) => w());
+    return message_id;
+  }
+
+  /** Messages the bot sent to a chat (replies, documents). */
+  to(chat: number | string): TgSent[] {
+    return this.sent.filter((s) => s.chat_id === String(chat));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const body = await readBody(req);
+    const fileM = /^\/file\/bot([^/]+)\/(.+)$/.exec(url.pathname);
+    if (fileM) {
+      const f = [...this.files.values()].find((x) => x.path === fileM[2]);
+      if (fileM[1] !== this.token || !f) return json(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': f.data.length });
+      res.end(f.data);
+      return;
+    }
+    const m = /^\/bot([^/]+)\/(\w+)$/.exec(url.pathname);
+    if (!m) return json(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
+    if (m[1] !== this.token) return json(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
+    const method = m[2]!;
+    const { fields: p, files } = await parseBody(req, body);
+    this.calls.push({ method, params: p });
+    const fail = this.failures.get(method)?.shift();
+    if (fail) return json(res, fail.status, fail.body, fail.headers);
+    const ok = (result: unknown) => json(res, 200, { ok: true, result });
+    const chat = (id: unknown) => ({ id: Number(id), type: Number(id) > 0 ? 'private' : 'supergroup' });
+    switch (method) {
+      case 'getMe':
+        return ok(this.me);
+      case 'deleteWebhook':
+      case 'setWebhook':
+        return ok(true);
+      case 'setMyCommands':
+        this.commands = typeof p.commands === 'string' ? JSON.parse(p.commands) : (p.commands as typeof this.commands);
+        return ok(true);
+      case 'getUpdates': {
+        const offset = Number(p.offset ?? 0);
+        const timeout = Math.min(Number(p.timeout ?? 0), 1);
+        let pending = this.updates.filter((u) => u.update_id >= offset);
+        if (!pending.length && timeout > 0) {
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, timeout * 1000);
+            this.waiters.push(() => {
+              clearTimeout(t);
+              r();
+            });
+          });
+          pending = this.updates.filter((u) => u.update_id >= offset);
+        }
+        this.updates = this.updates.filter((u) => u.update_id >= offset);
+        if (p.limit) pending = pending.slice(0, Number(p.limit));
+        return ok(pending);
+      }
+      case 'sendMessage': {
+        const text = String(p.text ?? '');
+        if (text.length > 4096) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' });
+        const rp = (typeof p.reply_parameters === 'string' ? JSON.parse(p.reply_parameters) : p.reply_parameters) as { message_id?: number } | undefined;
+        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, text, parse_mode: p.parse_mode as string, reply_to: rp?.message_id ?? (p.reply_to_message_id as number), edits: [] };
+        this.sent.push(s);
+        return ok({ message_id: s.message_id, date: Math.floor(Date.now() / 1000), chat: chat(p.chat_id), from: this.me, text });
+      }
+      case 'editMessageText': {
+        const s = this.sent.find((x) => x.chat_id === String(p.chat_id) && x.message_id === Number(p.message_id));
+        if (!s) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message to edit not found' });
+        const text = String(p.text ?? '');
+        if (text.length > 4096) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' });
+        if (text === s.text) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is not modified' });
+        s.text = text;
+        s.edits.push(text);
+        return ok({ message_id: s.message_id, chat: chat(p.chat_id), text });
+      }
+      case 'sendDocument': {
+        const doc = files.document;
+        if (!doc) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: there is no document in the request' });
+        const rp = (typeof p.reply_parameters === 'string' ? JSON.parse(p.reply_parameters) : p.reply_parameters) as { message_id?: number } | undefined;
+        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, document: { name: doc.name, data: doc.data }, reply_to: rp?.message_id, edits: [] };
+        this.sent.push(s);
+        return ok({ message_id: s.message_id, chat: chat(p.chat_id), document: { file_id: 'X', file_name: doc.name } });
+      }
+      case 'getFile': {
+        const f = this.files.get(String(p.file_id));
+        if (!f) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: invalid file_id' });
+        return ok({ file_id: p.file_id, file_unique_id: 'U', file_size: f.data.length, file_path: f.path });
+      }
+      default:
+        return json(res, 404, { ok: false, error_code: 404, description: `Not Found: method ${method}` });
+    }
+  }
+}
