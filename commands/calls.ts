@@ -4,6 +4,7 @@ import { when } from '../src/core/format.js';
 import { formatCall, type CallMatch } from '../src/dhcp/callerid.js';
 
 async function recent(ctx: CommandContext, n: number): Promise<string[]> {
+  await ctx.app.services.callLog?.flush();
   const rows = await ctx.app.db.selectFrom('calls').selectAll().orderBy('id', 'desc').limit(n).execute();
   return rows.map((r) => `${when(Number(r.at))}  ${formatCall(r.number, JSON.parse(r.matches) as CallMatch[], r.name)}`);
 }

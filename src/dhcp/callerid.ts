@@ -3,12 +3,19 @@ import crypto from 'node:crypto';
 import type { App } from '../app-types.js';
 import type { FastifyRequest } from 'fastify';
 import { now } from '../store/db.js';
+import { WriteBehind } from '../store/write-behind.js';
 import type { HostRecord } from './service.js';
 
 declare module '../store/db.js' {
   interface Tables {
     calls: { id: import('kysely').Generated<number>; number: string; normalized: string; name: string | null; called: string | null; source: string | null; matches: string; at: number };
   }
+}
+
+type CallRow = { number: string; normalized: string; name: string | null; called: string | null; source: string; matches: string; at: number };
+
+declare module '../app-types.js' {
+  interface Services { callLog: { flush(): Promise<void> } }
 }
 
 export interface CallMatch { mac: string; ip: string; hostname: string; room: string | null; owner: string | null }
@@ -35,24 +42,44 @@ class PhoneIndex {
   private n = 0;
   private v = -1;
   constructor(private app: App) {}
+  private async rebuild(n: number, v: number, histId?: number): Promise<void> {
+    if (histId === undefined) {
+      const r = await this.app.db.selectFrom('dhcp_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+      histId = Number(r?.id ?? 0);
+    }
+    const hosts: HostRecord[] = await this.app.services.dhcp.all();
+    const map = new Map<string, CallMatch[]>();
+    for (const h of hosts)
+      for (const p of h.phones) {
+        const k = tailDigits(p, n);
+        if (!k) continue;
+        const arr = map.get(k) ?? [];
+        if (!arr.some((x) => x.mac === h.mac)) arr.push({ mac: h.mac, ip: h.ip, hostname: h.hostname, room: h.room, owner: h.owner });
+        map.set(k, arr);
+      }
+    this.map = map;
+    this.at = Date.now();
+    this.n = n;
+    this.v = v;
+    this.histId = histId;
+  }
+
+  private histId = -1;
+  private checking: Promise<void> | null = null;
   async lookup(number: string): Promise<CallMatch[]> {
     const n = this.app.config.dhcp.callerid.matchDigits;
     const v = (this.app.services.dhcp as { version?: number }).version ?? 0;
-    if (Date.now() - this.at > 2000 || n !== this.n || v !== this.v) {
-      this.v = v;
-      const hosts: HostRecord[] = await this.app.services.dhcp.all();
-      const map = new Map<string, CallMatch[]>();
-      for (const h of hosts)
-        for (const p of h.phones) {
-          const k = tailDigits(p, n);
-          if (!k) continue;
-          const arr = map.get(k) ?? [];
-          if (!arr.some((x) => x.mac === h.mac)) arr.push({ mac: h.mac, ip: h.ip, hostname: h.hostname, room: h.room, owner: h.owner });
-          map.set(k, arr);
-        }
-      this.map = map;
+    if (n !== this.n || v !== this.v || this.at === 0) await this.rebuild(n, v);
+    else if (Date.now() - this.at > 2000) {
+      // Edits from another process (switchboard exec) show up as new history rows: one indexed query
+      // every 2 s, and a rebuild only when something changed.
       this.at = Date.now();
-      this.n = n;
+      this.checking ??= (async () => {
+        const r = await this.app.db.selectFrom('dhcp_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+        const id = Number(r?.id ?? 0);
+        if (id !== this.histId) await this.rebuild(n, v, id);
+      })().finally(() => (this.checking = null));
+      await this.checking;
     }
     return this.map.get(tailDigits(number, n)) ?? [];
   }
@@ -75,10 +102,29 @@ export function registerCallerId(app: App): void {
     const given = typeof q === 'string' ? q : typeof h === 'string' ? h : undefined;
     return tokenOk(cfg.token, given) ? null : 'bad or missing token';
   };
+  // The call row and the channel message are written behind the response: the dialplan's HTTP call
+  // returns as soon as the match is known. `calls` and `call last` flush first.
+  const writer = new WriteBehind<CallRow>({
+    flushMs: 100,
+    write: async (rows) => {
+      for (let i = 0; i < rows.length; i += 500) await app.db.insertInto('calls').values(rows.slice(i, i + 500)).execute();
+    },
+    onError: (err, n) => app.log.error({ err: String(err), rows: n }, 'could not store calls'),
+  });
+  app.services.callLog = { flush: () => writer.flush() };
+  app.onStop(() => writer.flush());
+  const lastPosted = new Map<string, number>();
   const handle = async (number: string, name: string | null, called: string | null, source: string) => {
     const matches = await idx.lookup(number);
-    await app.db.insertInto('calls').values({ number: number.slice(0, 64), normalized: normalizeNumber(number).slice(0, 64), name: name?.slice(0, 255) ?? null, called: called?.slice(0, 64) ?? null, source: source.slice(0, 64), matches: JSON.stringify(matches), at: now() }).execute();
-    await app.notifier.notify(cfg.targets.length ? cfg.targets : undefined, { text: formatCall(number, matches, name) });
+    writer.add({ number: number.slice(0, 64), normalized: normalizeNumber(number).slice(0, 64), name: name?.slice(0, 255) ?? null, called: called?.slice(0, 64) ?? null, source: source.slice(0, 64), matches: JSON.stringify(matches), at: now() });
+    // Ring groups and retries hit the hook once per leg: the same number within the window is posted once.
+    const key = normalizeNumber(number);
+    const t = Date.now();
+    if (t - (lastPosted.get(key) ?? 0) >= cfg.dedupeSeconds * 1000) {
+      lastPosted.set(key, t);
+      if (lastPosted.size > 10_000) for (const [k, v] of lastPosted) if (t - v >= cfg.dedupeSeconds * 1000) lastPosted.delete(k);
+      void app.notifier.notify(cfg.targets.length ? cfg.targets : undefined, { text: formatCall(number, matches, name) });
+    }
     return matches;
   };
   const NUM = '^[0-9+()\\-. ]{1,64}$';

@@ -9,7 +9,7 @@ export interface DhcpConfig {
   autoApplyDelayMs: number;
   /** Where `dhcp apply` keeps temp wrappers (default: beside the live files). */
   backends: { isc: BackendConfig; kea: BackendConfig; dnsmasq: BackendConfig; proxy: BackendConfig & { dir: string } };
-  callerid: { token?: string; allow: string[]; targets: string[]; matchDigits: number };
+  callerid: { token?: string; allow: string[]; targets: string[]; matchDigits: number; dedupeSeconds: number };
 }
 
 declare module '../config.js' {
@@ -82,6 +82,7 @@ export const dhcpConfigSection: ConfigSection = {
           allow: { type: 'array', items: { type: 'string' }, default: [] },
           targets: { type: 'array', items: { type: 'string', pattern: '^[a-z]+:.+$' }, default: [] },
           matchDigits: { type: 'integer', minimum: 4, maximum: 15, default: 7 },
+          dedupeSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 10 },
         },
       },
     },

@@ -111,6 +111,10 @@ describe('caller-ID hook', () => {
     expect(t.chat.texts('support')[0]).toMatch(/Call from 8 812 555 2103 \(Sidorov\): 1 matching host\n• room 103, Sidorov, pc-103/);
     await fetch(`${base}/set_call/999?token=good-token-123`);
     expect(t.chat.texts('support')[1]).toMatch(/no host matches/);
+    // A second leg of the same call (ring group) within dedupeSeconds is recorded but not posted again.
+    expect((await fetch(`${base}/set_call/999?token=good-token-123`)).status).toBe(200);
+    expect(t.chat.texts('support')).toHaveLength(2);
+    expect((await t.run('calls 5')).replies[0]!.match(/Call from 999:/g)).toHaveLength(2);
     expect((await t.run('calls 5')).replies[0]).toMatch(/999[\s\S]*8 812 555 2103/);
   });
 });
