@@ -1,6 +1,7 @@
 // The web console's HTTP side: login, a chat page, commands with attachments, live updates over SSE.
 // Cookies are HttpOnly + SameSite=Strict; every state-changing request also carries the session's CSRF
 // token in a header (and login accepts only JSON, which a cross-site form cannot send).
+import { redactLine } from '../core/audit.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app-types.js';
 import type { ConsoleAuth } from '../chat/console-auth.js';
@@ -134,7 +135,7 @@ export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: Con
     text = text.trim();
     if (!text) return reply.code(400).send({ error: 'empty command' });
     if (text.length > 10_000) return reply.code(413).send({ error: 'command too long' });
-    await app.consoleHub.post(room, u.username, text + (files.length ? `\n📎 ${files.map((f) => f.name).join(', ')}` : ''));
+    await app.consoleHub.post(room, u.username, redactLine(text) + (files.length ? `\n📎 ${files.map((f) => f.name).join(', ')}` : ''));
     const incoming = { platform: 'console', channel: room, user: { id: u.username, name: u.username }, text, files, direct: room.startsWith('@') };
     // Run in the background: the reply and any job progress arrive over the event stream.
     void (adapter.sink ? adapter.sink(incoming) : app.dispatcher.handle(incoming)).catch((err) => app.log.error({ err }, 'console command failed'));
