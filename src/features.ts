@@ -4,5 +4,6 @@ import { dhcpFeature } from './dhcp/feature.js';
 import { monitorFeature } from './monitor/feature.js';
 import { renewFeature } from './renew/feature.js';
 import { chatFeature } from './chat/feature.js';
+import { provisionFeature } from './provision/feature.js';
 
-export const features: Feature[] = [dhcpFeature, monitorFeature, renewFeature, chatFeature];
+export const features: Feature[] = [dhcpFeature, provisionFeature, monitorFeature, renewFeature, chatFeature];

@@ -1,0 +1,323 @@
+// `provision …`: phones from a sheet (or one inline), their files, fetch log, re-sync and reboot.
+import type { Command, CommandContext } from '../src/core/command.js';
+import { UserError, UsageError } from '../src/core/command.js';
+import type { JobKind } from '../src/core/jobs.js';
+import { ago, table, when } from '../src/core/format.js';
+import { readSheet, SheetError } from '../src/util/sheet.js';
+import { COMMON_COLUMNS, draftFromCells, draftsFromSheet, fmtMac, formatProblems, type PhoneDraft, type RowProblem } from '../src/provision/rows.js';
+import type { BatchOutcome, PhoneRecord, ProvisionService } from '../src/provision/service.js';
+import { sendNotify, type NotifyResult } from '../src/provision/sip-notify.js';
+
+const svc = (ctx: { app: CommandContext['app'] }) => ctx.app.services.provision as ProvisionService;
+const by = (ctx: CommandContext) => `${ctx.caller.platform}:${ctx.caller.id}`;
+
+/** Drafts travel in job arguments with the password sealed. */
+type SealedDraft = Omit<PhoneDraft, 'driver' | 'password'> & { model: string; sealed: string };
+
+function seal(s: ProvisionService, d: PhoneDraft): SealedDraft {
+  const { driver, password, ...rest } = d;
+  return { ...rest, model: driver.id, sealed: s.sealer.seal(password) };
+}
+
+function unseal(s: ProvisionService, d: SealedDraft): PhoneDraft {
+  const { model, sealed, ...rest } = d;
+  const driver = s.drivers.get(model);
+  if (!driver) throw new UserError(`row ${d.row}: the ${model} driver is no longer installed`);
+  return { ...rest, driver, password: s.sealer.open(sealed) };
+}
+
+function resultText(out: BatchOutcome, opts: { dryRun?: boolean; file?: string; ignored?: string[]; s: ProvisionService }): { text: string; csv?: string } {
+  const n = (a: string) => out.results.filter((r) => r.action === a).length;
+  const models = [...new Set(out.results.map((r) => opts.s.label(r)))].join(', ');
+  const head = `${opts.dryRun ? 'Dry run, nothing written' : 'Provisioned'}: ${out.results.length} phone${out.results.length === 1 ? '' : 's'} (${models || 'none'}) from ${opts.file ?? 'the command'}: ${n('added')} new, ${n('updated')} updated, ${n('unchanged')} unchanged` +
+    (out.dhcp.added + out.dhcp.changed ? `; DHCP reservations: ${opts.dryRun ? `${out.dhcp.added} to write` : `${out.dhcp.added} added, ${out.dhcp.changed} changed`}` : '') + '.';
+  const rows = out.results.map((r) => [String(r.row), fmtMac(r.mac), r.extension, r.name, r.room ?? '', r.ip ?? '', r.files.join(' '), String(r.version), r.action]);
+  const head2 = ['row', 'mac', 'ext', 'name', 'room', 'ip', 'file', 'v', 'result'];
+  const shown = rows.slice(0, 50);
+  const notes: string[] = [];
+  if (opts.ignored?.length) notes.push(`Ignored column${opts.ignored.length > 1 ? 's' : ''}: ${opts.ignored.join(', ')}.`);
+  const root = opts.s.rootUrl();
+  if (/\/\/(127\.|localhost|\[::1\])/.test(root)) notes.push(`⚠ Phones are told to fetch from ${root}, a loopback address; set provision.url (SWITCHBOARD_PROVISION_URL) to an address they can reach.`);
+  const text = [head, '```', table(head2, shown), '```', ...(rows.length > shown.length ? [`… ${rows.length - shown.length} more rows in the attached CSV.`] : []), ...notes].join('\n');
+  const csv = rows.length > shown.length ? [head2, ...rows].map((r) => r.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',')).join('\n') + '\n' : undefined;
+  return { text, csv };
+}
+
+function failure(problems: RowProblem[], file: string | undefined): UserError {
+  return new UserError(`Nothing provisioned: ${problems.length} problem${problems.length === 1 ? '' : 's'}${file ? ` in ${file}` : ''}:\n${formatProblems(problems)}`);
+}
+
+function needOne(ctx: CommandContext, key: string): PhoneRecord {
+  const found = svc(ctx).lookup(key);
+  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
+  if (found.length > 1) throw new UserError(`Extension ${key} is on ${found.length} phones (${found.map((p) => fmtMac(p.mac)).join(', ')}); name the MAC.`);
+  return found[0]!;
+}
+
+function targets(ctx: CommandContext, key: string): PhoneRecord[] {
+  if (key === 'all') {
+    const all = svc(ctx).all();
+    if (!all.length) throw new UserError('No phones are provisioned.');
+    return all;
+  }
+  const found = svc(ctx).lookup(key);
+  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
+  return found;
+}
+
+async function notifyOne(s: ProvisionService, p: PhoneRecord, reboot: boolean): Promise<{ phone: PhoneRecord; address: string | null; r: NotifyResult }> {
+  const address = p.lastFetchIp ?? p.ip;
+  if (!address) return { phone: p, address: null, r: { status: null, reason: 'address unknown: it never fetched its config and has no ip', ms: 0 } };
+  const host = address.replace(/^::ffff:/, '');
+  const r = await sendNotify({ host, port: s.cfg.notify.port, user: p.extension, reboot, timeoutMs: s.cfg.notify.timeoutMs });
+  return { phone: p, address: host, r };
+}
+
+function notifyLine(x: { phone: PhoneRecord; address: string | null; r: NotifyResult }): string[] {
+  const res = x.r.status === null ? `✗ ${x.r.reason}` : x.r.status >= 200 && x.r.status < 300 ? `✓ ${x.r.status} ${x.r.reason}` : `✗ ${x.r.status} ${x.r.reason}`;
+  return [fmtMac(x.phone.mac), x.phone.extension, x.address ?? '-', res, x.r.ms ? `${x.r.ms} ms` : ''];
+}
+
+async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>, each?: (done: number) => void): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  let done = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+      each?.(++done);
+    }
+  }));
+  return out;
+}
+
+export const jobKinds: Record<string, JobKind> = {
+  provision: {
+    title: (a: { drafts: unknown[]; file?: string; dryRun?: boolean }) => `provision ${a.drafts.length} phone${a.drafts.length === 1 ? '' : 's'}${a.file ? ` from ${a.file}` : ''}${a.dryRun ? ' (dry run)' : ''}`,
+    async run(ctx) {
+      const a = ctx.args as { drafts: SealedDraft[]; problems: RowProblem[]; rows: number; file?: string; dryRun?: boolean; ignored?: string[] };
+      const s = svc(ctx);
+      const total = a.rows;
+      ctx.progress(0, total, 'validating rows');
+      const drafts = a.drafts.map((d) => unseal(s, d));
+      const bad = a.problems.length;
+      const out = await s.provision(drafts, {
+        by: `${ctx.requester.platform}:${ctx.requester.userId}`,
+        target: ctx.target,
+        dryRun: a.dryRun || bad > 0,
+        onValidated: (i) => ctx.progress(bad + i, total, `${bad + i}/${total} rows validated`),
+        onWritten: (i) => ctx.progress(i, drafts.length, `${i}/${drafts.length} files written`),
+      });
+      const problems = [...a.problems, ...out.problems].sort((x, y) => x.row - y.row);
+      if (problems.length) throw failure(problems, a.file);
+      const { text, csv } = resultText(out, { dryRun: a.dryRun, file: a.file, ignored: a.ignored, s });
+      return { text, files: csv ? [{ name: 'provisioned.csv', data: Buffer.from(csv), mime: 'text/csv' }] : undefined, data: { phones: out.results.length, dhcp: out.dhcp } };
+    },
+  },
+  'provision-notify': {
+    title: (a: { macs: string[]; reboot?: boolean }) => `${a.reboot ? 'reboot' : 're-sync'} ${a.macs.length} phones`,
+    async run(ctx) {
+      const a = ctx.args as { macs: string[]; reboot: boolean };
+      const s = svc(ctx);
+      const phones = a.macs.map((m) => s.get(m)).filter((p): p is PhoneRecord => !!p);
+      const res = await pool(phones, 50, (p) => { ctx.throwIfCancelled(); return notifyOne(s, p, a.reboot); }, (d) => ctx.progress(d, phones.length));
+      const ok = res.filter((x) => x.r.status !== null && x.r.status < 300).length;
+      const lines = res.map(notifyLine);
+      return { text: `${a.reboot ? 'Reboot' : 'Re-sync'} sent to ${phones.length} phones: ${ok} answered 2xx, ${phones.length - ok} did not.\n\`\`\`\n${table(['mac', 'ext', 'address', 'result', 'time'], lines.slice(0, 50))}\n\`\`\``, data: { ok, failed: phones.length - ok } };
+    },
+  },
+};
+
+const INLINE_KEYS = new Set(['mac', 'ext', 'extension', 'ramal', 'name', 'nome', 'password', 'senha', 'ip', 'server', 'servidor', 'room', 'sala', 'line', 'port', 'auth_user']);
+const ALIAS: Record<string, string> = { ext: 'extension', ramal: 'extension', nome: 'name', senha: 'password', servidor: 'server', sala: 'room' };
+
+export const commands: Command[] = [
+  {
+    name: 'provision',
+    usage: 'provision <model> [--dry-run]  (attach a CSV/XLSX)   or   provision <model> mac=… ext=… password=… [name="…"] [ip=<ip|auto>] [server=…] [room=…] [line=N]',
+    summary: 'provision phones from an attached sheet, or one phone inline',
+    details:
+      'Columns (English or Portuguese): ' + COMMON_COLUMNS.map((c) => `${c.aliases.slice(0, 3).join('|')}${c.required ? '' : '?'}`).join(', ') +
+      '. Every row is checked first; the job provisions all rows or none. A row with ip (or ip=auto) also gets a DHCP reservation carrying the provisioning URL as option 66. `provision models` lists the models.',
+    role: 'operator',
+    args: {
+      positional: [{ name: 'model', description: 'driver id or alias (see provision models); optional when the sheet has a model column' }],
+      named: { password: { type: 'string', secret: true }, senha: { type: 'string', secret: true } },
+      flags: { 'dry-run': { description: 'check everything and show what would happen, write nothing' } },
+      allowUnknownNamed: true,
+    },
+    async run(ctx, args) {
+      const s = svc(ctx);
+      const modelName = args.model === undefined ? undefined : String(args.model);
+      const driver = modelName ? s.drivers.find(modelName) : undefined;
+      if (modelName && !driver) throw new UsageError(`unknown model "${modelName}"; known: ${s.drivers.list.map((d) => `${d.id} (${d.label})`).join(', ')}`);
+      const named = Object.fromEntries(Object.entries(args).filter(([k]) => k !== 'flags' && k !== 'model'));
+      const unknown = Object.keys(named).filter((k) => !INLINE_KEYS.has(k) && !s.drivers.list.some((d) => d.columns.some((c) => c.name === k)));
+      if (unknown.length) throw new UsageError(`unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+      const dryRun = !!args.flags['dry-run'];
+      const defaults = { driver, server: s.cfg.defaultServer, port: s.cfg.sipPort };
+      const file = ctx.incoming.files[0];
+
+      if (!file) {
+        if (!Object.keys(named).length) throw new UsageError('attach a CSV or XLSX sheet of phones, or give one phone as mac=… ext=… password=…');
+        if (!driver) throw new UsageError('name the model: provision <model> mac=… ext=… password=…');
+        const cells: Record<string, string> = {};
+        for (const [k, v] of Object.entries(named)) cells[ALIAS[k] ?? k] = String(v);
+        const { draft, problems } = draftFromCells(1, cells, s.drivers, defaults);
+        if (!draft) throw new UserError(`Not provisioned:\n${problems.map((p) => `• ${p.field ? `${p.field}: ` : ''}${p.message}`).join('\n')}`);
+        const out = await s.provision([draft], { by: by(ctx), target: { platform: ctx.incoming.platform, channel: ctx.incoming.channel, thread: ctx.incoming.thread }, dryRun });
+        if (!out.ok) throw new UserError(`Not provisioned:\n${out.problems.map((p) => `• ${p.field ? `${p.field}: ` : ''}${p.message}`).join('\n')}`);
+        return resultText(out, { dryRun, s }).text;
+      }
+
+      if (Object.keys(named).length) throw new UsageError('give either an attached sheet or one phone inline, not both');
+      let sheet;
+      try {
+        // The upload is read into memory once and never written anywhere: only the sealed rows go on.
+        sheet = await readSheet(await file.fetch(), file.name, { maxBytes: s.cfg.maxSheetBytes, maxRows: s.cfg.maxRows });
+      } catch (err) {
+        if (err instanceof SheetError) throw new UserError(`Nothing provisioned: ${err.message}.`);
+        throw new UserError(`Nothing provisioned: cannot read ${file.name}: ${(err as Error).message}`);
+      }
+      const { drafts, problems, ignored } = draftsFromSheet(sheet, s.drivers, defaults);
+      if (problems.some((p) => p.row === 1 && !p.field)) throw failure(problems, file.name);
+      await ctx.startJob('provision', { drafts: drafts.map((d) => seal(s, d)), problems, rows: sheet.rows.length, file: file.name, dryRun, ignored }, { total: sheet.rows.length, note: 'queued' });
+    },
+  },
+  {
+    name: 'provision models',
+    usage: 'provision models',
+    summary: 'phone models Switchboard can provision, and the sheet columns they read',
+    role: 'viewer',
+    async run(ctx) {
+      const s = svc(ctx);
+      const rows = s.drivers.list.map((d) => [d.id, d.label, d.aliases.join(', '), d.ouis.map((o) => o.match(/../g)!.join(':')).join(' '), String(d.maxLines), d.fileNames('0c383e000000').map((f) => f.replace('0c383e000000', '<mac>').replace('0C383E000000', '<MAC>')).join(' ')]);
+      const cols = COMMON_COLUMNS.map((c) => `${c.required ? '' : '['}${c.aliases.join('|')}${c.required ? '' : ']'}`).join(' ');
+      const extras = s.drivers.list.filter((d) => d.columns.length).map((d) => `${d.id} also reads: ${d.columns.map((c) => c.name).join(', ')}`);
+      return [
+        `${s.drivers.list.length} model${s.drivers.list.length === 1 ? '' : 's'}:`,
+        '```',
+        table(['id', 'model', 'aliases', 'OUI', 'lines', 'file'], rows),
+        '```',
+        `Sheet columns: ${cols}`,
+        ...extras,
+        `Phones fetch from ${s.rootUrl()}${s.cfg.tokenUrls ? 't/<token>/' : ''}${s.cfg.auth ? ' with basic auth' : ''}.`,
+      ].join('\n');
+    },
+  },
+  {
+    name: 'provision list',
+    usage: 'provision list [filter]',
+    summary: 'provisioned phones (filter on MAC, extension, name, room, model or IP)',
+    role: 'viewer',
+    args: { positional: [{ name: 'filter', rest: true }] },
+    async run(ctx, args) {
+      const f = ([] as string[]).concat((args.filter as string[] | undefined) ?? []).join(' ').toLowerCase();
+      const fhex = f.replace(/[^0-9a-f]/g, '');
+      let ps = svc(ctx).all();
+      if (f) ps = ps.filter((p) => [p.extension, p.name, p.room ?? '', p.model, p.ip ?? '', p.lastFetchIp ?? ''].some((x) => x.toLowerCase().includes(f)) || (fhex.length >= 4 && p.mac.includes(fhex)));
+      if (!ps.length) return f ? `No provisioned phone matches "${f}".` : 'No phones are provisioned.';
+      const rows = ps.slice(0, 100).map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.ip ?? '', String(p.version), p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never']);
+      return `${ps.length} phone${ps.length === 1 ? '' : 's'}:\n\`\`\`\n${table(['mac', 'model', 'ext', 'name', 'room', 'ip', 'v', 'last fetch'], rows)}\n\`\`\`${ps.length > 100 ? `\n… ${ps.length - 100} more; give a filter` : ''}`;
+    },
+  },
+  {
+    name: 'provision show',
+    usage: 'provision show <mac|ext>',
+    summary: "one phone's record, files and recent requests",
+    role: 'viewer',
+    args: { positional: [{ name: 'key', required: true }] },
+    async run(ctx, args) {
+      const s = svc(ctx);
+      const p = needOne(ctx, String(args.key));
+      const log = await s.log.recent({ mac: p.mac, limit: 5 });
+      return [
+        `${s.label(p)} ${fmtMac(p.mac)}: ext ${p.extension} "${p.name}"${p.room ? `, room ${p.room}` : ''}`,
+        `registrar ${p.server}:${p.port}, line ${p.line}, auth user ${p.authUser}; password sealed at rest`,
+        `files: ${p.files.map((f) => `${s.configUrl(p.token)}${f}`).join(' ')} (version ${p.version}, generated ${when(p.generatedAt)})`,
+        `DHCP ip: ${p.ip ?? '-'}   last fetch: ${p.lastFetchAt ? `${when(p.lastFetchAt)} from ${p.lastFetchIp} (${p.lastFetchUa ?? 'no user agent'})` : 'never'}`,
+        `changed by ${p.updatedBy} at ${when(p.updatedAt)}`,
+        ...(log.length ? ['recent requests:', '```', table(['when', 'from', 'file', 'status', 'reason'], log.map((e) => [when(e.at), e.ip, e.file ?? '', String(e.status), e.reason ?? e.decision])), '```'] : []),
+      ].join('\n');
+    },
+  },
+  {
+    name: 'provision rm',
+    usage: 'provision rm <mac>',
+    summary: "forget a phone and delete its files (its DHCP reservation stays; see dhcp rm)",
+    role: 'operator',
+    args: { positional: [{ name: 'mac', required: true }] },
+    confirm(args, ctx) {
+      const p = needOne(ctx, String(args.mac));
+      return `remove ${svc(ctx).label(p)} ${fmtMac(p.mac)} (ext ${p.extension}) and delete ${p.files.join(', ')}`;
+    },
+    async run(ctx, args) {
+      const p = needOne(ctx, String(args.mac));
+      await svc(ctx).remove(p.mac);
+      const host = await ctx.app.services.dhcp.getByMac(fmtMac(p.mac));
+      return `Removed ${svc(ctx).label(p)} ${fmtMac(p.mac)} (ext ${p.extension}); deleted ${p.files.join(', ')}.${host ? ` Its DHCP reservation ${host.hostname} ${host.ip} stays (dhcp rm ${host.mac} to remove it).` : ''}`;
+    },
+  },
+  {
+    name: 'provision regenerate',
+    usage: 'provision regenerate <mac|ext|all>',
+    summary: 're-render phone files from the store (after a config or driver change); versions rise where files change',
+    role: 'operator',
+    args: { positional: [{ name: 'key', required: true }] },
+    async run(ctx, args) {
+      const list = targets(ctx, String(args.key));
+      const r = await svc(ctx).regenerate(list.map((p) => p.mac), by(ctx));
+      return `Regenerated ${list.length} phone${list.length === 1 ? '' : 's'}: ${r.changed.length} changed (version raised), ${r.unchanged.length} unchanged.${r.changed.length ? ` Changed: ${r.changed.slice(0, 20).map(fmtMac).join(', ')}${r.changed.length > 20 ? ' …' : ''}. Run provision resync to have them fetch now.` : ''}`;
+    },
+  },
+  {
+    name: 'provision log',
+    usage: 'provision log [mac] [n]',
+    summary: 'recent requests to the config server, served or refused, with the reason',
+    role: 'viewer',
+    args: { positional: [{ name: 'mac' }, { name: 'n', type: 'integer', minimum: 1, maximum: 500 }] },
+    async run(ctx, args) {
+      let mac: string | undefined;
+      let n = 20;
+      if (args.mac !== undefined) {
+        const m = String(args.mac);
+        if (/^\d{1,3}$/.test(m) && args.n === undefined) n = Number(m);
+        else {
+          mac = m.toLowerCase().replace(/[^0-9a-f]/g, '');
+          if (mac.length !== 12) {
+            const p = svc(ctx).lookup(m);
+            if (!p.length) throw new UserError(`"${m}" is not a MAC address or a provisioned extension.`);
+            mac = p[0]!.mac;
+          }
+        }
+      }
+      if (args.n !== undefined) n = Number(args.n);
+      const rows = await svc(ctx).log.recent({ mac, limit: n });
+      if (!rows.length) return mac ? `No requests for ${fmtMac(mac)} yet.` : 'No requests yet.';
+      return `\`\`\`\n${table(['when', 'from', 'mac', 'file', 'status', 'decision', 'reason', 'user agent'], rows.map((e) => [when(e.at), e.ip, e.mac ? fmtMac(e.mac) : '', e.file ?? e.path, String(e.status), e.decision, e.reason ?? '', (e.userAgent ?? '').slice(0, 40)]))}\n\`\`\``;
+    },
+  },
+  ...(['resync', 'reboot'] as const).map(
+    (verb): Command => ({
+      name: `provision ${verb}`,
+      usage: `provision ${verb} <mac|ext|all>`,
+      summary: verb === 'resync' ? 'SIP NOTIFY check-sync: the phone re-fetches its config now' : 'SIP NOTIFY check-sync;reboot=true: the phone re-fetches its config and reboots',
+      role: 'operator',
+      args: { positional: [{ name: 'key', required: true }] },
+      confirm: verb === 'reboot' ? (args, ctx) => { const l = targets(ctx, String(args.key)); return `reboot ${l.length} phone${l.length === 1 ? '' : 's'} (${l.slice(0, 5).map((p) => p.extension).join(', ')}${l.length > 5 ? ', …' : ''})`; } : undefined,
+      async run(ctx, args) {
+        const list = targets(ctx, String(args.key));
+        if (list.length > 5) {
+          await ctx.startJob('provision-notify', { macs: list.map((p) => p.mac), reboot: verb === 'reboot' }, { total: list.length });
+          return;
+        }
+        const res = await Promise.all(list.map((p) => notifyOne(svc(ctx), p, verb === 'reboot')));
+        const ok = res.every((x) => x.r.status !== null && x.r.status < 300);
+        const text = `${verb === 'reboot' ? 'Reboot' : 'Re-sync'} (SIP NOTIFY Event: check-sync${verb === 'reboot' ? ';reboot=true' : ''}):\n\`\`\`\n${table(['mac', 'ext', 'address', 'result', 'time'], res.map(notifyLine))}\n\`\`\``;
+        if (!ok) throw new UserError(text);
+        return text;
+      },
+    }),
+  ),
+];

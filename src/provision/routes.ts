@@ -1,0 +1,94 @@
+// GET /provision/<file> and /provision/t/<token>/<file>: generated phone files, model-wide "common" files,
+// 404 for the rest. Nothing outside the provisioning root can be named. Every request is logged with why.
+import crypto from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../app-types.js';
+import type { ProvisionService } from './service.js';
+import type { Decision } from './request-log.js';
+
+const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const TOKEN_RE = /^[0-9a-f]{32}$/;
+
+function sameSecret(a: string, b: string): boolean {
+  const ha = crypto.createHash('sha256').update(a).digest();
+  const hb = crypto.createHash('sha256').update(b).digest();
+  return crypto.timingSafeEqual(ha, hb);
+}
+
+/** The MAC a file name is about (12 hex digits in it), lower case. */
+export function macInName(name: string): string | null {
+  const m = /(?:^|[^0-9a-f])([0-9a-f]{12})(?:[^0-9a-f]|$)/i.exec(name);
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const rawPath = (req.raw.url ?? '').split('?')[0]!;
+    const ua = typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : null;
+    const ip = req.ip;
+    let file: string | null = null;
+    let mac: string | null = null;
+    const done = (status: number, decision: Decision, reason: string | null, body?: { data: Buffer | string; type: string }) => {
+      svc.log.add({ at: Date.now(), ip, userAgent: ua, path: rawPath, file, mac, status, decision, reason });
+      void reply.code(status).header('cache-control', 'no-store');
+      if (status === 401) void reply.header('www-authenticate', 'Basic realm="switchboard provisioning", charset="UTF-8"');
+      if (body) return reply.type(body.type).send(body.data);
+      return reply.type('text/plain; charset=utf-8').send(`${reason ?? 'error'}\n`);
+    };
+
+    const auth = svc.cfg.auth;
+    if (auth) {
+      const h = req.headers.authorization ?? '';
+      const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
+      const given = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+      const i = given.indexOf(':');
+      if (!m || i < 0 || !(sameSecret(given.slice(0, i), auth.user) && sameSecret(given.slice(i + 1), auth.password))) {
+        return done(401, 'unauthorized', m ? 'wrong user or password' : 'no credentials (basic auth is required)');
+      }
+    }
+
+    const rest = String((req.params as { '*': string })['*'] ?? '');
+    const parts = rest.split('/');
+    let token: string | null = null;
+    let fileParts = parts;
+    if (parts[0] === 't' && parts.length >= 2) {
+      token = parts[1]!;
+      fileParts = parts.slice(2);
+    }
+    if (/%2e|%2f|%5c|\\|\0/i.test(rawPath) || parts.some((p) => p === '..' || p === '.') || fileParts.length !== 1 || !FILE_RE.test(fileParts[0]!)) {
+      file = rest.slice(0, 255) || null;
+      return done(400, 'bad_request', 'not a file name in the provisioning root');
+    }
+    file = fileParts[0]!;
+    mac = macInName(file);
+    let tokenMac: string | undefined;
+    if (token !== null) {
+      tokenMac = TOKEN_RE.test(token) ? svc.macOfToken(token) : undefined;
+      if (!tokenMac) return done(404, 'not_found', 'unknown token in the URL');
+    }
+
+    const served = svc.fileByName(file);
+    if (served && (!tokenMac || served.mac === tokenMac)) {
+      mac = served.mac;
+      if (svc.cfg.tokenUrls && !tokenMac) return done(403, 'refused', `this phone's files are served only under its token URL`);
+      svc.recordFetch(served.mac, ip, ua);
+      return done(200, 'served', null, { data: served.body, type: served.contentType });
+    }
+    if (served && tokenMac) return done(404, 'not_found', `${file} belongs to another phone than this URL's token`);
+
+    // Model-wide files phones probe besides their own: answer with a minimal valid file, never an error page.
+    const uaDriver = ua ? svc.drivers.parseUserAgent(ua)?.driver : undefined;
+    const candidates = uaDriver ? [uaDriver, ...svc.drivers.list.filter((d) => d !== uaDriver)] : svc.drivers.list;
+    for (const d of candidates) {
+      const common = d.commonFile?.(file, { ...svc.settings(d, '', 0), configUrl: svc.rootUrl() });
+      if (common) return done(200, 'common', `${d.label} common file`, { data: common.body, type: common.contentType });
+    }
+
+    if (mac) {
+      svc.unknownFetch(mac, file, ip, ua);
+      return done(404, 'not_found', `no phone with MAC ${mac.match(/../g)!.join(':')} is provisioned`);
+    }
+    return done(404, 'not_found', 'no such file');
+  };
+  app.http.get('/provision/*', handler);
+}
