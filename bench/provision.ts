@@ -65,9 +65,12 @@ export async function run(): Promise<Record<string, unknown>> {
     const sbPort = await freePort();
     const sb = spawn(process.execPath, [path.join(ROOT, 'bin/switchboard.js'), 'start'], {
       cwd: ROOT,
-      env: { ...process.env, SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_HTTP_PORT: String(sbPort), SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_PROVISION_URL: 'http://10.20.0.5:8080/provision/', SWITCHBOARD__provision__announce__fetches: 'false', SWITCHBOARD__provision__timezone: 'America/Sao_Paulo', SWITCHBOARD_PHONE_ADMIN_PASSWORD: 'Adm1n!pass' },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: 'bench-console-pw', SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_HTTP_PORT: String(sbPort), SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_PROVISION_URL: 'http://10.20.0.5:8080/provision/', SWITCHBOARD__provision__announce__fetches: 'false', SWITCHBOARD__provision__timezone: 'America/Sao_Paulo', SWITCHBOARD_PHONE_ADMIN_PASSWORD: 'Adm1n!pass' },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
+    let sbErr = '';
+    sb.stderr!.on('data', (d: Buffer) => (sbErr += d.toString()));
+    sb.once('exit', (code) => { if (code) process.stderr.write(`switchboard exited ${code}: ${sbErr.slice(-2000)}\n`); });
     children.push(sb);
     await waitHttp(`http://127.0.0.1:${sbPort}/healthz`, 60_000);
 
@@ -77,11 +80,13 @@ export async function run(): Promise<Record<string, unknown>> {
     const workers = 1;
     fs.writeFileSync(
       path.join(ngDir, 'nginx.conf'),
-      `worker_processes ${workers};\ndaemon off;\npid ${ngDir}/nginx.pid;\nerror_log ${ngDir}/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log ${ngDir}/access.log;\n  client_body_temp_path ${ngDir}/body; proxy_temp_path ${ngDir}/proxy; fastcgi_temp_path ${ngDir}/fcgi; uwsgi_temp_path ${ngDir}/uwsgi; scgi_temp_path ${ngDir}/scgi;\n  types { text/plain cfg; }\n  server {\n    listen 127.0.0.1:${ngPort};\n    location /provision/ { alias ${dir}/; }\n  }\n}\n`,
+      `user root;\nworker_processes ${workers};\ndaemon off;\npid ${ngDir}/nginx.pid;\nerror_log ${ngDir}/error.log warn;\nevents { worker_connections 1024; }\nhttp {\n  access_log ${ngDir}/access.log;\n  client_body_temp_path ${ngDir}/body; proxy_temp_path ${ngDir}/proxy; fastcgi_temp_path ${ngDir}/fcgi; uwsgi_temp_path ${ngDir}/uwsgi; scgi_temp_path ${ngDir}/scgi;\n  types { text/plain cfg; }\n  server {\n    listen 127.0.0.1:${ngPort};\n    location /provision/ { alias ${dir}/; }\n  }\n}\n`,
     );
     const ng = spawn('nginx', ['-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(ng);
     await waitHttp(`http://127.0.0.1:${ngPort}/provision/${files[0]}`);
+    const probe = await fetch(`http://127.0.0.1:${ngPort}/provision/${files[0]}`);
+    if (probe.status !== 200) throw new Error(`nginx answers ${probe.status} for ${files[0]}; see ${ngDir}/error.log`);
 
     const shuffled = files.map((f, i) => ({ f, k: (i * 7919) % files.length })).sort((a, b) => a.k - b.k).map((x) => x.f);
     const s = await load(`http://127.0.0.1:${sbPort}`, shuffled);

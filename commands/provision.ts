@@ -1,7 +1,8 @@
 // `provision …`: phones from a sheet (or one inline), their files, fetch log, re-sync and reboot.
 import type { Command, CommandContext } from '../src/core/command.js';
 import { UserError, UsageError } from '../src/core/command.js';
-import type { JobKind } from '../src/core/jobs.js';
+import type { JobContext, JobKind } from '../src/core/jobs.js';
+import { insertedId } from '../src/store/db.js';
 import { ago, table, when } from '../src/core/format.js';
 import { readSheet, SheetError } from '../src/util/sheet.js';
 import { COMMON_COLUMNS, draftFromCells, draftsFromSheet, fmtMac, formatProblems, type PhoneDraft, type RowProblem } from '../src/provision/rows.js';
@@ -15,7 +16,7 @@ const by = (ctx: CommandContext) => `${ctx.caller.platform}:${ctx.caller.id}`;
 type SealedDraft = Omit<PhoneDraft, 'driver' | 'password'> & { model: string; sealed: string };
 
 function seal(s: ProvisionService, d: PhoneDraft): SealedDraft {
-  const { driver, password, ...rest } = d;
+  const { driver, password, sealed: _s, ...rest } = d;
   return { ...rest, model: driver.id, sealed: s.sealer.seal(password) };
 }
 
@@ -23,7 +24,7 @@ function unseal(s: ProvisionService, d: SealedDraft): PhoneDraft {
   const { model, sealed, ...rest } = d;
   const driver = s.drivers.get(model);
   if (!driver) throw new UserError(`row ${d.row}: the ${model} driver is no longer installed`);
-  return { ...rest, driver, password: s.sealer.open(sealed) };
+  return { ...rest, driver, password: s.sealer.open(sealed), sealed };
 }
 
 function resultText(out: BatchOutcome, opts: { dryRun?: boolean; file?: string; ignored?: string[]; s: ProvisionService }): { text: string; csv?: string } {
@@ -92,27 +93,40 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>, each?
   return out;
 }
 
+
+type Batch = { drafts: SealedDraft[]; problems: RowProblem[]; ignored: string[] };
+
+async function runBatch(ctx: JobContext, s: ProvisionService, a: { rows: number; file?: string; dryRun?: boolean }, b: Batch) {
+  const total = a.rows;
+  ctx.progress(0, total, 'validating rows');
+  const drafts = b.drafts.map((d) => unseal(s, d));
+  const bad = b.problems.length;
+  const out = await s.provision(drafts, {
+    by: `${ctx.requester.platform}:${ctx.requester.userId}`,
+    target: ctx.target,
+    dryRun: a.dryRun || bad > 0,
+    onValidated: (i) => ctx.progress(bad + i, total, `${bad + i}/${total} rows validated`),
+    onWritten: (i) => ctx.progress(i, drafts.length, `${i}/${drafts.length} files written`),
+  });
+  const problems = [...b.problems, ...out.problems].sort((x, y) => x.row - y.row);
+  if (problems.length) throw failure(problems, a.file);
+  const { text, csv } = resultText(out, { dryRun: a.dryRun, file: a.file, ignored: b.ignored, s });
+  return { text, files: csv ? [{ name: 'provisioned.csv', data: Buffer.from(csv), mime: 'text/csv' }] : undefined, data: { phones: out.results.length, dhcp: out.dhcp } };
+}
+
 export const jobKinds: Record<string, JobKind> = {
   provision: {
-    title: (a: { drafts: unknown[]; file?: string; dryRun?: boolean }) => `provision ${a.drafts.length} phone${a.drafts.length === 1 ? '' : 's'}${a.file ? ` from ${a.file}` : ''}${a.dryRun ? ' (dry run)' : ''}`,
+    title: (a: { rows: number; file?: string; dryRun?: boolean }) => `provision ${a.rows} row${a.rows === 1 ? '' : 's'}${a.file ? ` from ${a.file}` : ''}${a.dryRun ? ' (dry run)' : ''}`,
     async run(ctx) {
-      const a = ctx.args as { drafts: SealedDraft[]; problems: RowProblem[]; rows: number; file?: string; dryRun?: boolean; ignored?: string[] };
+      const a = ctx.args as { batch: number; rows: number; file?: string; dryRun?: boolean };
       const s = svc(ctx);
-      const total = a.rows;
-      ctx.progress(0, total, 'validating rows');
-      const drafts = a.drafts.map((d) => unseal(s, d));
-      const bad = a.problems.length;
-      const out = await s.provision(drafts, {
-        by: `${ctx.requester.platform}:${ctx.requester.userId}`,
-        target: ctx.target,
-        dryRun: a.dryRun || bad > 0,
-        onValidated: (i) => ctx.progress(bad + i, total, `${bad + i}/${total} rows validated`),
-        onWritten: (i) => ctx.progress(i, drafts.length, `${i}/${drafts.length} files written`),
-      });
-      const problems = [...a.problems, ...out.problems].sort((x, y) => x.row - y.row);
-      if (problems.length) throw failure(problems, a.file);
-      const { text, csv } = resultText(out, { dryRun: a.dryRun, file: a.file, ignored: a.ignored, s });
-      return { text, files: csv ? [{ name: 'provisioned.csv', data: Buffer.from(csv), mime: 'text/csv' }] : undefined, data: { phones: out.results.length, dhcp: out.dhcp } };
+      const row = await ctx.app.db.selectFrom('provision_batches').select('data').where('id', '=', a.batch).executeTakeFirst();
+      if (!row) throw new UserError('the validated rows of this job are gone (it was interrupted); send the sheet again');
+      try {
+        return await runBatch(ctx, s, a, JSON.parse(row.data) as Batch);
+      } finally {
+        await ctx.app.db.deleteFrom('provision_batches').where('id', '=', a.batch).execute();
+      }
     },
   },
   'provision-notify': {
@@ -182,7 +196,9 @@ export const commands: Command[] = [
       }
       const { drafts, problems, ignored } = draftsFromSheet(sheet, s.drivers, defaults);
       if (problems.some((p) => p.row === 1 && !p.field)) throw failure(problems, file.name);
-      await ctx.startJob('provision', { drafts: drafts.map((d) => seal(s, d)), problems, rows: sheet.rows.length, file: file.name, dryRun, ignored }, { total: sheet.rows.length, note: 'queued' });
+      const batch: Batch = { drafts: drafts.map((d) => seal(s, d)), problems, ignored };
+      const ins = await ctx.app.db.insertInto('provision_batches').values({ data: JSON.stringify(batch), created_at: Date.now() }).executeTakeFirst();
+      await ctx.startJob('provision', { batch: insertedId(ins), rows: sheet.rows.length, file: file.name, dryRun }, { total: sheet.rows.length, note: 'queued' });
     },
   },
   {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Engine } from '../src/store/db.js';
+import { col, type Engine } from '../src/store/db.js';
 
-export async function up(db: Kysely<any>, _engine: Engine): Promise<void> {
+export async function up(db: Kysely<any>, engine: Engine): Promise<void> {
   await db.schema
     .createTable('phones')
     .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
@@ -46,4 +46,11 @@ export async function up(db: Kysely<any>, _engine: Engine): Promise<void> {
     .execute();
   await db.schema.createIndex('provision_requests_mac').on('provision_requests').columns(['mac', 'id']).execute();
   await db.schema.createIndex('provision_requests_at').on('provision_requests').column('at').execute();
+  // Validated rows (passwords sealed) handed from the command to its job; deleted when the job ends.
+  await db.schema
+    .createTable('provision_batches')
+    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('data', col.longText(engine), (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
 }

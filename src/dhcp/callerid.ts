@@ -4,6 +4,7 @@ import type { App } from '../app-types.js';
 import type { FastifyRequest } from 'fastify';
 import { now } from '../store/db.js';
 import { WriteBehind } from '../store/write-behind.js';
+import { bulkInserter } from '../store/bulk-insert.js';
 import type { HostRecord } from './service.js';
 
 declare module '../store/db.js' {
@@ -106,9 +107,7 @@ export function registerCallerId(app: App): void {
   // returns as soon as the match is known. `calls` and `call last` flush first.
   const writer = new WriteBehind<CallRow>({
     flushMs: 100,
-    write: async (rows) => {
-      for (let i = 0; i < rows.length; i += 500) await app.db.insertInto('calls').values(rows.slice(i, i + 500)).execute();
-    },
+    write: bulkInserter<'calls', CallRow>(app.store, 'calls', ['number', 'normalized', 'name', 'called', 'source', 'matches', 'at']),
     onError: (err, n) => app.log.error({ err: String(err), rows: n }, 'could not store calls'),
   });
   app.services.callLog = { flush: () => writer.flush() };

@@ -14,6 +14,10 @@ export const provisionFeature: Feature = {
     app.services.provision = svc;
     app.onStop(() => svc.stop());
     registerProvisionRoutes(app, svc);
-    app.schedule('provision-log-prune', '17 3 * * *', () => svc.log.prune(svc.cfg.logRetentionDays * 86_400_000));
+    app.schedule('provision-log-prune', '17 3 * * *', async () => {
+      await svc.log.prune(svc.cfg.logRetentionDays * 86_400_000);
+      // Rows handed to a job that never ran to its end (a crash): the job is failed as interrupted by then.
+      await app.db.deleteFrom('provision_batches').where('created_at', '<', Date.now() - 86_400_000).execute();
+    });
   },
 };

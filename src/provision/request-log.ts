@@ -3,9 +3,13 @@
 // bounded (oldest dropped and counted) if the store falls behind.
 import type { App } from '../app-types.js';
 import { WriteBehind } from '../store/write-behind.js';
+import { bulkInserter } from '../store/bulk-insert.js';
+
+type Row = { at: number; ip: string; user_agent: string | null; path: string; file: string | null; mac: string | null; status: number; decision: string; reason: string | null };
 
 declare module '../store/db.js' {
   interface Tables {
+    provision_batches: { id: import('kysely').Generated<number>; data: string; created_at: number };
     provision_requests: { id: import('kysely').Generated<number>; at: number; ip: string; user_agent: string | null; path: string; file: string | null; mac: string | null; status: number; decision: string; reason: string | null };
   }
 }
@@ -28,14 +32,10 @@ export class RequestLog {
   private writer: WriteBehind<RequestEntry>;
 
   constructor(private app: App) {
+    const insert = bulkInserter<'provision_requests', Row>(app.store, 'provision_requests', ['at', 'ip', 'user_agent', 'path', 'file', 'mac', 'status', 'decision', 'reason']);
     this.writer = new WriteBehind<RequestEntry>({
       flushMs: 500,
-      write: async (batch) => {
-        const rows = batch.map((e) => ({ at: e.at, ip: e.ip.slice(0, 45), user_agent: e.userAgent?.slice(0, 255) ?? null, path: e.path.slice(0, 512), file: e.file?.slice(0, 255) ?? null, mac: e.mac, status: e.status, decision: e.decision, reason: e.reason?.slice(0, 512) ?? null }));
-        await this.app.db.transaction().execute(async (tx) => {
-          for (let i = 0; i < rows.length; i += 500) await tx.insertInto('provision_requests').values(rows.slice(i, i + 500)).execute();
-        });
-      },
+      write: (batch) => insert(batch.map((e) => ({ at: e.at, ip: e.ip.slice(0, 45), user_agent: e.userAgent?.slice(0, 255) ?? null, path: e.path.slice(0, 512), file: e.file?.slice(0, 255) ?? null, mac: e.mac, status: e.status, decision: e.decision, reason: e.reason?.slice(0, 512) ?? null }))),
       onError: (err, n) => this.app.log.error({ err: String(err), rows: n }, 'could not store provisioning requests'),
     });
   }

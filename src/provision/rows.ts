@@ -21,6 +21,8 @@ export interface PhoneDraft {
   /** Dotted quad or 'auto': also reserve the address in DHCP. */
   ip?: string;
   extra: Record<string, string>;
+  /** The password already sealed (when the draft came through a job's arguments). */
+  sealed?: string;
 }
 
 export interface RowProblem {

@@ -81,7 +81,8 @@ interface ServedFile {
   mac: string;
   name: string;
   contentType: string;
-  body: Buffer;
+  /** Kept as a string: Node writes a string body together with the headers in one syscall. */
+  body: string;
 }
 
 /** What one validated row will do. */
@@ -260,7 +261,7 @@ export class ProvisionService {
     }
     this.phones.set(rec.mac, rec);
     this.tokens.set(rec.token, rec.mac);
-    for (const f of files) this.files.set(f.name.toLowerCase(), { mac: rec.mac, name: f.name, contentType: f.contentType, body: Buffer.from(f.body, 'utf8') });
+    for (const f of files) this.files.set(f.name.toLowerCase(), { mac: rec.mac, name: f.name, contentType: f.contentType, body: f.body });
   }
 
   /** Atomic: write to a temp name beside the target, then rename. With onlyIfChanged, leave identical files alone. */
@@ -278,6 +279,15 @@ export class ProvisionService {
       const tmp = path.join(this.dir, `.${f.name}.${process.pid}.tmp`);
       fs.writeFileSync(tmp, f.body, { mode: 0o640 });
       fs.renameSync(tmp, target);
+    }
+  }
+
+  /** writeFiles in slices, yielding between them so progress edits and HTTP requests go on during big batches. */
+  private async writeFilesSliced(files: RenderedFile[], progress?: (done: number) => void): Promise<void> {
+    for (let i = 0; i < files.length; i += 500) {
+      this.writeFiles(files.slice(i, i + 500));
+      progress?.(Math.min(i + 500, files.length));
+      await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -333,7 +343,7 @@ export class ProvisionService {
         problems.push({ row: d.row, field: 'extension', message: `extension ${d.extension} is already on phone ${fmtMac(other)}; run provision rm ${fmtMac(other)} first, or use another extension` });
         continue;
       }
-      const token = existing?.token ?? crypto.randomBytes(16).toString('hex');
+      const token = existing?.token ?? this.sealer.random(16).toString('hex');
       const phone: Phone = { mac: d.mac, model: d.driver.id, extension: d.extension, name: d.name, authUser: d.authUser, password: d.password, server: d.server, port: d.port, line: d.line, room: d.room, extra: d.extra };
       let version = existing?.version ?? 1;
       let files = this.render(d.driver, phone, token, version);
@@ -395,11 +405,11 @@ export class ProvisionService {
     }
     const t = now();
     const records: { rec: PhoneRecord; sealed: string; files: RenderedFile[]; plan: Plan }[] = [];
-    let done = 0;
+    const toWrite: RenderedFile[] = [];
     for (const p of plans) {
       const d = p.draft;
       const stale = (p.existing?.files ?? []).filter((f) => !p.files.some((x) => x.name === f));
-      if (p.action !== 'unchanged' || !p.existing) this.writeFiles(p.files);
+      if (p.action !== 'unchanged' || !p.existing) toWrite.push(...p.files);
       this.removeFiles(stale);
       const rec: PhoneRecord = {
         mac: d.mac,
@@ -426,9 +436,9 @@ export class ProvisionService {
         updatedBy: by,
         updatedAt: t,
       };
-      records.push({ rec, sealed: this.sealer.seal(d.password), files: p.files, plan: p });
-      progress?.(++done);
+      records.push({ rec, sealed: d.sealed ?? this.sealer.seal(d.password), files: p.files, plan: p });
     }
+    await this.writeFilesSliced(toWrite, progress);
     await this.app.db.transaction().execute(async (tx) => {
       const existingMacs = new Set(records.filter((r) => r.plan.existing).map((r) => r.rec.mac));
       const toRow = (r: (typeof records)[number]) => ({
@@ -455,7 +465,8 @@ export class ProvisionService {
       });
       const fresh = records.filter((r) => !existingMacs.has(r.rec.mac)).map(toRow);
       for (let i = 0; i < fresh.length; i += 400) await tx.insertInto('phones').values(fresh.slice(i, i + 400)).execute();
-      for (const r of records.filter((x) => existingMacs.has(x.rec.mac))) {
+      // Unchanged phones keep their row as it is (no version, file or field moved).
+      for (const r of records.filter((x) => existingMacs.has(x.rec.mac) && x.plan.action !== 'unchanged')) {
         const { mac, ...rest } = toRow(r);
         await tx.updateTable('phones').set(rest).where('mac', '=', mac).execute();
       }

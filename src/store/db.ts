@@ -119,6 +119,8 @@ export interface Store {
   engine: Engine;
   /** Human description without credentials, for logs. */
   describe: string;
+  /** The better-sqlite3 handle (SQLite only), for bulk inserts on hot paths; see bulk-insert.ts. */
+  sqlite?: InstanceType<typeof SqliteDatabase>;
   close(): Promise<void>;
 }
 
@@ -162,7 +164,7 @@ export function openStore(opts: { databaseUrl?: string; sqlitePath?: string; poo
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
-  return { db, engine: 'sqlite', describe: `sqlite:${file}`, close: () => db.destroy() };
+  return { db, engine: 'sqlite', describe: `sqlite:${file}`, sqlite: database, close: () => db.destroy() };
 }
 
 /** Epoch milliseconds; every timestamp column in the store is one. */
