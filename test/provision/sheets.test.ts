@@ -14,7 +14,7 @@ async function provision(t: TestApp, line: string, files: ReturnType<typeof file
   if (!r.jobIds.length) return { ...r, job: undefined, text: r.replies.join('\n') };
   const job = await t.app.jobs.wait(r.jobIds[0]!);
   const msg = t.chat.messages.find((m) => m.text.includes(`#${r.jobIds[0]}`));
-  return { ...r, job, text: job.status === 'succeeded' ? (job.result ?? '') : (job.error ?? ''), message: msg };
+  return { ...r, job, text: job.status === 'succeeded' ? (JSON.parse(job.result ?? '{}') as { text: string }).text : (job.error ?? ''), message: msg };
 }
 
 const provDir = (t: TestApp) => path.join(t.dataDir, 'provision');

@@ -1,0 +1,101 @@
+// The rest of `provision`: models, the XML variant, Windows-1252 sheets, dry runs, regenerate after a
+// config change, job progress, and config errors that stop start-up.
+import fs from 'node:fs';
+import path from 'node:path';
+import iconv from 'iconv-lite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { fixture as fixturePath } from '../helpers/env.js';
+import { file, fixture, golden, PROV } from './helpers.js';
+
+async function job(t: TestApp, line: string, files: ReturnType<typeof file>[]) {
+  const r = await t.run(line, { files });
+  expect(r.jobIds.length, r.replies.join('\n')).toBe(1);
+  const j = await t.app.jobs.wait(r.jobIds[0]!);
+  const msg = t.chat.messages.find((m) => m.edits.some((e) => e.includes(`#${r.jobIds[0]}`)) || m.text.includes(`#${r.jobIds[0]}`));
+  return { job: j, text: j.status === 'succeeded' ? (JSON.parse(j.result ?? '{}') as { text: string }).text : (j.error ?? ''), msg };
+}
+
+describe('provision commands', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeTestApp({ overrides: { ...PROV, 'provision.drivers': { 'fanvil-x1sg': { format: 'xml' } } } });
+  });
+  afterAll(() => t.close());
+
+  it('provision models lists each driver with its aliases, OUIs, lines, file names and the sheet columns', async () => {
+    const r = (await t.run('provision models')).replies.join('\n');
+    expect(r).toMatch(/2 models:/);
+    expect(r).toMatch(/fanvil-x1sg\s+Fanvil X1SG\s+.*x1sg.*0c:38:3e 00:a8:59\s+2\s+<mac>\.cfg/);
+    expect(r).toMatch(/audiocodes-405hd\s+AudioCodes 405HD\s+.*00:90:8f\s+2\s+<MAC>\.cfg/);
+    expect(r).toMatch(/Sheet columns: mac\|mac_address.* extension\|ext\|ramal .*password\|senha/);
+    expect(r).toMatch(/Phones fetch from http:\/\/10\.20\.0\.5:8080\/provision\//);
+  });
+
+  it('with format xml configured, Fanvil files are the <sysConf> XML golden files', async () => {
+    const r = await job(t, 'provision fanvil-x1sg', [fixture('phones-fanvil-en.csv')]);
+    expect(r.job.status, r.text).toBe('succeeded');
+    for (const f of ['0c383e123456.cfg', '0c383e123457.cfg']) {
+      const body = fs.readFileSync(path.join(t.dataDir, 'provision', f));
+      expect(body).toEqual(golden('fanvil-x1sg-xml', f));
+      expect(body.toString()).toMatch(/<sysConf>/);
+    }
+  });
+
+  it('the job message shows the progress and ends with the per-row table', async () => {
+    const r = await job(t, 'provision fanvil-x1sg --dry-run', [fixture('phones-fanvil-en.csv')]);
+    expect(r.text).toMatch(/^Dry run, nothing written: 4 phones \(Fanvil X1SG\) from phones-fanvil-en\.csv: 0 new, 0 updated, 4 unchanged/);
+    expect(r.text).toMatch(/row\s+mac\s+ext\s+name\s+room\s+ip\s+file\s+v\s+result/);
+    expect(r.text).toMatch(/3\s+0c:38:3e:12:34:57\s+1002\s+Silva, Ana\s+12\s+10\.20\.0\.\d+\s+0c383e123457\.cfg\s+1\s+unchanged/);
+    expect(r.msg?.text).toMatch(/Silva, Ana/);
+  });
+
+  it('a Windows-1252 sheet reads the same as its UTF-8 original', async () => {
+    const utf8 = fs.readFileSync(fixturePath('phones-audiocodes-pt.csv'), 'utf8').replace(/^\uFEFF/, '');
+    const cp = iconv.encode(utf8, 'win1252');
+    expect(cp.includes(Buffer.from('ã', 'utf8'))).toBe(false);
+    const r = await job(t, 'provision audiocodes', [file('telefones-1252.csv', cp)]);
+    expect(r.job.status, r.text).toBe('succeeded');
+    const p = t.app.services.provision.get('00908faabb02')!;
+    expect(p.name).toBe('Inês Araújo');
+    for (const f of p.files) expect(fs.readFileSync(path.join(t.dataDir, 'provision', f))).toEqual(golden('audiocodes-405hd', f));
+  });
+
+  it('an inline --dry-run writes nothing', async () => {
+    const r = await t.run('provision fanvil mac=0c:38:3e:66:00:01 ext=6601 password=Dry!run-pw1 --dry-run');
+    expect(r.replies.join('\n')).toMatch(/Dry run, nothing written: 1 phone \(Fanvil X1SG\) from the command: 1 new/);
+    expect(t.app.services.provision.get('0c383e660001')).toBeUndefined();
+    expect(fs.existsSync(path.join(t.dataDir, 'provision', '0c383e660001.cfg'))).toBe(false);
+  });
+
+  it('regenerate after a config change raises the version of every changed phone', async () => {
+    const before = t.app.services.provision.get('0c383e123456')!.version;
+    (t.app.config.provision as { ntpServer: string }).ntpServer = 'ntp.example.lan';
+    const r = await t.run('provision regenerate all');
+    expect(r.replies.join('\n')).toMatch(/Regenerated 7 phones: 7 changed \(version raised\), 0 unchanged/);
+    expect(t.app.services.provision.get('0c383e123456')!.version).toBe(before + 1);
+    expect(fs.readFileSync(path.join(t.dataDir, 'provision', '0c383e123456.cfg'), 'utf8')).toMatch(/ntp\.example\.lan/);
+    expect((await t.run('provision regenerate 1001')).replies.join('\n')).toMatch(/1 phone: 0 changed .*1 unchanged/);
+  });
+
+  it('unknown models and fields get the usage line and what was wrong', async () => {
+    const m = await t.run('provision polycom-vvx mac=0c:38:3e:66:00:02 ext=6602 password=x');
+    expect(m.exitCode).toBe(2);
+    expect(m.replies.join('\n')).toMatch(/unknown model "polycom-vvx"; known: audiocodes-405hd \(AudioCodes 405HD\), fanvil-x1sg \(Fanvil X1SG\)/);
+    const f = await t.run('provision fanvil mac=0c:38:3e:66:00:02 ext=6602 password=Pw!66020000 colour=red');
+    expect(f.exitCode).toBe(2);
+    expect(f.replies.join('\n')).toMatch(/unknown field: colour/);
+    const none = await t.run('provision fanvil');
+    expect(none.replies.join('\n')).toMatch(/attach a CSV or XLSX sheet of phones, or give one phone as mac=… ext=… password=…/);
+  });
+});
+
+describe('provisioning config errors stop start-up with the key and the reason', () => {
+  it('an unknown driver option value', async () => {
+    await expect(makeTestApp({ overrides: { ...PROV, 'provision.drivers': { 'fanvil-x1sg': { format: 'yaml' } } } })).rejects.toThrow(/provision\.drivers\.fanvil-x1sg\.format" has value "yaml": must be one of "text", "xml"/);
+  });
+  it('options for a driver that does not exist, and a bad time zone', async () => {
+    await expect(makeTestApp({ overrides: { ...PROV, 'provision.drivers': { snom: {} } } })).rejects.toThrow(/provision\.drivers\.snom" names no phone driver/);
+    await expect(makeTestApp({ overrides: { ...PROV, 'provision.timezone': 'Mars/Olympus' } })).rejects.toThrow(/provision\.timezone" has value "Mars\/Olympus": must be an IANA time zone/);
+  });
+});
