@@ -3,24 +3,15 @@
 import { parseMac, macProblem, isMulticastMac, macHex } from '../util/mac.js';
 import { pick, type Sheet } from '../util/sheet.js';
 import type { DriverSet } from './drivers.js';
-import type { PhoneDriver } from './driver.js';
+import type { Phone, PhoneDriver } from './driver.js';
 
-export interface PhoneDraft {
+/** A phone as a sheet row (or an inline command) describes it, checked, with its driver instead of a model id. */
+export interface PhoneDraft extends Omit<Phone, 'model'> {
   /** Sheet row number (1 for an inline phone). */
   row: number;
   driver: PhoneDriver;
-  mac: string; // 12 lower-case hex
-  extension: string;
-  name: string;
-  authUser: string;
-  password: string;
-  server: string;
-  port: number;
-  line: number;
-  room?: string;
   /** Dotted quad or 'auto': also reserve the address in DHCP. */
   ip?: string;
-  extra: Record<string, string>;
   /** The password already sealed (when the draft came through a job's arguments). */
   sealed?: string;
 }
