@@ -36,6 +36,7 @@ function resultText(out: BatchOutcome, opts: { dryRun?: boolean; file?: string; 
   const head2 = ['row', 'mac', 'ext', 'name', 'room', 'ip', 'file', 'v', 'result'];
   const shown = rows.slice(0, 50);
   const notes: string[] = [];
+  if (out.warnings?.length) notes.push(...out.warnings.slice(0, 20).map((w) => `⚠ ${w}`), ...(out.warnings.length > 20 ? [`⚠ … ${out.warnings.length - 20} more`] : []));
   if (opts.ignored?.length) notes.push(`Ignored column${opts.ignored.length > 1 ? 's' : ''}: ${opts.ignored.join(', ')}.`);
   const root = opts.s.rootUrl();
   if (/\/\/(127\.|localhost|\[::1\])/.test(root)) notes.push(`⚠ Phones are told to fetch from ${root}, a loopback address; set provision.url (SWITCHBOARD_PROVISION_URL) to an address they can reach.`);

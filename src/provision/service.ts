@@ -95,6 +95,8 @@ export interface Plan {
   digest: string;
   existing?: PhoneRecord;
   dhcp?: HostInput;
+  /** Not a reason to refuse, worth a look: e.g. the MAC's OUI belongs to another vendor. */
+  warning?: string;
 }
 
 export interface RowResult {
@@ -115,6 +117,7 @@ export interface BatchOutcome {
   problems: RowProblem[];
   results: RowResult[];
   dhcp: { added: number; changed: number };
+  warnings?: string[];
 }
 
 const digestOf = (files: RenderedFile[]) => crypto.createHash('sha256').update(files.map((f) => `${f.name}\0${f.body}`).join('\0\0')).digest('hex');
@@ -356,6 +359,8 @@ export class ProvisionService {
         action = 'updated';
       } else if (existing && (existing.room ?? undefined) !== d.room) action = 'updated';
       const plan: Plan = { draft: d, action, version, token, files, digest, existing };
+      const ouiOf = this.drivers.byOui(d.mac);
+      if (ouiOf.length && !ouiOf.includes(d.driver)) plan.warning = `row ${d.row}: ${fmtMac(d.mac)} has an OUI of ${ouiOf[0]!.vendor} but is provisioned as ${d.driver.label}`;
       if (d.ip) {
         const host = await dhcp.getByMac(fmtMac(d.mac));
         let hostname = host?.hostname;
@@ -490,10 +495,11 @@ export class ProvisionService {
         problems: [],
         dhcp: { added: plans.filter((p) => p.dhcp).length, changed: 0 },
         plans,
+        warnings: plans.flatMap((p) => (p.warning ? [p.warning] : [])),
         results: plans.map((p) => ({ row: p.draft.row, mac: p.draft.mac, extension: p.draft.extension, name: p.draft.name, room: p.draft.room ?? null, model: p.draft.driver.id, files: p.files.map((f) => f.name), version: p.version, action: p.action, ip: p.dhcp?.ip ?? p.existing?.ip ?? null })),
       };
     }
-    return { ...(await this.commit(plans, opts.by, opts.target, opts.onWritten)), plans };
+    return { ...(await this.commit(plans, opts.by, opts.target, opts.onWritten)), plans, warnings: plans.flatMap((p) => (p.warning ? [p.warning] : [])) };
   }
 
   /** Re-render from the store (after a driver or config change); versions rise where content changed. */
@@ -592,7 +598,9 @@ export class ProvisionService {
     this.unknownAnnounced.set(mac, Date.now());
     if (this.unknownAnnounced.size > 10_000) this.unknownAnnounced.clear();
     const ui = ua ? this.drivers.parseUserAgent(ua) : null;
-    void this.announce(null, `❓ An unprovisioned phone ${fmtMac(mac)}${ui ? ` (${ui.vendor} ${ui.model})` : ''} asked for ${file} from ${ip}; provision it with \`provision <model> mac=${fmtMac(mac)} ext=… password=…\``);
+    const byOui = ui ? null : this.drivers.byOui(mac)[0];
+    const what = ui ? ` (${ui.vendor} ${ui.model})` : byOui ? ` (a ${byOui.vendor} MAC)` : '';
+    void this.announce(null, `❓ An unprovisioned phone ${fmtMac(mac)}${what} asked for ${file} from ${ip}; provision it with \`provision <model> mac=${fmtMac(mac)} ext=… password=…\``);
   }
 
   private async announce(target: Target | null, text: string): Promise<void> {

@@ -61,6 +61,13 @@ describe('provision commands', () => {
     for (const f of p.files) expect(fs.readFileSync(path.join(t.dataDir, 'provision', f))).toEqual(golden('audiocodes-405hd', f));
   });
 
+  it('a MAC whose OUI belongs to another vendor is provisioned with a warning', async () => {
+    const r = await t.run('provision fanvil mac=00:90:8f:66:00:09 ext=6609 password=Pw!66090000');
+    expect(r.exitCode).toBe(0);
+    expect(r.replies.join('\n')).toMatch(/⚠ row 1: 00:90:8f:66:00:09 has an OUI of AudioCodes but is provisioned as Fanvil X1SG/);
+    await t.run('provision rm 00:90:8f:66:00:09', { confirmed: true });
+  });
+
   it('an inline --dry-run writes nothing', async () => {
     const r = await t.run('provision fanvil mac=0c:38:3e:66:00:01 ext=6601 password=Dry!run-pw1 --dry-run');
     expect(r.replies.join('\n')).toMatch(/Dry run, nothing written: 1 phone \(Fanvil X1SG\) from the command: 1 new/);
