@@ -3,7 +3,6 @@ import { UserError, UsageError } from '../src/core/command.js';
 import { table, ago, when, parseDuration } from '../src/core/format.js';
 import { now } from '../src/store/db.js';
 import { STATUS } from '../src/monitor/types.js';
-import { renderChart } from '../src/monitor/chart.js';
 import { parseRange } from '../src/agent/range.js';
 
 const NAME = { name: 'name', required: true, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' } as const;
@@ -286,6 +285,7 @@ export const commands: Command[] = [
       const shown = rows.slice(-30);
       const text = `${rows.length} record(s) for ${n.name}/${s.name} since ${args.since}${rows.length > shown.length ? ` (last ${shown.length} shown)` : ''}:\n${table(['at', 'state', 'output'], shown.map((r) => [when(r.at) + new Date(r.at).toISOString().slice(16, 19), STATUS[r.status]!, r.output]), { maxWidth: 80 })}`;
       if (!series.size) return text;
+      const { renderChart } = await import('../src/monitor/chart.js'); // canvas loads on the first chart
       const png = renderChart(`${n.name} / ${s.name}`, [...series.entries()].slice(0, 5).map(([label, points]) => ({ label, points })));
       return { text, files: [{ name: `${n.name}-${s.name}.png`, data: png, mime: 'image/png' }] };
     },

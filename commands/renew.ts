@@ -7,7 +7,6 @@ import type { JobKind } from '../src/core/jobs.js';
 import { table, when } from '../src/core/format.js';
 import { checkAllowed, expandNetwork, pool, sweep } from '../src/renew/scanner.js';
 import type { HostOutcome } from '../src/renew/service.js';
-import { labelPdf, labelPng, userSheetPdf } from '../src/renew/sheets.js';
 import { LEVELS, type Level } from '../src/renew/inventory.js';
 
 const RANGE = { pattern: '^\\d{1,3},\\d{1,3}$', description: 'last-octet range a,b (default 2,254 for three octets)' } as const;
@@ -50,6 +49,7 @@ export const jobKinds: Record<string, JobKind> = {
         if (r.status === 'refused') await ctx.post(`⛔ ${host}: ${r.error} (request #${r.requestId}; the other hosts continue)`);
         if (r.status === 'ok' && r.password && r.account && r.mac && r.facts) {
           const date = new Date();
+          const { userSheetPdf, labelPng, labelPdf } = await import('../src/renew/sheets.js'); // PDF/canvas libraries load on first use
           const sheet = await userSheetPdf({ account: r.account, password: r.password, hostname: String(r.facts.hostname ?? ''), ip: host, mac: r.mac, date, requestId: r.requestId });
           await ctx.dm(
             {

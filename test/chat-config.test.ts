@@ -42,11 +42,11 @@ describe('chat config', () => {
     const init = (env: Record<string, string>) => {
       const config = loadConfig({ sections: [chatConfigSection], env });
       const app = { config, log: createLogger({ level: 'silent' }), notifier: { register() {} }, services: {} } as unknown as App;
-      return () => chatFeature.init!(app);
+      return async () => chatFeature.init!(app);
     };
-    expect(init({ SLACK_BOT_TOKEN: 'xoxb-1' })).toThrow(/SLACK_APP_TOKEN/);
-    expect(init({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_MODE: 'http' })).toThrow(/SLACK_SIGNING_SECRET/);
-    expect(init({ DISCORD_BOT_TOKEN: 'x' })).toThrow(/DISCORD_APPLICATION_ID/);
-    expect(init({ TELEGRAM_BOT_TOKEN: '1:a', TELEGRAM_MODE: 'webhook' })).toThrow(/TELEGRAM_WEBHOOK_SECRET/);
+    await expect(init({ SLACK_BOT_TOKEN: 'xoxb-1' })()).rejects.toThrow(/SLACK_APP_TOKEN/);
+    await expect(init({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_MODE: 'http' })()).rejects.toThrow(/SLACK_SIGNING_SECRET/);
+    await expect(init({ DISCORD_BOT_TOKEN: 'x' })()).rejects.toThrow(/DISCORD_APPLICATION_ID/);
+    await expect(init({ TELEGRAM_BOT_TOKEN: '1:a', TELEGRAM_MODE: 'webhook' })()).rejects.toThrow(/TELEGRAM_WEBHOOK_SECRET/);
   });
 });

@@ -4,9 +4,10 @@
 import type { App, Feature } from '../app-types.js';
 import type { ChatAdapter } from '../core/types.js';
 import { registerSecret } from '../secrets.js';
-import { SlackAdapter } from './slack.js';
-import { TelegramAdapter } from './telegram.js';
-import { DiscordAdapter } from './discord.js';
+// The platform SDKs are loaded only for the platforms in use (each is tens of MB of resident memory).
+import type { SlackAdapter } from './slack.js';
+import type { TelegramAdapter } from './telegram.js';
+import type { DiscordAdapter } from './discord.js';
 
 export interface ChatConfig {
   reconnect: { baseMs: number; maxMs: number };
@@ -157,7 +158,7 @@ function on(enabled: boolean | undefined, token: string | undefined): boolean {
 export const chatFeature: Feature = {
   name: 'chat',
   config: chatConfigSection,
-  init(app: App) {
+  async init(app: App) {
     const c = app.config.chat;
     const log = app.log.child({ mod: 'chat' });
     const maxBytes = app.config.uploads.maxBytes;
@@ -167,6 +168,7 @@ export const chatFeature: Feature = {
       if (!c.slack.botToken) throw new Error('chat.slack is enabled but SLACK_BOT_TOKEN (chat.slack.botToken) is not set');
       if (c.slack.mode === 'socket' && !c.slack.appToken) throw new Error('chat.slack.mode is socket but SLACK_APP_TOKEN (chat.slack.appToken) is not set');
       if (c.slack.mode === 'http' && !c.slack.signingSecret) throw new Error('chat.slack.mode is http but SLACK_SIGNING_SECRET (chat.slack.signingSecret) is not set');
+      const { SlackAdapter } = await import('./slack.js');
       svc.slack = new SlackAdapter(
         { ...c.slack, botToken: c.slack.botToken, allowedWorkspaces: ids(c.slack.allowedWorkspaces), maxBytes, reconnect: c.reconnect },
         log.child({ platform: 'slack' }),
@@ -175,6 +177,7 @@ export const chatFeature: Feature = {
     if (on(c.telegram.enabled, c.telegram.botToken)) {
       if (!c.telegram.botToken) throw new Error('chat.telegram is enabled but TELEGRAM_BOT_TOKEN (chat.telegram.botToken) is not set');
       if (c.telegram.mode === 'webhook' && !c.telegram.webhookSecret) throw new Error('chat.telegram.mode is webhook but TELEGRAM_WEBHOOK_SECRET (chat.telegram.webhookSecret) is not set');
+      const { TelegramAdapter } = await import('./telegram.js');
       const tg = new TelegramAdapter(
         { botToken: c.telegram.botToken, apiRoot: c.telegram.apiRoot, mode: c.telegram.mode, webhookSecret: c.telegram.webhookSecret, allowedChats: ids(c.telegram.allowedChats), maxBytes, reconnect: c.reconnect, registry: app.registry },
         log.child({ platform: 'telegram' }),
@@ -190,6 +193,7 @@ export const chatFeature: Feature = {
     }
     if (on(c.discord.enabled, c.discord.botToken)) {
       if (!c.discord.botToken || !c.discord.applicationId) throw new Error('chat.discord is enabled but DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID must both be set');
+      const { DiscordAdapter } = await import('./discord.js');
       svc.discord = new DiscordAdapter(
         { ...c.discord, botToken: c.discord.botToken, applicationId: c.discord.applicationId, allowedGuilds: ids(c.discord.allowedGuilds), maxBytes, reconnect: c.reconnect },
         log.child({ platform: 'discord' }),

@@ -1,6 +1,7 @@
 // Monitoring service: nodes and enrolment, sensors, result ingestion (idempotent, one transaction per
 // request), the soft/hard state machine, flapping, stale nodes, alerts (grouped, repeated, resolved) to
 // chat and e-mail, silences, and toll-fraud checks on CDR records.
+import { sqliteRowInserter } from '../store/bulk-insert.js';
 import crypto from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { sql } from 'kysely';
@@ -38,6 +39,9 @@ interface PendingAlert {
   text: string;
 }
 
+type RecordRow = { node_id: number; sensor_id: number; result_id: string; at: number; status: number; output: string; perfdata: string | null };
+type SeenRow = { node_id: number; result_id: string; at: number };
+
 export class MonitorService {
   private mailer?: Transporter;
   private lastTouch = new Map<number, number>();
@@ -45,7 +49,13 @@ export class MonitorService {
   private pending = new Map<number, { items: PendingAlert[]; timer: NodeJS.Timeout }>();
   private sensorCache = new Map<number, { at: number; list: Map<number, { attempts: number; retention: string; name: string }> }>();
 
+  /** SQLite: cached prepared inserts run inside the ingest transaction (no 700-placeholder statement compiled per batch). */
+  private recordRows: ((rows: RecordRow[]) => void) | null;
+  private seenRows: ((rows: SeenRow[]) => void) | null;
+
   constructor(private app: App, private cfg: MonitorConfig) {
+    this.recordRows = sqliteRowInserter<RecordRow>(app.store, 'mon_records', ['node_id', 'sensor_id', 'result_id', 'at', 'status', 'output', 'perfdata']);
+    this.seenRows = sqliteRowInserter<SeenRow>(app.store, 'mon_seen', ['node_id', 'result_id', 'at']);
     if (cfg.mail.host) {
       registerSecret(cfg.mail.password);
       this.mailer = nodemailer.createTransport({
@@ -189,16 +199,21 @@ export class MonitorService {
       if (!fresh.length) return;
       const hist = fresh.filter((r) => sensors.get(r.sensorId)!.retention.startsWith('history'));
       const last = fresh.filter((r) => !sensors.get(r.sensorId)!.retention.startsWith('history'));
-      if (hist.length)
-        await trx
-          .insertInto('mon_records')
-          .values(hist.map((r) => ({ node_id: node.id, sensor_id: r.sensorId, result_id: r.id, at: r.at, status: r.status, output: r.output, perfdata: r.perfdata?.length ? JSON.stringify(r.perfdata) : null })))
-          .execute();
-      if (last.length) await trx.insertInto('mon_seen').values(last.map((r) => ({ node_id: node.id, result_id: r.id, at: r.at }))).execute();
+      if (hist.length) {
+        const rows = hist.map((r) => ({ node_id: node.id, sensor_id: r.sensorId, result_id: r.id, at: r.at, status: r.status, output: r.output, perfdata: r.perfdata?.length ? JSON.stringify(r.perfdata) : null }));
+        if (this.recordRows) this.recordRows(rows);
+        else await trx.insertInto('mon_records').values(rows).execute();
+      }
+      if (last.length) {
+        const rows = last.map((r) => ({ node_id: node.id, result_id: r.id, at: r.at }));
+        if (this.seenRows) this.seenRows(rows);
+        else await trx.insertInto('mon_seen').values(rows).execute();
+      }
       // State machine, per sensor, in time order.
       const bySensor = new Map<number, ResultIn[]>();
       for (const r of fresh) (bySensor.get(r.sensorId) ?? bySensor.set(r.sensorId, []).get(r.sensorId)!).push(r);
       const states = new Map((await trx.selectFrom('mon_sensor_state').selectAll().where('node_id', '=', node.id).where('sensor_id', 'in', [...bySensor.keys()]).execute()).map((r) => [r.sensor_id, r]));
+      const stateRows: { node_id: number; sensor_id: number; status: number; hard_status: number; attempt: number; output: string; perfdata: string | null; at: number; changes: string; flapping: number }[] = [];
       for (const [sensorId, list] of bySensor) {
         list.sort((a, b) => a.at - b.at);
         const st = states.get(sensorId);
@@ -226,9 +241,14 @@ export class MonitorService {
         for (let i = 1; i < changes.length; i++) if ((changes[i] === '0') !== (changes[i - 1] === '0')) flips++;
         const flapping = changes.length >= 10 && flips >= 6 ? 1 : st?.flapping && flips > 3 ? 1 : 0;
         for (const t of transitions) if (t.sensorId === sensorId) t.flapping = !!flapping;
-        const row = { status, hard_status: hard, attempt, output: lastR.output, perfdata: lastR.perfdata?.length ? JSON.stringify(lastR.perfdata) : null, at: lastR.at, changes, flapping };
-        if (st) await trx.updateTable('mon_sensor_state').set(row).where('node_id', '=', node.id).where('sensor_id', '=', sensorId).execute();
-        else await trx.insertInto('mon_sensor_state').values({ node_id: node.id, sensor_id: sensorId, ...row }).execute();
+        stateRows.push({ node_id: node.id, sensor_id: sensorId, status, hard_status: hard, attempt, output: lastR.output, perfdata: lastR.perfdata?.length ? JSON.stringify(lastR.perfdata) : null, at: lastR.at, changes, flapping });
+      }
+      // Every sensor's new state in one statement (upsert on the (node_id, sensor_id) key).
+      if (stateRows.length) {
+        const cols = ['status', 'hard_status', 'attempt', 'output', 'perfdata', 'at', 'changes', 'flapping'] as const;
+        const ins = trx.insertInto('mon_sensor_state').values(stateRows);
+        if (this.app.store.engine === 'mysql') await ins.onDuplicateKeyUpdate(Object.fromEntries(cols.map((c) => [c, sql`values(${sql.ref(c)})`]))).execute();
+        else await ins.onConflict((oc) => oc.columns(['node_id', 'sensor_id']).doUpdateSet((eb) => Object.fromEntries(cols.map((c) => [c, eb.ref(`excluded.${c}`)])))).execute();
       }
     });
     for (const t of transitions) await this.onTransition(node, t, sensors.get(t.sensorId)!.name);

@@ -2,7 +2,7 @@
 // Windows-1252) or XLSX. Returns header names and rows with their sheet row numbers; problems that belong
 // to a row (a formula cell, a wrong number of cells) are listed on that row so callers can report every bad
 // row at once. Problems with the whole file throw SheetError.
-import ExcelJS from 'exceljs';
+import type { CellValue } from 'exceljs';
 import iconv from 'iconv-lite';
 import { parse } from 'csv-parse/sync';
 
@@ -111,7 +111,7 @@ function readCsv(data: Buffer, name: string, maxRows: number): Sheet {
   return build('csv', name, headerRec, records.slice(1).map((cells, i) => ({ row: i + 2, cells, formulas: cells.map((c) => /^\s*=/.test(c)) })), maxRows, { encoding, delimiter });
 }
 
-function cellText(v: ExcelJS.CellValue): { text: string; formula: boolean } {
+function cellText(v: CellValue): { text: string; formula: boolean } {
   if (v === null || v === undefined) return { text: '', formula: false };
   if (typeof v === 'string') return { text: v, formula: false };
   if (typeof v === 'number') return { text: Number.isInteger(v) ? String(v) : String(v), formula: false };
@@ -126,6 +126,7 @@ function cellText(v: ExcelJS.CellValue): { text: string; formula: boolean } {
 }
 
 async function readXlsx(data: Buffer, name: string, maxRows: number): Promise<Sheet> {
+  const { default: ExcelJS } = await import('exceljs'); // loaded on the first XLSX only
   const wb = new ExcelJS.Workbook();
   try {
     await wb.xlsx.load(data as unknown as ArrayBuffer);
