@@ -2,6 +2,8 @@
 import crypto from 'node:crypto';
 import type { App } from '../app-types.js';
 import type { FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { clientIp } from '../http/server.js';
 import { now } from '../store/db.js';
 import { WriteBehind } from '../store/write-behind.js';
 import { bulkInserter } from '../store/bulk-insert.js';
@@ -82,15 +84,26 @@ class PhoneIndex {
       })().finally(() => (this.checking = null));
       await this.checking;
     }
-    return this.map.get(tailDigits(number, n)) ?? [];
+    return this.map.get(tailDigits(number, n)) ?? NO_MATCH;
   }
 }
 
+const NO_MATCH: CallMatch[] = [];
+/** The stored form of a match list, computed once per list (lists live until the index is rebuilt). */
+const matchesJson = new WeakMap<CallMatch[], string>();
+function jsonOfMatches(m: CallMatch[]): string {
+  let j = matchesJson.get(m);
+  if (j === undefined) matchesJson.set(m, (j = JSON.stringify(m)));
+  return j;
+}
+
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest();
+let expectedDigest: { token: string; digest: Buffer } | null = null;
+/** Constant-time comparison of fixed-length digests; the configured token's digest is computed once. */
 function tokenOk(expected: string | undefined, given: string | undefined): boolean {
   if (!expected || !given) return false;
-  const a = crypto.createHash('sha256').update(expected).digest();
-  const b = crypto.createHash('sha256').update(given).digest();
-  return crypto.timingSafeEqual(a, b);
+  if (expectedDigest?.token !== expected) expectedDigest = { token: expected, digest: sha256(expected) };
+  return crypto.timingSafeEqual(expectedDigest.digest, sha256(given));
 }
 
 export function registerCallerId(app: App): void {
@@ -115,9 +128,9 @@ export function registerCallerId(app: App): void {
   const lastPosted = new Map<string, number>();
   const handle = async (number: string, name: string | null, called: string | null, source: string) => {
     const matches = await idx.lookup(number);
-    writer.add({ number: number.slice(0, 64), normalized: normalizeNumber(number).slice(0, 64), name: name?.slice(0, 255) ?? null, called: called?.slice(0, 64) ?? null, source: source.slice(0, 64), matches: JSON.stringify(matches), at: now() });
-    // Ring groups and retries hit the hook once per leg: the same number within the window is posted once.
     const key = normalizeNumber(number);
+    writer.add({ number: number.slice(0, 64), normalized: key.slice(0, 64), name: name?.slice(0, 255) ?? null, called: called?.slice(0, 64) ?? null, source: source.slice(0, 64), matches: jsonOfMatches(matches), at: now() });
+    // Ring groups and retries hit the hook once per leg: the same number within the window is posted once.
     const t = Date.now();
     if (t - (lastPosted.get(key) ?? 0) >= cfg.dedupeSeconds * 1000) {
       lastPosted.set(key, t);
@@ -127,12 +140,44 @@ export function registerCallerId(app: App): void {
     return matches;
   };
   const NUM = '^[0-9+()\\-. ]{1,64}$';
-  app.http.get<{ Params: { number: string } }>('/set_call/:number', { schema: { params: { type: 'object', properties: { number: { type: 'string', pattern: NUM } }, required: ['number'] } } }, async (req, reply) => {
-    const bad = guard(req);
-    if (bad) return reply.code(bad.startsWith('source') ? 403 : 401).send({ error: bad });
-    const m = await handle(req.params.number, null, null, req.ip);
-    return { ok: true, matches: m.length };
-  });
+  const NUM_RE = new RegExp(NUM);
+  // GET /set_call/<number>: a plain Node handler ahead of Fastify. A dialplan calls it on every inbound
+  // call leg and waits for the answer before it goes on ringing, so it must stay cheap under bursts.
+  const json = (res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>): void => {
+    const data = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data), 'cache-control': 'no-store', ...extra });
+    res.end(data);
+  };
+  const fast = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const rawPath = q >= 0 ? url.slice(0, q) : url;
+    const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'only GET is allowed here; POST goes to /hooks/call' }, { allow: 'GET, HEAD' });
+    const rest = rawPath.slice('/set_call/'.length);
+    if (!rest || rest.includes('/')) return json(res, 404, { error: 'not found: use /set_call/<number>' });
+    let number: string;
+    try {
+      number = decodeURIComponent(rest);
+    } catch {
+      return json(res, 400, { error: 'the number is not valid URL encoding' });
+    }
+    if (!NUM_RE.test(number)) return json(res, 400, { error: 'the number must be 1-64 characters of digits, +, (, ), -, . or space' });
+    const ip = clientIp(req, app.config.http.trustProxy);
+    if (cfg.allow.length && !cfg.allow.includes(ip)) return json(res, 403, { error: 'source address not allowed' });
+    const h = req.headers['x-switchboard-token'] ?? (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined);
+    const given = query.get('token') ?? (typeof h === 'string' ? h : undefined);
+    if (!tokenOk(cfg.token, given)) return json(res, 401, { error: 'bad or missing token' });
+    handle(number, null, null, ip).then(
+      (m) => json(res, 200, { ok: true, matches: m.length }),
+      (err: unknown) => {
+        app.log.error({ err }, 'caller-ID hook failed');
+        if (!res.headersSent) json(res, 500, { error: 'internal error' });
+        else res.end();
+      },
+    );
+  };
+  app.http.fastRoute('/set_call/', fast);
   app.http.post<{ Body: { number: string; name?: string; called?: string } }>(
     '/hooks/call',
     { schema: { body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } } } },

@@ -104,6 +104,31 @@ describe('caller-ID hook', () => {
     expect(t.chat.messages).toHaveLength(0);
   });
 
+  it('GET /set_call answers malformed requests with a specific 4xx and stores and posts nothing', async () => {
+    const n0 = (await t.app.db.selectFrom('calls').selectAll().execute()).length;
+    t.chat.clear();
+    const bad = async (url: string, init?: RequestInit) => {
+      const r = await fetch(`${base}${url}`, init);
+      return { status: r.status, error: ((await r.json()) as { error: string }).error, allow: r.headers.get('allow') };
+    };
+    expect(await bad('/set_call/21x01?token=good-token-123')).toMatchObject({ status: 400, error: expect.stringMatching(/1-64 characters of digits/) });
+    expect(await bad(`/set_call/${'1'.repeat(65)}?token=good-token-123`)).toMatchObject({ status: 400 });
+    expect(await bad('/set_call/%E0%A4%A?token=good-token-123')).toMatchObject({ status: 400, error: expect.stringMatching(/URL encoding/) });
+    expect(await bad('/set_call/2101/extra?token=good-token-123')).toMatchObject({ status: 404 });
+    expect(await bad('/set_call/?token=good-token-123')).toMatchObject({ status: 404 });
+    expect(await bad('/set_call/2101?token=good-token-123', { method: 'POST' })).toMatchObject({ status: 405, allow: 'GET, HEAD' });
+    expect((await t.app.db.selectFrom('calls').selectAll().execute()).length).toBe(n0);
+    expect(t.chat.messages).toHaveLength(0);
+  });
+
+  it('GET /set_call takes the token from a header too, and an encoded +country number', async () => {
+    t.chat.clear();
+    const res = await fetch(`${base}/set_call/%2B7%20812%20555-2104`, { headers: { authorization: 'Bearer good-token-123' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, matches: expect.any(Number) });
+    expect(t.chat.texts('support')[0]).toMatch(/^📞 Call from \+7 812 555-2104/);
+  });
+
   it('normalises formatted numbers (+country, spaces, brackets, dashes) and POST /hooks/call with header token', async () => {
     t.chat.clear();
     const res = await fetch(`${base}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: JSON.stringify({ number: '8 812 555 2103', name: 'Sidorov' }) });
