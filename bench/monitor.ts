@@ -4,6 +4,7 @@
 // rows inserted straight through the store (one transaction per 100) with no HTTP, for the ratio.
 import { sqliteRowInserter } from '../src/store/bulk-insert.js';
 import crypto from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +27,7 @@ const SENSORS = 10;
 function batch(sensorIds: number[], n = 100): string {
   const at = Date.now();
   const results = [];
-  for (let i = 0; i < n; i++) results.push({ id: crypto.randomUUID(), sensorId: sensorIds[i % sensorIds.length], at: at + i, status: i % 50 === 0 ? 1 : 0, output: 'DISK OK - free space: / 3326 MB (56%)', perfdata: [{ label: '/', value: 44 + (i % 7), uom: '%', warn: '80', crit: '90', min: 0, max: 100 }] });
+  for (let i = 0; i < n; i++) results.push({ id: uuidv7(), sensorId: sensorIds[i % sensorIds.length], at: at + i, status: i % 50 === 0 ? 1 : 0, output: 'DISK OK - free space: / 3326 MB (56%)', perfdata: [{ label: '/', value: 44 + (i % 7), uom: '%', warn: '80', crit: '90', min: 0, max: 100 }] });
   return JSON.stringify({ results });
 }
 

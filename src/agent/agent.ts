@@ -2,7 +2,7 @@
 // token); no store, no bot config. Fetches its sensors (ETag), runs them on their intervals with jitter,
 // spools every result on disk and uploads in order with exponential back-off, sends heartbeats with host
 // facts, and tails the CDR CSV.
-import crypto from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -193,7 +193,7 @@ export class Agent {
       const at = Date.now();
       const r = await runCheck({ ...s, args: { asterisk: this.cfg.asterisk, ...s.args } });
       if (this.sensors.get(s.id) !== s || this.stopped) return;
-      const item: SpooledResult = { id: crypto.randomUUID(), sensorId: s.id, at, status: r.status, output: r.output, perfdata: r.perfdata };
+      const item: SpooledResult = { id: uuidv7(), sensorId: s.id, at, status: r.status, output: r.output, perfdata: r.perfdata };
       this.spool.append([item]);
       this.kick();
       const jitter = s.intervalMs * 0.1 * (Math.random() * 2 - 1);
