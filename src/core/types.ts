@@ -10,6 +10,12 @@ export interface IncomingFile {
   size?: number;
   mime?: string;
   fetch(): Promise<Buffer>;
+  /**
+   * Removes the upload from the chat where the platform lets the bot do so (a sheet of SIP passwords
+   * should not linger in a channel). Resolves true when it is gone, false when the platform or the bot's
+   * permissions do not allow it; never throws. Absent: the platform keeps no copy (console, cli).
+   */
+  discard?(): Promise<boolean>;
 }
 
 /** One command attempt as it arrives from any platform. */
