@@ -9,6 +9,15 @@ export interface CliMessage {
   dm: boolean;
 }
 
+/** A terminal shows monospace anyway: the ``` fence lines, the only markup in OutMessage text, are dropped. */
+export function plainText(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !/^\s*```[\w-]*\s*$/.test(line))
+    .map((line) => line.replace(/```/g, ''))
+    .join('\n');
+}
+
 export class CliAdapter implements ChatAdapter {
   readonly platform = 'cli';
   readonly messages: CliMessage[] = [];
@@ -43,7 +52,7 @@ export class CliAdapter implements ChatAdapter {
     return this.messages
       .map((m) => {
         const files = m.files.map((f) => `[file: ${f}]`).join('\n');
-        const body = [m.text, files].filter(Boolean).join('\n');
+        const body = [plainText(m.text), files].filter(Boolean).join('\n');
         return m.dm ? `(direct message)\n${body}` : body;
       })
       .join('\n\n');
