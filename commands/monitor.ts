@@ -84,7 +84,10 @@ export const commands: Command[] = [
       async run(ctx, args) {
         const n = await svc(ctx).node(String(args.node));
         await ctx.app.db.updateTable('mon_nodes').set({ enabled: verb === 'enable' ? 1 : 0, stale: 0 }).where('id', '=', n.id).execute();
-        return `Node ${n.name} ${verb}d.`;
+        if (verb === 'enable') return `Node ${n.name} enabled.`;
+        // A disabled node sends nothing, so its open alerts could never resolve: close them now.
+        const closed = await svc(ctx).closeNodeAlerts(n.id, 'disabled');
+        return `Node ${n.name} disabled${closed ? `; ${closed} open alert(s) resolved` : ''}.`;
       },
     }),
   ),
@@ -97,6 +100,7 @@ export const commands: Command[] = [
     confirm: (a) => `remove node ${a.node} with all its records and alerts`,
     async run(ctx, args) {
       const n = await svc(ctx).node(String(args.node));
+      await svc(ctx).closeNodeAlerts(n.id, 'removed');
       await ctx.app.db.transaction().execute(async (trx) => {
         for (const t of ['mon_node_sensors', 'mon_records', 'mon_seen', 'mon_sensor_state', 'mon_alerts', 'mon_silences', 'mon_cdr_calls'] as const) await trx.deleteFrom(t).where('node_id', '=', n.id).execute();
         await trx.deleteFrom('mon_nodes').where('id', '=', n.id).execute();

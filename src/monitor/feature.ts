@@ -35,6 +35,7 @@ export const monitorFeature: Feature = {
             host: { type: 'string' },
             port: { type: 'integer', minimum: 1, maximum: 65535, default: 25 },
             secure: { type: 'boolean', default: false },
+            tlsRejectUnauthorized: { type: 'boolean', default: true },
             user: { type: 'string' },
             password: { type: 'string' },
             from: { type: 'string', default: 'switchboard@localhost' },
@@ -75,10 +76,15 @@ export const monitorFeature: Feature = {
     const svc = new MonitorService(app, app.config.monitor);
     app.services.monitor = svc;
     registerAgentRoutes(app, svc);
+    app.onStop(() => svc.stop());
     app.schedule('monitor-tick', app.config.monitor.staleCheckMs, () => svc.tick());
     app.schedule('monitor-prune', app.config.monitor.pruneCron, async () => {
       const n = await svc.prune();
       app.log.info({ deleted: n }, 'monitor records pruned');
     });
+  },
+  async start(app) {
+    // Alerts opened by an earlier process that stopped inside the group window were never posted.
+    await app.services.monitor.start().catch((err) => app.log.error({ err }, 'posting alerts left unsent failed; the periodic check retries'));
   },
 };

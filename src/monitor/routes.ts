@@ -68,10 +68,10 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
     nodes.set(req, node);
   };
   const auth = async (req: FastifyRequest, _reply: FastifyReply) => nodes.get(req) ?? null;
-  const errorHandler = (err: { statusCode?: number; validation?: unknown; message: string; code?: string }, _req: FastifyRequest, reply: FastifyReply) => {
+  const errorHandler = (err: { statusCode?: number; validation?: unknown; message: string; code?: string; rejected?: unknown[] }, _req: FastifyRequest, reply: FastifyReply) => {
     const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (code === 500) app.log.error({ err }, 'agent API error');
-    void reply.code(code).send({ error: code === 500 ? 'internal error' : err.message });
+    void reply.code(code).send({ error: code === 500 ? 'internal error' : err.message, ...(code !== 500 && err.rejected ? { rejected: err.rejected } : {}) });
   };
 
   http.register(async (scope) => {
@@ -99,10 +99,11 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
       const body = req.body as { nodeId?: number; results: ResultIn[]; dropped?: number; facts?: unknown };
       if (body.nodeId !== undefined && body.nodeId !== node.id) return reply.code(401).send({ error: "this token belongs to another node; a node can write only its own results" });
       const r = await svc.ingest(node, body.results);
+      if (r.rejected) app.log.warn({ node: node.name, rejected: r.rejected.length, first: r.rejected[0]!.reason }, 'agent results refused (sensor not assigned to the node); the rest of the batch was stored');
       await svc.touch(node, body.facts);
       if (body.dropped) {
         app.log.warn({ node: node.name, dropped: body.dropped }, 'agent spool overflowed; results dropped');
-        await app.notifier.notify(app.config.monitor.alertTargets, { text: `⚠️ the agent on ${node.name} dropped ${body.dropped} result(s): its spool was full while the bot was unreachable` });
+        await app.notifier.notify(app.config.monitor.alertTargets, { text: `⚠️ the agent on ${node.name} dropped ${body.dropped} result(s): its spool was full while the bot was unreachable, or the bot refused them` });
       }
       return { ok: true, ...r };
     });

@@ -39,6 +39,20 @@ interface PendingAlert {
   text: string;
 }
 
+export interface RejectedResult {
+  index: number;
+  id: string;
+  sensorId: number;
+  reason: string;
+}
+
+export interface IngestOutcome {
+  stored: number;
+  duplicates: number;
+  /** Results not stored because their sensor is not assigned to the node (the rest of the batch was stored). */
+  rejected?: RejectedResult[];
+}
+
 type RecordRow = { node_id: number; sensor_id: number; result_id: string; at: number; status: number; output: string; perfdata: string | null };
 type SeenRow = { node_id: number; result_id: string; at: number };
 
@@ -47,6 +61,8 @@ export class MonitorService {
   private lastTouch = new Map<number, number>();
   private lastFacts = new Map<number, string>();
   private pending = new Map<number, { items: PendingAlert[]; timer: NodeJS.Timeout }>();
+  /** Alert ids being posted right now (between leaving the group buffer and notified=1). */
+  private posting = new Set<number>();
   private sensorCache = new Map<number, { at: number; list: Map<number, { attempts: number; retention: string; name: string }> }>();
 
   /** SQLite: cached prepared inserts run inside the ingest transaction (no 700-placeholder statement compiled per batch). */
@@ -63,7 +79,7 @@ export class MonitorService {
         port: cfg.mail.port,
         secure: cfg.mail.secure,
         auth: cfg.mail.user ? { user: cfg.mail.user, pass: cfg.mail.password ?? '' } : undefined,
-        tls: { rejectUnauthorized: false },
+        tls: { rejectUnauthorized: cfg.mail.tlsRejectUnauthorized !== false },
       });
     }
   }
@@ -99,7 +115,16 @@ export class MonitorService {
     if (!n || (n.enroll_expires ?? 0) < now()) return null;
     const token = crypto.randomBytes(32).toString('base64url');
     registerSecret(token);
-    await this.db.updateTable('mon_nodes').set({ token_hash: sha256(token), enroll_hash: null, enroll_expires: null, last_seen: now() }).where('id', '=', n.id).execute();
+    // Consume the code with a conditional UPDATE: of two concurrent requests with one code only one changes
+    // the row; the other gets "unknown, used or expired".
+    const upd = await this.db
+      .updateTable('mon_nodes')
+      .set({ token_hash: sha256(token), enroll_hash: null, enroll_expires: null, last_seen: now() })
+      .where('id', '=', n.id)
+      .where('enroll_hash', '=', sha256(code))
+      .where('enroll_expires', '>=', now())
+      .executeTakeFirst();
+    if (Number(upd.numUpdatedRows) !== 1) return null;
     return { nodeId: n.id, node: n.name, token };
   }
 
@@ -157,8 +182,25 @@ export class MonitorService {
   }
 
   // ---------- results ----------
-  /** Store a batch (one transaction). Returns how many were new. Throws {field} for a sensor the node does not have. */
-  async ingest(node: Node, results: ResultIn[]): Promise<{ stored: number; duplicates: number }> {
+  /**
+   * Store a batch (one transaction). Returns how many were new, and the results refused because their sensor
+   * is not (or no longer) assigned to the node: the others are stored. A batch in which every result is
+   * refused throws a 400 naming the first one's field (with the refused list attached).
+   */
+  async ingest(node: Node, results: ResultIn[]): Promise<IngestOutcome> {
+    const sensors = await this.sensorsOf(node.id);
+    const rejected: RejectedResult[] = [];
+    const valid: ResultIn[] = [];
+    results.forEach((r, i) => {
+      if (sensors.has(r.sensorId)) valid.push(r);
+      else rejected.push({ index: i, id: r.id, sensorId: r.sensorId, reason: `results/${i}/sensorId: sensor ${r.sensorId} is not assigned to this node` });
+    });
+    if (rejected.length && !valid.length) throw Object.assign(new Error(rejected[0]!.reason), { statusCode: 400, rejected });
+    const r = await this.ingestValid(node, valid);
+    return rejected.length ? { ...r, rejected } : r;
+  }
+
+  private async ingestValid(node: Node, results: ResultIn[]): Promise<{ stored: number; duplicates: number }> {
     // Concurrent batches of one node can deadlock on InnoDB (state rows, unique index gaps); a batch is
     // idempotent, so it is simply retried.
     for (let attempt = 1; ; attempt++) {
@@ -176,9 +218,9 @@ export class MonitorService {
   private async ingestOnce(node: Node, results: ResultIn[]): Promise<{ stored: number; duplicates: number }> {
     if (!results.length) return { stored: 0, duplicates: 0 };
     const sensors = await this.sensorsOf(node.id);
-    results.forEach((r, i) => {
-      if (!sensors.has(r.sensorId)) throw Object.assign(new Error(`results/${i}/sensorId: sensor ${r.sensorId} is not assigned to this node`), { statusCode: 400 });
-    });
+    // The sensor list may have changed since ingest() checked it (cache refresh): such results are skipped.
+    results = results.filter((r) => sensors.has(r.sensorId));
+    if (!results.length) return { stored: 0, duplicates: 0 };
     const transitions: { sensorId: number; from: number; to: number; output: string; flapping: boolean }[] = [];
     let stored = 0;
     await this.db.transaction().execute(async (trx) => {
@@ -241,6 +283,8 @@ export class MonitorService {
         for (let i = 1; i < changes.length; i++) if ((changes[i] === '0') !== (changes[i - 1] === '0')) flips++;
         const flapping = changes.length >= 10 && flips >= 6 ? 1 : st?.flapping && flips > 3 ? 1 : 0;
         for (const t of transitions) if (t.sensorId === sensorId) t.flapping = !!flapping;
+        // A flap that ends in a problem state opens its alert now (none was opened while it flapped).
+        if (st?.flapping && !flapping && hard !== 0 && !transitions.some((t) => t.sensorId === sensorId)) transitions.push({ sensorId, from: hard, to: hard, output: lastR.output, flapping: false });
         stateRows.push({ node_id: node.id, sensor_id: sensorId, status, hard_status: hard, attempt, output: lastR.output, perfdata: lastR.perfdata?.length ? JSON.stringify(lastR.perfdata) : null, at: lastR.at, changes, flapping });
       }
       // Every sensor's new state in one statement (upsert on the (node_id, sensor_id) key).
@@ -258,7 +302,9 @@ export class MonitorService {
   private async onTransition(node: Node, t: { sensorId: number; from: number; to: number; output: string; flapping: boolean }, sensorName: string): Promise<void> {
     const open = await this.db.selectFrom('mon_alerts').select(['id', 'status']).where('node_id', '=', node.id).where('sensor_id', '=', t.sensorId).where('kind', '=', 'sensor').where('resolved_at', 'is', null).executeTakeFirst();
     if (t.to === 0) {
-      if (open && !t.flapping) await this.resolve(open.id, `RESOLVED: ${node.name}/${sensorName} is OK: ${t.output}`);
+      // Resolution does not wait for a flap to end: flapping only suppresses new alerts. (The hard state
+      // is OK now, so later OK results bring no transition that could resolve it.)
+      if (open) await this.resolve(open.id, `RESOLVED: ${node.name}/${sensorName} is OK: ${t.output}`);
       return;
     }
     if (open) {
@@ -277,7 +323,9 @@ export class MonitorService {
       p.items.push(item);
       return;
     }
-    const timer = setTimeout(() => void this.flush(nodeId), this.cfg.groupWindowMs);
+    const timer = setTimeout(() => {
+      this.flush(nodeId).catch((err) => this.app.log.error({ err, nodeId }, 'grouped alert flush failed; the periodic check posts it'));
+    }, this.cfg.groupWindowMs);
     timer.unref();
     this.pending.set(nodeId, { items: [item], timer });
   }
@@ -286,18 +334,93 @@ export class MonitorService {
     const p = this.pending.get(nodeId);
     this.pending.delete(nodeId);
     if (!p) return;
-    const node = await this.db.selectFrom('mon_nodes').select('name').where('id', '=', nodeId).executeTakeFirst();
+    for (const it of p.items) this.posting.add(it.id);
+    try {
+      await this.post(nodeId, p.items);
+    } finally {
+      for (const it of p.items) this.posting.delete(it.id);
+    }
+  }
+
+  /** Post one node's new alerts as one message (those still open and not silenced) and mark them notified. */
+  private async post(nodeId: number, items: PendingAlert[]): Promise<void> {
+    const node = await this.db.selectFrom('mon_nodes').select(['name', 'enabled']).where('id', '=', nodeId).executeTakeFirst();
+    if (!node || !node.enabled) return;
     const live: PendingAlert[] = [];
-    for (const it of p.items) {
+    for (const it of items) {
       const a = await this.db.selectFrom('mon_alerts').selectAll().where('id', '=', it.id).executeTakeFirst();
-      if (!a || a.resolved_at || (await this.silenced(a.node_id, a.sensor_id))) continue;
+      if (!a || a.resolved_at || a.notified || (await this.silenced(a.node_id, a.sensor_id))) continue;
       live.push(it);
     }
     if (!live.length) return;
-    const subject = live.length === 1 ? `[switchboard] alert #${live[0]!.id} ${live[0]!.text}` : `[switchboard] ${live.length} alerts on ${node?.name}`;
-    const text = live.length === 1 ? `🚨 alert #${live[0]!.id} ${live[0]!.text}` : `🚨 ${live.length} alerts on ${node?.name}:\n${live.map((i) => `• #${i.id} ${i.text}`).join('\n')}`;
+    const subject = live.length === 1 ? `[switchboard] alert #${live[0]!.id} ${live[0]!.text}` : `[switchboard] ${live.length} alerts on ${node.name}`;
+    const text = live.length === 1 ? `🚨 alert #${live[0]!.id} ${live[0]!.text}` : `🚨 ${live.length} alerts on ${node.name}:\n${live.map((i) => `• #${i.id} ${i.text}`).join('\n')}`;
     await this.send(subject, text);
     await this.db.updateTable('mon_alerts').set({ last_sent: now(), notified: 1 }).where('id', 'in', live.map((i) => i.id)).execute();
+  }
+
+  /**
+   * Open alerts never posted (notified=0) older than the group window and not waiting in this process's
+   * group buffer: their buffer died with an earlier process (stopped inside the window) or its flush
+   * failed. Posted grouped per node, as the buffer would have. Run at start and by every tick.
+   */
+  async postUnsent(): Promise<number> {
+    const rows = await this.db
+      .selectFrom('mon_alerts as a')
+      .innerJoin('mon_nodes as n', 'n.id', 'a.node_id')
+      .leftJoin('mon_sensors as s', 's.id', 'a.sensor_id')
+      .select(['a.id', 'a.node_id', 'a.kind', 'a.status', 'a.summary', 'n.name as node', 's.name as sensor'])
+      .where('a.resolved_at', 'is', null)
+      .where('a.notified', '=', 0)
+      .where('a.acked_by', 'is', null)
+      .where('a.opened_at', '<=', now() - this.cfg.groupWindowMs)
+      .where('n.enabled', '=', 1)
+      .orderBy('a.id')
+      .execute();
+    const waiting = new Set([...this.pending.values()].flatMap((p) => p.items.map((i) => i.id)));
+    const byNode = new Map<number, PendingAlert[]>();
+    for (const a of rows) {
+      if (waiting.has(a.id) || this.posting.has(a.id)) continue;
+      const st = STATUS[a.status] ?? 'UNKNOWN';
+      const text = a.kind === 'sensor' && a.sensor ? `${st} ${a.node}/${a.sensor}: ${a.summary.startsWith(`${st}: `) ? a.summary.slice(st.length + 2) : a.summary}` : a.summary;
+      (byNode.get(a.node_id) ?? byNode.set(a.node_id, []).get(a.node_id)!).push({ id: a.id, text });
+    }
+    let n = 0;
+    for (const [nodeId, items] of byNode) {
+      for (const it of items) this.posting.add(it.id);
+      try {
+        await this.post(nodeId, items);
+        n += items.length;
+      } finally {
+        for (const it of items) this.posting.delete(it.id);
+      }
+    }
+    return n;
+  }
+
+  /** Server start: post alerts an earlier process opened but never sent. */
+  async start(): Promise<void> {
+    const n = await this.postUnsent();
+    if (n) this.app.log.info({ alerts: n }, 'posted alerts left unsent by an earlier run');
+  }
+
+  /** Stop: drop the group timers (their alerts stay notified=0 and are posted by the next start). */
+  stop(): void {
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+  }
+
+  /** Disable a node (or prepare its removal): its open alerts are resolved, with a message for those posted. */
+  async closeNodeAlerts(nodeId: number, why: string): Promise<number> {
+    const p = this.pending.get(nodeId);
+    if (p) {
+      clearTimeout(p.timer);
+      this.pending.delete(nodeId);
+    }
+    const node = await this.db.selectFrom('mon_nodes').select('name').where('id', '=', nodeId).executeTakeFirst();
+    const open = await this.db.selectFrom('mon_alerts').select('id').where('node_id', '=', nodeId).where('resolved_at', 'is', null).execute();
+    for (const a of open) await this.resolve(a.id, `RESOLVED: node ${node?.name ?? nodeId} ${why}`);
+    return open.length;
   }
 
   async send(subject: string, text: string): Promise<void> {
@@ -349,7 +472,8 @@ export class MonitorService {
         if (Number(upd.numUpdatedRows) === 1) await this.open(n.id, 'stale', 2, `STALE ${n.name}: no report for ${Math.round((t - n.last_seen) / 1000)}s (limit ${Math.round(limit / 1000)}s)`, true);
       }
     }
-    const due = await this.db.selectFrom('mon_alerts as a').innerJoin('mon_nodes as n', 'n.id', 'a.node_id').select(['a.id', 'a.summary', 'a.node_id', 'a.sensor_id', 'n.name']).where('a.resolved_at', 'is', null).where('a.acked_by', 'is', null).where('a.notified', '=', 1).where('a.last_sent', '<', t - this.cfg.repeatMs).execute();
+    await this.postUnsent();
+    const due = await this.db.selectFrom('mon_alerts as a').innerJoin('mon_nodes as n', 'n.id', 'a.node_id').select(['a.id', 'a.summary', 'a.node_id', 'a.sensor_id', 'n.name']).where('n.enabled', '=', 1).where('a.resolved_at', 'is', null).where('a.acked_by', 'is', null).where('a.notified', '=', 1).where('a.last_sent', '<', t - this.cfg.repeatMs).execute();
     for (const a of due) {
       if (await this.silenced(a.node_id, a.sensor_id)) continue;
       await this.send(`[switchboard] still open: alert #${a.id} ${a.name}`, `🔁 still open: alert #${a.id} ${a.name}: ${a.summary}`);

@@ -9,7 +9,7 @@ export interface MonitorConfig {
   bodyLimitBytes: number;
   enrollHours: number;
   pruneCron: string;
-  mail: { host?: string; port: number; secure: boolean; user?: string; password?: string; from: string; to: string[] };
+  mail: { host?: string; port: number; secure: boolean; tlsRejectUnauthorized: boolean; user?: string; password?: string; from: string; to: string[] };
   fraud: { burstPerHour: number; businessHours: { start: string; end: string; days: number[] } };
 }
 
