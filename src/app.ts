@@ -8,7 +8,8 @@ import { migrateToLatest } from './store/migrate.js';
 import { Registry } from './core/registry.js';
 import { Roles } from './core/roles.js';
 import { Notifier } from './core/notifier.js';
-import { JobRunner } from './core/jobs.js';
+import { JobRunner, OWNER as JOB_OWNER } from './core/jobs.js';
+import { Leases } from './core/leases.js';
 import { Dispatcher } from './core/dispatcher.js';
 import { ConsoleHub } from './chat/console-hub.js';
 import { ConsoleAdapter } from './chat/console-adapter.js';
@@ -54,6 +55,7 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
     fallback: { platform: 'console', channel: config.console.defaultRoom },
   });
   let boundUrl = '';
+  const leases = new Leases(store.db, JOB_OWNER);
 
   const app = {
     mode,
@@ -71,8 +73,12 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
     consoleAuth: new ConsoleAuth(store.db, { lockoutFailures: config.console.lockoutFailures, lockoutMinutes: config.console.lockoutMinutes, sessionHours: config.console.sessionHours }),
     schedule(name: string, every: string | number, fn: () => Promise<void> | void) {
       if (mode !== 'server') return;
+      // Replicas on one store run each schedule once: the holder of its lease renews it on every run; an
+      // interval task's lease outlives three missed runs, a cron task's ten minutes (the others' firing).
+      const ttlMs = typeof every === 'number' ? Math.max(3 * every, 30_000) : 10 * 60_000;
       const run = async () => {
         try {
+          if (!(await leases.acquire(name, ttlMs))) return;
           await fn();
         } catch (err) {
           log.error({ err, schedule: name }, 'scheduled task failed');
@@ -131,6 +137,7 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
 
   app.close = async () => {
     for (const t of tasks) t.stop();
+    if (tasks.length) await leases.releaseAll().catch((err) => log.warn({ err }, 'could not release schedule leases'));
     for (const fn of stopHooks.reverse()) {
       try {
         await fn();

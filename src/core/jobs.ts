@@ -72,7 +72,8 @@ export class JobCancelled extends Error {
   }
 }
 
-const OWNER = `${os.hostname()}:${process.pid}:${Date.now().toString(36)}`;
+/** This process, as named in job and lease rows: host, pid and start time. */
+export const OWNER = `${os.hostname()}:${process.pid}:${Date.now().toString(36)}`;
 
 function bar(done: number, total: number): string {
   if (total <= 0) return '';
@@ -379,7 +380,8 @@ export class JobRunner {
   }
 }
 
-function ownerIsDeadLocalProcess(owner: string | null): boolean {
+/** True when `owner` names a process on this machine that is gone (so what it held can be taken over). */
+export function ownerIsDeadLocalProcess(owner: string | null): boolean {
   if (!owner) return true;
   const [host, pidStr] = owner.split(':');
   if (host !== os.hostname()) return false;
