@@ -2,7 +2,7 @@ import type { Command, CommandContext } from '../src/core/command.js';
 import { UserError, UsageError } from '../src/core/command.js';
 import { table, when } from '../src/core/format.js';
 import type { DhcpStore, HostInput, HostRecord } from '../src/dhcp/service.js';
-import { applyAll, renderTarget, TARGETS, type Target } from '../src/dhcp/apply.js';
+import { applyAll, renderForApp, RenderError, TARGETS, type Target } from '../src/dhcp/apply.js';
 import { sheetToInputs, hostsToCsv } from '../src/dhcp/sheet-import.js';
 
 const svc = (ctx: CommandContext) => ctx.app.services.dhcp as DhcpStore;
@@ -39,6 +39,14 @@ async function need(ctx: CommandContext, key: string): Promise<HostRecord> {
   const h = await svc(ctx).lookup(key);
   if (!h) throw new UserError(`No host with MAC, IP or hostname "${key}".`);
   return h;
+}
+
+/** What differs between a host's stored record and its new one: `room 101 → 204, access 2 → 0`. */
+function diff(a: HostRecord | undefined, b: HostRecord): string {
+  if (!a) return 'new';
+  const v = (x: unknown) => (x === null || x === undefined || x === '' ? '-' : Array.isArray(x) ? x.join(',') || '-' : String(x));
+  const fields: [string, unknown, unknown][] = [['ip', a.ip, b.ip], ['hostname', a.hostname, b.hostname], ['room', a.room, b.room], ['phones', a.phones, b.phones], ['owner', a.owner, b.owner], ['access', a.access, b.access], ['comment', a.comment, b.comment], ['boot', a.bootServer, b.bootServer]];
+  return fields.filter(([, x, y]) => v(x) !== v(y)).map(([k, x, y]) => `${k} ${v(x)} → ${v(y)}`).join(', ');
 }
 
 function failText(errors: { index: number; message: string }[], label: (i: number) => string, max = 50): string {
@@ -78,7 +86,9 @@ export const commands: Command[] = [
       if (unknown.length) throw new UsageError(`unknown field(s): ${unknown.join(', ')}`);
       if (args.mac !== undefined) throw new UserError('The MAC identifies the host; remove it and add a new one to change it.');
       const { key: _k, ...rest } = args;
-      const r = await svc(ctx).upsertHosts([fromArgs({ ...rest, mac: h.mac }, h)], by(ctx));
+      // ip=auto asks for the lowest free address (the host's own counts as free), not "keep it".
+      const realloc = args.ip !== undefined && String(args.ip).trim().toLowerCase() === 'auto';
+      const r = await svc(ctx).upsertHosts([fromArgs({ ...rest, mac: h.mac }, h)], by(ctx), { reallocate: realloc });
       if (!r.ok) throw new UserError(`Not changed:\n${r.errors.map((e) => e.message).join('\n')}`);
       return r.changed.length ? `Changed:\n${show(r.changed[0]!)}` : 'Nothing changed.';
     },
@@ -134,8 +144,10 @@ export const commands: Command[] = [
       if (args.access !== undefined) hs = hs.filter((h) => h.access === Number(args.access));
       const page = Number(args.page ?? 1);
       const pages = Math.max(1, Math.ceil(hs.length / 50));
-      if (!hs.length) return 'No hosts.';
-      return `${hs.length} host(s), page ${page}/${pages}:\n${rows(hs.slice((page - 1) * 50, page * 50))}${page < pages ? `\nnext: dhcp list page=${page + 1}` : ''}`;
+      const filt = [args.room !== undefined ? `room=${/\s/.test(String(args.room)) ? JSON.stringify(String(args.room)) : args.room}` : '', args.access !== undefined ? `access=${args.access}` : ''].filter(Boolean).join(' ');
+      if (!hs.length) return filt ? `No hosts with ${filt}.` : 'No hosts.';
+      if (page > pages) throw new UserError(`There is no page ${page}: ${hs.length} host(s)${filt ? ` with ${filt}` : ''} fit on ${pages} page(s) of 50.`);
+      return `${hs.length} host(s), page ${page}/${pages}:\n${rows(hs.slice((page - 1) * 50, page * 50))}${page < pages ? `\nnext: dhcp list ${filt ? `${filt} ` : ''}page=${page + 1}` : ''}`;
     },
   },
   {
@@ -169,6 +181,7 @@ export const commands: Command[] = [
       }
       const { inputs, rowNums, issues } = parsed;
       const dry = !!args.flags['dry-run'];
+      const before = new Map((await svc(ctx).all()).map((h) => [h.mac, h]));
       const r = await svc(ctx).upsertHosts(inputs, by(ctx), { dryRun: dry || issues.length > 0 });
       if (issues.length || !r.ok) {
         const all = [...issues, ...r.errors.map((e) => `row ${rowNums[e.index]}: ${e.message}`)];
@@ -176,7 +189,9 @@ export const commands: Command[] = [
       }
       const head = dry ? 'Dry run, nothing written' : 'Imported';
       const list = (t: string, hs: HostRecord[]) => (hs.length ? `\n${t}: ${hs.slice(0, 20).map((h) => `${h.hostname} ${h.ip}`).join(', ')}${hs.length > 20 ? ` … (${hs.length})` : ''}` : '');
-      return `${head}: ${r.added.length} added, ${r.changed.length} changed, ${r.unchanged} unchanged.${list('added', r.added)}${list('changed', r.changed)}`;
+      const diffs = r.changed.slice(0, 20).map((h) => `  ${h.hostname} (${h.mac}): ${diff(before.get(h.mac), h)}`);
+      const more = r.changed.length > 20 ? `\n  … and ${r.changed.length - 20} more` : '';
+      return `${head}: ${r.added.length} added, ${r.changed.length} changed, ${r.unchanged} unchanged.${list('added', r.added)}${r.changed.length ? `\nchanged:\n${diffs.join('\n')}${more}` : ''}`;
     },
   },
   {
@@ -196,9 +211,17 @@ export const commands: Command[] = [
     role: 'viewer',
     args: { positional: [{ name: 'target', required: true, enum: TARGETS }] },
     async run(ctx, args) {
-      const text = renderTarget(args.target as Target, await svc(ctx).all(), svc(ctx).subnets());
-      if (text.length > 3500) return { text: `${args.target}: ${text.length} bytes, attached.`, files: [{ name: `${args.target}.conf`, data: Buffer.from(text), mime: 'text/plain' }] };
-      return '```\n' + (text || '(empty)\n') + '```';
+      let r: { text: string; note: string };
+      try {
+        r = renderForApp(ctx.app, args.target as Target, await svc(ctx).all(), svc(ctx).subnets());
+      } catch (e) {
+        if (e instanceof RenderError) throw new UserError(e.message);
+        throw e;
+      }
+      const { text, note } = r;
+      const tail = note ? `\n${note}` : '';
+      if (text.length > 3500) return { text: `${args.target}: ${text.length} bytes, attached.${tail}`, files: [{ name: `${args.target}.conf`, data: Buffer.from(text), mime: 'text/plain' }] };
+      return '```\n' + (text || '(empty)\n') + '```' + tail;
     },
   },
   {

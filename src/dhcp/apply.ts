@@ -6,7 +6,8 @@ import type { App } from '../app-types.js';
 import type { DhcpStore, HostRecord } from './service.js';
 import { ipToNum, type Subnet } from './validate.js';
 import { renderIsc } from '../../drivers/dhcp/isc.js';
-import { renderKea } from '../../drivers/dhcp/kea.js';
+import { renderKea, parseKeaTemplate } from '../../drivers/dhcp/kea.js';
+import { ConfigError } from '../config.js';
 import { renderDnsmasq } from '../../drivers/dhcp/dnsmasq.js';
 import { renderProxyList, squidWrapper } from '../../drivers/proxy/squid.js';
 import type { RenderSubnet } from '../../drivers/dhcp/types.js';
@@ -19,7 +20,10 @@ export function renderSubnets(nets: Subnet[]): RenderSubnet[] {
   return nets.map((s) => ({ cidr: s.cfg.cidr, network: s.cfg.cidr.split('/')[0]!, netmask: s.netmask, pool: s.cfg.pool, gateway: s.cfg.gateway, dns: s.cfg.dns }));
 }
 
-export function renderTarget(target: Target, hosts: HostRecord[], nets: Subnet[]): string {
+/** A render that cannot be done (e.g. an unreadable Kea template): the message is for the chat. */
+export class RenderError extends Error {}
+
+export function renderTarget(target: Target, hosts: HostRecord[], nets: Subnet[], keaTemplate?: Record<string, unknown>): string {
   switch (target) {
     case 'isc':
       return renderIsc(hosts);
@@ -27,12 +31,49 @@ export function renderTarget(target: Target, hosts: HostRecord[], nets: Subnet[]
       return renderKea(hosts, renderSubnets(nets), (ip) => {
         const n = ipToNum(ip);
         return nets.findIndex((s) => n > s.network && n < s.broadcast);
-      });
+      }, keaTemplate);
     case 'dnsmasq':
       return renderDnsmasq(hosts);
     default:
       return renderProxyList(hosts, Number(target.slice(5)) as 1 | 2 | 3);
   }
+}
+
+/** Read and parse dhcp.backends.kea.template (undefined when not set). Throws RenderError. */
+export function loadKeaTemplate(file: string | undefined): Record<string, unknown> | undefined {
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new RenderError(`dhcp.backends.kea.template = ${JSON.stringify(file)}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return parseKeaTemplate(text);
+  } catch (e) {
+    throw new RenderError(`dhcp.backends.kea.template = ${JSON.stringify(file)}: ${(e as Error).message}`);
+  }
+}
+
+/** Hosts whose address lies in no configured subnet (Kea has no subnet to put them in). */
+export function hostsOutsideSubnets(hosts: HostRecord[], nets: Subnet[]): HostRecord[] {
+  return hosts.filter((h) => {
+    const n = ipToNum(h.ip);
+    return !nets.some((s) => n > s.network && n < s.broadcast);
+  });
+}
+
+export function outsideNote(out: HostRecord[]): string {
+  if (!out.length) return '';
+  const names = out.slice(0, 20).map((h) => `${h.hostname} (${h.ip})`).join(', ');
+  return `${out.length} host(s) lie in no configured subnet (dhcp.subnets) and are left out of the Kea config: ${names}${out.length > 20 ? ` … and ${out.length - 20} more` : ''}`;
+}
+
+/** What `dhcp render` prints and `dhcp apply` writes for one target, from the app's config. */
+export function renderForApp(app: App, target: Target, hosts: HostRecord[], nets: Subnet[]): { text: string; note: string } {
+  if (target !== 'kea') return { text: renderTarget(target, hosts, nets), note: '' };
+  const tpl = loadKeaTemplate(app.config.dhcp.backends.kea.template);
+  return { text: renderTarget('kea', hosts, nets, tpl), note: outsideNote(hostsOutsideSubnets(hosts, nets)) };
 }
 
 /** dhcpd wrapper: the configured subnets (so fixed addresses resolve) and the include of the hosts file. */
@@ -84,7 +125,15 @@ export interface ApplyReport { ok: boolean; text: string; added: number; changed
 
 const SNAP_KEY = 'dhcp.lastApply';
 
-export async function applyAll(app: App, svc: DhcpStore, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
+/** One apply at a time per process: a manual apply and a debounced auto-apply never interleave. */
+let applyChain: Promise<unknown> = Promise.resolve();
+export function applyAll(app: App, svc: DhcpStore, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
+  const run = applyChain.then(() => applyOnce(app, svc, opts));
+  applyChain = run.catch(() => undefined);
+  return run;
+}
+
+async function applyOnce(app: App, svc: DhcpStore, opts: { dryRun?: boolean }): Promise<ApplyReport> {
   const cfg = app.config.dhcp.backends;
   const hosts = await svc.all();
   const nets = svc.subnets();
@@ -103,13 +152,24 @@ export async function applyAll(app: App, svc: DhcpStore, opts: { dryRun?: boolea
   const summary = `${added} added, ${changed} changed, ${removed} removed since the last apply`;
 
   const plan: { live: string; tmp: string; data: string }[] = [];
+  const notes: string[] = [];
   const stamp = `.sb-new-${process.pid}-${Date.now()}`;
-  const add = (live: string, data: string) => plan.push({ live, tmp: path.join(path.dirname(live), `.${path.basename(live)}${stamp}`), data });
-  if (cfg.isc.enabled) add(cfg.isc.path, renderTarget('isc', hosts, nets));
-  if (cfg.kea.enabled) add(cfg.kea.path, renderTarget('kea', hosts, nets));
-  if (cfg.dnsmasq.enabled) add(cfg.dnsmasq.path, renderTarget('dnsmasq', hosts, nets));
-  if (cfg.proxy.enabled) for (const l of [1, 2, 3] as const) add(path.join(cfg.proxy.dir, `proxy${l}`), renderTarget(`proxy${l}`, hosts, nets));
+  const add = (live: string, target: Target) => {
+    const r = renderForApp(app, target, hosts, nets);
+    if (r.note) notes.push(r.note);
+    plan.push({ live, tmp: path.join(path.dirname(live), `.${path.basename(live)}${stamp}`), data: r.text });
+  };
+  try {
+    if (cfg.isc.enabled) add(cfg.isc.path, 'isc');
+    if (cfg.kea.enabled) add(cfg.kea.path, 'kea');
+    if (cfg.dnsmasq.enabled) add(cfg.dnsmasq.path, 'dnsmasq');
+    if (cfg.proxy.enabled) for (const l of [1, 2, 3] as const) add(path.join(cfg.proxy.dir, `proxy${l}`), `proxy${l}`);
+  } catch (e) {
+    if (e instanceof RenderError) return { ok: false, text: `Apply aborted; no live file was changed.\n${e.message}`, added, changed, removed };
+    throw e;
+  }
   if (!plan.length) return { ok: false, text: 'No backend is enabled (dhcp.backends.*.enabled).', added, changed, removed };
+  const noteText = notes.length ? `\n${notes.join('\n')}` : '';
 
   const failures: string[] = [];
   try {
@@ -124,25 +184,40 @@ export async function applyAll(app: App, svc: DhcpStore, opts: { dryRun?: boolea
       const r = await pr;
       if (!r.ok) failures.push(`${name} check failed:\n${r.output.split('\n').slice(-15).join('\n')}`);
     }
-    if (failures.length) return { ok: false, text: `Apply aborted; no live file was changed.\n${failures.join('\n')}`, added, changed, removed };
-    if (opts.dryRun) return { ok: true, text: `Dry run: all checks passed; ${summary}. Nothing written.`, added, changed, removed };
+    if (failures.length) return { ok: false, text: `Apply aborted; no live file was changed.\n${failures.join('\n')}${noteText}`, added, changed, removed };
+    if (opts.dryRun) return { ok: true, text: `Dry run: all checks passed; ${summary}. Nothing written.${noteText}`, added, changed, removed };
     for (const p of plan) fs.renameSync(p.tmp, p.live);
   } finally {
     for (const p of plan) fs.rmSync(p.tmp, { force: true });
   }
   const v = JSON.stringify(snap);
-  await app.db.deleteFrom('kv').where('k', '=', SNAP_KEY).execute();
-  await app.db.insertInto('kv').values({ k: SNAP_KEY, v, updated_at: now() }).execute();
+  await app.db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('kv').where('k', '=', SNAP_KEY).execute();
+    await tx.insertInto('kv').values({ k: SNAP_KEY, v, updated_at: now() }).execute();
+  });
   const reloads: string[] = [];
   for (const b of ['isc', 'kea', 'dnsmasq', 'proxy'] as const) {
     if (!cfg[b].enabled || !cfg[b].reload.length) continue;
     const r = await run(cfg[b].reload);
     reloads.push(`${b} reload ${r.ok ? 'ok' : `FAILED: ${r.output.slice(0, 500)}`}`);
   }
-  return { ok: true, text: `Applied ${plan.length} file(s) (${hosts.length} hosts): ${summary}.${reloads.length ? `\n${reloads.join('\n')}` : ''}`, added, changed, removed };
+  return { ok: true, text: `Applied ${plan.length} file(s) (${hosts.length} hosts): ${summary}.${noteText}${reloads.length ? `\n${reloads.join('\n')}` : ''}`, added, changed, removed };
+}
+
+/** Start-up checks of the apply settings (a bad value stops the bot naming the key). */
+export function checkApplyConfig(app: App): void {
+  const kea = app.config.dhcp.backends.kea;
+  if (!kea.template) return;
+  if (path.resolve(kea.template) === path.resolve(kea.path)) throw new ConfigError(`invalid configuration: dhcp.backends.kea.template = ${JSON.stringify(kea.template)}: must not be the file apply writes (dhcp.backends.kea.path); keep your base config in its own file`);
+  try {
+    loadKeaTemplate(kea.template);
+  } catch (e) {
+    throw new ConfigError(`invalid configuration: ${(e as Error).message}`);
+  }
 }
 
 export function attachApply(app: App, svc: DhcpStore): void {
+  checkApplyConfig(app);
   svc.onAutoApply = async () => {
     const r = await applyAll(app, svc);
     await app.notifier.notify(app.config.dhcp.callerid.targets.length ? app.config.dhcp.callerid.targets : [], { text: `DHCP auto-apply: ${r.text}` });

@@ -8,6 +8,42 @@ import { now } from '../store/db.js';
 import { WriteBehind } from '../store/write-behind.js';
 import { bulkInserter } from '../store/bulk-insert.js';
 import type { HostRecord } from './service.js';
+import ipaddr from 'ipaddr.js';
+import { ConfigError } from '../config.js';
+
+type Rule = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/** dhcp.callerid.allow entries (addresses or CIDRs, IPv4 or IPv6) → rules; a bad entry is a ConfigError. */
+export function compileAllow(list: string[]): Rule[] {
+  return list.map((raw, i) => {
+    const v = String(raw).trim();
+    let rule: Rule;
+    try {
+      if (v.includes('/')) rule = ipaddr.parseCIDR(v);
+      else {
+        const a = ipaddr.parse(v);
+        rule = [a, a.kind() === 'ipv4' ? 32 : 128];
+      }
+    } catch {
+      throw new ConfigError(`invalid configuration: dhcp.callerid.allow[${i}] = ${JSON.stringify(raw)}: not an IP address or CIDR (e.g. 10.0.0.5, 10.0.0.0/24, fd00::/8)`);
+    }
+    // An IPv4-mapped IPv6 rule (::ffff:10.0.0.0/104) is the IPv4 rule it stands for.
+    const [a, bits] = rule;
+    if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) return [(a as ipaddr.IPv6).toIPv4Address(), bits - 96] as Rule;
+    return rule;
+  });
+}
+
+/** Whether a client address (IPv4, IPv6 or IPv4-mapped IPv6) falls in one of the rules. */
+export function allowed(rules: Rule[], ip: string): boolean {
+  let a: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    a = ipaddr.process(ip);
+  } catch {
+    return false;
+  }
+  return rules.some(([r, bits]) => r.kind() === a.kind() && a.match(r, bits));
+}
 
 declare module '../store/db.js' {
   interface Tables {
@@ -18,7 +54,7 @@ declare module '../store/db.js' {
 type CallRow = { number: string; normalized: string; name: string | null; called: string | null; source: string; matches: string; at: number };
 
 declare module '../app-types.js' {
-  interface Services { callLog: { flush(): Promise<void> } }
+  interface Services { callLog: { flush(): Promise<void>; /** Phone index rebuilds so far (tests). */ indexRebuilds(): number } }
 }
 
 export interface CallMatch { mac: string; ip: string; hostname: string; room: string | null; owner: string | null }
@@ -69,18 +105,28 @@ class PhoneIndex {
 
   private histId = -1;
   private checking: Promise<void> | null = null;
+  /** The rebuild in flight: concurrent lookups wait for it instead of starting their own. */
+  private building: Promise<void> | null = null;
+  rebuilds = 0;
+  private build(n: number, v: number, histId?: number): Promise<void> {
+    this.building ??= (this.rebuilds++, this.rebuild(n, v, histId)).finally(() => (this.building = null));
+    return this.building;
+  }
   async lookup(number: string): Promise<CallMatch[]> {
     const n = this.app.config.dhcp.callerid.matchDigits;
     const v = (this.app.services.dhcp as { version?: number }).version ?? 0;
-    if (n !== this.n || v !== this.v || this.at === 0) await this.rebuild(n, v);
-    else if (Date.now() - this.at > 2000) {
+    if (n !== this.n || v !== this.v || this.at === 0) {
+      // A rebuild already running may be for an older version: wait for it, then look again.
+      while (this.building && (n !== this.n || v !== this.v || this.at === 0)) await this.building;
+      if (n !== this.n || v !== this.v || this.at === 0) await this.build(n, v);
+    } else if (Date.now() - this.at > 2000) {
       // Edits from another process (switchboard exec) show up as new history rows: one indexed query
       // every 2 s, and a rebuild only when something changed.
       this.at = Date.now();
       this.checking ??= (async () => {
         const r = await this.app.db.selectFrom('dhcp_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
         const id = Number(r?.id ?? 0);
-        if (id !== this.histId) await this.rebuild(n, v, id);
+        if (id !== this.histId) await this.build(n, v, id);
       })().finally(() => (this.checking = null));
       await this.checking;
     }
@@ -109,8 +155,23 @@ function tokenOk(expected: string | undefined, given: string | undefined): boole
 export function registerCallerId(app: App): void {
   const idx = new PhoneIndex(app);
   const cfg = app.config.dhcp.callerid;
+  const rules = compileAllow(cfg.allow);
+  const verdicts = new Map<string, boolean>();
+  const sourceOk = (ip: string): boolean => {
+    if (!rules.length) return true;
+    let ok = verdicts.get(ip);
+    if (ok === undefined) {
+      if (verdicts.size > 10_000) verdicts.clear();
+      verdicts.set(ip, (ok = allowed(rules, ip)));
+    }
+    return ok;
+  };
+  // Calls are posted to the configured targets and, so the web console always shows them live, to the
+  // console's default room too unless a console room is among the targets.
+  const baseTargets = cfg.targets.length ? cfg.targets : app.config.notify.default;
+  const postTargets = !baseTargets.length || baseTargets.some((t) => t.startsWith('console:')) ? baseTargets : [...baseTargets, `console:${app.config.console.defaultRoom}`];
   const guard = (req: FastifyRequest): string | null => {
-    if (cfg.allow.length && !cfg.allow.includes(req.ip)) return 'source address not allowed';
+    if (!sourceOk(req.ip)) return 'source address not allowed';
     const q = (req.query as Record<string, unknown> | undefined)?.token;
     const h = req.headers['x-switchboard-token'] ?? (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined);
     const given = typeof q === 'string' ? q : typeof h === 'string' ? h : undefined;
@@ -123,7 +184,7 @@ export function registerCallerId(app: App): void {
     write: bulkInserter<'calls', CallRow>(app.store, 'calls', ['number', 'normalized', 'name', 'called', 'source', 'matches', 'at']),
     onError: (err, n) => app.log.error({ err: String(err), rows: n }, 'could not store calls'),
   });
-  app.services.callLog = { flush: () => writer.flush() };
+  app.services.callLog = { flush: () => writer.flush(), indexRebuilds: () => idx.rebuilds };
   app.onStop(() => writer.flush());
   const lastPosted = new Map<string, number>();
   const handle = async (number: string, name: string | null, called: string | null, source: string) => {
@@ -135,7 +196,7 @@ export function registerCallerId(app: App): void {
     if (t - (lastPosted.get(key) ?? 0) >= cfg.dedupeSeconds * 1000) {
       lastPosted.set(key, t);
       if (lastPosted.size > 10_000) for (const [k, v] of lastPosted) if (t - v >= cfg.dedupeSeconds * 1000) lastPosted.delete(k);
-      void app.notifier.notify(cfg.targets.length ? cfg.targets : undefined, { text: formatCall(number, matches, name) });
+      void app.notifier.notify(postTargets.length ? postTargets : undefined, { text: formatCall(number, matches, name) });
     }
     return matches;
   };
@@ -164,10 +225,12 @@ export function registerCallerId(app: App): void {
     }
     if (!NUM_RE.test(number)) return json(res, 400, { error: 'the number must be 1-64 characters of digits, +, (, ), -, . or space' });
     const ip = clientIp(req, app.config.http.trustProxy);
-    if (cfg.allow.length && !cfg.allow.includes(ip)) return json(res, 403, { error: 'source address not allowed' });
+    if (!sourceOk(ip)) return json(res, 403, { error: 'source address not allowed' });
     const h = req.headers['x-switchboard-token'] ?? (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined);
     const given = query.get('token') ?? (typeof h === 'string' ? h : undefined);
     if (!tokenOk(cfg.token, given)) return json(res, 401, { error: 'bad or missing token' });
+    // HEAD (a monitoring probe, a proxy's check) answers like GET but records and posts nothing.
+    if (req.method === 'HEAD') return json(res, 200, { ok: true });
     handle(number, null, null, ip).then(
       (m) => json(res, 200, { ok: true, matches: m.length }),
       (err: unknown) => {
@@ -180,10 +243,15 @@ export function registerCallerId(app: App): void {
   app.http.fastRoute('/set_call/', fast);
   app.http.post<{ Body: { number: string; name?: string; called?: string } }>(
     '/hooks/call',
-    { schema: { body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } } } },
-    async (req, reply) => {
-      const bad = guard(req);
-      if (bad) return reply.code(bad.startsWith('source') ? 403 : 401).send({ error: bad });
+    {
+      // Source and token first (onRequest, before the body is read or validated): a bad token is 401
+      // whatever the body holds.
+      onRequest: async (req, reply) => {
+        const bad = guard(req);
+        if (bad) return reply.code(bad.startsWith('source') ? 403 : 401).send({ error: bad });
+      },
+      schema: { body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } } } },
+    async (req) => {
       const m = await handle(req.body.number, req.body.name ?? null, req.body.called ?? null, req.ip);
       return { ok: true, matches: m.length };
     },

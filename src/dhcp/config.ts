@@ -8,7 +8,7 @@ export interface DhcpConfig {
   autoApply: boolean;
   autoApplyDelayMs: number;
   /** Where `dhcp apply` keeps temp wrappers (default: beside the live files). */
-  backends: { isc: BackendConfig; kea: BackendConfig; dnsmasq: BackendConfig; proxy: BackendConfig & { dir: string } };
+  backends: { isc: BackendConfig; kea: BackendConfig & { template?: string }; dnsmasq: BackendConfig; proxy: BackendConfig & { dir: string } };
   callerid: { token?: string; allow: string[]; targets: string[]; matchDigits: number; dedupeSeconds: number };
 }
 
@@ -16,11 +16,12 @@ declare module '../config.js' {
   interface ConfigSections { dhcp: DhcpConfig }
 }
 
-const backend = (path: string, check: string[], reload: string[]) => ({
+const backend = (path: string, check: string[], reload: string[], extra: Record<string, unknown> = {}) => ({
   type: 'object',
   additionalProperties: false,
   default: {},
   properties: {
+    ...extra,
     enabled: { type: 'boolean', default: false },
     path: { type: 'string', minLength: 1, default: path },
     check: { type: 'array', items: { type: 'string' }, default: check },
@@ -57,7 +58,7 @@ export const dhcpConfigSection: ConfigSection = {
         default: {},
         properties: {
           isc: backend('/etc/dhcp/dhcpd.hosts', ['dhcpd', '-t', '-cf', '{wrapper}'], []),
-          kea: backend('/etc/kea/kea-dhcp4.conf', ['kea-dhcp4', '-t', '{file}'], []),
+          kea: backend('/etc/kea/kea-dhcp4.conf', ['kea-dhcp4', '-t', '{file}'], [], { template: { type: 'string', minLength: 1 } }),
           dnsmasq: backend('/etc/dnsmasq.d/switchboard-hosts.conf', [], []),
           proxy: {
             type: 'object',

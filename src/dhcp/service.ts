@@ -4,12 +4,21 @@ import { parseMac, macProblem } from '../util/mac.js';
 import { now } from '../store/db.js';
 import { compileSubnets, HOSTNAME_RE, ipProblem, ipToNum, numToIp, PHONE_RE, BOOT_RE, textProblem, type Subnet } from './validate.js';
 
-export interface HostInput { mac: string; ip: string /* dotted quad or 'auto' */; hostname: string; room?: string; phones?: string[]; owner?: string; access?: number /* 0..3, default 0 */; comment?: string; bootServer?: string | null }
+/**
+ * One host to add or update. A field left undefined keeps an existing host's value (a new host gets the
+ * default: ip auto, access 0, no room/owner/phones/comment/boot server); null or '' clears it.
+ */
+export interface HostInput { mac: string; ip?: string /* dotted quad or 'auto' */; hostname?: string; room?: string | null; phones?: string[]; owner?: string | null; access?: number | string | null /* 0..3, default 0 */; comment?: string | null; bootServer?: string | null }
 export interface HostRecord { mac: string; ip: string; hostname: string; room: string | null; phones: string[]; owner: string | null; access: number; comment: string | null; bootServer: string | null; updatedBy: string; updatedAt: number }
 export interface BatchResult { ok: boolean; errors: { index: number; message: string }[]; added: HostRecord[]; changed: HostRecord[]; unchanged: number }
+export interface UpsertOptions {
+  dryRun?: boolean;
+  /** ip 'auto' on an existing host takes the lowest free address (its own counts as free) instead of keeping it. */
+  reallocate?: boolean;
+}
 export interface DhcpService {
   /** Validate every input first (MAC any notation, IP in a configured subnet and outside its pool and not network/broadcast, 'auto' = lowest free, uniqueness of MAC/IP/hostname against the store AND within the batch, field safety); then all-or-nothing in one transaction. An input whose MAC exists updates that host. dryRun writes nothing. */
-  upsertHosts(inputs: HostInput[], by: string, opts?: { dryRun?: boolean }): Promise<BatchResult>;
+  upsertHosts(inputs: HostInput[], by: string, opts?: UpsertOptions): Promise<BatchResult>;
   getByMac(mac: string): Promise<HostRecord | undefined>;
   /** Debounced auto-apply if configured (dhcp.autoApply); no-op otherwise. */
   changed(): void;
@@ -59,7 +68,8 @@ export function checkFields(inp: HostInput, subnets: Subnet[]): { problems: stri
     if (p) problems.push(`ip: ${p}`);
   }
   const hostname = String(inp.hostname ?? '').trim().toLowerCase();
-  if (!HOSTNAME_RE.test(hostname)) {
+  if (!hostname) problems.push('hostname: missing (every host needs one)');
+  else if (!HOSTNAME_RE.test(hostname)) {
     const shown = hostname.length > 40 ? `${JSON.stringify(hostname.slice(0, 40))}… (${hostname.length} chars)` : JSON.stringify(hostname);
     problems.push(`hostname: ${shown} is not an RFC 1123 label (letters, digits and -, 1-63 characters, not starting or ending with -)`);
   }
@@ -143,11 +153,29 @@ export class DhcpStore implements DhcpService {
     return true;
   }
 
-  async upsertHosts(inputs: HostInput[], by: string, opts: { dryRun?: boolean } = {}): Promise<BatchResult> {
+  async upsertHosts(inputs: HostInput[], by: string, opts: UpsertOptions = {}): Promise<BatchResult> {
     const errors: { index: number; message: string }[] = [];
     const existing = await this.all();
     const byMac = new Map(existing.map((h) => [h.mac, h]));
-    const checked = inputs.map((inp, index) => {
+    // A field the input leaves out (a column the sheet lacks) keeps the existing host's value.
+    const merged = inputs.map((inp): HostInput => {
+      const m = parseMac(String(inp.mac ?? ''));
+      const prev = m ? byMac.get(m) : undefined;
+      if (!prev) return inp;
+      const keep = <T>(v: T | undefined, p: T): T => (v === undefined ? p : v);
+      return {
+        mac: inp.mac,
+        ip: keep(inp.ip, prev.ip),
+        hostname: keep(inp.hostname, prev.hostname),
+        room: keep(inp.room, prev.room),
+        phones: keep(inp.phones, prev.phones),
+        owner: keep(inp.owner, prev.owner),
+        access: keep(inp.access, prev.access),
+        comment: keep(inp.comment, prev.comment),
+        bootServer: keep(inp.bootServer, prev.bootServer),
+      };
+    });
+    const checked = merged.map((inp, index) => {
       const c = checkFields(inp, this.nets);
       for (const p of c.problems) errors.push({ index, message: p });
       return c.rec;
@@ -166,7 +194,7 @@ export class DhcpStore implements DhcpService {
       if (!r || seenMac.get(r.mac) !== index) return;
       const prev = byMac.get(r.mac);
       const rec: HostRecord = { ...r, updatedBy: by, updatedAt: t };
-      if (r.ip === 'auto') rec.ip = prev ? prev.ip : 'auto';
+      if (r.ip === 'auto') rec.ip = prev && !opts.reallocate ? prev.ip : 'auto';
       final.set(r.mac, rec);
       batch.push({ index, rec });
     });
@@ -185,25 +213,43 @@ export class DhcpStore implements DhcpService {
       const no = nameOwner.get(rec.hostname)!.split('|');
       if (no.length > 1) errors.push({ index, message: `hostname: ${rec.hostname} is already used by ${no.filter((m) => m !== rec.mac).map(who).join(', ')}` });
     }
-    // 'auto': lowest free address outside pool/network/broadcast/gateway.
-    if (!errors.length) {
-      const used = new Set([...final.values()].filter((h) => h.ip !== 'auto').map((h) => ipToNum(h.ip)));
+    // 'auto': lowest free address outside pool/network/broadcast/gateway. One walk per batch over the
+    // sorted used addresses (allocations only move forward), not a rescan per host.
+    if (!errors.length && batch.some((b) => b.rec.ip === 'auto')) {
+      const used = [...new Set([...final.values()].filter((h) => h.ip !== 'auto').map((h) => ipToNum(h.ip)))].sort((a, b) => a - b);
+      let si = 0;
+      let cur = this.nets[0] ? this.nets[0].network + 1 : 0;
+      let ui = 0;
+      const next = (): number | null => {
+        while (si < this.nets.length) {
+          const s = this.nets[si]!;
+          if (cur <= s.network) cur = s.network + 1;
+          if (cur >= s.broadcast) {
+            si++;
+            continue;
+          }
+          if (cur >= s.poolFirst && cur <= s.poolLast) {
+            cur = s.poolLast + 1;
+            continue;
+          }
+          if (cur === s.gateway) {
+            cur++;
+            continue;
+          }
+          while (ui < used.length && used[ui]! < cur) ui++;
+          if (ui < used.length && used[ui] === cur) {
+            cur++;
+            continue;
+          }
+          return cur++;
+        }
+        return null;
+      };
       for (const { index, rec } of batch) {
         if (rec.ip !== 'auto') continue;
-        let got: number | null = null;
-        for (const s of this.nets) {
-          for (let n = s.network + 1; n < s.broadcast; n++) {
-            if ((n >= s.poolFirst && n <= s.poolLast) || n === s.gateway || used.has(n)) continue;
-            got = n;
-            break;
-          }
-          if (got !== null) break;
-        }
+        const got = next();
         if (got === null) errors.push({ index, message: 'ip: auto found no free address in the configured subnets' });
-        else {
-          used.add(got);
-          rec.ip = numToIp(got);
-        }
+        else rec.ip = numToIp(got);
       }
     }
     errors.sort((a, b) => a.index - b.index);

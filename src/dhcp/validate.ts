@@ -1,6 +1,7 @@
 // Field rules for host records: what may reach a rendered DHCP/proxy file.
 import ipaddr from 'ipaddr.js';
 import type { SubnetConfig } from './config.js';
+import { ConfigError } from '../config.js';
 
 export const HOSTNAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -28,21 +29,42 @@ export function numToIp(n: number): string {
 
 export interface Subnet { cfg: SubnetConfig; network: number; broadcast: number; prefix: number; poolFirst: number; poolLast: number; gateway: number | null; netmask: string }
 
+/** Compile dhcp.subnets; a bad entry throws ConfigError naming the key and the value. */
 export function compileSubnets(list: SubnetConfig[]): Subnet[] {
-  return list.map((cfg) => {
-    const [addr, prefix] = ipaddr.IPv4.parseCIDR(cfg.cidr);
-    const network = ipToNum(ipaddr.IPv4.networkAddressFromCIDR(cfg.cidr).toString());
+  const out = list.map((cfg, i) => {
+    const key = `dhcp.subnets[${i}]`;
+    const bad = (k: string, v: unknown, why: string) => new ConfigError(`invalid configuration: ${key}.${k} = ${JSON.stringify(v)}: ${why}`);
+    let prefix: number;
+    try {
+      prefix = ipaddr.IPv4.parseCIDR(cfg.cidr)[1];
+    } catch {
+      throw bad('cidr', cfg.cidr, 'is not an IPv4 CIDR such as 10.20.0.0/24');
+    }
+    if (prefix > 30) throw bad('cidr', cfg.cidr, 'the prefix must be /30 or shorter to leave host addresses');
+    const netAddr = ipaddr.IPv4.networkAddressFromCIDR(cfg.cidr).toString();
+    if (netAddr !== cfg.cidr.split('/')[0]) throw bad('cidr', cfg.cidr, `has host bits set; the network is ${netAddr}/${prefix}`);
+    const network = ipToNum(netAddr);
     const broadcast = ipToNum(ipaddr.IPv4.broadcastAddressFromCIDR(cfg.cidr).toString());
-    void addr;
+    const within = (a: string) => ipaddr.IPv4.isValidFourPartDecimal(a) && ipToNum(a) >= network && ipToNum(a) <= broadcast;
+    const inside = (a: string) => within(a) && ipToNum(a) > network && ipToNum(a) < broadcast;
     let poolFirst = -1;
     let poolLast = -2;
     if (cfg.pool) {
       const [a, b] = cfg.pool.split('-');
+      if (!within(a!) || !within(b!)) throw bad('pool', cfg.pool, `must lie inside ${cfg.cidr}`);
       poolFirst = ipToNum(a!);
       poolLast = ipToNum(b!);
+      if (poolFirst > poolLast) throw bad('pool', cfg.pool, 'the first address is after the last');
     }
+    if (cfg.gateway && !inside(cfg.gateway)) throw bad('gateway', cfg.gateway, `must lie inside ${cfg.cidr} (not its network or broadcast address)`);
+    for (const d of cfg.dns ?? []) if (!ipaddr.IPv4.isValidFourPartDecimal(d)) throw bad('dns', d, 'is not an IPv4 address');
     return { cfg, network, broadcast, prefix, poolFirst, poolLast, gateway: cfg.gateway ? ipToNum(cfg.gateway) : null, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString() };
   });
+  out.forEach((s, i) => {
+    const o = out.findIndex((x, j) => j < i && x.network <= s.broadcast && s.network <= x.broadcast);
+    if (o >= 0) throw new ConfigError(`invalid configuration: dhcp.subnets[${i}].cidr = ${JSON.stringify(s.cfg.cidr)}: overlaps dhcp.subnets[${o}] (${out[o]!.cfg.cidr})`);
+  });
+  return out;
 }
 
 /** Why this address may not be reserved, or null. */
