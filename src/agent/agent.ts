@@ -11,7 +11,7 @@ import { VERSION } from '../version.js';
 import { registerSecret } from '../secrets.js';
 import { runCheck, runCommand, type SensorDef } from './checks.js';
 import { Spool } from './spool.js';
-import { CdrTail } from './cdr.js';
+import { CdrTail, type CdrTimezone } from './cdr.js';
 
 export const DEFAULT_AGENT_CONFIG = '/etc/switchboard/agent.yaml';
 
@@ -29,6 +29,8 @@ export interface AgentConfig {
   backoffMaxMs: number;
   batchSize: number;
   asterisk: string;
+  /** The time zone of the CDR CSV's timestamps: the PBX's local time (cdr-csv's default) or UTC (usegmtime=yes). */
+  cdrTimezone: CdrTimezone;
 }
 
 const DEFAULTS: Omit<AgentConfig, 'server' | 'nodeId' | 'token'> = {
@@ -41,7 +43,26 @@ const DEFAULTS: Omit<AgentConfig, 'server' | 'nodeId' | 'token'> = {
   backoffMaxMs: 60_000,
   batchSize: 200,
   asterisk: 'asterisk',
+  cdrTimezone: 'local',
 };
+
+/** Per CDR post: well inside the bot's limits (5000 calls, `monitor.bodyLimitBytes`, 4 MiB by default). */
+export const CDR_CHUNK_CALLS = 1000;
+export const CDR_CHUNK_BYTES = 1024 * 1024;
+/** The Asterisk version is asked for at most this often (it runs `asterisk -rx`). */
+export const ASTERISK_FACT_MS = 10 * 60_000;
+export const BACKOFF_START_MS = 500;
+
+/** Delay to a sensor's next run: its interval ±10 % jitter, less the time the run took, at least 100 ms. */
+export function nextRunDelay(intervalMs: number, elapsedMs: number, rand: () => number = Math.random): number {
+  const jitter = intervalMs * 0.1 * (rand() * 2 - 1);
+  return Math.max(100, intervalMs + jitter - elapsedMs);
+}
+
+/** Exponential back-off: doubles, capped. */
+export function nextBackoff(prevMs: number, maxMs: number): number {
+  return Math.min(prevMs * 2, maxMs);
+}
 
 export function loadAgentConfig(file: string): AgentConfig {
   let raw: Record<string, unknown>;
@@ -52,6 +73,7 @@ export function loadAgentConfig(file: string): AgentConfig {
   }
   const cfg = { ...DEFAULTS, ...raw } as AgentConfig;
   for (const k of ['server', 'nodeId', 'token'] as const) if (!cfg[k]) throw new Error(`agent config ${file}: "${k}" is missing (run switchboard agent enroll first)`);
+  if (cfg.cdrTimezone !== 'local' && cfg.cdrTimezone !== 'utc') throw new Error(`agent config ${file}: cdrTimezone must be local or utc, not ${JSON.stringify(cfg.cdrTimezone)}`);
   registerSecret(cfg.token);
   return cfg;
 }
@@ -72,8 +94,18 @@ export async function enroll(opts: { server: string; code: string; config: strin
   }
   fs.mkdirSync(path.dirname(path.resolve(opts.config)), { recursive: true });
   const cfg = { ...existing, server, nodeId: body.nodeId, node: body.node, token: body.token };
-  fs.writeFileSync(opts.config, YAML.stringify(cfg), { mode: 0o600 });
-  fs.chmodSync(opts.config, 0o600);
+  // The token is written into a new 0600 file that replaces the old one by rename: an existing config
+  // with wider permissions never holds it, not even for a moment.
+  const tmp = `${opts.config}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { force: true });
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+    fs.writeFileSync(fd, YAML.stringify(cfg));
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, opts.config);
   return { nodeId: body.nodeId, node: body.node ?? '' };
 }
 
@@ -86,9 +118,11 @@ interface SpooledResult {
   perfdata: unknown[];
 }
 
-function log(level: string, msg: string, extra: Record<string, unknown> = {}): void {
+export type AgentLog = (level: string, msg: string, extra?: Record<string, unknown>) => void;
+
+const stderrLog: AgentLog = (level, msg, extra = {}) => {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...extra })}\n`);
-}
+};
 
 export class Agent {
   private spool: Spool;
@@ -100,10 +134,22 @@ export class Agent {
   private cdrEnabled = true;
   private wake?: () => void;
   private facts: Record<string, unknown> = {};
+  private asteriskAt = 0;
+  private factsBusy = false;
   private others: NodeJS.Timeout[] = [];
+  private log: AgentLog;
+  private cdrChunkBytes = CDR_CHUNK_BYTES;
+  /** CDR lines given up on: unparsable, longer than the read window, or refused by the bot even alone. */
+  cdrSkipped = 0;
 
-  constructor(private cfg: AgentConfig) {
+  constructor(private cfg: AgentConfig, opts: { log?: AgentLog } = {}) {
     this.spool = new Spool(cfg.spoolDir, cfg.spoolMaxBytes);
+    this.log = opts.log ?? stderrLog;
+  }
+
+  /** Results waiting in the spool, and how many were dropped and not yet reported to the bot. */
+  get spoolState(): { size: number; dropped: number } {
+    return { size: this.spool.size(), dropped: this.spool.dropped };
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -115,16 +161,21 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    this.facts = await this.hostFacts();
-    await this.fetchConfig().catch((e) => log('warn', 'config fetch failed; will retry', { err: (e as Error).message }));
-    this.others.push(setInterval(() => void this.fetchConfig().catch((e) => log('warn', 'config fetch failed', { err: (e as Error).message })), this.cfg.configPollMs));
-    this.others.push(setInterval(() => this.kick(), this.cfg.heartbeatMs));
+    await this.refreshFacts();
+    await this.fetchConfig().catch((e) => this.log('warn', 'config fetch failed; will retry', { err: (e as Error).message }));
+    this.others.push(setInterval(() => void this.fetchConfig().catch((e) => this.log('warn', 'config fetch failed', { err: (e as Error).message })), this.cfg.configPollMs));
+    this.others.push(
+      setInterval(() => {
+        void this.refreshFacts();
+        this.kick();
+      }, this.cfg.heartbeatMs),
+    );
     try {
       fs.mkdirSync(this.cfg.spoolDir, { recursive: true });
-      this.cdr = new CdrTail(this.cfg.cdrPath, path.join(this.cfg.spoolDir, 'cdr-position.json'));
+      this.cdr = new CdrTail(this.cfg.cdrPath, path.join(this.cfg.spoolDir, 'cdr-position.json'), this.cfg.cdrTimezone);
       this.others.push(setInterval(() => void this.pumpCdr(), this.cfg.cdrPollMs));
     } catch (e) {
-      log('warn', 'CDR tail disabled', { err: (e as Error).message });
+      this.log('warn', 'CDR tail disabled', { err: (e as Error).message });
     }
     void this.uploadLoop();
   }
@@ -142,19 +193,32 @@ export class Agent {
     w?.();
   }
 
-  private async hostFacts(): Promise<Record<string, unknown>> {
-    let osName = `${os.type()} ${os.release()}`;
+  /** Host facts for the heartbeat: re-read each time (cheap), the Asterisk version at most every ASTERISK_FACT_MS. Never throws. */
+  async refreshFacts(): Promise<Record<string, unknown>> {
+    if (this.factsBusy) return this.facts;
+    this.factsBusy = true;
     try {
-      const m = /^PRETTY_NAME="?([^"\n]+)"?/m.exec(fs.readFileSync('/etc/os-release', 'utf8'));
-      if (m) osName = m[1]!;
-    } catch {
-      /* not Linux */
+      let osName = `${os.type()} ${os.release()}`;
+      try {
+        const m = /^PRETTY_NAME="?([^"\n]+)"?/m.exec(fs.readFileSync('/etc/os-release', 'utf8'));
+        if (m) osName = m[1]!;
+      } catch {
+        /* not Linux */
+      }
+      let asterisk = (this.facts.asterisk as string | null | undefined) ?? null;
+      if (!this.asteriskAt || Date.now() - this.asteriskAt >= ASTERISK_FACT_MS) {
+        this.asteriskAt = Date.now();
+        const r = await runCommand(`${this.cfg.asterisk} -rx "core show version"`, 5000);
+        const m = /Asterisk\s+(\S+)/.exec(r.stdout);
+        asterisk = m ? m[1]! : null;
+      }
+      this.facts = { hostname: os.hostname(), os: osName, kernel: os.release(), arch: os.arch(), asterisk, agentVersion: VERSION };
+    } catch (e) {
+      this.log('warn', 'host facts could not be read', { err: (e as Error).message });
+    } finally {
+      this.factsBusy = false;
     }
-    let asterisk: string | null = null;
-    const r = await runCommand(`${this.cfg.asterisk} -rx "core show version"`, 5000);
-    const m = /Asterisk\s+(\S+)/.exec(r.stdout);
-    if (m) asterisk = m[1]!;
-    return { hostname: os.hostname(), os: osName, kernel: os.release(), arch: os.arch(), asterisk, agentVersion: VERSION };
+    return this.facts;
   }
 
   async fetchConfig(): Promise<void> {
@@ -184,62 +248,105 @@ export class Agent {
     }
     this.sensors = next;
     for (const s of next.values()) if (!this.timers.has(s.id)) this.schedule(s, Math.random() * Math.min(s.intervalMs, 2000));
-    log('info', 'sensor list loaded', { sensors: next.size, etag: this.etag });
+    this.log('info', 'sensor list loaded', { sensors: next.size, etag: this.etag });
   }
 
   private schedule(s: SensorDef, delay: number): void {
     if (this.stopped) return;
-    const t = setTimeout(async () => {
+    const t = setTimeout(() => {
       const at = Date.now();
-      const r = await runCheck({ ...s, args: { asterisk: this.cfg.asterisk, ...s.args } });
-      if (this.sensors.get(s.id) !== s || this.stopped) return;
-      const item: SpooledResult = { id: uuidv7(), sensorId: s.id, at, status: r.status, output: r.output, perfdata: r.perfdata };
-      this.spool.append([item]);
-      this.kick();
-      const jitter = s.intervalMs * 0.1 * (Math.random() * 2 - 1);
-      this.schedule(s, Math.max(100, s.intervalMs + jitter - (Date.now() - at)));
+      void (async () => {
+        try {
+          const r = await runCheck({ ...s, args: { asterisk: this.cfg.asterisk, ...s.args } });
+          if (this.sensors.get(s.id) !== s || this.stopped) return false;
+          const item: SpooledResult = { id: uuidv7(), sensorId: s.id, at, status: r.status, output: r.output, perfdata: r.perfdata };
+          this.spool.append([item]);
+          this.kick();
+        } catch (e) {
+          this.log('error', 'sensor run or spool write failed', { sensor: s.name, err: (e as Error).message });
+        }
+        return true;
+      })().then((again) => {
+        if (again) this.schedule(s, nextRunDelay(s.intervalMs, Date.now() - at));
+      });
     }, delay);
     this.timers.set(s.id, t);
   }
 
   private async uploadLoop(): Promise<void> {
-    let backoff = 500;
+    let backoff = BACKOFF_START_MS;
     let lastBeat = 0;
     while (!this.stopped) {
-      const batch = this.spool.peek<SpooledResult>(this.cfg.batchSize);
-      const beatDue = Date.now() - lastBeat >= this.cfg.heartbeatMs;
-      if (batch.length === 0 && !beatDue) {
-        await new Promise<void>((r) => {
-          this.wake = r;
-          setTimeout(r, 1000).unref();
-        });
-        continue;
-      }
       try {
-        const dropped = this.spool.dropped;
-        const res = await fetch(this.url('/api/v1/agent/results'), {
-          method: 'POST',
-          headers: this.headers({ 'content-type': 'application/json' }),
-          body: JSON.stringify({ nodeId: this.cfg.nodeId, results: batch, dropped, facts: this.facts }),
-          signal: AbortSignal.timeout(15_000),
-        });
-        if (res.status === 400 || res.status === 413) {
-          // The bot refuses this batch for good; keep the rest flowing.
-          log('error', 'results refused', { status: res.status, body: (await res.text()).slice(0, 300) });
-          this.spool.shift(batch.length);
+        const batch = this.spool.peek<SpooledResult>(this.cfg.batchSize);
+        const beatDue = Date.now() - lastBeat >= this.cfg.heartbeatMs;
+        if (batch.length === 0 && !beatDue) {
+          await new Promise<void>((r) => {
+            this.wake = r;
+            setTimeout(r, 1000).unref();
+          });
           continue;
         }
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        this.spool.shift(batch.length);
-        if (dropped) this.spool.setDropped(this.spool.dropped - dropped);
+        await this.deliver(batch);
         lastBeat = Date.now();
-        backoff = 500;
+        backoff = BACKOFF_START_MS;
       } catch (e) {
-        log('warn', 'upload failed; spooling', { err: (e as Error).message, spooled: this.spool.size(), retryMs: backoff });
+        this.log('warn', 'upload failed; spooling', { err: (e as Error).message, spooled: this.spool.size(), retryMs: backoff });
         await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, this.cfg.backoffMaxMs);
+        backoff = nextBackoff(backoff, this.cfg.backoffMaxMs);
       }
     }
+  }
+
+  /**
+   * Post results in order. A 400/413 refuses something in the batch for good: the items the bot names in
+   * `rejected` are dropped, otherwise the batch is halved until the bad items are alone, and only those are
+   * dropped (counted in `dropped`, reported with the next post). Throws on anything worth retrying.
+   */
+  private async deliver(batch: SpooledResult[]): Promise<void> {
+    const dropped = this.spool.dropped;
+    const res = await fetch(this.url('/api/v1/agent/results'), {
+      method: 'POST',
+      headers: this.headers({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ nodeId: this.cfg.nodeId, results: batch, dropped, facts: this.facts }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text().catch(() => '');
+    let body: { rejected?: { id?: string; reason?: string }[]; error?: string } = {};
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      /* not JSON */
+    }
+    if (res.ok) {
+      if (body.rejected?.length) this.log('warn', 'results refused by the bot (the rest were stored)', { refused: body.rejected.length, first: body.rejected[0]?.reason });
+      // Items trimmed from the spool while in flight were counted as dropped, but the bot has them.
+      const missing = this.spool.ack(batch.map((r) => r.id));
+      this.spool.setDropped(Math.max(0, this.spool.dropped - dropped - missing));
+      return;
+    }
+    if ((res.status !== 400 && res.status !== 413) || !batch.length) throw new Error(`HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`);
+    const named = new Set((body.rejected ?? []).map((r) => r.id).filter((id): id is string => typeof id === 'string'));
+    const bad = batch.filter((r) => named.has(r.id));
+    if (bad.length) {
+      this.refuse(bad, res.status, body.error);
+      const rest = batch.filter((r) => !named.has(r.id));
+      if (rest.length) await this.deliver(rest);
+      return;
+    }
+    if (batch.length === 1) {
+      this.refuse(batch, res.status, body.error);
+      return;
+    }
+    const mid = Math.ceil(batch.length / 2);
+    await this.deliver(batch.slice(0, mid));
+    await this.deliver(batch.slice(mid));
+  }
+
+  private refuse(items: SpooledResult[], status: number, error?: string): void {
+    const missing = this.spool.ack(items.map((r) => r.id));
+    this.spool.setDropped(this.spool.dropped + items.length - missing);
+    this.log('error', 'results refused by the bot; dropped', { status, count: items.length, sensors: [...new Set(items.map((r) => r.sensorId))], error: error?.slice(0, 300) });
   }
 
   private cdrBusy = false;
@@ -247,17 +354,54 @@ export class Agent {
     if (!this.cdr || !this.cdrEnabled || this.cdrBusy) return;
     this.cdrBusy = true;
     try {
-      const got = this.cdr.read();
-      if (!got) return;
-      if (got.calls.length) {
-        const res = await fetch(this.url('/api/v1/agent/cdr'), { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body: JSON.stringify({ nodeId: this.cfg.nodeId, calls: got.calls }), signal: AbortSignal.timeout(15_000) });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      // A backlog is drained read window by read window, each in posts that fit the bot's limits; the
+      // position advances after every delivered post.
+      for (let round = 0; round < 16 && !this.stopped; round++) {
+        const got = this.cdr.read();
+        if (!got) return;
+        if (got.skipped) {
+          this.cdrSkipped += got.skipped;
+          this.log('warn', 'CDR lines skipped (unparsable or longer than the read window)', { count: got.skipped });
+        }
+        for (let i = 0; i < got.calls.length; ) {
+          let bytes = 0;
+          let j = i;
+          while (j < got.calls.length && j - i < CDR_CHUNK_CALLS) {
+            const b = Buffer.byteLength(JSON.stringify(got.calls[j])) + 1;
+            if (j > i && bytes + b > this.cdrChunkBytes) break;
+            bytes += b;
+            j++;
+          }
+          await this.deliverCdr(got.calls.slice(i, j));
+          this.cdr.commit(this.cdr.positionAt(got.ino, got.ends[j - 1]!));
+          i = j;
+        }
+        this.cdr.commit(got.next);
+        if (!got.more) return;
       }
-      this.cdr.commit(got.next);
     } catch (e) {
-      log('warn', 'CDR upload failed; will retry', { err: (e as Error).message });
+      this.log('warn', 'CDR upload failed; will retry', { err: (e as Error).message });
     } finally {
       this.cdrBusy = false;
     }
+  }
+
+  /** Post calls; a 4xx (other than 401/408/429) is halved down to single calls, and a single refused call is skipped. */
+  private async deliverCdr(calls: unknown[]): Promise<void> {
+    const body = JSON.stringify({ nodeId: this.cfg.nodeId, calls });
+    const res = await fetch(this.url('/api/v1/agent/cdr'), { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body, signal: AbortSignal.timeout(15_000) });
+    const text = await res.text().catch(() => '');
+    if (res.ok) return;
+    if (res.status < 400 || res.status >= 500 || [401, 408, 429].includes(res.status)) throw new Error(`HTTP ${res.status}`);
+    if (calls.length > 1) {
+      // Smaller posts from now on when the body was too large.
+      if (res.status === 413) this.cdrChunkBytes = Math.max(4096, Math.floor(Buffer.byteLength(body) / 2));
+      const mid = Math.ceil(calls.length / 2);
+      await this.deliverCdr(calls.slice(0, mid));
+      await this.deliverCdr(calls.slice(mid));
+      return;
+    }
+    this.cdrSkipped++;
+    this.log('error', 'CDR call refused by the bot; skipped', { status: res.status, error: text.slice(0, 300), callId: (calls[0] as { callId?: string }).callId });
   }
 }

@@ -15,7 +15,31 @@ export interface CdrCall {
   raw: string;
 }
 
-export function parseCdrLine(line: string): CdrCall | null {
+export type CdrTimezone = 'local' | 'utc';
+
+/** Longest `raw` the bot accepts (characters); longer lines are cut. */
+export const CDR_RAW_MAX = 4000;
+
+/** Cut to at most n UTF-16 units without splitting a surrogate pair. */
+function cut(s: string, n: number): string {
+  if (s.length <= n) return s;
+  const c = s.charCodeAt(n - 1);
+  return s.slice(0, c >= 0xd800 && c <= 0xdbff ? n - 1 : n);
+}
+
+/**
+ * cdr-csv writes `start` as "YYYY-MM-DD HH:MM:SS" in the PBX's local time unless Asterisk runs with
+ * `usegmtime=yes` (then UTC): `tz` says which.
+ */
+export function parseCdrTime(s: string, tz: CdrTimezone = 'local'): number | null {
+  const m = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)/.exec(s.trim());
+  if (!m) return null;
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const t = tz === 'utc' ? Date.UTC(y, mo - 1, d, h, mi, se) : new Date(y, mo - 1, d, h, mi, se).getTime();
+  return Number.isFinite(t) ? t : null;
+}
+
+export function parseCdrLine(line: string, tz: CdrTimezone = 'local'): CdrCall | null {
   let rec: string[];
   try {
     rec = (parse(line, { relax_quotes: true, relax_column_count: true }) as string[][])[0] ?? [];
@@ -24,22 +48,46 @@ export function parseCdrLine(line: string): CdrCall | null {
   }
   if (rec.length < 15) return null;
   // accountcode,src,dst,dcontext,clid,channel,dstchannel,lastapp,lastdata,start,answer,end,duration,billsec,disposition,amaflags[,userfield,uniqueid]
-  const start = Date.parse(`${rec[9]!.replace(' ', 'T')}Z`);
+  const start = parseCdrTime(rec[9]!, tz);
   const uniqueid = rec[17] ?? '';
+  // Field lengths as the bot accepts them (a longer value would have the whole post refused).
   return {
-    callId: uniqueid || crypto.createHash('sha256').update(line).digest('hex').slice(0, 40),
-    at: Number.isFinite(start) ? start : Date.now(),
-    src: rec[1] ?? '',
-    dst: rec[2] ?? '',
-    duration: Number(rec[12]) || 0,
-    disposition: rec[14] ?? '',
-    raw: line,
+    callId: uniqueid && uniqueid.length <= 64 ? uniqueid : crypto.createHash('sha256').update(line).digest('hex').slice(0, 40),
+    at: start ?? Date.now(),
+    src: cut(rec[1] ?? '', 128),
+    dst: cut(rec[2] ?? '', 128),
+    duration: Math.max(0, Math.trunc(Number(rec[12]) || 0)),
+    disposition: cut(rec[14] ?? '', 32),
+    raw: cut(line, CDR_RAW_MAX),
   };
 }
 
+/** Default read window: at most this many bytes of the CSV per read(). */
+export const CDR_READ_BYTES = 4 * 1024 * 1024;
+
+export interface CdrPosition {
+  ino: number;
+  offset: number;
+  tail?: string;
+  /** Inside a line longer than the read window: skip up to its newline. */
+  skipping?: boolean;
+}
+
+export interface CdrRead {
+  calls: CdrCall[];
+  /** ends[i]: the file offset just after calls[i]'s line (commit it once calls[0..i] are delivered). */
+  ends: number[];
+  next: CdrPosition;
+  /** Lines skipped (longer than the read window) or unparsable. */
+  skipped: number;
+  /** More of the file is waiting beyond this read. */
+  more: boolean;
+  ino: number;
+}
+
 export class CdrTail {
-  private pos: { ino: number; offset: number; tail?: string };
-  constructor(private file: string, private stateFile: string) {
+  private pos: CdrPosition;
+  constructor(private file: string, private stateFile: string, private tz: CdrTimezone = 'local') {
     try {
       this.pos = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
     } catch {
@@ -62,8 +110,8 @@ export class CdrTail {
     fs.writeFileSync(this.stateFile, JSON.stringify(this.pos), { mode: 0o600 });
   }
 
-  /** New complete lines since the last commit, and the position to commit after they were delivered. */
-  read(): { calls: CdrCall[]; next: { ino: number; offset: number; tail?: string } } | null {
+  /** New complete lines since the last commit (at most maxBytes of the file), and the position to commit after they were delivered. */
+  read(maxBytes = CDR_READ_BYTES): CdrRead | null {
     let st: fs.Stats;
     try {
       st = fs.statSync(this.file);
@@ -71,25 +119,62 @@ export class CdrTail {
       return null;
     }
     let offset = this.pos.offset;
-    if (st.ino !== this.pos.ino || st.size < offset || (offset > 0 && this.pos.tail !== undefined && this.tailAt(offset) !== this.pos.tail)) offset = 0;
+    let skipping = !!this.pos.skipping;
+    if (st.ino !== this.pos.ino || st.size < offset || (offset > 0 && this.pos.tail !== undefined && this.tailAt(offset) !== this.pos.tail)) {
+      offset = 0;
+      skipping = false;
+    }
     if (st.size === offset) {
       if (st.ino !== this.pos.ino) this.pos = { ino: st.ino, offset };
       return null;
     }
     const fd = fs.openSync(this.file, 'r');
+    let buf: Buffer;
     try {
-      const len = Math.min(st.size - offset, 4 * 1024 * 1024);
-      const buf = Buffer.alloc(len);
+      const len = Math.min(st.size - offset, maxBytes);
+      buf = Buffer.alloc(len);
       fs.readSync(fd, buf, 0, len, offset);
-      const end = buf.lastIndexOf(0x0a);
-      if (end < 0) return null;
-      const text = buf.subarray(0, end + 1).toString('utf8');
-      const calls = text.split('\n').filter((l) => l.trim()).map(parseCdrLine).filter((c): c is CdrCall => c !== null);
-      const nextOff = offset + end + 1;
-      return { calls, next: { ino: st.ino, offset: nextOff, tail: this.tailAt(nextOff) } };
     } finally {
       fs.closeSync(fd);
     }
+    const full = buf.length === maxBytes;
+    const at = (off: number, skip: boolean): CdrPosition => ({ ino: st.ino, offset: off, tail: this.tailAt(off), ...(skip ? { skipping: true } : {}) });
+    let start = 0;
+    let skipped = 0;
+    if (skipping) {
+      const nl = buf.indexOf(0x0a);
+      if (nl < 0) return full ? { calls: [], ends: [], next: at(offset + buf.length, true), skipped: 0, more: true, ino: st.ino } : null;
+      start = nl + 1;
+      skipped++;
+    }
+    const end = buf.lastIndexOf(0x0a);
+    if (end < start) {
+      // No complete line after `start`: one longer than the read window is skipped (up to its newline).
+      if (full) return { calls: [], ends: [], next: at(offset + buf.length, true), skipped, more: true, ino: st.ino };
+      return start > 0 ? { calls: [], ends: [], next: at(offset + start, false), skipped, more: false, ino: st.ino } : null;
+    }
+    const calls: CdrCall[] = [];
+    const ends: number[] = [];
+    for (let p = start; p <= end; ) {
+      const nl = buf.indexOf(0x0a, p);
+      const line = buf.subarray(p, nl).toString('utf8');
+      p = nl + 1;
+      if (!line.trim()) continue;
+      const c = parseCdrLine(line, this.tz);
+      if (!c) {
+        skipped++;
+        continue;
+      }
+      calls.push(c);
+      ends.push(offset + p);
+    }
+    const nextOff = offset + end + 1;
+    return { calls, ends, next: at(nextOff, false), skipped, more: nextOff < st.size, ino: st.ino };
+  }
+
+  /** The position just after a delivered line (offset from `ends`). */
+  positionAt(ino: number, offset: number): CdrPosition {
+    return { ino, offset, tail: this.tailAt(offset) };
   }
 
   /** The last (up to) 64 bytes before offset: a truncated-and-rewritten file no longer matches them. */
@@ -105,7 +190,7 @@ export class CdrTail {
     }
   }
 
-  commit(next: { ino: number; offset: number; tail?: string }): void {
+  commit(next: CdrPosition): void {
     this.pos = next;
     this.save();
   }

@@ -1,6 +1,6 @@
 // On-disk spool: every result is appended (JSON line) before it is sent, so nothing is lost when the bot
-// is unreachable or the agent restarts. The uploader takes lines from the head in order and drops them
-// once the bot acknowledged them. Size-capped: when full the oldest lines go, and the count is kept
+// is unreachable or the agent restarts. The uploader takes lines from the head in order and removes them
+// by id once the bot acknowledged them. Size-capped: when full the oldest lines go, and the count is kept
 // (persisted) until the bot has been told.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -71,10 +71,38 @@ export class Spool {
     return out;
   }
 
-  /** Remove the oldest n lines (after the bot acknowledged them). */
+  /** Remove the oldest n lines. */
   shift(n: number): void {
     const lines = this.lines();
     this.rewrite(lines.slice(n));
+  }
+
+  /**
+   * Remove exactly the items with these ids (the bot acknowledged or refused them), wherever they are now:
+   * the spool may have been trimmed, and grown, while they were in flight. Torn lines (a crash mid-write)
+   * go too and count as dropped. Returns how many of the ids were no longer there (trimmed meanwhile, so
+   * already counted as dropped).
+   */
+  ack(ids: Iterable<string>): number {
+    const want = new Set(ids);
+    if (!want.size) return 0;
+    const keep: string[] = [];
+    let found = 0;
+    let torn = 0;
+    for (const l of this.lines()) {
+      let id: unknown;
+      try {
+        id = (JSON.parse(l) as { id?: unknown }).id;
+      } catch {
+        torn++;
+        continue;
+      }
+      if (typeof id === 'string' && want.has(id)) found++;
+      else keep.push(l);
+    }
+    this.rewrite(keep);
+    if (torn) this.setDropped(this.dropped + torn);
+    return want.size - found;
   }
 
   size(): number {
