@@ -47,6 +47,28 @@ describe('readSheet', () => {
     ws.addRow(['00:11:22:33:44:55', { formula: 'HYPERLINK("http://x","y")', result: 'y' }]);
     const x = await readSheet(Buffer.from(await wb.xlsx.writeBuffer()), 'f.xlsx');
     expect(x.rows[0]!.issues[0]).toMatch(/name is a formula/);
+    expect(csv.rows[0]!.formulas).toEqual(['name']);
+    expect(x.rows[0]!.formulas).toEqual(['name']);
+  });
+
+  it('names a formula cell by column and never echoes its text or its computed result', async () => {
+    const csv = await readSheet(Buffer.from('mac,extension,password\n00:11:22:33:44:55,1001,=Secr3t!csv\n'), 'f.csv');
+    expect(csv.rows[0]!.issues).toEqual(['password is a formula (column C); paste its value as text instead']);
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('S');
+    ws.addRow(['mac', 'extension', 'name', 'password']);
+    ws.addRow(['00:11:22:33:44:55', 1001, 'Ana', { formula: 'CONCAT("Secr3t","!xl")', result: 'Secr3t!xl' }]);
+    const x = await readSheet(Buffer.from(await wb.xlsx.writeBuffer()), 'f.xlsx');
+    expect(x.rows[0]!.issues).toEqual(['password is a formula (column D); paste its value as text instead']);
+    expect(JSON.stringify(x.rows[0]!.issues)).not.toMatch(/Secr3t/);
+    expect(JSON.stringify(csv.rows[0]!.issues)).not.toMatch(/Secr3t/);
+  });
+
+  it('a CSV parse error does not quote the cell it failed on', async () => {
+    const err = await readSheet(Buffer.from('mac,password\n1,"Secr3t!q\n'), 'q.csv').catch((e: Error) => e);
+    expect(err).toBeInstanceOf(SheetError);
+    expect((err as Error).message).toMatch(/^q\.csv is not valid CSV/);
+    expect((err as Error).message).not.toMatch(/Secr3t/);
   });
 
   it('refuses empty, oversized, binary and fake files with specific messages', async () => {

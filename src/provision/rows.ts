@@ -167,13 +167,12 @@ export function draftsFromSheet(sheet: Sheet, drivers: DriverSet, d: DraftDefaul
     for (const issue of r.issues) problems.push({ row: r.row, message: issue });
     const cells: Record<string, string> = {};
     for (const [k, v] of Object.entries(r.cells)) cells[colOf.get(k) ?? extraCols.get(k) ?? k] = v;
-    if (r.issues.length) {
-      // Formula cells are reported as such; do not also complain about their computed values.
-      for (const [k, v] of Object.entries(cells)) if (/^\s*=/.test(v)) cells[k] = '';
-    }
+    // Formula cells are reported as such (by row and column, never their text or computed result); do not
+    // also complain about their values, which could echo a password.
+    const formulaFields = new Set((r.formulas ?? []).map((k) => colOf.get(k) ?? extraCols.get(k) ?? k));
+    for (const f of formulaFields) cells[f] = '';
     const { draft, problems: ps } = draftFromCells(r.row, cells, drivers, d);
-    const formulaFields = new Set(Object.keys(r.cells).filter((k) => /^\s*=/.test(r.cells[k]!)).map((k) => colOf.get(k) ?? k));
-    problems.push(...ps.filter((p) => !(r.issues.length && p.field && formulaFields.has(p.field))));
+    problems.push(...ps.filter((p) => !(p.field && formulaFields.has(p.field))));
     if (!draft || r.issues.length) continue;
     const m = macRow.get(draft.mac);
     if (m !== undefined) {
@@ -198,8 +197,9 @@ export function fmtMac(hex12: string): string {
   return hex12.match(/../g)!.join(':');
 }
 
-export function formatProblems(problems: RowProblem[], max = 50): string {
+/** The first `max` problems as bullet lines; `more` is said after "… and N more" (e.g. where the rest are). */
+export function formatProblems(problems: RowProblem[], max = 50, more = ''): string {
   const lines = problems.slice(0, max).map((p) => (p.row <= 1 && !p.field ? `• ${p.message}` : `• row ${p.row}${p.field ? ` (${p.field})` : ''}: ${p.message}`));
-  if (problems.length > max) lines.push(`… and ${problems.length - max} more`);
+  if (problems.length > max) lines.push(`… and ${problems.length - max} more${more}`);
   return lines.join('\n');
 }

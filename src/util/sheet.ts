@@ -14,6 +14,8 @@ export interface SheetRow {
   /** Cells by normalised header name (see normalizeHeader). */
   cells: Record<string, string>;
   issues: string[];
+  /** Normalised names of the columns whose cell on this row is a formula (their text is never echoed). */
+  formulas?: string[];
 }
 
 export interface Sheet {
@@ -105,7 +107,9 @@ function readCsv(data: Buffer, name: string, maxRows: number): Sheet {
     records = parse(text, { delimiter, relax_column_count: true, skip_empty_lines: false, bom: true, relax_quotes: true }) as string[][];
   } catch (e) {
     const err = e as { message: string; lines?: number };
-    throw new SheetError(`${name} is not valid CSV${err.lines ? ` near line ${err.lines}` : ''}: ${err.message.replace(/^Invalid Record Length: |^CsvError: /, '')}`);
+    // csv-parse quotes the offending field in some messages ("…, value is \"…\""): never echo a cell.
+    const why = err.message.replace(/^Invalid Record Length: |^CsvError: /, '').replace(/,?\s*value is\b[\s\S]*$/, '').replace(/\s+/g, ' ').slice(0, 200);
+    throw new SheetError(`${name} is not valid CSV${err.lines ? ` near line ${err.lines}` : ''}: ${why}`);
   }
   const headerRec = records[0] ?? [];
   return build('csv', name, headerRec, records.slice(1).map((cells, i) => ({ row: i + 2, cells, formulas: cells.map((c) => /^\s*=/.test(c)) })), maxRows, { encoding, delimiter });
@@ -152,6 +156,13 @@ async function readXlsx(data: Buffer, name: string, maxRows: number): Promise<Sh
   return build('xlsx', name, header ?? [], raw, maxRows, {});
 }
 
+/** 0 → "A", 25 → "Z", 26 → "AA": the column as a spreadsheet names it. */
+export function columnLetter(i: number): string {
+  let s = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(65 + ((n - 1) % 26)) + s;
+  return s;
+}
+
 function build(format: 'csv' | 'xlsx', name: string, headerRec: string[], raw: { row: number; cells: string[]; formulas: boolean[] }[], maxRows: number, extra: { encoding?: string; delimiter?: string }): Sheet {
   const headers = headerRec.map((h) => String(h).trim());
   while (headers.length && headers[headers.length - 1] === '') headers.pop();
@@ -166,13 +177,18 @@ function build(format: 'csv' | 'xlsx', name: string, headerRec: string[], raw: {
     if (r.cells.every((c) => String(c).trim() === '')) continue;
     const issues: string[] = [];
     const cells: Record<string, string> = {};
+    const formulas: string[] = [];
     keys.forEach((k, i) => {
       cells[k] = String(r.cells[i] ?? '').trim();
-      if (r.formulas[i]) issues.push(`${headers[i]} is a formula (${String(r.cells[i]).slice(0, 40)}); paste the value instead`);
+      // Never the cell's text: in XLSX it is the formula's computed result, and the column may hold a password.
+      if (r.formulas[i]) {
+        issues.push(`${headers[i]} is a formula (column ${columnLetter(i)}); paste its value as text instead`);
+        formulas.push(k);
+      }
     });
     const extraCells = r.cells.slice(keys.length).filter((c) => String(c).trim() !== '');
     if (extraCells.length) issues.push(`has ${keys.length + extraCells.length} cells but the header names ${keys.length} columns`);
-    rows.push({ row: r.row, cells, issues });
+    rows.push(formulas.length ? { row: r.row, cells, issues, formulas } : { row: r.row, cells, issues });
     if (rows.length > maxRows) throw new SheetError(`${name} has more than ${maxRows} rows`);
   }
   if (rows.length === 0) throw new SheetError(`${name} has a header row but no data rows`);
