@@ -1,9 +1,9 @@
 // `inventory pcs|pc|accounts|export`: the PCs renewal has seen (keyed by MAC) and their account history.
-import { stringify } from 'csv-stringify/sync';
 import type { Command } from '../src/core/command.js';
 import { UserError } from '../src/core/command.js';
 import { table, when } from '../src/core/format.js';
 import type { PcRow } from '../src/renew/inventory.js';
+import { safeCsv } from '../src/util/csv.js';
 
 function facts(pc: PcRow): Record<string, unknown> {
   try {
@@ -82,7 +82,8 @@ export const commands: Command[] = [
         const f = facts(r);
         return [r.mac, r.hostname ?? '', r.ip ?? '', r.account ?? '', r.last_renewal_at ? new Date(r.last_renewal_at).toISOString() : '', f.os ?? '', f.kernel ?? '', f.cpu ?? '', f.cores ?? '', f.ramKb ?? '', f.diskKb ?? '', f.serial ?? '', f.vendor ?? '', f.product ?? '', r.host_key_fp ?? ''].map(String);
       });
-      const csv = stringify([cols, ...data]);
+      // Hostnames, CPU names etc. come from the PCs: cells that a spreadsheet would run as formulas are written as text.
+      const csv = safeCsv([cols, ...data]);
       return { text: `${rows.length} PC(s) exported.`, files: [{ name: 'inventory.csv', data: Buffer.from(csv, 'utf8'), mime: 'text/csv' }] };
     },
   },

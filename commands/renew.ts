@@ -3,7 +3,8 @@ import dns from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 import type { Command, CommandContext } from '../src/core/command.js';
 import { UserError } from '../src/core/command.js';
-import type { JobKind } from '../src/core/jobs.js';
+import type { JobContext, JobKind } from '../src/core/jobs.js';
+import { scrub } from '../src/secrets.js';
 import { table, when } from '../src/core/format.js';
 import { checkAllowed, expandNetwork, pool, sweep } from '../src/renew/scanner.js';
 import type { HostOutcome } from '../src/renew/service.js';
@@ -33,6 +34,62 @@ async function resolveTargets(ctx: CommandContext, words: string[], range?: stri
   return uniq;
 }
 
+/**
+ * Hand one renewed host's password out: secret DM with the user sheet, then the PC label in the channel.
+ * Never throws: every failure becomes a warning on the outcome (and in the host's step log), so one host's
+ * DM or label problem neither fails the job nor keeps another host's password from its requester.
+ */
+async function deliver(ctx: JobContext, r: HostOutcome): Promise<void> {
+  const inv = ctx.app.services.renew.inventory;
+  const problem = async (msg: string, level: Level = 'ERROR') => {
+    const m = scrub(msg); // the password is still registered with the scrubber here
+    r.warnings.push(m);
+    if (r.status === 'ok') r.status = 'warning';
+    await inv.log(r.requestId, level, m).catch(() => undefined);
+  };
+  if (!r.password || !r.account) return;
+  const date = new Date();
+  const hostname = r.hostname || String(r.facts?.hostname ?? '') || r.host;
+  const sheets = await import('../src/renew/sheets.js'); // PDF/canvas libraries load on first use
+  let sheet: Buffer | undefined;
+  try {
+    sheet = await sheets.userSheetPdf({ account: r.account, password: r.password, hostname, ip: r.host, mac: r.mac ?? 'unknown', date, requestId: r.requestId });
+  } catch (e) {
+    await problem(`the user sheet could not be made: ${(e as Error).message}`, 'WARNING');
+  }
+  const note = r.status === 'warning' ? `⚠️ renewed with warnings, see \`renew log ${r.requestId}\`\n` : '';
+  const text = `${note}New account on ${hostname} (${r.host}, request #${r.requestId}): ${r.account} / password: ${r.password}`;
+  const files = sheet ? [{ name: `account-${r.requestId}-${r.account}.pdf`, data: sheet, mime: 'application/pdf' }] : [];
+  let sent = false;
+  let lastErr = '';
+  for (const attempt of [files, []]) {
+    try {
+      await ctx.dm({ text, files: attempt }, { secret: true });
+      sent = true;
+      if (attempt !== files && files.length) await problem('the user sheet could not be attached to the direct message (sent without it)', 'WARNING');
+      break;
+    } catch (e) {
+      lastErr = (e as Error).message;
+      if (!files.length) break;
+    }
+  }
+  if (!sent) await problem(`the direct message with the password of ${r.account} could not be sent (${lastErr}): the password is lost, re-run \`renew run ${r.host}\``, 'CRITICAL');
+  if (!r.mac) return; // no inventory record, so no label
+  try {
+    const rec = { mac: r.mac, hostname: r.hostname ?? '', serial: String(r.facts?.serial ?? 'unknown'), url: `${ctx.app.baseUrl()}/inventory/pc/${r.mac}` };
+    const base = `label-${rec.hostname || r.mac.replace(/:/g, '')}`;
+    await ctx.post({
+      text: `🏷️ Label for ${rec.hostname} (${rec.mac}, S/N ${rec.serial}) — request #${r.requestId}`,
+      files: [
+        { name: `${base}.png`, data: sheets.labelPng(rec), mime: 'image/png' },
+        { name: `${base}.pdf`, data: await sheets.labelPdf(rec), mime: 'application/pdf' },
+      ],
+    });
+  } catch (e) {
+    await problem(`the PC label could not be posted: ${(e as Error).message}`, 'WARNING');
+  }
+}
+
 export const jobKinds: Record<string, JobKind> = {
   renew: {
     title: (a: { hosts: string[]; dryRun?: boolean }) => `renew ${a.hosts.length} host${a.hosts.length === 1 ? '' : 's'}${a.dryRun ? ' (dry run)' : ''}`,
@@ -42,44 +99,43 @@ export const jobKinds: Record<string, JobKind> = {
       const requester = `${ctx.requester.platform}:${ctx.requester.userId}`;
       let done = 0;
       ctx.progress(0, hosts.length, 'starting');
-      const results = await pool(hosts, svc.cfg.concurrency, async (host): Promise<HostOutcome> => {
-        ctx.throwIfCancelled();
-        const r = await svc.renewHost(host, port, { jobId: ctx.id, requester, dryRun });
-        ctx.progress(++done, hosts.length, `${host}: ${r.status}`);
-        if (r.status === 'refused') await ctx.post(`⛔ ${host}: ${r.error} (request #${r.requestId}; the other hosts continue)`);
-        if (r.status === 'ok' && r.password && r.account && r.mac && r.facts) {
-          const date = new Date();
-          const { userSheetPdf, labelPng, labelPdf } = await import('../src/renew/sheets.js'); // PDF/canvas libraries load on first use
-          const sheet = await userSheetPdf({ account: r.account, password: r.password, hostname: String(r.facts.hostname ?? ''), ip: host, mac: r.mac, date, requestId: r.requestId });
-          await ctx.dm(
-            {
-              text: `New account on ${r.facts.hostname} (${host}, request #${r.requestId}): ${r.account} / password: ${r.password}`,
-              files: [{ name: `account-${r.requestId}-${r.account}.pdf`, data: sheet, mime: 'application/pdf' }],
-            },
-            { secret: true },
-          );
-          const rec = { mac: r.mac, hostname: String(r.facts.hostname ?? ''), serial: String(r.facts.serial ?? 'unknown'), url: `${ctx.app.baseUrl()}/inventory/pc/${r.mac}` };
-          const base = `label-${rec.hostname || r.mac.replace(/:/g, '')}`;
-          await ctx.post({
-            text: `🏷️ Label for ${rec.hostname} (${rec.mac}, S/N ${rec.serial}) — request #${r.requestId}`,
-            files: [
-              { name: `${base}.png`, data: labelPng(rec), mime: 'image/png' },
-              { name: `${base}.pdf`, data: await labelPdf(rec), mime: 'application/pdf' },
-            ],
-          });
+      const delivered: HostOutcome[] = [];
+      let results: HostOutcome[];
+      try {
+        // pool waits for every host in flight even when one throws (a cancel): those still get their DM.
+        results = await pool(hosts, svc.cfg.concurrency, async (host): Promise<HostOutcome> => {
+          ctx.throwIfCancelled();
+          let r: HostOutcome;
+          try {
+            r = await svc.renewHost(host, port, { jobId: ctx.id, requester, dryRun });
+          } catch (e) {
+            r = { host, port, requestId: 0, status: 'failed', warnings: [], error: scrub((e as Error).message) };
+          }
+          if (r.password) delivered.push(r);
+          await deliver(ctx, r);
+          ctx.progress(++done, hosts.length, `${host}: ${r.status}`);
+          if (r.status === 'refused') await ctx.post(`⛔ ${host}: ${r.error} (request #${r.requestId}; the other hosts continue)`).catch(() => undefined);
+          return r;
+        });
+      } finally {
+        // Delivered (or lost): the passwords leave the scrubber, so it does not grow with every renewal.
+        for (const r of delivered) {
+          svc.release(r);
+          delete r.password;
         }
-        delete r.password;
-        return r;
-      });
-      const ok = results.filter((r) => r.status === 'ok').length;
+      }
+      const renewed = results.filter((r) => r.status === 'ok' || r.status === 'warning').length;
+      const warned = results.filter((r) => r.status === 'warning').length;
       const lines = table(
         ['host', 'request', 'status', 'account', 'mac', 'note'],
-        results.map((r) => [r.host, `#${r.requestId}`, r.status, r.account ?? '', r.mac ?? '', (r.error ?? (r.keyStep ? `key ${r.keyStep}` : '')).slice(0, 120)]),
+        results.map((r) => [r.host, `#${r.requestId}`, r.status, r.account ?? '', r.mac ?? '', (r.error ?? (r.warnings.length ? r.warnings.join('; ') : r.keyStep ? `key ${r.keyStep}` : '')).slice(0, 120)]),
       );
-      const head = dryRun ? `Dry run on ${results.length} host(s); nothing changed.` : `${ok}/${results.length} host(s) renewed; passwords and user sheets were sent to you by direct message. \`renew log <request>\` shows each host's steps.`;
+      const head = dryRun
+        ? `Dry run on ${results.length} host(s); nothing changed.`
+        : `${renewed}/${results.length} host(s) renewed${warned ? ` (${warned} with warnings: see the note and \`renew log <request>\`)` : ''}; passwords and user sheets were sent to you by direct message. \`renew log <request>\` shows each host's steps.`;
       return {
         text: `${head}\n${lines}`,
-        data: { results: results.map((r) => ({ host: r.host, request: r.requestId, status: r.status, account: r.account ?? null, mac: r.mac ?? null, error: r.error ?? null })) },
+        data: { results: results.map((r) => ({ host: r.host, request: r.requestId, status: r.status, account: r.account ?? null, mac: r.mac ?? null, error: r.error ?? null, warnings: r.warnings })) },
       };
     },
   },

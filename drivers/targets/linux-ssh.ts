@@ -4,7 +4,7 @@
 // standard input so the password is never part of any command line.
 import { createHash } from 'node:crypto';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
-import { DEPLOY_SCRIPT } from './linux-ssh-deploy.js';
+import { DEPLOY_SCRIPT, PASSWORD_SET_MARKER } from './linux-ssh-deploy.js';
 
 export interface HostKeyInfo {
   keyType: string;
@@ -39,8 +39,12 @@ export interface ConnectOptions {
   privateKey?: string;
   password?: string;
   timeoutMs: number;
-  /** Decide on the presented host key: return the pinned fingerprint when it differs, or null to accept. */
-  verifyHostKey(info: HostKeyInfo): string | null;
+  /**
+   * Decide on the presented host key, before any authentication is attempted: return (or resolve to) the
+   * pinned fingerprint when it differs, or null to accept. A promise lets the caller store a first-contact
+   * pin before the handshake goes on.
+   */
+  verifyHostKey(info: HostKeyInfo): string | null | Promise<string | null>;
 }
 
 export function connect(o: ConnectOptions): Promise<{ client: Client; hostKey: HostKeyInfo }> {
@@ -48,10 +52,20 @@ export function connect(o: ConnectOptions): Promise<{ client: Client; hostKey: H
     const client = new Client();
     let seen: HostKeyInfo | undefined;
     let mismatch: HostKeyMismatchError | undefined;
-    client.once('ready', () => resolve({ client, hostKey: seen! }));
-    client.once('error', (err: Error & { level?: string }) => {
+    let verifyError: Error | undefined;
+    let settled = false;
+    client.once('ready', () => {
+      settled = true;
+      resolve({ client, hostKey: seen! });
+    });
+    // Kept for the client's whole life: an 'error' after 'ready' (connection reset mid-command) must not
+    // become an uncaught exception. Commands in flight see their channel close.
+    client.on('error', (err: Error & { level?: string }) => {
+      if (settled) return;
+      settled = true;
       client.end();
       if (mismatch) return reject(mismatch);
+      if (verifyError) return reject(verifyError);
       if (err.level === 'client-authentication') return reject(new AuthFailedError(`${o.host}:${o.port}`, o.privateKey ? 'key' : 'password'));
       reject(new Error(`ssh ${o.host}:${o.port}: ${err.message}`));
     });
@@ -63,14 +77,22 @@ export function connect(o: ConnectOptions): Promise<{ client: Client; hostKey: H
       password: o.password,
       readyTimeout: o.timeoutMs,
       tryKeyboard: false,
-      hostVerifier: (key: Buffer) => {
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
         seen = fingerprintOf(key);
-        const pinned = o.verifyHostKey(seen);
-        if (pinned) {
-          mismatch = new HostKeyMismatchError(o.host, o.port, pinned, seen.fingerprint);
-          return false;
-        }
-        return true;
+        const info = seen;
+        Promise.resolve()
+          .then(() => o.verifyHostKey(info))
+          .then(
+            (pinned) => {
+              if (pinned) mismatch = new HostKeyMismatchError(o.host, o.port, pinned, info.fingerprint);
+              verify(!pinned);
+            },
+            (e: Error) => {
+              verifyError = new Error(`ssh ${o.host}:${o.port}: host key check failed: ${e.message}`);
+              verify(false);
+            },
+          );
+        return undefined;
       },
     });
   });
@@ -78,23 +100,47 @@ export function connect(o: ConnectOptions): Promise<{ client: Client; hostKey: H
 
 export interface ExecResult {
   code: number | null;
+  signal?: string;
   stdout: string;
   stderr: string;
+  /** The local timeout fired: the channel was signalled (KILL) and closed; output is what arrived so far. */
+  timedOut?: boolean;
 }
 
+/** Run a command; never rejects on a timeout (resolves with timedOut and the partial output instead). */
 export function exec(client: Client, command: string, opts: { stdin?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     client.exec(command, (err: Error | undefined, ch: ClientChannel) => {
       if (err) return reject(err);
       let stdout = '';
       let stderr = '';
-      const t = opts.timeoutMs ? setTimeout(() => { ch.close(); reject(new Error(`remote command timed out after ${opts.timeoutMs} ms`)); }, opts.timeoutMs) : undefined;
+      let timedOut = false;
+      let done = false;
+      const finish = (code: number | null, signal?: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(t);
+        clearTimeout(t2);
+        resolve({ code, signal, stdout, stderr, timedOut });
+      };
+      let t2: NodeJS.Timeout | undefined;
+      const t = opts.timeoutMs
+        ? setTimeout(() => {
+            timedOut = true;
+            try {
+              ch.signal('KILL');
+            } catch {
+              /* the server may not support signals; closing the channel follows */
+            }
+            ch.close();
+            t2 = setTimeout(() => finish(null), 2000); // the server never confirmed the close
+          }, opts.timeoutMs)
+        : undefined;
       ch.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
       ch.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-      ch.on('close', (code: number | null) => {
-        clearTimeout(t);
-        resolve({ code, stdout, stderr });
-      });
+      let exitInfo: { code: number | null; signal?: string } | undefined;
+      ch.on('exit', (code: number | null, signal?: string) => (exitInfo = { code, signal }));
+      ch.on('close', (code: number | null) => finish(exitInfo?.code ?? code ?? null, exitInfo?.signal));
       if (opts.stdin !== undefined) ch.end(opts.stdin);
       else ch.end();
     });
@@ -125,18 +171,33 @@ export interface DeployOptions {
   password: string;
   managedRe: string;
   shell: string;
+  /** The SSH login user: the script never deletes it (nor root, nor system accounts). */
+  sshUser: string;
   sudo: boolean;
   timeoutMs: number;
   onStep?(level: string, message: string): void;
 }
 
 export interface DeployOutcome {
+  /** The script exited 0 and printed valid facts. */
   ok: boolean;
   code: number | null;
+  /**
+   * 'yes': the script reported (marker line) that chpasswd succeeded — the password is live on the PC;
+   * 'no': the script ended without reaching that point; 'unknown': the run was cut short (timeout, lost
+   * connection, killed) before the marker arrived, so the password may be live.
+   */
+  passwordSet: 'yes' | 'no' | 'unknown';
+  timedOut: boolean;
   facts?: Record<string, unknown>;
+  /** Why facts are missing (not printed, not JSON). */
+  factsError?: string;
   steps: { level: string; message: string }[];
   tmpDir: string;
 }
+
+/** Grace after renew.timeoutMs for the PC's own `timeout` to kill the script and report, before we cut the channel. */
+export const DEPLOY_KILL_GRACE_MS = 8000;
 
 /** Upload and run the deploy script; the temporary directory is removed afterwards in every case. */
 export async function deploy(client: Client, o: DeployOptions): Promise<DeployOutcome> {
@@ -152,27 +213,43 @@ export async function deploy(client: Client, o: DeployOptions): Promise<DeployOu
       sftp.end();
     }
     o.onStep?.('DEBUG', `deploy script uploaded (${DEPLOY_SCRIPT.length} bytes)`);
-    const cmd = `${o.sudo ? 'sudo -n ' : ''}/bin/sh ${q(`${dir}/deploy.sh`)} ${q(o.account)} ${q(o.managedRe)} ${q(o.shell)}`;
-    const r = await exec(client, cmd, { stdin: `${o.account}:${o.password}\n`, timeoutMs: o.timeoutMs });
+    // `timeout` puts the script in its own process group and kills the whole group (chpasswd, userdel, …)
+    // when the time is up; -k escalates to KILL. Our own timer only fires if the PC does not do it.
+    const secs = Math.max(1, Math.ceil(o.timeoutMs / 1000));
+    const cmd = `${o.sudo ? 'sudo -n ' : ''}timeout -k 5 ${secs} /bin/sh ${q(`${dir}/deploy.sh`)} ${q(o.account)} ${q(o.managedRe)} ${q(o.shell)} ${q(o.sshUser)}`;
+    const r = await exec(client, cmd, { stdin: `${o.account}:${o.password}\n`, timeoutMs: o.timeoutMs + DEPLOY_KILL_GRACE_MS });
+    let marker = false;
     const steps = r.stderr
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean)
-      .map((l) => {
+      .flatMap((l) => {
+        if (l === `${PASSWORD_SET_MARKER} ${o.account}`) {
+          marker = true;
+          return [];
+        }
         const m = /^(DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$/.exec(l);
-        return m ? { level: m[1]!, message: m[2]! } : { level: 'WARNING', message: l.slice(0, 500) };
+        return [m ? { level: m[1]!, message: m[2]! } : { level: 'WARNING', message: l.slice(0, 500) }];
       });
-    for (const s of steps) o.onStep?.(s.level, s.message);
+    const killed = r.timedOut || r.code === null || r.code === 124 || r.code === 137;
+    if (r.timedOut) steps.push({ level: 'ERROR', message: `the deploy script did not finish within ${o.timeoutMs + DEPLOY_KILL_GRACE_MS} ms: channel killed` });
+    else if (r.code === 124 || r.code === 137) steps.push({ level: 'ERROR', message: `the deploy script ran out of time (${secs} s) and was killed on the PC` });
+    else if (r.code === null) steps.push({ level: 'ERROR', message: `the deploy script ended without an exit status${r.signal ? ` (signal ${r.signal})` : ''}: connection lost?` });
     let facts: Record<string, unknown> | undefined;
+    let factsError: string | undefined;
     const line = r.stdout.trim().split('\n').pop() ?? '';
     if (line.startsWith('{')) {
       try {
-        facts = JSON.parse(line) as Record<string, unknown>;
+        const v = JSON.parse(line) as unknown;
+        if (v && typeof v === 'object' && !Array.isArray(v)) facts = v as Record<string, unknown>;
+        else factsError = 'the facts were not a JSON object';
       } catch {
-        o.onStep?.('ERROR', 'facts were not valid JSON');
+        factsError = 'the facts were not valid JSON';
       }
-    }
-    return { ok: r.code === 0 && !!facts, code: r.code, facts, steps, tmpDir: dir };
+    } else factsError = 'the script printed no facts';
+    if (factsError) steps.push({ level: 'WARNING', message: factsError });
+    for (const s of steps) o.onStep?.(s.level, s.message);
+    return { ok: r.code === 0 && !!facts, code: r.code, passwordSet: marker ? 'yes' : killed ? 'unknown' : 'no', timedOut: !!r.timedOut, facts, factsError, steps, tmpDir: dir };
   } finally {
     await exec(client, `${o.sudo ? 'sudo -n ' : ''}rm -rf ${q(dir)}`, { timeoutMs: 15_000 }).catch(() => undefined);
   }

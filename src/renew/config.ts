@@ -1,4 +1,5 @@
 // The `renew` config section.
+import fs from 'node:fs';
 import type { PasswordPolicy } from './passwords.js';
 
 export interface RenewConfig {
@@ -77,4 +78,39 @@ export function managedRegex(cfg: Pick<RenewConfig, 'accountPattern' | 'site' | 
   const lit = (s: string) => s.replace(/[.*+?^$()|[\]\\-]/g, (c) => (c === '-' ? '-' : `\\${c}`));
   const parts = cfg.accountPattern.split(/(\{site\}|\{nnn\}|\{dddd\})/).map((p) => (p === '{site}' ? lit(cfg.site) : p === '{nnn}' ? '[0-9]{3}' : p === '{dddd}' ? '[0-9]{4}' : lit(p)));
   return `^${parts.join('')}$`;
+}
+
+/** Shortest bootstrap password accepted: shorter ones could not be scrubbed from text reliably. */
+export const BOOTSTRAP_MIN_LENGTH = 8;
+
+/** Read the first-contact password from its file (trailing newline dropped); a clear error when unusable. */
+export function readBootstrapPassword(file: string): string {
+  let pw: string;
+  try {
+    pw = fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new Error(`cannot read renew.bootstrap.passwordFile ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!pw) throw new Error(`renew.bootstrap.passwordFile ${file} is empty`);
+  if (pw.length < BOOTSTRAP_MIN_LENGTH) throw new Error(`renew.bootstrap.passwordFile ${file} holds a password of ${pw.length} characters: at least ${BOOTSTRAP_MIN_LENGTH} are required (shorter ones cannot be kept out of logs reliably)`);
+  return pw;
+}
+
+/**
+ * Config-load checks of the managed-account pattern (the deploy script deletes what it matches): it must be a
+ * valid regular expression and must match neither "root" nor the SSH login user. (The script protects
+ * root, the SSH user and system uids on its own as well.) Returns the problem, or null.
+ */
+export function managedPatternProblem(cfg: Pick<RenewConfig, 'accountPattern' | 'site' | 'managedPattern' | 'ssh'>): string | null {
+  const src = managedRegex(cfg);
+  let re: RegExp;
+  try {
+    re = new RegExp(src);
+  } catch (e) {
+    return `config renew.managedPattern: "${src}" is not a valid regular expression (${(e as Error).message})`;
+  }
+  for (const name of new Set(['root', cfg.ssh.user])) {
+    if (re.test(name)) return `config renew.${cfg.managedPattern ? 'managedPattern' : 'accountPattern'}: the managed-account pattern "${src}" matches "${name}"${name === 'root' ? '' : ' (renew.ssh.user)'}; renewal deletes every managed account, so make it stricter (e.g. ^USERSS[0-9]{3}-[0-9]{4}$)`;
+  }
+  return null;
 }

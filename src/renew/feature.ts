@@ -1,7 +1,8 @@
 // Workstation account renewal over SSH, PC/account inventory, user sheets and QR labels.
 import ipaddr from 'ipaddr.js';
 import type { Feature } from '../app-types.js';
-import { renewSchema } from './config.js';
+import fs from 'node:fs';
+import { managedPatternProblem, readBootstrapPassword, renewSchema } from './config.js';
 import { RenewService } from './service.js';
 
 export const renewFeature: Feature = {
@@ -15,6 +16,12 @@ export const renewFeature: Feature = {
         throw new Error(`config renew.allow: "${c}" is not an IPv4 CIDR (e.g. 192.168.122.0/24)`);
       }
     }
+    const problem = managedPatternProblem(app.config.renew);
+    if (problem) throw new Error(problem);
+    // A bootstrap password that is there at start-up is checked now (too short = refused); a file that
+    // appears later is checked when a renewal first needs it.
+    const boot = app.config.renew.bootstrap.passwordFile;
+    if (boot && fs.existsSync(boot)) readBootstrapPassword(boot);
     app.services.renew = new RenewService(app);
     // The link printed in the PC label's QR code: the PC's identity only (no account names).
     app.http.get<{ Params: { mac: string } }>('/inventory/pc/:mac', async (req, reply) => {

@@ -68,6 +68,23 @@ export class Inventory {
     if (cur) await this.db.updateTable('known_hosts').set({ last_seen: t }).where('host', '=', host).where('port', '=', port).execute();
     else await this.db.insertInto('known_hosts').values({ host, port, key_type: keyType, fingerprint, first_seen: t, last_seen: t }).execute();
   }
+  /**
+   * Trust on first use: store this key as the pin unless one exists, and return the pinned fingerprint
+   * (the stored one when another run pinned first).
+   */
+  async pinFirst(host: string, port: number, keyType: string, fingerprint: string): Promise<string> {
+    const cur = await this.pinned(host, port);
+    if (cur) return cur.fingerprint;
+    const t = now();
+    try {
+      await this.db.insertInto('known_hosts').values({ host, port, key_type: keyType, fingerprint, first_seen: t, last_seen: t }).execute();
+    } catch (e) {
+      const again = await this.pinned(host, port);
+      if (!again) throw e;
+      return again.fingerprint;
+    }
+    return fingerprint;
+  }
   async forget(host: string): Promise<number> {
     const r = await this.db.deleteFrom('known_hosts').where('host', '=', host).executeTakeFirst();
     return Number(r.numDeletedRows);
@@ -115,6 +132,11 @@ export class Inventory {
     let q = this.db.selectFrom('pc_accounts').selectAll();
     if (mac) q = q.where('mac', '=', mac);
     return q.orderBy('created_at').orderBy('id').execute();
+  }
+
+  /** The bot's key stopped (0) or started (1) working on this PC. */
+  async setKeyOk(mac: string, ok: boolean): Promise<void> {
+    await this.db.updateTable('pcs').set({ key_ok: ok ? 1 : 0, updated_at: now() }).where('mac', '=', mac.toLowerCase()).execute();
   }
 
   /** Record a successful renewal: upsert the PC, close its previous account, open the new one. */

@@ -11,13 +11,13 @@ export interface Target {
   cidr: string;
 }
 
-function parseRange(range: string | undefined, def: [number, number]): [number, number] {
+function parseRange(range: string | undefined, def: [number, number], lim: [number, number]): [number, number] {
   if (!range) return def;
   const m = /^(\d{1,3}),(\d{1,3})$/.exec(range.trim());
-  if (!m) throw new UserError(`range must be "a,b" with 0 ≤ a ≤ b ≤ 255 (got "${range}")`);
+  if (!m) throw new UserError(`range must be "a,b" with ${lim[0]} ≤ a ≤ b ≤ ${lim[1]} (got "${range}")`);
   const a = Number(m[1]);
   const b = Number(m[2]);
-  if (a > b || b > 255) throw new UserError(`range must be "a,b" with 0 ≤ a ≤ b ≤ 255 (got "${range}")`);
+  if (a > b || a < lim[0] || b > lim[1]) throw new UserError(`range must be "a,b" with ${lim[0]} ≤ a ≤ b ≤ ${lim[1]} (got "${range}")`);
   return [a, b];
 }
 
@@ -29,7 +29,7 @@ export function expandNetwork(network: string, range?: string): Target {
   const n = network.trim();
   if (/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(n)) {
     if (!ipaddr.IPv4.isValidFourPartDecimal(`${n}.0`)) throw new UserError(`"${n}" is not the first three octets of an IPv4 network`);
-    const [a, b] = parseRange(range, [2, 254]);
+    const [a, b] = parseRange(range, [2, 254], [1, 254]);
     const hosts: string[] = [];
     for (let i = a; i <= b; i++) hosts.push(`${n}.${i}`);
     return { hosts, cidr: `${n}.0/24` };
@@ -47,7 +47,7 @@ export function expandNetwork(network: string, range?: string): Target {
     if (bits < 16) throw new UserError(`${n} is too large to sweep (at most a /16)`);
     const size = 2 ** (32 - bits);
     const base = Math.floor(int(addr.toString()) / size) * size;
-    const [a, b] = parseRange(range, [0, 255]);
+    const [a, b] = parseRange(range, [0, 255], [0, 255]);
     const hosts: string[] = [];
     const first = bits >= 31 ? base : base + 1;
     const last = bits >= 31 ? base + size - 1 : base + size - 2;
@@ -93,17 +93,27 @@ export function probe(host: string, port: number, timeoutMs: number): Promise<Pr
   });
 }
 
-/** Run fn over items with at most `limit` in flight; results keep the input order. */
+/**
+ * Run fn over items with at most `limit` in flight; results keep the input order. When fn throws, no new
+ * items start, but the ones in flight are awaited before the first error is rethrown — the pool never
+ * abandons running work (a renewal mid-way still delivers its password).
+ */
 export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failed: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      out[i] = await fn(items[i]!, i);
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (error) {
+        failed ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed) throw failed.error;
   return out;
 }
 

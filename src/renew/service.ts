@@ -5,27 +5,39 @@ import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { App } from '../app-types.js';
-import { registerSecret } from '../secrets.js';
+import { forgetSecret, registerSecret } from '../secrets.js';
 import { UserError } from '../core/command.js';
 import { connect, deploy, installPublicKey, AuthFailedError, HostKeyMismatchError, type HostKeyInfo } from '../../drivers/targets/linux-ssh.js';
 import { Inventory, type Level } from './inventory.js';
 import { generatePassword } from './passwords.js';
-import { accountName, managedRegex, type RenewConfig } from './config.js';
-import { probe } from './scanner.js';
+import { accountName, managedRegex, readBootstrapPassword, type RenewConfig } from './config.js';
+import { checkAllowed, probe } from './scanner.js';
+
+export type HostStatus = 'ok' | 'warning' | 'failed' | 'refused' | 'dry-run';
 
 export interface HostOutcome {
   host: string;
   port: number;
   requestId: number;
-  status: 'ok' | 'failed' | 'refused' | 'dry-run';
+  /** 'warning': the account was renewed (the password is live and in `password`) but a later step failed. */
+  status: HostStatus;
   account?: string;
-  /** Only in memory, for the requester's DM and user sheet; never stored or returned in job data. */
+  /**
+   * Only in memory, for the requester's DM and user sheet; never stored or returned in job data. Set as soon
+   * as the password may be live on the PC, whatever fails afterwards. Registered with the scrubber until
+   * `release()`.
+   */
   password?: string;
   mac?: string;
+  hostname?: string;
   facts?: Record<string, unknown>;
   error?: string;
-  keyStep?: 'skipped' | 'deployed';
+  /** Problems after the password was set (no password in them). */
+  warnings: string[];
+  keyStep?: 'skipped' | 'present' | 'deployed';
 }
+
+const MAC_RE = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 
 export class RenewService {
   readonly inventory: Inventory;
@@ -63,13 +75,17 @@ export class RenewService {
     if (!f) return undefined;
     let pw: string;
     try {
-      pw = fs.readFileSync(f, 'utf8').replace(/\r?\n$/, '');
+      pw = readBootstrapPassword(f);
     } catch (e) {
-      throw new UserError(`cannot read renew.bootstrap.passwordFile ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new UserError((e as Error).message);
     }
-    if (!pw) throw new UserError(`renew.bootstrap.passwordFile ${f} is empty`);
     registerSecret(pw);
     return pw;
+  }
+
+  /** Drop a delivered password from the scrubber (call once the job has handed it out). */
+  release(o: Pick<HostOutcome, 'password'>): void {
+    if (o.password) forgetSecret(o.password);
   }
 
   /** Renew one host. Never throws: failures end up in the outcome and the request's step log. */
@@ -77,11 +93,17 @@ export class RenewService {
     const inv = this.inventory;
     const requestId = await inv.newRequest(host, port, o.jobId, o.requester);
     const log = (level: Level, msg: string) => inv.log(requestId, level, msg).catch(() => undefined);
-    const out: HostOutcome = { host, port, requestId, status: 'failed' };
+    const out: HostOutcome = { host, port, requestId, status: 'failed', warnings: [] };
+    const warn = async (msg: string) => {
+      out.warnings.push(msg);
+      await log('WARNING', msg);
+    };
     const user = this.cfg.ssh.user;
     let client: import('ssh2').Client | undefined;
     try {
       await log('INFO', `renewal of ${host}:${port} requested by ${o.requester}${o.dryRun ? ' (dry run)' : ''}`);
+      // The service checks the allow list itself, whoever calls it.
+      checkAllowed([host], this.cfg.allow, host);
       const pinned = await inv.pinned(host, port);
       const hostNumber = Number(host.split('.').pop()) || 0;
       const account = accountName(this.cfg.accountPattern, this.cfg.site, hostNumber, randomInt(10000));
@@ -93,16 +115,34 @@ export class RenewService {
         await inv.finishRequest(requestId, 'dry-run', { account, detail: text });
         return { ...out, status: 'dry-run', account, error: undefined };
       }
-      const verifyHostKey = (k: HostKeyInfo) => (pinned && pinned.fingerprint !== k.fingerprint ? pinned.fingerprint : null);
+      // Trust on first use, for the whole run: the first key any connection sees is pinned (stored) before
+      // that connection authenticates; every later connection of this run must present the same key.
+      let pin: string | undefined = pinned?.fingerprint;
+      const verifyHostKey = async (k: HostKeyInfo): Promise<string | null> => {
+        if (!pin) {
+          pin = await inv.pinFirst(host, port, k.keyType, k.fingerprint);
+          if (pin === k.fingerprint) await log('INFO', `host key pinned on first contact (TOFU): ${k.keyType} ${k.fingerprint}`);
+        }
+        return pin === k.fingerprint ? null : pin;
+      };
       const { privateKey, publicKey } = this.keyPair();
       const known = await inv.pcByIp(host);
       let hostKey: HostKeyInfo;
       try {
         ({ client, hostKey } = await connect({ host, port, username: user, privateKey, timeoutMs: this.cfg.timeoutMs, verifyHostKey }));
-        out.keyStep = 'skipped';
-        await log('INFO', known?.key_ok ? `PC ${known.mac} is inventoried and the bot's key works: key step skipped` : "the bot's key already works: key step skipped");
+        if (known?.key_ok) {
+          out.keyStep = 'skipped';
+          await log('INFO', `PC ${known.mac} is inventoried and the bot's key works: key step skipped`);
+        } else {
+          out.keyStep = 'present';
+          await log('INFO', "the bot's key is already installed (as ssh-copy-id checks first): nothing to deploy");
+        }
       } catch (e) {
         if (!(e instanceof AuthFailedError)) throw e;
+        if (known?.key_ok) {
+          await inv.setKeyOk(known.mac, false);
+          await log('WARNING', `the bot's key stopped working on PC ${known.mac}: marked as not installed`);
+        }
         await log('WARNING', `the bot's key is not accepted by ${user}@${host}: deploying it with the bootstrap credential`);
         const pw = this.bootstrapPassword();
         if (!pw) throw new UserError('the PC does not accept the bot key and renew.bootstrap.passwordFile is not set');
@@ -117,13 +157,8 @@ export class RenewService {
         out.keyStep = 'deployed';
         await log('INFO', 'connected with the bot key');
       }
-      if (!pinned) {
-        await inv.pin(host, port, hostKey.keyType, hostKey.fingerprint);
-        await log('INFO', `host key pinned on first contact (TOFU): ${hostKey.keyType} ${hostKey.fingerprint}`);
-      } else {
-        await inv.pin(host, port, hostKey.keyType, hostKey.fingerprint);
-        await log('DEBUG', `host key matches the pinned ${hostKey.fingerprint}`);
-      }
+      await inv.pin(host, port, hostKey.keyType, hostKey.fingerprint); // last_seen
+      if (pinned) await log('DEBUG', `host key matches the pinned ${hostKey.fingerprint}`);
       const password = generatePassword(this.cfg.passwordPolicy);
       registerSecret(password);
       await log('INFO', `renewing: new account ${account}; managed accounts match ${managedRegex(this.cfg)}`);
@@ -132,27 +167,62 @@ export class RenewService {
         password,
         managedRe: managedRegex(this.cfg),
         shell: this.cfg.shell,
+        sshUser: user,
         sudo: user !== 'root',
         timeoutMs: this.cfg.timeoutMs,
         onStep: (level, message) => void log(level as Level, `[pc] ${message}`),
       });
-      if (!res.ok || !res.facts) throw new Error(`deploy script failed (exit ${res.code}): ${res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ') || 'no facts returned'}`);
+      const problems = res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ');
+      if (res.passwordSet === 'no') {
+        forgetSecret(password);
+        throw new Error(`deploy script failed before setting the password (exit ${res.code}): ${problems || 'no details'}`);
+      }
+      // From here on the password may be live on the PC: it stays in the outcome whatever fails next.
+      out.account = account;
+      out.password = password;
+      if (res.passwordSet === 'unknown') await warn(`the deploy script was cut short before confirming the password of ${account}; it may be set — the password is sent anyway`);
+      else await log('INFO', `password of ${account} set on the PC`);
+      if (res.code !== 0) await warn(`the deploy script failed after the password was set (exit ${res.code ?? 'none'})${problems ? `: ${problems}` : ''}`);
+      else if (problems) await warn(`the PC reported errors: ${problems}`);
       const f = res.facts;
-      const mac = String(f.mac ?? '').toLowerCase();
-      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) throw new Error(`the PC reported no usable MAC address ("${mac}")`);
-      await inv.recordRenewal({ mac, hostname: String(f.hostname ?? ''), ip: host, port, facts: f, account, hostKeyFp: hostKey.fingerprint, requestId });
-      await log('INFO', `done: ${account} on ${f.hostname} (${mac}); inventory updated`);
-      await inv.finishRequest(requestId, 'ok', { mac, account });
-      return { ...out, status: 'ok', account, password, mac, facts: f };
+      if (!f) {
+        await warn(`no facts from the PC (${res.factsError ?? 'none'}): the inventory was not updated`);
+      } else {
+        out.facts = f;
+        out.hostname = String(f.hostname ?? '');
+        const mac = String(f.mac ?? '').toLowerCase();
+        if (!MAC_RE.test(mac)) {
+          await warn(`the PC reported no usable MAC address ("${mac.slice(0, 40)}"): not recorded in the inventory and no label (set MAC= in /etc/switchboard/facts.env on the PC)`);
+        } else {
+          if (known && known.mac !== mac) await warn(`${host} was PC ${known.mac} in the inventory; it is now ${mac}`);
+          try {
+            await inv.recordRenewal({ mac, hostname: out.hostname, ip: host, port, facts: f, account, hostKeyFp: hostKey.fingerprint, requestId });
+            out.mac = mac;
+            await log('INFO', `inventory updated: ${account} on ${out.hostname} (${mac})`);
+          } catch (e) {
+            await warn(`recording the renewal in the inventory failed: ${(e as Error).message}`);
+          }
+        }
+      }
+      out.status = out.warnings.length ? 'warning' : 'ok';
+      await log(out.status === 'ok' ? 'INFO' : 'WARNING', out.status === 'ok' ? `done: ${account}` : `renewed with warnings: ${account}`);
+      await inv.finishRequest(requestId, out.status, { mac: out.mac ?? null, account, detail: out.warnings.join('; ') || null }).catch(() => undefined);
+      return out;
     } catch (e) {
       const err = e as Error;
+      if (out.password) {
+        // A failure after the password went live never loses it.
+        await warn(`after the password was set: ${err.message}`);
+        await inv.finishRequest(requestId, 'warning', { mac: out.mac ?? null, account: out.account ?? null, detail: out.warnings.join('; ') }).catch(() => undefined);
+        return { ...out, status: 'warning' };
+      }
       if (err instanceof HostKeyMismatchError) {
         await log('CRITICAL', err.message);
-        await inv.finishRequest(requestId, 'refused', { detail: err.message });
+        await inv.finishRequest(requestId, 'refused', { detail: err.message }).catch(() => undefined);
         return { ...out, status: 'refused', error: err.message };
       }
       await log(err instanceof UserError ? 'ERROR' : 'CRITICAL', err.message);
-      await inv.finishRequest(requestId, 'failed', { detail: err.message });
+      await inv.finishRequest(requestId, 'failed', { detail: err.message }).catch(() => undefined);
       return { ...out, status: 'failed', error: err.message };
     } finally {
       client?.end();
