@@ -42,19 +42,8 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
       res.writeHead(status, headers);
       res.end(req.method === 'HEAD' ? undefined : data);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return done(405, 'bad_request', `method ${String(req.method).slice(0, 10)} is not allowed`);
-
-    const auth = svc.cfg.auth;
-    if (auth) {
-      const h = req.headers.authorization ?? '';
-      const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
-      const given = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
-      const i = given.indexOf(':');
-      if (!m || i < 0 || !(sameSecret(given.slice(0, i), auth.user) && sameSecret(given.slice(i + 1), auth.password))) {
-        return done(401, 'unauthorized', m ? 'wrong user or password' : 'no credentials (basic auth is required)');
-      }
-    }
-
+    // The path first, so that refused requests (405, 401) are logged with the file and MAC they asked for:
+    // "why does this phone get 401?" is answered by `provision log <mac>`. A bad path is a 400 whatever else.
     let rest: string;
     try {
       rest = decodeURIComponent(rawPath.slice('/provision/'.length));
@@ -74,6 +63,20 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     }
     file = fileParts[0]!;
     mac = macInName(file);
+
+    if (req.method !== 'GET' && req.method !== 'HEAD') return done(405, 'bad_request', `method ${String(req.method).slice(0, 10)} is not allowed`);
+
+    const auth = svc.cfg.auth;
+    if (auth) {
+      const h = req.headers.authorization ?? '';
+      const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
+      const given = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+      const i = given.indexOf(':');
+      if (!m || i < 0 || !(sameSecret(given.slice(0, i), auth.user) && sameSecret(given.slice(i + 1), auth.password))) {
+        return done(401, 'unauthorized', m ? 'wrong user or password' : 'no credentials (basic auth is required)');
+      }
+    }
+
     let tokenMac: string | undefined;
     if (token !== null) {
       tokenMac = TOKEN_RE.test(token) ? svc.macOfToken(token) : undefined;
@@ -97,6 +100,8 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
       if (common) return done(200, 'common', `${d.label} common file`, { data: common.body, type: common.contentType });
     }
 
+    const unreadable = mac ? svc.unreadableReason(mac) : undefined;
+    if (mac && unreadable) return done(404, 'not_found', `phone ${mac.match(/../g)!.join(':')} is provisioned but ${unreadable.replace(/;.*$/, '')}`);
     if (mac) {
       svc.unknownFetch(mac, file, ip, ua);
       return done(404, 'not_found', `no phone with MAC ${mac.match(/../g)!.join(':')} is provisioned`);

@@ -12,9 +12,9 @@ const FANVIL_UA = 'Fanvil X1SG 2.12.1 0c383e123456';
 const AUDC_UA = 'AUDC-IPPhone/2.2.12.126 (405HD; 00908FAABB01)';
 
 /** A raw GET: the path is sent exactly as given (no client-side normalisation of ../). */
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer; type: string }> {
+function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; body: Buffer; type: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), type: String(res.headers['content-type'] ?? '') }));
@@ -76,6 +76,16 @@ describe('provisioning HTTP server', () => {
     await get(port(t), '/provision/0c383e123458.cfg', { 'user-agent': 'Fanvil X1SG 2.12.1 0c383e123458' });
     await new Promise((res) => setTimeout(res, 200));
     expect(announcements(t).length).toBe(before + 1);
+  });
+
+  it('served files carry their content type: Fanvil text and AudioCodes key=value as UTF-8 plain text', async () => {
+    const f = await get(port(t), '/provision/0c383e123457.cfg', { 'user-agent': 'Fanvil X1SG 2.12.1 0c383e123457' });
+    expect(f.status).toBe(200);
+    expect(f.type).toBe('text/plain; charset=utf-8');
+    const ac = t.app.services.provision.get('00908faabb02')!;
+    const a = await get(port(t), `/provision/${ac.files[0]}`, { 'user-agent': 'AUDC-IPPhone/2.2.12.126 (405HD; 00908FAABB02)' });
+    expect(a.status).toBe(200);
+    expect(a.type).toBe('text/plain; charset=utf-8');
   });
 
   it('model-wide common files get a minimal valid file, never an HTML page', async () => {
@@ -215,5 +225,33 @@ describe('provisioning HTTP server with basic auth and per-phone token URLs', ()
     expect(log).toMatch(/403\s+refused/);
     expect(log).not.toContain('Pr0v!sion-pw');
     expect(t.logs.join('\n')).not.toContain('Pr0v!sion-pw');
+  });
+
+  it('refused requests (401, 405) are logged with the file and MAC they asked for; bad paths are still 400', async () => {
+    const ua = { 'user-agent': 'Fanvil X1SG 2.12.1 0c383e550002' };
+    expect((await get(port(t), '/provision/0c383e550002.cfg', ua)).status).toBe(401);
+    expect((await get(port(t), '/provision/0C383E550002.cfg', ua, 'POST')).status).toBe(405);
+    expect((await get(port(t), '/provision/../../etc/passwd', ua)).status).toBe(400);
+    expect((await get(port(t), '/provision/%2e%2e/0c383e550002.cfg', ua, 'DELETE')).status).toBe(400);
+    await t.app.services.provision.log.flush();
+    const rows = await t.app.services.provision.log.recent({ mac: '0c383e550002', limit: 10 });
+    expect(rows.map((r) => [r.status, r.file, r.mac])).toEqual(expect.arrayContaining([[401, '0c383e550002.cfg', '0c383e550002'], [405, '0C383E550002.cfg', '0c383e550002']]));
+    const log = (await t.run('provision log 0c:38:3e:55:00:02')).replies.join('\n');
+    expect(log).toMatch(/0c:38:3e:55:00:02\s+0c383e550002\.cfg\s+401\s+unauthorized\s+no credentials/);
+    expect(log).toMatch(/0c:38:3e:55:00:02\s+0C383E550002\.cfg\s+405\s+bad_request\s+method POST is not allowed/);
+  });
+
+  it('provision log 101 is the log of extension 101 when such a phone exists; n=… is always the count', async () => {
+    const r = await t.run('provision fanvil mac=0c383e550101 ext=101 password=Pw!101abcdef');
+    expect(r.exitCode, r.replies.join('\n')).toBe(0);
+    expect((await get(port(t), '/provision/0c383e550101.cfg')).status).toBe(401);
+    const log = (await t.run('provision log 101')).replies.join('\n');
+    expect(log).toMatch(/0c:38:3e:55:01:01\s+0c383e550101\.cfg\s+401/);
+    expect(log).not.toMatch(/0c:38:3e:55:00:0[12]/);
+    const one = (await t.run('provision log n=1')).replies.join('\n');
+    expect(one.trim().split('\n').filter((l) => /\d{3}\s+(served|unauthorized|refused|not_found|bad_request|common)/.test(l))).toHaveLength(1);
+    const both = await t.run('provision log 101 n=2');
+    expect(both.replies.join('\n')).toMatch(/0c:38:3e:55:01:01/);
+    expect((await t.run('provision log 7 n=2')).replies.join('\n')).toMatch(/"7" is not a MAC address or a provisioned extension/);
   });
 });
