@@ -68,7 +68,8 @@ export const commands: Command[] = [
       const unknown = Object.keys(args).filter((k) => k !== 'flags' && !FIELDS.includes(k));
       if (unknown.length) throw new UsageError(`unknown field(s): ${unknown.join(', ')}`);
       const inp = fromArgs(args);
-      if (await svc(ctx).getByMac(inp.mac)) throw new UserError(`A host with MAC ${inp.mac} exists; use dhcp edit.`);
+      const dup = await svc(ctx).getByMac(inp.mac);
+      if (dup) throw new UserError(`A host with MAC ${dup.mac} exists (${dup.hostname}, ${dup.ip}); use dhcp edit.`);
       const r = await svc(ctx).upsertHosts([inp], by(ctx));
       if (!r.ok) throw new UserError(`Not added:\n${r.errors.map((e) => e.message).join('\n')}`);
       return `Added:\n${show(r.added[0]!)}`;

@@ -86,6 +86,13 @@ export function iscWrapper(nets: Subnet[], hostsFile: string, leaseFile: string)
   return [`lease-file-name "${leaseFile}";`, ...subs, `include "${hostsFile}";`, ''].join('\n');
 }
 
+/** The checker's own message: blank lines and dhcpd's banner and bug-report boilerplate dropped, last 15 lines. */
+export function checkerMessage(output: string): string {
+  const noise = /^(Internet Systems Consortium|Copyright \d|All rights reserved|For info, please visit|If you think you have received|than a configuration issue|bugs on either our web page|before submitting a bug|process and the information we find|exiting\.)/;
+  const lines = output.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() && !noise.test(l.trim()));
+  return (lines.length ? lines : output.split('\n')).slice(-15).join('\n');
+}
+
 export interface CheckResult { ok: boolean; output: string }
 
 export function run(argv: string[], timeoutMs = 120_000): Promise<CheckResult> {
@@ -182,7 +189,7 @@ async function applyOnce(app: App, svc: DhcpStore, opts: { dryRun?: boolean }): 
     if (cfg.proxy.enabled) checks.push(['squid', checkBackend('proxy', [plan[i]!.tmp, plan[i + 1]!.tmp, plan[i + 2]!.tmp], nets, cfg.proxy.check)]);
     for (const [name, pr] of checks) {
       const r = await pr;
-      if (!r.ok) failures.push(`${name} check failed:\n${r.output.split('\n').slice(-15).join('\n')}`);
+      if (!r.ok) failures.push(`${name} check failed:\n${checkerMessage(r.output)}`);
     }
     if (failures.length) return { ok: false, text: `Apply aborted; no live file was changed.\n${failures.join('\n')}${noteText}`, added, changed, removed };
     if (opts.dryRun) return { ok: true, text: `Dry run: all checks passed; ${summary}. Nothing written.${noteText}`, added, changed, removed };

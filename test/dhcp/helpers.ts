@@ -20,18 +20,18 @@ export function synthHosts(n: number): HostRecord[] {
 }
 
 /** Render hosts for every backend into a temp dir and run the real checkers; returns their results. */
-export async function renderAndCheck(hosts: HostRecord[], subnets = BIG_SUBNETS) {
+export async function renderAndCheck(hosts: HostRecord[], subnets = BIG_SUBNETS, keaTemplate?: Record<string, unknown>) {
   const nets = compileSubnets(subnets);
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-dhcp-'));
   try {
-    for (const t of ['isc', 'kea', 'dnsmasq', 'proxy1', 'proxy2', 'proxy3'] as const) fs.writeFileSync(path.join(d, t), renderTarget(t, hosts, nets));
+    for (const t of ['isc', 'kea', 'dnsmasq', 'proxy1', 'proxy2', 'proxy3'] as const) fs.writeFileSync(path.join(d, t), renderTarget(t, hosts, nets, keaTemplate));
     const [isc, kea, squid] = await Promise.all([
       checkBackend('isc', path.join(d, 'isc'), nets, ['dhcpd', '-t', '-cf', '{wrapper}']),
       checkBackend('kea', path.join(d, 'kea'), nets, ['kea-dhcp4', '-t', '{file}']),
       checkBackend('proxy', [path.join(d, 'proxy1'), path.join(d, 'proxy2'), path.join(d, 'proxy3')], nets, ['squid', '-k', 'parse', '-f', '{wrapper}']),
     ]);
     const dnsmasq = fs.readFileSync(path.join(d, 'dnsmasq'), 'utf8');
-    return { isc, kea, squid, dnsmasq };
+    return { isc, kea, squid, dnsmasq, keaText: fs.readFileSync(path.join(d, 'kea'), 'utf8') };
   } finally {
     fs.rmSync(d, { recursive: true, force: true });
   }
