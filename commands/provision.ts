@@ -5,6 +5,8 @@ import type { JobContext, JobKind } from '../src/core/jobs.js';
 import { insertedId } from '../src/store/db.js';
 import { ago, table, when } from '../src/core/format.js';
 import { readSheet, SheetError } from '../src/util/sheet.js';
+import { safeCsv } from '../src/util/csv.js';
+import type { IncomingFile } from '../src/core/types.js';
 import { COMMON_COLUMNS, draftFromCells, draftsFromSheet, fmtMac, formatProblems, type PhoneDraft, type RowProblem } from '../src/provision/rows.js';
 import type { BatchOutcome, PhoneRecord, ProvisionService } from '../src/provision/service.js';
 import { sendNotify, type NotifyResult } from '../src/provision/sip-notify.js';
@@ -40,20 +42,64 @@ function resultText(out: BatchOutcome, opts: { dryRun?: boolean; file?: string; 
   if (opts.ignored?.length) notes.push(`Ignored column${opts.ignored.length > 1 ? 's' : ''}: ${opts.ignored.join(', ')}.`);
   const root = opts.s.rootUrl();
   if (/\/\/(127\.|localhost|\[::1\])/.test(root)) notes.push(`⚠ Phones are told to fetch from ${root}, a loopback address; set provision.url (SWITCHBOARD_PROVISION_URL) to an address they can reach.`);
-  const text = [head, '```', table(head2, shown), '```', ...(rows.length > shown.length ? [`… ${rows.length - shown.length} more rows in the attached CSV.`] : []), ...notes].join('\n');
-  const csv = rows.length > shown.length ? [head2, ...rows].map((r) => r.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',')).join('\n') + '\n' : undefined;
+  const text = [head, table(head2, shown), ...(rows.length > shown.length ? [`… ${rows.length - shown.length} more rows in the attached CSV.`] : []), ...notes].join('\n');
+  const csv = rows.length > shown.length ? safeCsv([head2, ...rows]) : undefined;
   return { text, csv };
 }
 
-function failure(problems: RowProblem[], file: string | undefined): UserError {
-  return new UserError(`Nothing provisioned: ${problems.length} problem${problems.length === 1 ? '' : 's'}${file ? ` in ${file}` : ''}:\n${formatProblems(problems)}`);
+/** Problems listed in a message; past this many, every one of them goes into an attached CSV as well. */
+const SHOWN_PROBLEMS = 50;
+const PROBLEMS_CSV = 'provision-problems.csv';
+
+/** Every bad row (number, field, reason) as a CSV a spreadsheet opens safely. Reasons never carry a password. */
+export function problemsCsv(problems: RowProblem[]): string {
+  return safeCsv([['row', 'field', 'reason'], ...problems.map((p) => [p.row, p.field ?? '', p.message])]);
+}
+
+function failure(problems: RowProblem[], file: string | undefined, note?: string): UserError {
+  const more = problems.length > SHOWN_PROBLEMS ? ` in the attached ${PROBLEMS_CSV}, which lists every one` : '';
+  return new UserError(`Nothing provisioned: ${problems.length} problem${problems.length === 1 ? '' : 's'}${file ? ` in ${file}` : ''}:\n${formatProblems(problems, SHOWN_PROBLEMS, more)}${note ? `\n${note}` : ''}`);
+}
+
+type Removal = 'removed' | 'kept' | undefined;
+
+/** Remove the upload from the chat (it holds SIP passwords in clear) where the platform keeps a copy. */
+async function discardUpload(file: IncomingFile): Promise<Removal> {
+  if (!file.discard) return undefined;
+  try {
+    return (await file.discard()) ? 'removed' : 'kept';
+  } catch {
+    return 'kept';
+  }
+}
+
+function removalNote(r: Removal, name: string): string | undefined {
+  if (r === 'removed') return `${name} was removed from the channel (it holds SIP passwords).`;
+  if (r === 'kept') return `⚠ ${name} could not be removed from the channel: delete it by hand, it holds SIP passwords.`;
+  return undefined;
+}
+
+const mb = (n: number) => (n / 1048576).toFixed(1);
+
+/** A stored phone that is not served because its sealed password cannot be opened, said plainly. */
+function unreadableText(s: ProvisionService, u: { rec: PhoneRecord; reason: string }): string {
+  return `⚠ ${s.label(u.rec)} ${fmtMac(u.rec.mac)} (ext ${u.rec.extension}): ${u.reason}.`;
 }
 
 function needOne(ctx: CommandContext, key: string): PhoneRecord {
   const found = svc(ctx).lookup(key);
+  const unreadable = found.length ? [] : svc(ctx).unreadablePhones(key);
+  if (unreadable.length) throw new UserError(unreadable.map((u) => unreadableText(svc(ctx), u)).join('\n'));
   if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
   if (found.length > 1) throw new UserError(`Extension ${key} is on ${found.length} phones (${found.map((p) => fmtMac(p.mac)).join(', ')}); name the MAC.`);
   return found[0]!;
+}
+
+/** Like needOne, but a phone set aside as unreadable counts too (it can still be removed). */
+function needStored(ctx: CommandContext, key: string): PhoneRecord {
+  const u = svc(ctx).unreadablePhones(key);
+  if (u.length === 1 && !svc(ctx).lookup(key).length) return u[0]!.rec;
+  return needOne(ctx, key);
 }
 
 function targets(ctx: CommandContext, key: string): PhoneRecord[] {
@@ -96,30 +142,44 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>, each?
 
 
 type Batch = { drafts: SealedDraft[]; problems: RowProblem[]; ignored: string[] };
+type BatchArgs = { rows: number; file?: string; dryRun?: boolean; upload?: Removal };
 
-async function runBatch(ctx: JobContext, s: ProvisionService, a: { rows: number; file?: string; dryRun?: boolean }, b: Batch) {
+async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs, b: Batch) {
   const total = a.rows;
-  ctx.progress(0, total, 'validating rows');
+  ctx.progress(0, total, `0/${total} rows validated`);
   const drafts = b.drafts.map((d) => unseal(s, d));
-  const bad = b.problems.length;
+  // Rows the sheet reader or the row checks already refused count as validated too.
+  const bad = total - drafts.length;
+  const validated = `${total}/${total} rows validated`;
+  const note = removalNote(a.upload, a.file ?? 'the sheet');
   const out = await s.provision(drafts, {
     by: `${ctx.requester.platform}:${ctx.requester.userId}`,
     target: ctx.target,
-    dryRun: a.dryRun || bad > 0,
+    dryRun: a.dryRun || b.problems.length > 0,
     onValidated: (i) => ctx.progress(bad + i, total, `${bad + i}/${total} rows validated`),
-    onWritten: (i) => ctx.progress(i, drafts.length, `${i}/${drafts.length} files written`),
+    // Counted against the files to write (a phone may have several, an unchanged phone none).
+    onWritten: (i, files) => ctx.progress(i, files, `${validated}, ${i}/${files} files written`),
   });
   const problems = [...b.problems, ...out.problems].sort((x, y) => x.row - y.row);
-  if (problems.length) throw failure(problems, a.file);
+  if (problems.length) {
+    if (problems.length > SHOWN_PROBLEMS) {
+      try {
+        await ctx.post({ text: `Job #${ctx.id}: all ${problems.length} problems in ${a.file ?? 'the sheet'}`, files: [{ name: PROBLEMS_CSV, data: Buffer.from(problemsCsv(problems)), mime: 'text/csv' }] });
+      } catch (err) {
+        ctx.log.warn({ err: String(err) }, 'could not upload the list of problems');
+      }
+    }
+    throw failure(problems, a.file, note);
+  }
   const { text, csv } = resultText(out, { dryRun: a.dryRun, file: a.file, ignored: b.ignored, s });
-  return { text, files: csv ? [{ name: 'provisioned.csv', data: Buffer.from(csv), mime: 'text/csv' }] : undefined, data: { phones: out.results.length, dhcp: out.dhcp } };
+  return { text: note ? `${text}\n${note}` : text, files: csv ? [{ name: 'provisioned.csv', data: Buffer.from(csv), mime: 'text/csv' }] : undefined, data: { phones: out.results.length, dhcp: out.dhcp } };
 }
 
 export const jobKinds: Record<string, JobKind> = {
   provision: {
     title: (a: { rows: number; file?: string; dryRun?: boolean }) => `provision ${a.rows} row${a.rows === 1 ? '' : 's'}${a.file ? ` from ${a.file}` : ''}${a.dryRun ? ' (dry run)' : ''}`,
     async run(ctx) {
-      const a = ctx.args as { batch: number; rows: number; file?: string; dryRun?: boolean };
+      const a = ctx.args as BatchArgs & { batch: number };
       const s = svc(ctx);
       const row = await ctx.app.db.selectFrom('provision_batches').select('data').where('id', '=', a.batch).executeTakeFirst();
       if (!row) throw new UserError('the validated rows of this job are gone (it was interrupted); send the sheet again');
@@ -139,7 +199,7 @@ export const jobKinds: Record<string, JobKind> = {
       const res = await pool(phones, 50, (p) => { ctx.throwIfCancelled(); return notifyOne(s, p, a.reboot); }, (d) => ctx.progress(d, phones.length));
       const ok = res.filter((x) => x.r.status !== null && x.r.status < 300).length;
       const lines = res.map(notifyLine);
-      return { text: `${a.reboot ? 'Reboot' : 'Re-sync'} sent to ${phones.length} phones: ${ok} answered 2xx, ${phones.length - ok} did not.\n\`\`\`\n${table(['mac', 'ext', 'address', 'result', 'time'], lines.slice(0, 50))}\n\`\`\``, data: { ok, failed: phones.length - ok } };
+      return { text: `${a.reboot ? 'Reboot' : 'Re-sync'} sent to ${phones.length} phones: ${ok} answered 2xx, ${phones.length - ok} did not.\n${table(['mac', 'ext', 'address', 'result', 'time'], lines.slice(0, 50))}`, data: { ok, failed: phones.length - ok } };
     },
   },
 };
@@ -187,19 +247,32 @@ export const commands: Command[] = [
       }
 
       if (Object.keys(named).length) throw new UsageError('give either an attached sheet or one phone inline, not both');
+      // The platform tells the size: do not download a file that is too big to be read anyway.
+      if (file.size !== undefined && file.size > s.cfg.maxSheetBytes) throw new UserError(`Nothing provisioned: ${file.name} is ${mb(file.size)} MB; the limit is ${mb(s.cfg.maxSheetBytes)} MB.`);
+      let data: Buffer;
+      try {
+        data = await file.fetch();
+      } catch (err) {
+        throw new UserError(`Nothing provisioned: cannot download ${file.name}: ${(err as Error).message}`);
+      }
+      // The upload is read into memory once and never written anywhere: only the sealed rows go on. The
+      // chat's copy holds the passwords in clear, so it goes too, whatever the sheet holds (dry runs as well:
+      // the real run needs the sheet attached again anyway).
+      const upload = await discardUpload(file);
+      const note = removalNote(upload, file.name);
       let sheet;
       try {
-        // The upload is read into memory once and never written anywhere: only the sealed rows go on.
-        sheet = await readSheet(await file.fetch(), file.name, { maxBytes: s.cfg.maxSheetBytes, maxRows: s.cfg.maxRows });
+        sheet = await readSheet(data, file.name, { maxBytes: s.cfg.maxSheetBytes, maxRows: s.cfg.maxRows });
       } catch (err) {
-        if (err instanceof SheetError) throw new UserError(`Nothing provisioned: ${err.message}.`);
-        throw new UserError(`Nothing provisioned: cannot read ${file.name}: ${(err as Error).message}`);
+        const why = err instanceof SheetError ? `${err.message}.` : `cannot read ${file.name}: ${(err as Error).message}`;
+        throw new UserError(`Nothing provisioned: ${why}${note ? `\n${note}` : ''}`);
       }
       const { drafts, problems, ignored } = draftsFromSheet(sheet, s.drivers, defaults);
-      if (problems.some((p) => p.row === 1 && !p.field)) throw failure(problems, file.name);
+      if (problems.some((p) => p.row === 1 && !p.field)) throw failure(problems, file.name, note);
       const batch: Batch = { drafts: drafts.map((d) => seal(s, d)), problems, ignored };
       const ins = await ctx.app.db.insertInto('provision_batches').values({ data: JSON.stringify(batch), created_at: Date.now() }).executeTakeFirst();
-      await ctx.startJob('provision', { batch: insertedId(ins), rows: sheet.rows.length, file: file.name, dryRun }, { total: sheet.rows.length, note: 'queued' });
+      const jobArgs: BatchArgs & { batch: number } = { batch: insertedId(ins), rows: sheet.rows.length, file: file.name, dryRun, upload };
+      await ctx.startJob('provision', jobArgs, { total: sheet.rows.length, note: 'queued' });
     },
   },
   {
@@ -214,9 +287,7 @@ export const commands: Command[] = [
       const extras = s.drivers.list.filter((d) => d.columns.length).map((d) => `${d.id} also reads: ${d.columns.map((c) => c.name).join(', ')}`);
       return [
         `${s.drivers.list.length} model${s.drivers.list.length === 1 ? '' : 's'}:`,
-        '```',
         table(['id', 'model', 'aliases', 'OUI', 'lines', 'file'], rows),
-        '```',
         `Sheet columns: ${cols}`,
         ...extras,
         `Phones fetch from ${s.rootUrl()}${s.cfg.tokenUrls ? 't/<token>/' : ''}${s.cfg.auth ? ' with basic auth' : ''}.`,
@@ -236,7 +307,9 @@ export const commands: Command[] = [
       if (f) ps = ps.filter((p) => [p.extension, p.name, p.room ?? '', p.model, p.ip ?? '', p.lastFetchIp ?? ''].some((x) => x.toLowerCase().includes(f)) || (fhex.length >= 4 && p.mac.includes(fhex)));
       if (!ps.length) return f ? `No provisioned phone matches "${f}".` : 'No phones are provisioned.';
       const rows = ps.slice(0, 100).map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.ip ?? '', String(p.version), p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never']);
-      return `${ps.length} phone${ps.length === 1 ? '' : 's'}:\n\`\`\`\n${table(['mac', 'model', 'ext', 'name', 'room', 'ip', 'v', 'last fetch'], rows)}\n\`\`\`${ps.length > 100 ? `\n… ${ps.length - 100} more; give a filter` : ''}`;
+      const unreadable = svc(ctx).unreadablePhones();
+      const warn = unreadable.length ? `\n⚠ ${unreadable.length} more phone${unreadable.length === 1 ? ' is' : 's are'} stored but not served: ${unreadable.length === 1 ? 'its' : 'their'} sealed SIP password cannot be opened with this key (${unreadable.slice(0, 10).map((u) => fmtMac(u.rec.mac)).join(', ')}${unreadable.length > 10 ? ', …' : ''}; see provision show <mac>).` : '';
+      return `${ps.length} phone${ps.length === 1 ? '' : 's'}:\n${table(['mac', 'model', 'ext', 'name', 'room', 'ip', 'v', 'last fetch'], rows)}${ps.length > 100 ? `\n… ${ps.length - 100} more; give a filter` : ''}${warn}`;
     },
   },
   {
@@ -255,7 +328,7 @@ export const commands: Command[] = [
         `files: ${p.files.map((f) => `${s.configUrl(p.token)}${f}`).join(' ')} (version ${p.version}, generated ${when(p.generatedAt)})`,
         `DHCP ip: ${p.ip ?? '-'}   last fetch: ${p.lastFetchAt ? `${when(p.lastFetchAt)} from ${p.lastFetchIp} (${p.lastFetchUa ?? 'no user agent'})` : 'never'}`,
         `changed by ${p.updatedBy} at ${when(p.updatedAt)}`,
-        ...(log.length ? ['recent requests:', '```', table(['when', 'from', 'file', 'status', 'reason'], log.map((e) => [when(e.at), e.ip, e.file ?? '', String(e.status), e.reason ?? e.decision])), '```'] : []),
+        ...(log.length ? ['recent requests:', table(['when', 'from', 'file', 'status', 'reason'], log.map((e) => [when(e.at), e.ip, e.file ?? '', String(e.status), e.reason ?? e.decision]))] : []),
       ].join('\n');
     },
   },
@@ -266,11 +339,11 @@ export const commands: Command[] = [
     role: 'operator',
     args: { positional: [{ name: 'mac', required: true }] },
     confirm(args, ctx) {
-      const p = needOne(ctx, String(args.mac));
+      const p = needStored(ctx, String(args.mac));
       return `remove ${svc(ctx).label(p)} ${fmtMac(p.mac)} (ext ${p.extension}) and delete ${p.files.join(', ')}`;
     },
     async run(ctx, args) {
-      const p = needOne(ctx, String(args.mac));
+      const p = needStored(ctx, String(args.mac));
       await svc(ctx).remove(p.mac);
       const host = await ctx.app.services.dhcp.getByMac(fmtMac(p.mac));
       return `Removed ${svc(ctx).label(p)} ${fmtMac(p.mac)} (ext ${p.extension}); deleted ${p.files.join(', ')}.${host ? ` Its DHCP reservation ${host.hostname} ${host.ip} stays (dhcp rm ${host.mac} to remove it).` : ''}`;
@@ -283,23 +356,36 @@ export const commands: Command[] = [
     role: 'operator',
     args: { positional: [{ name: 'key', required: true }] },
     async run(ctx, args) {
-      const list = targets(ctx, String(args.key));
-      const r = await svc(ctx).regenerate(list.map((p) => p.mac), by(ctx));
-      return `Regenerated ${list.length} phone${list.length === 1 ? '' : 's'}: ${r.changed.length} changed (version raised), ${r.unchanged.length} unchanged.${r.changed.length ? ` Changed: ${r.changed.slice(0, 20).map(fmtMac).join(', ')}${r.changed.length > 20 ? ' …' : ''}. Run provision resync to have them fetch now.` : ''}`;
+      const s = svc(ctx);
+      const key = String(args.key);
+      const unreadable = key === 'all' ? s.unreadablePhones() : s.unreadablePhones(key);
+      const served = key === 'all' ? s.all() : s.lookup(key);
+      const list = served.length || unreadable.length ? served : targets(ctx, key); // targets() says what is wrong
+      const macs = [...list.map((p) => p.mac), ...unreadable.map((u) => u.rec.mac)];
+      const r = await s.regenerate(macs, by(ctx));
+      const n = r.changed.length + r.unchanged.length;
+      const text = `Regenerated ${n} phone${n === 1 ? '' : 's'}: ${r.changed.length} changed (version raised), ${r.unchanged.length} unchanged.${r.changed.length ? ` Changed: ${r.changed.slice(0, 20).map(fmtMac).join(', ')}${r.changed.length > 20 ? ' …' : ''}. Run provision resync to have them fetch now.` : ''}`;
+      if (!r.failed.length) return text;
+      const failed = r.failed.map((f) => `• ${fmtMac(f.mac)} (ext ${f.extension}): ${f.reason}.`);
+      const tail = `${r.failed.length} phone${r.failed.length === 1 ? '' : 's'} not regenerated and not served:\n${failed.slice(0, 20).join('\n')}${failed.length > 20 ? `\n… and ${failed.length - 20} more` : ''}`;
+      throw new UserError(`${text}\n${tail}`);
     },
   },
   {
     name: 'provision log',
-    usage: 'provision log [mac] [n]',
+    usage: 'provision log [mac|ext] [n]   (or n=… for the count: a lone number that is a provisioned extension is read as that extension)',
     summary: 'recent requests to the config server, served or refused, with the reason',
     role: 'viewer',
-    args: { positional: [{ name: 'mac' }, { name: 'n', type: 'integer', minimum: 1, maximum: 500 }] },
+    args: { positional: [{ name: 'mac' }, { name: 'count', type: 'integer', minimum: 1, maximum: 500 }], named: { n: { type: 'integer', minimum: 1, maximum: 500, description: 'how many requests (default 20)' } } },
     async run(ctx, args) {
       let mac: string | undefined;
       let n = 20;
+      if (args.count !== undefined && args.n !== undefined) throw new UsageError('give the count once: provision log [mac|ext] [n] or n=…');
+      const count = args.count ?? args.n;
       if (args.mac !== undefined) {
         const m = String(args.mac);
-        if (/^\d{1,3}$/.test(m) && args.n === undefined) n = Number(m);
+        // "provision log 101": extension 101 when such a phone exists, else the last 101 requests.
+        if (/^\d{1,3}$/.test(m) && count === undefined && !svc(ctx).lookup(m).length) n = Number(m);
         else {
           mac = m.toLowerCase().replace(/[^0-9a-f]/g, '');
           if (mac.length !== 12) {
@@ -309,10 +395,10 @@ export const commands: Command[] = [
           }
         }
       }
-      if (args.n !== undefined) n = Number(args.n);
+      if (count !== undefined) n = Number(count);
       const rows = await svc(ctx).log.recent({ mac, limit: n });
       if (!rows.length) return mac ? `No requests for ${fmtMac(mac)} yet.` : 'No requests yet.';
-      return `\`\`\`\n${table(['when', 'from', 'mac', 'file', 'status', 'decision', 'reason', 'user agent'], rows.map((e) => [when(e.at), e.ip, e.mac ? fmtMac(e.mac) : '', e.file ?? e.path, String(e.status), e.decision, e.reason ?? '', (e.userAgent ?? '').slice(0, 40)]))}\n\`\`\``;
+      return `${table(['when', 'from', 'mac', 'file', 'status', 'decision', 'reason', 'user agent'], rows.map((e) => [when(e.at), e.ip, e.mac ? fmtMac(e.mac) : '', e.file ?? e.path, String(e.status), e.decision, e.reason ?? '', (e.userAgent ?? '').slice(0, 40)]))}`;
     },
   },
   ...(['resync', 'reboot'] as const).map(
@@ -331,7 +417,7 @@ export const commands: Command[] = [
         }
         const res = await Promise.all(list.map((p) => notifyOne(svc(ctx), p, verb === 'reboot')));
         const ok = res.every((x) => x.r.status !== null && x.r.status < 300);
-        const text = `${verb === 'reboot' ? 'Reboot' : 'Re-sync'} (SIP NOTIFY Event: check-sync${verb === 'reboot' ? ';reboot=true' : ''}):\n\`\`\`\n${table(['mac', 'ext', 'address', 'result', 'time'], res.map(notifyLine))}\n\`\`\``;
+        const text = `${verb === 'reboot' ? 'Reboot' : 'Re-sync'} (SIP NOTIFY Event: check-sync${verb === 'reboot' ? ';reboot=true' : ''}):\n${table(['mac', 'ext', 'address', 'result', 'time'], res.map(notifyLine))}`;
         if (!ok) throw new UserError(text);
         return text;
       },

@@ -102,6 +102,13 @@ function validate(phone: Phone): FieldProblem[] {
   return problems;
 }
 
+/** The admin password goes into `system/password=` as it is: the same limits as a SIP password. */
+function validateSettings(s: { adminPassword: string }): FieldProblem[] {
+  if (s.adminPassword.includes(';')) return [{ field: 'adminPassword', message: 'contains ";", which starts a comment in AudioCodes configuration files' }];
+  if (s.adminPassword.startsWith('{') && s.adminPassword.endsWith('}')) return [{ field: 'adminPassword', message: 'is wrapped in { }, which AudioCodes phones read as an encrypted value' }];
+  return [];
+}
+
 function commonFile(name: string, settings: CommonSettings): RenderedFile | null {
   const canonical = COMMON_FILES.get(name.toLowerCase());
   if (!canonical) return null;
@@ -134,6 +141,7 @@ export const driver: PhoneDriver = {
   maxLines: MAX_LINES,
   columns: [],
   validate,
+  validateSettings,
   fileNames,
   render,
   commonFile,

@@ -97,6 +97,11 @@ export interface PhoneDriver {
   optionsSchema?: Record<string, unknown>;
   /** Vendor-format limits: lengths and characters the file format cannot carry. Empty when fine. */
   validate(phone: Phone): FieldProblem[];
+  /**
+   * Site-wide values from config the format cannot carry (e.g. a character that ends a value). `field` is
+   * the config key under provision (e.g. 'adminPassword'); the message never repeats the value. Checked at start.
+   */
+  validateSettings?(s: { adminPassword: string }): FieldProblem[];
   /** Names of the per-phone files for this MAC. */
   fileNames(mac: string): string[];
   /** Render the per-phone file(s). Pure and deterministic. */

@@ -7,7 +7,7 @@ import type { App } from '../app-types.js';
 import type { Target } from '../core/types.js';
 import { registerSecret } from '../secrets.js';
 import { now } from '../store/db.js';
-import type { HostInput } from '../dhcp/service.js';
+import type { HostInput, HostRecord } from '../dhcp/service.js';
 import type { DriverSet } from './drivers.js';
 import type { Phone, PhoneDriver, ProvisionSettings, RenderedFile } from './driver.js';
 import type { ProvisionConfig } from './config.js';
@@ -176,6 +176,8 @@ export class ProvisionService {
   private timezone: string;
   private offset: number;
   private unknownAnnounced = new Map<string, number>();
+  /** Phones whose sealed SIP password this key cannot open (key changed, row damaged): kept, not served. */
+  private unreadable = new Map<string, { rec: PhoneRecord; reason: string }>();
 
   constructor(private app: App, readonly drivers: DriverSet) {
     this.cfg = app.config.provision;
@@ -185,6 +187,14 @@ export class ProvisionService {
     this.adminPassword = this.cfg.adminPassword ?? loadOrCreateSecret(path.join(app.config.dataDir, 'phone-admin.secret'));
     registerSecret(this.adminPassword);
     registerSecret(this.cfg.auth?.password);
+    // What the config schema lets through may still be something a vendor format cannot carry (AudioCodes
+    // cuts a value at ';'). Checked against every installed driver; the message names the key, never the value.
+    if (this.cfg.adminPassword !== undefined) {
+      for (const d of drivers.list) {
+        const p = d.validateSettings?.({ adminPassword: this.cfg.adminPassword })[0];
+        if (p) throw new Error(`config key "provision.${p.field}" (SWITCHBOARD_PHONE_ADMIN_PASSWORD) cannot be used with ${d.label} phones: it ${p.message}`);
+      }
+    }
     this.timezone = this.cfg.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
     try {
       this.offset = standardOffsetMinutes(this.timezone);
@@ -225,6 +235,10 @@ export class ProvisionService {
   async init(): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o750 });
     const rows = await this.app.db.selectFrom('phones').selectAll().execute();
+    this.phones.clear();
+    this.files.clear();
+    this.tokens.clear();
+    this.unreadable.clear();
     const bumped: { mac: string; version: number; digest: string; files: string }[] = [];
     for (const r of rows) {
       const rec = toRecord(r);
@@ -233,7 +247,9 @@ export class ProvisionService {
         this.app.log.warn({ mac: rec.mac, model: rec.model }, 'phone of a model with no driver; not served');
         continue;
       }
-      const phone = this.phoneOf(rec, this.sealer.open(r.password_sealed));
+      const password = this.openPassword(rec, r.password_sealed);
+      if (password === null) continue;
+      const phone = this.phoneOf(rec, password);
       let files = this.render(driver, phone, rec.token, rec.version);
       let digest = digestOf(files);
       if (digest !== rec.digest) {
@@ -249,7 +265,35 @@ export class ProvisionService {
     }
     for (const b of bumped) await this.app.db.updateTable('phones').set({ version: b.version, digest: b.digest, files: b.files, generated_at: now() }).where('mac', '=', b.mac).execute();
     if (bumped.length) this.app.log.info({ phones: bumped.length }, 'phone configs changed with the config; versions raised');
-    this.app.log.info({ phones: this.phones.size, dir: this.dir }, 'provisioning ready');
+    this.app.log.info({ phones: this.phones.size, unreadable: this.unreadable.size, dir: this.dir }, 'provisioning ready');
+  }
+
+  /** The phone's SIP password, or null (logged, the phone set aside as unreadable) when this key cannot open it. */
+  private openPassword(rec: PhoneRecord, sealed: string): string | null {
+    try {
+      const pw = this.sealer.open(sealed);
+      this.unreadable.delete(rec.mac);
+      return pw;
+    } catch {
+      const reason = 'its sealed SIP password cannot be opened with this key (was SWITCHBOARD_PROVISION_KEY or provision.key changed?), so its files are not served; put the old key back, or provision the phone again with its password';
+      this.unreadable.set(rec.mac, { rec, reason });
+      this.app.log.error({ mac: rec.mac, model: rec.model, extension: rec.extension }, 'a phone\'s sealed SIP password cannot be opened with this key; its files are not served');
+      return null;
+    }
+  }
+
+  /** Phones kept in the store but not served because their password cannot be opened, by MAC or extension (or all). */
+  unreadablePhones(key?: string): { rec: PhoneRecord; reason: string }[] {
+    const all = [...this.unreadable.values()];
+    if (key === undefined) return all;
+    const hex = key.toLowerCase().replace(/[^0-9a-f]/g, '');
+    if (hex.length === 12 && /^[0-9a-f:.\-]+$/i.test(key.trim())) return all.filter((u) => u.rec.mac === hex);
+    return all.filter((u) => u.rec.extension === key);
+  }
+
+  /** Why a stored phone's files are not served, when that is the case. */
+  unreadableReason(mac: string): string | undefined {
+    return this.unreadable.get(mac)?.reason;
   }
 
   private phoneOf(rec: Omit<PhoneRecord, 'token'> | PhoneRecord, password: string): Phone {
@@ -286,10 +330,11 @@ export class ProvisionService {
   }
 
   /** writeFiles in slices, yielding between them so progress edits and HTTP requests go on during big batches. */
-  private async writeFilesSliced(files: RenderedFile[], progress?: (done: number) => void): Promise<void> {
+  private async writeFilesSliced(files: RenderedFile[], progress?: (done: number, total: number) => void): Promise<void> {
+    progress?.(0, files.length);
     for (let i = 0; i < files.length; i += 500) {
       this.writeFiles(files.slice(i, i + 500));
-      progress?.(Math.min(i + 500, files.length));
+      progress?.(Math.min(i + 500, files.length), files.length);
       await new Promise((r) => setImmediate(r));
     }
   }
@@ -330,13 +375,14 @@ export class ProvisionService {
     const plans: Plan[] = [];
     const batchMacs = new Set(drafts.map((d) => d.mac));
     const extOwner = new Map<string, string>();
-    for (const p of this.phones.values()) if (!batchMacs.has(p.mac)) extOwner.set(`${p.server.toLowerCase()}/${p.extension}`, p.mac);
+    for (const p of [...this.phones.values(), ...[...this.unreadable.values()].map((u) => u.rec)]) if (!batchMacs.has(p.mac)) extOwner.set(`${p.server.toLowerCase()}/${p.extension}`, p.mac);
     const dhcp = this.app.services.dhcp;
     const dhcpInputs: { index: number; input: HostInput }[] = [];
     const hostnames = new Set<string>();
     let i = 0;
     for (const d of drafts) {
-      const existing = this.phones.get(d.mac);
+      const unreadable = this.unreadable.get(d.mac)?.rec;
+      const existing = this.phones.get(d.mac) ?? unreadable;
       if (existing && existing.model !== d.driver.id) {
         problems.push({ row: d.row, field: 'mac', message: `${fmtMac(d.mac)} is already provisioned as a ${this.label(existing)} (ext ${existing.extension}); run provision rm ${fmtMac(d.mac)} first to change its model` });
         continue;
@@ -357,7 +403,7 @@ export class ProvisionService {
         files = this.render(d.driver, phone, token, version);
         digest = digestOf(files);
         action = 'updated';
-      } else if (existing && (existing.room ?? undefined) !== d.room) action = 'updated';
+      } else if (existing && ((existing.room ?? undefined) !== d.room || unreadable)) action = 'updated'; // an unreadable row gets its password sealed again
       const plan: Plan = { draft: d, action, version, token, files, digest, existing };
       const ouiOf = this.drivers.byOui(d.mac);
       if (ouiOf.length && !ouiOf.includes(d.driver)) plan.warning = `row ${d.row}: ${fmtMac(d.mac)} has an OUI of ${ouiOf[0]!.vendor} but is provisioned as ${d.driver.label}`;
@@ -394,28 +440,40 @@ export class ProvisionService {
     return { problems, plans };
   }
 
-  /** Write validated plans: DHCP reservations, files (atomically), phone rows, the served index. */
-  async commit(plans: Plan[], by: string, target: Target | null, progress?: (done: number) => void): Promise<BatchOutcome> {
+  /**
+   * Write validated plans: DHCP reservations, then the phone rows in one transaction, then the served index
+   * and the files. If the phone rows cannot be stored, the reservations this batch wrote are put back as
+   * they were and nothing else has been touched. Files come last: they are derived from the store (start-up
+   * and regenerate rewrite missing or stale ones), and the server answers from the index.
+   */
+  async commit(plans: Plan[], by: string, target: Target | null, progress?: (done: number, total: number) => void): Promise<BatchOutcome> {
+    const dhcp = this.app.services.dhcp;
     const dhcpPlans = plans.filter((p) => p.dhcp);
     let dhcpOut = { added: 0, changed: 0 };
+    let dhcpWritten: { added: HostRecord[]; changed: HostRecord[]; before: Map<string, HostRecord> } | null = null;
     if (dhcpPlans.length) {
-      const r = await this.app.services.dhcp.upsertHosts(dhcpPlans.map((p) => p.dhcp!), by);
+      const before = new Map<string, HostRecord>();
+      for (const p of dhcpPlans) {
+        const h = await dhcp.getByMac(p.dhcp!.mac);
+        if (h) before.set(h.mac, h);
+      }
+      const r = await dhcp.upsertHosts(dhcpPlans.map((p) => p.dhcp!), by);
       if (!r.ok) return { ok: false, problems: r.errors.map((e) => ({ row: dhcpPlans[e.index]!.draft.row, field: 'ip', message: `DHCP: ${e.message}` })), results: [], dhcp: dhcpOut };
       dhcpOut = { added: r.added.length, changed: r.changed.length };
+      dhcpWritten = { added: r.added, changed: r.changed, before };
       for (const h of [...r.added, ...r.changed]) {
         const p = dhcpPlans.find((x) => fmtMac(x.draft.mac) === h.mac);
         if (p) p.draft.ip = h.ip;
       }
-      this.app.services.dhcp.changed();
     }
     const t = now();
     const records: { rec: PhoneRecord; sealed: string; files: RenderedFile[]; plan: Plan }[] = [];
     const toWrite: RenderedFile[] = [];
+    const stale: string[] = [];
     for (const p of plans) {
       const d = p.draft;
-      const stale = (p.existing?.files ?? []).filter((f) => !p.files.some((x) => x.name === f));
+      stale.push(...(p.existing?.files ?? []).filter((f) => !p.files.some((x) => x.name === f)));
       if (p.action !== 'unchanged' || !p.existing) toWrite.push(...p.files);
-      this.removeFiles(stale);
       const rec: PhoneRecord = {
         mac: d.mac,
         model: d.driver.id,
@@ -443,7 +501,44 @@ export class ProvisionService {
       };
       records.push({ rec, sealed: d.sealed ?? this.sealer.seal(d.password), files: p.files, plan: p });
     }
-    await this.writeFilesSliced(toWrite, progress);
+    try {
+      await this.storeRecords(records);
+    } catch (err) {
+      const ref = crypto.randomBytes(3).toString('hex');
+      this.app.log.error({ err, ref }, 'storing provisioned phones failed; putting the batch\'s DHCP reservations back');
+      let undo = '';
+      if (dhcpWritten) {
+        const left = await this.undoDhcp(dhcpWritten, by);
+        undo = left.length
+          ? `; ⚠ ${left.length} DHCP reservation${left.length === 1 ? '' : 's'} written for this batch could not be put back (${left.slice(0, 10).join(', ')}${left.length > 10 ? ', …' : ''}): check them with dhcp show`
+          : `; the ${dhcpWritten.added.length + dhcpWritten.changed.length} DHCP reservation${dhcpWritten.added.length + dhcpWritten.changed.length === 1 ? '' : 's'} it wrote were put back as they were`;
+      }
+      return { ok: false, problems: [{ row: 1, message: `storing the phones failed (ref ${ref}; details in the bot's log), so no phone and no file was written${undo}` }], results: [], dhcp: { added: 0, changed: 0 } };
+    }
+    if (dhcpWritten) dhcp.changed();
+    for (const r of records) {
+      this.unreadable.delete(r.rec.mac);
+      this.index(r.rec, r.files);
+    }
+    const warnings: string[] = [];
+    try {
+      await this.writeFilesSliced(toWrite, progress);
+      this.removeFiles(stale);
+    } catch (err) {
+      this.app.log.error({ err: String(err), dir: this.dir }, 'could not write phone files; they are served from memory and rewritten at the next start');
+      warnings.push(`the phones are stored and served, but their files could not be written to ${this.dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); they are written again at the next start or by provision regenerate`);
+    }
+    return {
+      ok: true,
+      problems: [],
+      dhcp: dhcpOut,
+      warnings,
+      results: records.map((r) => ({ row: r.plan.draft.row, mac: r.rec.mac, extension: r.rec.extension, name: r.rec.name, room: r.rec.room, model: r.rec.model, files: r.rec.files, version: r.rec.version, action: r.plan.action, ip: r.rec.ip })),
+    };
+  }
+
+  /** Phone rows of a batch in one transaction: new ones inserted, changed ones updated, unchanged ones left. */
+  private async storeRecords(records: { rec: PhoneRecord; sealed: string; plan: Plan }[]): Promise<void> {
     await this.app.db.transaction().execute(async (tx) => {
       const existingMacs = new Set(records.filter((r) => r.plan.existing).map((r) => r.rec.mac));
       const toRow = (r: (typeof records)[number]) => ({
@@ -476,17 +571,39 @@ export class ProvisionService {
         await tx.updateTable('phones').set(rest).where('mac', '=', mac).execute();
       }
     });
-    for (const r of records) this.index(r.rec, r.files);
-    return {
-      ok: true,
-      problems: [],
-      dhcp: dhcpOut,
-      results: records.map((r) => ({ row: r.plan.draft.row, mac: r.rec.mac, extension: r.rec.extension, name: r.rec.name, room: r.rec.room, model: r.rec.model, files: r.rec.files, version: r.rec.version, action: r.plan.action, ip: r.rec.ip })),
-    };
+  }
+
+  /** Put the reservations a failed batch wrote back as they were; returns the MACs that could not be. */
+  private async undoDhcp(w: { added: HostRecord[]; changed: HostRecord[]; before: Map<string, HostRecord> }, by: string): Promise<string[]> {
+    const dhcp = this.app.services.dhcp;
+    const left: string[] = [];
+    for (const h of w.added) {
+      try {
+        await dhcp.remove(h.mac, by);
+      } catch (err) {
+        this.app.log.error({ err: String(err), mac: h.mac }, 'could not remove a DHCP reservation of a failed provisioning batch');
+        left.push(h.mac);
+      }
+    }
+    const back = w.changed.flatMap((h) => {
+      const b = w.before.get(h.mac);
+      return b ? [{ mac: b.mac, ip: b.ip, hostname: b.hostname, room: b.room ?? undefined, phones: b.phones, owner: b.owner ?? undefined, access: b.access, comment: b.comment ?? undefined, bootServer: b.bootServer }] : [];
+    });
+    if (back.length) {
+      try {
+        const r = await dhcp.upsertHosts(back, by);
+        if (!r.ok) throw new Error(r.errors.map((e) => e.message).join('; '));
+      } catch (err) {
+        this.app.log.error({ err: String(err) }, 'could not put back DHCP reservations of a failed provisioning batch');
+        left.push(...back.map((b) => b.mac));
+      }
+    }
+    dhcp.changed();
+    return left;
   }
 
   /** Validate then commit, all or nothing. */
-  async provision(drafts: PhoneDraft[], opts: { by: string; target: Target | null; dryRun?: boolean; onValidated?: (n: number) => void; onWritten?: (n: number) => void }): Promise<BatchOutcome & { plans: Plan[] }> {
+  async provision(drafts: PhoneDraft[], opts: { by: string; target: Target | null; dryRun?: boolean; onValidated?: (n: number) => void; onWritten?: (done: number, files: number) => void }): Promise<BatchOutcome & { plans: Plan[] }> {
     const { problems, plans } = await this.plan(drafts, opts.onValidated);
     if (problems.length) return { ok: false, problems, results: [], dhcp: { added: 0, changed: 0 }, plans };
     if (opts.dryRun) {
@@ -499,21 +616,30 @@ export class ProvisionService {
         results: plans.map((p) => ({ row: p.draft.row, mac: p.draft.mac, extension: p.draft.extension, name: p.draft.name, room: p.draft.room ?? null, model: p.draft.driver.id, files: p.files.map((f) => f.name), version: p.version, action: p.action, ip: p.dhcp?.ip ?? p.existing?.ip ?? null })),
       };
     }
-    return { ...(await this.commit(plans, opts.by, opts.target, opts.onWritten)), plans, warnings: plans.flatMap((p) => (p.warning ? [p.warning] : [])) };
+    const out = await this.commit(plans, opts.by, opts.target, opts.onWritten);
+    return { ...out, plans, warnings: [...plans.flatMap((p) => (p.warning ? [p.warning] : [])), ...(out.warnings ?? [])] };
   }
 
   /** Re-render from the store (after a driver or config change); versions rise where content changed. */
-  async regenerate(macs: string[] | 'all', by: string): Promise<{ changed: string[]; unchanged: string[] }> {
-    const list = macs === 'all' ? [...this.phones.keys()] : macs;
+  async regenerate(macs: string[] | 'all', by: string): Promise<{ changed: string[]; unchanged: string[]; failed: { mac: string; extension: string; reason: string }[] }> {
+    const list = macs === 'all' ? [...this.phones.keys(), ...this.unreadable.keys()] : macs;
     const changed: string[] = [];
     const unchanged: string[] = [];
+    const failed: { mac: string; extension: string; reason: string }[] = [];
     for (const mac of list) {
       const row = await this.app.db.selectFrom('phones').selectAll().where('mac', '=', mac).executeTakeFirst();
       if (!row) continue;
       const rec = toRecord(row);
       const driver = this.drivers.get(rec.model);
       if (!driver) continue;
-      const phone = this.phoneOf(rec, this.sealer.open(row.password_sealed));
+      const password = this.openPassword(rec, row.password_sealed);
+      if (password === null) {
+        // Not served any more either: its files would carry a password nobody can check.
+        this.unindex(mac);
+        failed.push({ mac, extension: rec.extension, reason: this.unreadable.get(mac)!.reason });
+        continue;
+      }
+      const phone = this.phoneOf(rec, password);
       let files = this.render(driver, phone, rec.token, rec.version);
       if (digestOf(files) === rec.digest) {
         this.writeFiles(files, true);
@@ -533,7 +659,16 @@ export class ProvisionService {
       this.index({ ...rec, ...this.live(mac) }, files);
       changed.push(mac);
     }
-    return { changed, unchanged };
+    return { changed, unchanged, failed };
+  }
+
+  /** Stop serving a phone (its row stays). */
+  private unindex(mac: string): void {
+    const rec = this.phones.get(mac);
+    if (!rec) return;
+    for (const f of rec.files) if (this.files.get(f.toLowerCase())?.mac === mac) this.files.delete(f.toLowerCase());
+    this.tokens.delete(rec.token);
+    this.phones.delete(mac);
   }
 
   /** Fetch state kept in memory ahead of the store. */
@@ -543,8 +678,9 @@ export class ProvisionService {
   }
 
   async remove(mac: string): Promise<PhoneRecord | undefined> {
-    const rec = this.phones.get(mac);
+    const rec = this.phones.get(mac) ?? this.unreadable.get(mac)?.rec;
     if (!rec) return undefined;
+    this.unreadable.delete(mac);
     await this.app.db.deleteFrom('phones').where('mac', '=', mac).execute();
     this.removeFiles(rec.files);
     for (const f of rec.files) if (this.files.get(f.toLowerCase())?.mac === mac) this.files.delete(f.toLowerCase());

@@ -97,7 +97,45 @@ describe('provision commands', () => {
   });
 });
 
+describe('the progress of a real run', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeTestApp({ overrides: { ...PROV, 'jobs.editIntervalMs': 0 } });
+  });
+  afterAll(() => t.close());
+
+  const sheet = (n: number, changed = -1) => ['mac,ext,name,password', ...Array.from({ length: n }, (_, i) => `0c:38:3e:07:${String(Math.floor(i / 100)).padStart(2, '0')}:${String(i % 100).padStart(2, '0')},${7000 + i},${i === changed ? 'Moved' : `Desk ${i}`},Pw!${7000 + i}abcd`)].join('\n') + '\n';
+
+  it('the job message shows rows validated, then files written against the number of files, then the table', async () => {
+    const r = await job(t, 'provision fanvil-x1sg', [file('desks.csv', sheet(1200))]);
+    expect(r.job.status, r.text).toBe('succeeded');
+    const edits = r.msg!.edits;
+    expect(edits.some((e) => /running .* — \d+\/1200 rows validated$/.test(e))).toBe(true);
+    const writing = edits.filter((e) => /— 1200\/1200 rows validated, \d+\/1200 files written$/.test(e));
+    expect(writing.length).toBeGreaterThan(0);
+    expect(writing.at(-1)).toMatch(/1200\/1200 files written$/);
+    const last = edits.at(-1)!;
+    expect(last).toMatch(/^✅ Job #\d+ provision 1200 rows from desks\.csv: done\nProvisioned: 1200 phones \(Fanvil X1SG\) from desks\.csv: 1200 new, 0 updated, 0 unchanged\.\n```\nrow\s+mac\s+ext/);
+    expect(last).toMatch(/```\n… 1150 more rows in the attached CSV\.$/);
+    expect(last).not.toMatch(/```\n```/); // one fenced table, not an empty block beside it
+    expect(edits.indexOf(writing[0]!)).toBeLessThan(edits.length - 1);
+  });
+
+  it('files written are counted against the files to write: one changed phone of 1200 is 1/1', async () => {
+    const r = await job(t, 'provision fanvil-x1sg', [file('desks.csv', sheet(1200, 5))]);
+    expect(r.text).toMatch(/0 new, 1 updated, 1199 unchanged/);
+    expect(r.msg!.edits.some((e) => /— 1200\/1200 rows validated, 1\/1 files written$/.test(e))).toBe(true);
+  });
+});
+
 describe('provisioning config errors stop start-up with the key and the reason', () => {
+  it('an admin password a driver cannot carry, named by its key and never echoed', async () => {
+    const err = await makeTestApp({ overrides: { ...PROV, 'provision.adminPassword': 'Adm;n!pass' } }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/config key "provision\.adminPassword" \(SWITCHBOARD_PHONE_ADMIN_PASSWORD\) cannot be used with AudioCodes 405HD phones: it contains ";", which starts a comment in AudioCodes configuration files/);
+    expect((err as Error).message).not.toContain('Adm;n!pass');
+    await expect(makeTestApp({ overrides: { ...PROV, 'provision.adminPassword': '{Admin!pass}' } })).rejects.toThrow(/provision\.adminPassword.*is wrapped in \{ \}/);
+  });
+
   it('an unknown driver option value', async () => {
     await expect(makeTestApp({ overrides: { ...PROV, 'provision.drivers': { 'fanvil-x1sg': { format: 'yaml' } } } })).rejects.toThrow(/provision\.drivers\.fanvil-x1sg\.format" has value "yaml": must be one of "text", "xml"/);
   });
