@@ -2,10 +2,40 @@
 // inventory store on both engines, sweeping on loopback, dry runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { classesOf, generatePassword } from '../../src/renew/passwords.js';
-import { checkAllowed, expandNetwork, sweep } from '../../src/renew/scanner.js';
-import { accountName, managedRegex } from '../../src/renew/config.js';
+import { checkAllowed, expandNetwork, pool, sweep } from '../../src/renew/scanner.js';
+import { accountName, managedPatternProblem, managedRegex, readBootstrapPassword } from '../../src/renew/config.js';
+import { connect } from '../../drivers/targets/linux-ssh.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { tmpDir } from '../helpers/env.js';
+import { fakeSsh, type FakeSsh } from './fake-ssh.js';
+
+/** Listeners that never accept (python: listen(0) with the one queue slot taken), so SYNs are dropped and probes time out. */
+async function acceptless(port: number, hosts: string[]): Promise<ChildProcess> {
+  const py = [
+    'import socket, sys, time',
+    'port = int(sys.argv[1]); keep = []',
+    'for h in sys.argv[2:]:',
+    '    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((h, port)); s.listen(0)',
+    '    c = socket.socket(); c.setblocking(False); c.connect_ex((h, port)); keep += [s, c]',
+    'time.sleep(0.2)',
+    "print('ready', flush=True)",
+    'sys.stdin.read()',
+  ].join('\n');
+  const p = spawn('python3', ['-c', py, String(port), ...hosts], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((res, rej) => {
+    p.stdout!.once('data', () => res());
+    p.once('exit', (c) => rej(new Error(`accept-less listener exited ${c}`)));
+  });
+  return p;
+}
+
+function synSent(port: number): Promise<number> {
+  return new Promise((res) => execFile('ss', ['-Htn', 'state', 'syn-sent', `( dport = :${port} )`], (_e, out) => res(out.split('\n').filter((l) => l.trim()).length)));
+}
 
 describe('passwords', () => {
   it('follow the default policy: 16 chars, ≥3 classes, no look-alikes, no ":"', () => {
@@ -40,6 +70,12 @@ describe('networks and the allow list', () => {
     expect(() => expandNetwork('10.0.0.0/8')).toThrow(/too large/);
     expect(() => expandNetwork('pc-7.example')).toThrow(/not an IPv4 address/);
   });
+  it('keeps a three-octet range inside 1..254 (no network or broadcast address)', () => {
+    expect(expandNetwork('10.1.2', '1,254').hosts).toHaveLength(254);
+    expect(() => expandNetwork('10.1.2', '0,5')).toThrow(/range must be "a,b" with 1 ≤ a ≤ b ≤ 254 \(got "0,5"\)/);
+    expect(() => expandNetwork('10.1.2', '3,255')).toThrow(/1 ≤ a ≤ b ≤ 254/);
+    expect(expandNetwork('10.1.2.0/24', '0,255').hosts).toHaveLength(254);
+  });
   it('refuses hosts outside the allow list, naming them', () => {
     expect(() => checkAllowed(['192.168.122.5'], ['192.168.122.0/24'], 'x')).not.toThrow();
     expect(() => checkAllowed(['192.168.123.5'], ['192.168.122.0/24'], '192.168.123.5')).toThrow(/192\.168\.123\.5 is not on the renew allow list \(192\.168\.122\.0\/24\): 192\.168\.123\.5 refused/);
@@ -56,6 +92,28 @@ describe('account names', () => {
     expect(re.test('alice')).toBe(false);
     expect(managedRegex({ accountPattern: 'x', site: 'SS', managedPattern: '^old-' })).toBe('^old-');
   });
+  it('refuse, at config load, a managed pattern that matches root or the SSH user', async () => {
+    const ssh = { user: 'root', port: 22 };
+    expect(managedPatternProblem({ accountPattern: 'USER{site}{nnn}-{dddd}', site: 'SS', ssh })).toBeNull();
+    expect(managedPatternProblem({ accountPattern: 'x', site: 'SS', managedPattern: '.*', ssh })).toMatch(/renew\.managedPattern: the managed-account pattern "\.\*" matches "root"/);
+    expect(managedPatternProblem({ accountPattern: 'x', site: 'SS', managedPattern: '^sb', ssh: { user: 'sbadmin', port: 22 } })).toMatch(/matches "sbadmin" \(renew\.ssh\.user\)/);
+    expect(managedPatternProblem({ accountPattern: 'x', site: 'SS', managedPattern: '(', ssh })).toMatch(/not a valid regular expression/);
+    await expect(makeTestApp({ overrides: { 'renew.managedPattern': '.*' } })).rejects.toThrow(/matches "root"/);
+  });
+  it('refuse a bootstrap password shorter than 8 characters, at start-up and on use', async () => {
+    const dir = tmpDir('sb-boot-');
+    try {
+      const short = path.join(dir, 'short');
+      fs.writeFileSync(short, 'abc1234\n');
+      expect(() => readBootstrapPassword(short)).toThrow(/holds a password of 7 characters: at least 8 are required/);
+      expect(() => readBootstrapPassword(path.join(dir, 'none'))).toThrow(/cannot read renew\.bootstrap\.passwordFile .*ENOENT/);
+      fs.writeFileSync(path.join(dir, 'ok'), 'abcd1234\n');
+      expect(readBootstrapPassword(path.join(dir, 'ok'))).toBe('abcd1234');
+      await expect(makeTestApp({ overrides: { 'renew.bootstrap.passwordFile': short } })).rejects.toThrow(/at least 8 are required/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('sweep on loopback', () => {
@@ -69,6 +127,46 @@ describe('sweep on loopback', () => {
     } finally {
       await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
     }
+  });
+  it('keeps at most `concurrency` probes in flight (measured) and reports silent hosts as timeout', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const hosts = Array.from({ length: 12 }, (_, i) => `127.0.9.${100 + i}`);
+    const py = await acceptless(port, hosts);
+    let max = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        max = Math.max(max, await synSent(port));
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    try {
+      const t0 = performance.now();
+      const r = await sweep(hosts, port, { concurrency: 3, timeoutMs: 400 });
+      const ms = performance.now() - t0;
+      sampling = false;
+      await sampler;
+      expect(Object.values(r.states)).toEqual(hosts.map(() => 'timeout'));
+      expect(r.open).toEqual([]);
+      expect(max).toBe(3); // bounded, and really parallel
+      // 12 hosts, 3 at a time, 400 ms each: four rounds.
+      expect(ms).toBeGreaterThanOrEqual(1550);
+      expect(ms).toBeLessThan(4000);
+    } finally {
+      sampling = false;
+      py.kill();
+    }
+  });
+  it('pool: a failing item stops new ones but waits for those in flight', async () => {
+    const finished: number[] = [];
+    const err = await pool([0, 1, 2, 3, 4, 5], 3, async (i) => {
+      if (i === 1) throw new Error('boom');
+      await new Promise((r) => setTimeout(r, i === 0 || i === 2 ? 150 : 1));
+      finished.push(i);
+      return i;
+    }).catch((e: Error) => e);
+    expect((err as Error).message).toBe('boom');
+    expect(finished.sort()).toEqual([0, 2]); // in flight when 1 failed: finished before the pool rejected
   });
 });
 
@@ -134,5 +232,78 @@ describe.each(['sqlite', 'mysql'] as const)('inventory store on %s', (engine) =>
     expect(req.status).toBe('dry-run');
     expect((await t.run(`renew log ${req.request}`)).replies[0]).toMatch(/dry run: port 1 closed; host key not pinned yet/);
     expect(await t.app.db.selectFrom('known_hosts').selectAll().execute()).toHaveLength(0);
+  });
+});
+
+describe('the connection side against an in-process SSH server', () => {
+  let t: TestApp;
+  let dir: string;
+  const servers: FakeSsh[] = [];
+  beforeAll(async () => {
+    dir = tmpDir('sb-renew-ssh-');
+    fs.writeFileSync(path.join(dir, 'boot'), 'Boot-unit-pw-5521\n');
+    t = await makeTestApp({ overrides: { 'renew.allow': ['127.0.9.0/24'], 'renew.bootstrap.passwordFile': path.join(dir, 'boot'), 'renew.timeoutMs': 5000 } });
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await t?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pins the first host key before any authentication and refuses a different key on a later connection of the same run, before the bootstrap password is sent', async () => {
+    const s = await fakeSsh('127.0.9.30', { keys: 2 });
+    servers.push(s);
+    const inv = t.app.services.renew.inventory;
+    // The IP was a PC whose key worked: when the key is refused now, key_ok goes back to 0.
+    await inv.recordRenewal({ mac: '02:aa:00:00:00:30', hostname: 'pc-30', ip: s.host, port: s.port, facts: {}, account: 'USERSS030-0001', hostKeyFp: 'SHA256:old', requestId: 1 });
+    expect((await inv.findPc('02:aa:00:00:00:30'))!.key_ok).toBe(1);
+    const r = await t.app.services.renew.renewHost(s.host, s.port, { jobId: null, requester: 'test:admin' });
+    expect(r.status).toBe('refused');
+    expect(r.password).toBeUndefined();
+    expect(r.error).toBe(`host key of ${s.host}:${s.port} CHANGED — pinned ${s.fingerprints[0]}, presented ${s.fingerprints[1]}; refusing to connect (if the PC was reinstalled, remove the pin with \`renew forget ${s.host}\`)`);
+    // Connection 1 (first key, bot key refused) then connection 2 (second key): refused at the key check, so
+    // the bootstrap password never reached the server.
+    expect(s.conns.map((c) => c.fingerprint)).toEqual(s.fingerprints);
+    expect(s.conns[0]!.methods).toContain('publickey');
+    expect(s.conns.reduce((n, c) => n + c.passwords, 0)).toBe(0);
+    expect(s.conns[1]!.methods).toEqual([]);
+    expect((await inv.pinned(s.host, s.port))!.fingerprint).toBe(s.fingerprints[0]);
+    expect((await inv.findPc('02:aa:00:00:00:30'))!.key_ok).toBe(0);
+    const lines = (await inv.logLines(r.requestId)).map((l) => `${l.level} ${l.message}`);
+    const pinAt = lines.findIndex((l) => l.startsWith(`INFO host key pinned on first contact (TOFU): ssh-ed25519 ${s.fingerprints[0]}`));
+    const keyAt = lines.findIndex((l) => l.startsWith("WARNING the bot's key is not accepted"));
+    expect(pinAt).toBeGreaterThan(-1);
+    expect(keyAt).toBeGreaterThan(pinAt);
+    expect(lines).toContain('WARNING the bot\'s key stopped working on PC 02:aa:00:00:00:30: marked as not installed');
+    expect(lines.at(-1)).toMatch(/^CRITICAL host key of .* CHANGED/);
+  });
+
+  it('keeps an error listener on the client after ready (a late error is no uncaught exception)', async () => {
+    const s = await fakeSsh('127.0.9.31', { keys: 1, acceptPassword: 'Late-error-pw-1' });
+    servers.push(s);
+    const { client } = await connect({ host: s.host, port: s.port, username: 'x', password: 'Late-error-pw-1', timeoutMs: 5000, verifyHostKey: () => null });
+    try {
+      expect(client.listenerCount('error')).toBeGreaterThanOrEqual(1);
+      expect(() => client.emit('error', new Error('connection reset after ready'))).not.toThrow();
+    } finally {
+      client.end();
+    }
+  });
+
+  it('checks the allow list itself, whoever calls it', async () => {
+    const r = await t.app.services.renew.renewHost('127.0.10.5', 22, { jobId: null, requester: 'test:admin' });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/127\.0\.10\.5 is not on the renew allow list \(127\.0\.9\.0\/24\): 127\.0\.10\.5 refused/);
+    expect(await t.app.services.renew.inventory.pinned('127.0.10.5', 22)).toBeUndefined();
+  });
+
+  it('exports the inventory with formula-looking cells written as text', async () => {
+    const inv = t.app.services.renew.inventory;
+    await inv.recordRenewal({ mac: '02:aa:00:00:00:32', hostname: '=HYPERLINK("http://x")', ip: '127.0.9.32', port: 22, facts: { cpu: '+cmd' }, account: 'USERSS032-0001', hostKeyFp: 'SHA256:x', requestId: 2 });
+    await t.run('inventory export');
+    const csv = t.chat.last()!.files[0]!.data.toString();
+    const line = csv.split('\n').find((l) => l.startsWith('02:aa:00:00:00:32'))!;
+    expect(line).toContain(`"'=HYPERLINK(""http://x"")"`);
+    expect(line).toContain(",'+cmd,");
   });
 });
