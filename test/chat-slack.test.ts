@@ -1,10 +1,11 @@
 // Slack adapter with the real @slack/bolt (Socket Mode and HTTP mode) against a protocol-level fake.
 import crypto from 'node:crypto';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from './helpers/app.js';
 import { SlackFake } from './fakes/slack-fake.js';
-import { waitFor } from './fakes/common.js';
+import { listen, waitFor } from './fakes/common.js';
 import { addTestCommands, auditRows, CSV, DHCP_SUBNETS, IMPORT_LINE, IMPORT_REPLY } from './fakes/setup.js';
 
 const CH = 'C0SUPPORT';
@@ -26,11 +27,15 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
         'chat.slack.allowedWorkspaces': [fake.team],
         'chat.slack.pingTimeoutMs': 300,
         'chat.reconnect.baseMs': 200,
+        'uploads.maxBytes': 2048,
       },
     });
     addTestCommands(t.app);
     await waitFor(() => fake.connected > 0, 10_000, 'socket mode connection');
   });
+
+  /** Gaps between a message's post and its edits, in ms. */
+  const gaps = (times: number[]) => times.slice(1).map((x, i) => x - times[i]!);
   afterAll(async () => {
     await t?.close();
     await fake?.close();
@@ -74,6 +79,20 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
     expect(msg.text).toContain('Progress reached 2/2');
     expect(msg.edits.length).toBeGreaterThanOrEqual(1);
     expect(fake.in(CH).filter((p) => p.thread_ts === ts && /Job #/.test(p.text))).toHaveLength(1);
+    // Edits of one message are paced (about one a second), the final text last.
+    for (const g of gaps(msg.times.slice(1))) expect(g).toBeGreaterThanOrEqual(950);
+    expect(msg.edits.at(-1)).toBe(msg.text);
+  });
+
+  it('a burst of edits of one message is paced and ends with the newest text', async () => {
+    const slack = t.app.services.chat.slack!;
+    const ref = await slack.send({ platform: 'slack', channel: 'C0PACE' }, { text: 'step 0' });
+    const post = fake.in('C0PACE')[0]!;
+    await Promise.all(Array.from({ length: 6 }, (_, i) => slack.update(ref, { text: `step ${i + 1}` })));
+    await slack.update(ref, { text: 'done' });
+    expect(post.text).toBe('done');
+    expect(post.edits.length).toBeLessThanOrEqual(3);
+    for (const g of gaps(post.times.slice(1))) expect(g).toBeGreaterThanOrEqual(950);
   });
 
   it('a 429 with Retry-After is honoured and the reply is not lost', async () => {
@@ -115,6 +134,93 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
     const ts = fake.mention({ channel: CH, user: USER, text: 'help' });
     const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'reply after reconnect');
     expect(reply.text).toContain('Switchboard commands');
+  });
+
+  it('a Slack Connect user of another workspace gets nothing done, even in an allowed workspace channel', async () => {
+    const before = (await auditRows(t.app, 'slack')).length;
+    const ts = fake.mention({ channel: CH, user: 'U0EXT', text: 'selftest 1', userTeam: 'T0GUEST' });
+    const dts = fake.dm({ channel: 'D0EXT', user: 'U0EXT', text: 'whoami', userTeam: 'T0GUEST' });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.in(CH).filter((p) => p.thread_ts === ts)).toHaveLength(0);
+    expect(fake.in('D0EXT').filter((p) => p.thread_ts === dts)).toHaveLength(0);
+    expect((await auditRows(t.app, 'slack')).length).toBe(before);
+    expect(t.logs.join('')).toContain('T0GUEST');
+    // The same channel, a user of our own workspace: served.
+    const ok = fake.mention({ channel: CH, user: USER, text: 'help', userTeam: fake.team });
+    await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ok), 10_000, 'reply to own team');
+  });
+
+  it('a file over uploads.maxBytes is refused with a clear reply and the command does not run', async () => {
+    const ts = fake.mention({ channel: CH, user: USER, text: IMPORT_LINE, files: [fake.addFile('big.csv', Buffer.alloc(3000, 'a'))] });
+    const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'refusal');
+    expect(reply.text).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048$/);
+    // The event understates the size: the download itself stops at the limit.
+    const big = Buffer.concat([CSV, Buffer.alloc(3000, 'a')]);
+    const ts2 = fake.mention({ channel: CH, user: USER, text: IMPORT_LINE, files: [fake.addFile('liar.csv', big, { size: 100 })] });
+    const reply2 = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts2), 10_000, 'refusal 2');
+    expect(reply2.text).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048$/);
+    expect(reply2.text).not.toMatch(/added|Dry run/);
+  });
+
+  it('an HTML login page instead of the file fails with a clear message', async () => {
+    const ts = fake.mention({ channel: CH, user: USER, text: IMPORT_LINE, files: [fake.addFile('hosts.csv', CSV, { html: true })] });
+    const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'html refusal');
+    expect(reply.text).toMatch(/^❌ .*hosts\.csv: Slack answered with a web page instead of the file; the bot token is invalid or lacks the files:read scope/);
+    expect(reply.text).not.toMatch(/Dry run/);
+  });
+
+  it('the bot token is never sent to a host other than Slack file hosts', async () => {
+    const seen: (string | undefined)[] = [];
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end('mac,ip,hostname\n');
+    });
+    const base = await listen(other);
+    try {
+      const ts = fake.mention({ channel: CH, user: USER, text: IMPORT_LINE, files: [fake.addFile('hosts.csv', CSV, { base })] });
+      const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'refusal');
+      expect(reply.text).toContain(`not downloading from ${new URL(base).host}`);
+      expect(seen).toHaveLength(0);
+      expect(t.logs.join('')).not.toContain(fake.botToken);
+    } finally {
+      other.closeAllConnections();
+      other.close();
+    }
+  });
+
+  it('discard removes an uploaded file with files.delete; a refusal resolves false', async () => {
+    const f = fake.addFile('secret.csv', CSV);
+    const ts = fake.mention({ channel: CH, user: USER, text: 'testdiscard', files: [f] });
+    const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'discard reply');
+    expect(reply.text).toBe('discarded secret.csv: true');
+    expect(fake.deleted).toContain(f.id);
+    fake.failNext('files.delete', { status: 200, body: { ok: false, error: 'cant_delete_file' } });
+    const f2 = fake.addFile('other.csv', CSV);
+    const ts2 = fake.mention({ channel: CH, user: USER, text: 'testdiscard', files: [f2] });
+    const reply2 = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts2), 10_000, 'discard reply 2');
+    expect(reply2.text).toBe('discarded other.csv: false');
+    expect(fake.deleted).not.toContain(f2.id);
+  });
+
+  it('mass mentions in text from data are escaped and cannot ping', async () => {
+    await t.app.notifier.notify(['slack:C0CALLS'], { text: 'Caller: <!channel> <!everyone> <!here|here> <@U0BOSS> & co' });
+    const post = fake.in('C0CALLS')[0]!;
+    expect(post.text).toBe('Caller: &lt;!channel&gt; &lt;!everyone&gt; &lt;!here|here&gt; &lt;@U0BOSS&gt; &amp; co');
+    expect(post.text).not.toContain('<');
+  });
+
+  it('/sb in a private channel the bot has not joined answers through the response_url', async () => {
+    fake.privateChannels.add('G0PRIV');
+    fake.slash({ channel: 'G0PRIV', user: USER, text: 'help' });
+    const reply = await waitFor(() => fake.in('G0PRIV').find((p) => p.text.includes('Switchboard commands')), 10_000, 'response_url reply');
+    expect(reply.method).toBe('response_url');
+    expect(reply.response_type).toBe('in_channel');
+    expect(fake.calls.some((c) => c.method === 'chat.postMessage' && c.params.channel === 'G0PRIV')).toBe(true);
+    // A job started there edits its reply through the same response_url.
+    fake.slash({ channel: 'G0PRIV', user: USER, text: 'selftest 1' });
+    const job = await waitFor(() => fake.in('G0PRIV').find((p) => /Job #\d+/.test(p.text)), 10_000, 'job via response_url');
+    await waitFor(() => job.text.includes('✅'), 15_000, 'job result via response_url');
+    expect(fake.in('G0PRIV').filter((p) => /Job #/.test(p.text))).toHaveLength(1);
   });
 
   it('a workspace that is not allowed gets nothing done', async () => {

@@ -3,14 +3,40 @@
 // Commands arrive as a mention, a DM or `/sb <line>` (acked at once; long work continues as a job).
 // Replies go in the request's thread; progress edits one message (chat.update, coalesced); files go out with
 // files.getUploadURLExternal + completeUploadExternal; DMs through conversations.open. Rate limits (429 +
-// Retry-After) are honoured by the Web API client.
+// Retry-After) are honoured by the Web API client. The allow-list checks the requesting user's own team (in a
+// Slack Connect channel the envelope's team is the host workspace). The Socket Mode client's own reconnect is
+// off: every closed connection is re-opened by the adapter's Reconnector with back-off, so a client that
+// would otherwise give up (apps.connections.open failing) keeps being retried while other platforms serve.
 import type { Server } from 'node:http';
 import { App, SocketModeReceiver, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from '../log.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
+import { UserError } from '../core/command.js';
 import { allowed, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toSlackMrkdwn } from './util.js';
 
 export const SLACK_LIMIT = 3900;
+/** Edits of one message at most about once a second (chat.update is a tier-3 method, ~50/min). */
+export const SLACK_EDIT_INTERVAL_MS = 1000;
+/** Slack allows five uses of a slash command's response_url within 30 minutes. */
+const RESPONSE_URL_USES = 5;
+const RESPONSE_URL_TTL_MS = 30 * 60_000;
+
+/** The team ids a request acts for: the user's own team(s), never only the workspace that received it. */
+export function requestTeams(body: Record<string, unknown>): string[] {
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined);
+  const event = obj(body.event);
+  const out: (string | undefined)[] = [];
+  if (event) {
+    out.push(str(event.user_team), str(obj(event.user_profile)?.team), str(event.team));
+    if (!out.some(Boolean)) out.push(str(body.team_id));
+  } else {
+    // Slash commands and interactive payloads: the payload's team, plus the user's own team where given.
+    out.push(str(body.user_team), str(body.user_team_id), str(obj(body.user)?.team_id));
+    out.push(str(body.team_id) ?? (typeof body.team === 'string' ? body.team : str(obj(body.team)?.id)));
+  }
+  return [...new Set(out.filter((t): t is string => t !== undefined))];
+}
 
 export interface SlackOptions {
   mode: 'socket' | 'http';
@@ -23,6 +49,7 @@ export interface SlackOptions {
   pingTimeoutMs: number;
   maxBytes: number;
   reconnect: { baseMs: number; maxMs: number };
+  editIntervalMs?: number;
 }
 
 function boltLogger(log: Logger): BoltLogger {
@@ -41,6 +68,7 @@ function boltLogger(log: Logger): BoltLogger {
 }
 
 interface SlackFile {
+  id?: string;
   name?: string;
   title?: string;
   size?: number;
@@ -59,21 +87,32 @@ export class SlackAdapter implements ChatAdapter {
   private askers = new Map<string, string>();
   server?: Server;
   private botUserId?: string;
+  private stopping = false;
+  /** Slash commands in flight: their response_url is the way to answer where the bot is not a member. */
+  private slashes = new Map<string, { responseUrl?: string; user: string; at: number; uses: number }>();
+  private slashSeq = 0;
+  private receiver: SocketModeReceiver | HTTPReceiver;
 
   constructor(private opts: SlackOptions, private log: Logger) {
     const logger = boltLogger(log);
     const slackApiUrl = opts.apiUrl ? opts.apiUrl.replace(/\/?$/, '/') : undefined;
+    // Separate objects: the Socket Mode client writes its own retry policy into the options it is given.
     const clientOptions = slackApiUrl ? { slackApiUrl } : {};
-    const receiver =
+    const receiver = (this.receiver =
       opts.mode === 'socket'
-        ? new SocketModeReceiver({ appToken: opts.appToken!, logger, clientPingTimeout: opts.pingTimeoutMs, installerOptions: { clientOptions } })
-        : new HTTPReceiver({ signingSecret: opts.signingSecret!, endpoints: opts.http.path, logger });
-    this.app = new App({ token: opts.botToken, receiver, clientOptions, logger, deferInitialization: true });
+        ? new SocketModeReceiver({ appToken: opts.appToken!, logger, clientPingTimeout: opts.pingTimeoutMs, autoReconnectEnabled: false, installerOptions: { clientOptions: { ...clientOptions, retryConfig: { retries: 1 } } } })
+        : new HTTPReceiver({ signingSecret: opts.signingSecret!, endpoints: opts.http.path, logger }));
+    this.app = new App({ token: opts.botToken, receiver, clientOptions: { ...clientOptions }, logger, deferInitialization: true });
+    if (receiver instanceof SocketModeReceiver) {
+      receiver.client.on('disconnected', () => {
+        if (this.started && !this.stopping) this.reconnector.lost(new Error('socket mode connection closed'), 'slack socket mode connection closed; reconnecting with back-off');
+      });
+      receiver.client.on('connected', () => this.log.info('slack socket mode connected'));
+    }
     this.app.use(async (args) => {
-      const body = args.body as { team_id?: string; team?: { id?: string } | string; user?: { team_id?: string } };
-      const team = body.team_id ?? (typeof body.team === 'string' ? body.team : body.team?.id) ?? body.user?.team_id;
-      if (!allowed(this.opts.allowedWorkspaces, team)) {
-        this.log.warn({ platform: 'slack', team }, 'request from a workspace that is not allowed; ignored');
+      const teams = requestTeams(args.body as Record<string, unknown>);
+      if (!teams.length || !teams.every((t) => allowed(this.opts.allowedWorkspaces, t))) {
+        this.log.warn({ platform: 'slack', team: teams.join(',') || '(none)' }, 'request from a workspace that is not allowed; ignored');
         if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
         return;
       }
@@ -90,8 +129,12 @@ export class SlackAdapter implements ChatAdapter {
     });
     this.app.command('/sb', async ({ command, ack }) => {
       await ack();
-      this.askers.set(`${command.channel_id}|`, command.user_id);
-      const inc: Incoming = { platform: 'slack', channel: command.channel_id, user: { id: command.user_id, name: command.user_name }, text: command.text ?? '', files: [], direct: command.channel_name === 'directmessage' };
+      // A synthetic thread names this command, so its replies can fall back to its response_url.
+      const thread = `slash:${++this.slashSeq}`;
+      for (const [k, v] of this.slashes) if (Date.now() - v.at > RESPONSE_URL_TTL_MS) this.slashes.delete(k);
+      this.slashes.set(thread, { responseUrl: command.response_url, user: command.user_id, at: Date.now(), uses: 0 });
+      this.askers.set(`${command.channel_id}|${thread}`, command.user_id);
+      const inc: Incoming = { platform: 'slack', channel: command.channel_id, thread, user: { id: command.user_id, name: command.user_name }, text: command.text ?? '', files: [], direct: command.channel_name === 'directmessage' };
       void this.deliver(inc);
     });
     this.app.error(async (err) => {
@@ -100,8 +143,36 @@ export class SlackAdapter implements ChatAdapter {
     this.reconnector = new Reconnector('slack', () => this.connect(), log, opts.reconnect.baseMs, opts.reconnect.maxMs);
     this.edits = new EditCoalescer(async (key, text) => {
       const [channel, ts] = key.split('|');
+      if (ts!.startsWith('slash:')) {
+        await this.viaResponseUrl(ts!, text, false, true);
+        return;
+      }
       await this.app.client.chat.update({ channel: channel!, ts: ts!, text });
+    }, opts.editIntervalMs ?? SLACK_EDIT_INTERVAL_MS);
+  }
+
+  /** Hosts that may receive the bot token with a file download: Slack's file host and the configured API host. */
+  private get fileHosts(): string[] {
+    return ['files.slack.com', new URL(this.opts.apiUrl ?? 'https://slack.com/api/').host];
+  }
+
+  /** Answer a slash command through its response_url (works where the bot is not a channel member). */
+  private async viaResponseUrl(thread: string, text: string, ephemeral: boolean, replace: boolean): Promise<boolean> {
+    const sc = this.slashes.get(thread);
+    if (!sc?.responseUrl || Date.now() - sc.at > RESPONSE_URL_TTL_MS) return false;
+    if (sc.uses >= RESPONSE_URL_USES) {
+      this.log.warn({ thread }, 'slack response_url used up (5 uses); further updates of this reply are dropped');
+      return true;
+    }
+    sc.uses++;
+    const res = await fetch(sc.responseUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text, response_type: ephemeral ? 'ephemeral' : 'in_channel', ...(replace ? { replace_original: true } : {}) }),
     });
+    await res.body?.cancel().catch(() => undefined);
+    if (!res.ok) throw new Error(`slack response_url answered HTTP ${res.status}`);
+    return true;
   }
 
   private async deliver(inc: Incoming): Promise<void> {
@@ -124,10 +195,37 @@ export class SlackAdapter implements ChatAdapter {
       size: f.size,
       mime: f.mimetype,
       fetch: async () => {
-        if (f.size !== undefined && f.size > this.opts.maxBytes) throw new FileTooLarge(`${f.name} is ${f.size} bytes; the limit is ${this.opts.maxBytes}`);
-        const url = f.url_private_download ?? f.url_private;
-        if (!url) throw new Error(`${f.name} has no download URL`);
-        return downloadCapped(url, this.opts.maxBytes, { Authorization: `Bearer ${this.opts.botToken}` });
+        const name = f.name ?? f.title ?? 'file';
+        if (f.size !== undefined && f.size > this.opts.maxBytes) throw new FileTooLarge(`${name} is ${f.size} bytes; the limit is ${this.opts.maxBytes}`);
+        const raw = f.url_private_download ?? f.url_private;
+        if (!raw) throw new UserError(`${name} has no download URL`);
+        let url: URL;
+        try {
+          url = new URL(raw);
+        } catch {
+          throw new UserError(`${name} has an invalid download URL`);
+        }
+        // The bot token goes only to Slack's own file host (or the configured API host, e.g. a local server).
+        if (!this.fileHosts.includes(url.host)) throw new UserError(`${name}: not downloading from ${url.host}: files are fetched with the bot token only from ${this.fileHosts.join(' or ')}`);
+        try {
+          return await downloadCapped(url.toString(), this.opts.maxBytes, { Authorization: `Bearer ${this.opts.botToken}` }, {
+            trustedHosts: this.fileHosts,
+            htmlMessage: `${name}: Slack answered with a web page instead of the file; the bot token is invalid or lacks the files:read scope`,
+          });
+        } catch (err) {
+          if (err instanceof FileTooLarge) throw new FileTooLarge(`${name}: ${err.message}`);
+          throw err;
+        }
+      },
+      discard: async () => {
+        if (!f.id) return false;
+        try {
+          await this.app.client.files.delete({ file: f.id });
+          return true;
+        } catch (err) {
+          this.log.warn({ file: f.id, err: String((err as Error).message ?? err) }, 'slack: could not delete an uploaded file');
+          return false;
+        }
       },
     }));
     // Do not hold Bolt's listener (and with it the ack) while the command runs.
@@ -136,6 +234,7 @@ export class SlackAdapter implements ChatAdapter {
 
   async start(sink: (i: Incoming) => Promise<void>): Promise<void> {
     this.sink = sink;
+    this.stopping = false;
     await this.reconnector.start();
   }
 
@@ -152,11 +251,14 @@ export class SlackAdapter implements ChatAdapter {
       const r = this.opts.mode === 'http' ? await this.app.start({ port: this.opts.http.port, host: this.opts.http.host }) : await this.app.start();
       this.started = true;
       if (this.opts.mode === 'http') this.server = r as Server;
+    } else if (this.receiver instanceof SocketModeReceiver) {
+      await this.receiver.client.start(); // a new Socket Mode connection after a drop
     }
     this.log.info({ mode: this.opts.mode, team: auth.team_id }, 'slack connected');
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.reconnector.stop();
     if (this.started) await this.app.stop().catch(() => undefined);
     this.started = false;
@@ -166,19 +268,30 @@ export class SlackAdapter implements ChatAdapter {
     const client = this.app.client;
     let first: string | undefined;
     const asker = this.askers.get(`${target.channel}|${target.thread ?? ''}`);
+    // A slash command has no thread; its synthetic thread only names its response_url.
+    const slash = target.thread?.startsWith('slash:') ? target.thread : undefined;
+    const threadTs = slash ? undefined : target.thread;
     for (const text of msg.text ? renderChunks(msg.text, SLACK_LIMIT, toSlackMrkdwn) : []) {
-      if (msg.ephemeral && asker) {
-        await client.chat.postEphemeral({ channel: target.channel, user: asker, text, ...(target.thread ? { thread_ts: target.thread } : {}) });
-        first ??= 'ephemeral';
-        continue;
+      try {
+        if (msg.ephemeral && asker) {
+          await client.chat.postEphemeral({ channel: target.channel, user: asker, text, ...(threadTs ? { thread_ts: threadTs } : {}) });
+          first ??= 'ephemeral';
+          continue;
+        }
+        const r = await client.chat.postMessage({ channel: target.channel, text, ...(threadTs ? { thread_ts: threadTs } : {}) });
+        first ??= r.ts;
+      } catch (err) {
+        // A private channel the bot has not joined: answer through the slash command's response_url.
+        const code = (err as { data?: { error?: string } }).data?.error;
+        if (!slash || (code !== 'not_in_channel' && code !== 'channel_not_found') || !(await this.viaResponseUrl(slash, text, Boolean(msg.ephemeral), false))) throw err;
+        this.log.info({ channel: target.channel, error: code }, 'slack: not in this channel; answered through the slash command response_url');
+        first ??= msg.ephemeral ? 'ephemeral' : slash;
       }
-      const r = await client.chat.postMessage({ channel: target.channel, text, ...(target.thread ? { thread_ts: target.thread } : {}) });
-      first ??= r.ts;
     }
     if (msg.files?.length) {
       await client.filesUploadV2({
         channel_id: target.channel,
-        ...(target.thread ? { thread_ts: target.thread } : {}),
+        ...(threadTs ? { thread_ts: threadTs } : {}),
         file_uploads: msg.files.map((f) => ({ file: f.data, filename: f.name, title: f.title ?? f.name })),
       } as never);
     }

@@ -90,16 +90,18 @@ export async function retryRateLimited<T>(fn: () => Promise<T>, retryAfterMs: (e
 
 /**
  * Coalesces edits of one message: at most one edit in flight per key; while one runs, newer texts replace
- * older pending ones, so a burst of progress updates becomes one edit with the latest text. The promise of
- * each call resolves when its text or a newer one has been applied.
+ * older pending ones, so a burst of progress updates becomes one edit with the latest text. Edits of one
+ * message are at least `minIntervalMs` apart (also across bursts), and the newest text always goes out last.
+ * The promise of each call resolves when its text or a newer one has been applied.
  */
+type EditState<T> = { running: boolean; lastAt: number; pending?: { value: T; waiters: { resolve(): void; reject(e: unknown): void }[] } };
 export class EditCoalescer<T> {
-  private state = new Map<string, { running: boolean; pending?: { value: T; waiters: { resolve(): void; reject(e: unknown): void }[] } }>();
+  private state = new Map<string, EditState<T>>();
   constructor(private apply: (key: string, value: T) => Promise<void>, private minIntervalMs = 0) {}
 
   edit(key: string, value: T): Promise<void> {
     let s = this.state.get(key);
-    if (!s) this.state.set(key, (s = { running: false }));
+    if (!s) this.state.set(key, (s = { running: false, lastAt: 0 }));
     const p = new Promise<void>((resolve, reject) => {
       if (s.pending) {
         s.pending.value = value;
@@ -110,9 +112,11 @@ export class EditCoalescer<T> {
     return p;
   }
 
-  private async drain(key: string, s: { running: boolean; pending?: { value: T; waiters: { resolve(): void; reject(e: unknown): void }[] } }): Promise<void> {
+  private async drain(key: string, s: EditState<T>): Promise<void> {
     s.running = true;
     while (s.pending) {
+      const wait = s.lastAt + this.minIntervalMs - Date.now();
+      if (wait > 0) await sleep(wait);
       const job = s.pending;
       s.pending = undefined;
       try {
@@ -121,22 +125,61 @@ export class EditCoalescer<T> {
       } catch (e) {
         job.waiters.forEach((w) => w.reject(e));
       }
-      if (this.minIntervalMs && s.pending) await sleep(this.minIntervalMs);
+      s.lastAt = Date.now();
     }
     s.running = false;
-    this.state.delete(key);
+    // Remember the last edit's time for one interval, so the next burst is paced too.
+    if (!this.minIntervalMs) this.state.delete(key);
+    else
+      setTimeout(() => {
+        if (this.state.get(key) === s && !s.running && !s.pending) this.state.delete(key);
+      }, this.minIntervalMs).unref();
   }
 }
 
 /** A user-facing refusal: the command replies with it (❌ …) instead of an internal error. */
 export class FileTooLarge extends UserError {}
 
-/** Download a URL with optional headers, refusing more than maxBytes (by Content-Length and while streaming). */
-export async function downloadCapped(url: string, maxBytes: number, headers: Record<string, string> = {}): Promise<Buffer> {
-  const res = await fetch(url, { headers, redirect: 'follow' });
-  if (!res.ok) throw new Error(`download failed: HTTP ${res.status}`);
+export interface DownloadOptions {
+  /** Sent only to these hosts (URL.host, with port); a redirect elsewhere goes without them. */
+  trustedHosts?: readonly string[];
+  /** An HTML page instead of the file (e.g. a login page) is refused with this message. */
+  htmlMessage?: string;
+}
+
+/**
+ * Download a URL with optional headers, refusing more than maxBytes (by Content-Length and while streaming).
+ * Redirects are followed by hand (at most 5) so credentials never go to a host outside `trustedHosts`.
+ */
+export async function downloadCapped(url: string, maxBytes: number, headers: Record<string, string> = {}, opts: DownloadOptions = {}): Promise<Buffer> {
+  let res: Response;
+  let current = new URL(url);
+  for (let hop = 0; ; hop++) {
+    const trusted = !opts.trustedHosts || opts.trustedHosts.includes(current.host);
+    res = await fetch(current, { headers: trusted ? headers : {}, redirect: 'manual' });
+    const location = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && location) {
+      await res.body?.cancel().catch(() => undefined);
+      if (hop >= 5) throw new UserError('the download was redirected too many times');
+      current = new URL(location, current);
+      if (current.protocol !== 'https:' && current.protocol !== 'http:') throw new UserError(`the download was redirected to an unsupported URL scheme (${current.protocol})`);
+      continue;
+    }
+    break;
+  }
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new UserError(`the download failed: HTTP ${res.status}`);
+  }
+  if (opts.htmlMessage && /^\s*text\/html\b/i.test(res.headers.get('content-type') ?? '')) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new UserError(opts.htmlMessage);
+  }
   const len = Number(res.headers.get('content-length') ?? 0);
-  if (len > maxBytes) throw new FileTooLarge(`the file is ${len} bytes; the limit is ${maxBytes}`);
+  if (len > maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new FileTooLarge(`the file is ${len} bytes; the limit is ${maxBytes}`);
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   if (res.body) {
@@ -149,12 +192,24 @@ export async function downloadCapped(url: string, maxBytes: number, headers: Rec
   return Buffer.concat(chunks);
 }
 
-/** Keeps a connection alive: runs `connect` and, when it fails or reports a drop, retries with back-off until stopped. */
+/**
+ * Keeps a connection alive: runs `connect` and, when it fails or reports a drop (`lost`), retries with
+ * exponential back-off until stopped. The back-off starts over only once the connection has proven healthy:
+ * `healthy()` was called (e.g. an update arrived) or it stayed up for `healthyAfterMs` after connecting.
+ */
 export class Reconnector {
   private attempt = 0;
   private stopped = false;
   private timer?: NodeJS.Timeout;
-  constructor(private name: string, private connect: () => Promise<void>, private log: Logger, private baseMs: number, private maxMs: number) {}
+  private healthTimer?: NodeJS.Timeout;
+  constructor(
+    private name: string,
+    private connect: () => Promise<void>,
+    private log: Logger,
+    private baseMs: number,
+    private maxMs: number,
+    private healthyAfterMs = 30_000,
+  ) {}
 
   /** First attempt; never throws (failures are retried in the background). */
   async start(): Promise<void> {
@@ -162,25 +217,42 @@ export class Reconnector {
     await this.tryOnce();
   }
 
+  /** Failed attempts since the connection was last healthy. */
+  get failures(): number {
+    return this.attempt;
+  }
+
   private async tryOnce(): Promise<void> {
     if (this.stopped) return;
     try {
       await this.connect();
-      this.attempt = 0;
+      clearTimeout(this.healthTimer);
+      this.healthTimer = setTimeout(() => this.healthy(), this.healthyAfterMs);
+      this.healthTimer.unref();
     } catch (err) {
       this.schedule(err);
     }
   }
 
-  /** Called when an established connection is lost for good (the SDK gave up). */
-  lost(err: unknown): void {
-    if (!this.stopped) this.schedule(err);
+  /** The connection works (it delivered something): the next drop retries from the shortest delay. */
+  healthy(): void {
+    clearTimeout(this.healthTimer);
+    this.healthTimer = undefined;
+    this.attempt = 0;
   }
 
-  private schedule(err: unknown): void {
+  /** Called when an established connection is lost for good (the SDK gave up). */
+  lost(err: unknown, hint?: string): void {
+    if (this.stopped) return;
+    clearTimeout(this.healthTimer);
+    this.healthTimer = undefined;
+    this.schedule(err, hint);
+  }
+
+  private schedule(err: unknown, hint?: string): void {
     if (this.stopped || this.timer) return;
     const ms = backoff(this.attempt++, this.baseMs, this.maxMs);
-    this.log.warn({ platform: this.name, err: String((err as Error)?.message ?? err), retryInMs: ms }, 'chat platform connection failed; retrying');
+    this.log.warn({ platform: this.name, err: String((err as Error)?.message ?? err), retryInMs: ms, attempt: this.attempt }, hint ?? 'chat platform connection failed; retrying');
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.tryOnce();
@@ -191,7 +263,9 @@ export class Reconnector {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.healthTimer);
     this.timer = undefined;
+    this.healthTimer = undefined;
   }
 }
 

@@ -25,6 +25,17 @@ export function addTestCommands(app: RunningApp): void {
       },
     },
     {
+      name: 'testdiscard',
+      usage: 'testdiscard',
+      summary: 'test only: remove the attached file from the chat',
+      role: 'operator',
+      async run(ctx) {
+        const f = ctx.incoming.files[0];
+        if (!f) throw new UserError('attach a file');
+        return `discarded ${f.name}: ${f.discard ? await f.discard() : 'unsupported'}`;
+      },
+    },
+    {
       name: 'testfile',
       usage: 'testfile',
       summary: 'test only: reply with a file and an ephemeral note',

@@ -1,7 +1,9 @@
 // A local Slack: Web API methods under /api/ (form or JSON bodies, bearer tokens), Socket Mode
 // (apps.connections.open -> WebSocket with hello, envelopes, acks, disconnect), private file downloads that
 // need the bot token, and the external upload URLs of files.getUploadURLExternal. Records what the bot did;
-// injects mentions, DMs, slash commands, files, 429s (Retry-After) and dropped connections.
+// injects mentions, DMs, slash commands, files, 429s (Retry-After), dropped connections and outages. Users of
+// another team (Slack Connect) carry `user_team`; private channels the bot has not joined answer
+// not_in_channel; slash commands' response_urls are served and recorded like posts.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -15,6 +17,9 @@ export interface SlackPost {
   thread_ts?: string;
   user?: string;
   edits: string[];
+  /** When the post and each edit arrived (ms). */
+  times: number[];
+  response_type?: string;
 }
 
 export class SlackFake {
@@ -28,12 +33,19 @@ export class SlackFake {
   readonly acks: { envelope_id: string; payload?: unknown; at: number }[] = [];
   readonly uploads: { file_id: string; filename: string; data?: Buffer; channel?: string; thread_ts?: string }[] = [];
   readonly downloads: { path: string; auth?: string }[] = [];
+  /** Files removed with files.delete. */
+  readonly deleted: string[] = [];
+  /** Channels the bot is not a member of (chat.postMessage answers not_in_channel). */
+  readonly privateChannels = new Set<string>();
+  /** While true, apps.connections.open fails and Socket Mode connections are cut (an outage). */
+  refusing = false;
   connections = 0;
   private server: http.Server;
   private wss: WebSocketServer;
   private sockets = new Set<WebSocket>();
   private failures = new Map<string, Failure[]>();
-  private files = new Map<string, Buffer>();
+  private files = new Map<string, { data: Buffer; html?: boolean }>();
+  private responseUrls = new Map<string, { channel: string; user: string; post?: SlackPost }>();
   private seq = 1;
   private ping?: NodeJS.Timeout;
 
@@ -41,6 +53,7 @@ export class SlackFake {
     this.server = http.createServer((req, res) => void this.handle(req, res).catch((e) => json(res, 500, { ok: false, error: String(e) })));
     this.wss = new WebSocketServer({ server: this.server, path: '/link' });
     this.wss.on('connection', (ws) => {
+      if (this.refusing) return ws.terminate();
       this.connections++;
       this.sockets.add(ws);
       ws.on('close', () => this.sockets.delete(ws));
@@ -81,6 +94,12 @@ export class SlackFake {
     for (const s of this.sockets) s.terminate();
   }
 
+  /** An outage: cut every connection and refuse new ones until `refuse(false)`. */
+  refuse(on: boolean): void {
+    this.refusing = on;
+    if (on) this.drop();
+  }
+
   get connected(): number {
     return this.sockets.size;
   }
@@ -89,11 +108,15 @@ export class SlackFake {
     return `${Math.floor(Date.now() / 1000)}.${String(this.seq++).padStart(6, '0')}`;
   }
 
-  /** Host a file the bot may download (with its token). */
-  addFile(name: string, data: Buffer): Record<string, unknown> {
+  /**
+   * Host a file the bot may download (with its token). `html`: answer with the login page Slack shows for a
+   * bad token; `size`: the size the event claims; `base`: the URL's origin (another host).
+   */
+  addFile(name: string, data: Buffer, o: { html?: boolean; size?: number; base?: string } = {}): Record<string, unknown> {
     const id = `F${this.seq++}`;
-    this.files.set(`${id}/${name}`, data);
-    return { id, name, title: name, mimetype: 'text/csv', filetype: 'csv', size: data.length, url_private: `${this.url}/files-pri/${this.team}-${id}/${name}`, url_private_download: `${this.url}/files-pri/${this.team}-${id}/download/${name}` };
+    this.files.set(`${id}/${name}`, { data, html: o.html });
+    const base = o.base ?? this.url;
+    return { id, name, title: name, mimetype: 'text/csv', filetype: 'csv', size: o.size ?? data.length, url_private: `${base}/files-pri/${this.team}-${id}/${name}`, url_private_download: `${base}/files-pri/${this.team}-${id}/download/${name}` };
   }
 
   private envelope(type: string, payload: unknown): string {
@@ -106,9 +129,11 @@ export class SlackFake {
   }
 
   /** A user mentions the bot in a channel (or a thread). Returns the message ts. */
-  mention(o: { channel: string; user: string; text: string; team?: string; thread_ts?: string; files?: Record<string, unknown>[] }): string {
+  mention(o: { channel: string; user: string; text: string; team?: string; userTeam?: string; thread_ts?: string; files?: Record<string, unknown>[] }): string {
     const ts = this.ts();
     const event: Record<string, unknown> = { type: 'app_mention', user: o.user, text: `<@${this.botUser}> ${o.text}`, ts, channel: o.channel, event_ts: ts, team: o.team ?? this.team };
+    // Slack Connect: a user of another workspace in a channel shared with ours.
+    if (o.userTeam) Object.assign(event, { user_team: o.userTeam, source_team: o.userTeam, user_profile: { team: o.userTeam, name: o.user } });
     if (o.thread_ts) event.thread_ts = o.thread_ts;
     if (o.files) event.files = o.files;
     this.envelope('events_api', { token: 'verif', team_id: o.team ?? this.team, api_app_id: 'A0APP', event, type: 'event_callback', event_id: `Ev${this.seq++}`, event_time: Math.floor(Date.now() / 1000), authorizations: [{ team_id: o.team ?? this.team, user_id: this.botUser, is_bot: true }] });
@@ -116,9 +141,9 @@ export class SlackFake {
   }
 
   /** A user writes to the bot in a DM. */
-  dm(o: { channel: string; user: string; text: string; team?: string }): string {
+  dm(o: { channel: string; user: string; text: string; team?: string; userTeam?: string }): string {
     const ts = this.ts();
-    const event = { type: 'message', channel_type: 'im', user: o.user, text: o.text, ts, channel: o.channel, event_ts: ts, team: o.team ?? this.team };
+    const event = { type: 'message', channel_type: 'im', user: o.user, text: o.text, ts, channel: o.channel, event_ts: ts, team: o.userTeam ?? o.team ?? this.team, ...(o.userTeam ? { user_team: o.userTeam } : {}) };
     this.envelope('events_api', { token: 'verif', team_id: o.team ?? this.team, api_app_id: 'A0APP', event, type: 'event_callback', event_id: `Ev${this.seq++}`, event_time: Math.floor(Date.now() / 1000) });
     return ts;
   }
@@ -129,7 +154,9 @@ export class SlackFake {
   }
 
   slashPayload(o: { channel: string; user: string; text: string; team?: string }): Record<string, string> {
-    return { token: 'verif', team_id: o.team ?? this.team, team_domain: 'office', channel_id: o.channel, channel_name: 'support', user_id: o.user, user_name: 'ann', command: '/sb', text: o.text, api_app_id: 'A0APP', is_enterprise_install: 'false', response_url: `${this.url}/response/1`, trigger_id: `trig${this.seq++}` };
+    const n = String(this.seq++);
+    this.responseUrls.set(n, { channel: o.channel, user: o.user });
+    return { token: 'verif', team_id: o.team ?? this.team, team_domain: 'office', channel_id: o.channel, channel_name: 'support', user_id: o.user, user_name: 'ann', command: '/sb', text: o.text, api_app_id: 'A0APP', is_enterprise_install: 'false', response_url: `${this.url}/response/${n}`, trigger_id: `trig${this.seq++}` };
   }
 
   in(channel: string): SlackPost[] {
@@ -143,15 +170,33 @@ export class SlackFake {
     const file = /^\/files-pri\/[^/]+-(F\d+)\/(?:download\/)?(.+)$/.exec(url.pathname);
     if (file) {
       this.downloads.push({ path: url.pathname, auth });
-      const data = this.files.get(`${file[1]}/${decodeURIComponent(file[2]!)}`);
+      const f = this.files.get(`${file[1]}/${decodeURIComponent(file[2]!)}`);
       // Without the token Slack answers with an HTML login page, not the file.
-      if (auth !== `Bearer ${this.botToken}`) {
-        res.writeHead(200, { 'content-type': 'text/html' });
-        return void res.end('<html>login</html>');
+      if (auth !== `Bearer ${this.botToken}` || f?.html) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        return void res.end('<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to your workspace</body></html>');
       }
-      if (!data) return json(res, 404, { ok: false });
+      if (!f) return json(res, 404, { ok: false });
+      const data = f.data;
       res.writeHead(200, { 'content-type': 'text/csv', 'content-length': data.length });
       return void res.end(data);
+    }
+    const resp = /^\/response\/(\d+)$/.exec(url.pathname);
+    if (resp) {
+      const r = this.responseUrls.get(resp[1]!);
+      if (!r) return json(res, 404, { ok: false, error: 'expired_url' });
+      const { fields: p } = await parseBody(req, body);
+      const text = String(p.text ?? '');
+      if (p.replace_original && r.post) {
+        r.post.text = text;
+        r.post.edits.push(text);
+        r.post.times.push(Date.now());
+      } else {
+        r.post = { method: 'response_url', channel: r.channel, ts: this.ts(), text, user: p.response_type === 'ephemeral' ? r.user : undefined, edits: [], times: [Date.now()], response_type: String(p.response_type ?? 'ephemeral') };
+        this.posts.push(r.post);
+      }
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return void res.end('ok');
     }
     const up = /^\/upload\/(F\w+)$/.exec(url.pathname);
     if (up) {
@@ -172,6 +217,8 @@ export class SlackFake {
     if (token !== wanted) return json(res, 200, { ok: false, error: 'invalid_auth' });
     const fail = this.failures.get(method)?.shift();
     if (fail) return json(res, fail.status, fail.body, fail.headers);
+    if (this.refusing && method === 'apps.connections.open') return json(res, 200, { ok: false, error: 'internal_error' });
+    if (this.privateChannels.has(String(p.channel ?? p.channel_id ?? '')) && /^(chat\.|files\.completeUploadExternal)/.test(method)) return json(res, 200, { ok: false, error: 'not_in_channel' });
     const ok = (o: Record<string, unknown>) => json(res, 200, { ok: true, ...o });
     switch (method) {
       case 'auth.test':
@@ -180,7 +227,7 @@ export class SlackFake {
         return ok({ url: `${this.url.replace(/^http/, 'ws')}/link?ticket=${this.seq++}` });
       case 'chat.postMessage':
       case 'chat.postEphemeral': {
-        const post: SlackPost = { method, channel: String(p.channel), ts: this.ts(), text: String(p.text ?? ''), thread_ts: p.thread_ts ? String(p.thread_ts) : undefined, user: p.user ? String(p.user) : undefined, edits: [] };
+        const post: SlackPost = { method, channel: String(p.channel), ts: this.ts(), text: String(p.text ?? ''), thread_ts: p.thread_ts ? String(p.thread_ts) : undefined, user: p.user ? String(p.user) : undefined, edits: [], times: [Date.now()] };
         this.posts.push(post);
         return method === 'chat.postMessage' ? ok({ channel: post.channel, ts: post.ts, message: { text: post.text, ts: post.ts } }) : ok({ message_ts: post.ts });
       }
@@ -189,8 +236,13 @@ export class SlackFake {
         if (!post) return json(res, 200, { ok: false, error: 'message_not_found' });
         post.text = String(p.text ?? '');
         post.edits.push(post.text);
+        post.times.push(Date.now());
         return ok({ channel: post.channel, ts: post.ts, text: post.text });
       }
+      case 'files.delete':
+        if (!p.file) return json(res, 200, { ok: false, error: 'file_not_found' });
+        this.deleted.push(String(p.file));
+        return ok({});
       case 'conversations.open':
         return ok({ channel: { id: `D${String(p.users)}` } });
       case 'files.getUploadURLExternal': {
