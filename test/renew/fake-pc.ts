@@ -3,7 +3,8 @@
 // useradd/userdel/chpasswd and authorized_keys only ever touch the copies, never this machine's accounts.
 // The network namespace is shared (sshd listens on 127.0.5.x), so each PC gets its identity (MAC, serial)
 // from /etc/switchboard/facts.env inside its /etc copy, which the deploy script honours; the hostname is
-// real (own UTS namespace). Killing `unshare --kill-child` kills the namespace's init and with it every
+// real (own UTS namespace). /run and /var/log are private tmpfs, so login records (utmp, wtmp) of sessions
+// opened on a PC stay inside it. Killing `unshare --kill-child` kills the namespace's init and with it every
 // process inside.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -87,6 +88,9 @@ export class FakePc {
       `mount --bind ${d}/home /home`,
       `mount --bind ${d}/root /root`,
       'mount -t tmpfs tmpfs /run',
+      // Login records (utmp for `who`, wtmp/lastlog of pty sessions) stay inside the PC too.
+      ': > /run/utmp && chmod 664 /run/utmp',
+      'mount -t tmpfs tmpfs /var/log',
       'mkdir -p /run/sshd && chmod 755 /run/sshd',
       `hostname ${this.o.hostname}`,
       'exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_sb_test.conf',

@@ -12,7 +12,10 @@ const jsQR = ((jsQRModule as unknown as { default?: typeof jsQRModule.default })
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { tmpDir } from '../helpers/env.js';
 import { FakePc } from './fake-pc.js';
-import { connect, installPublicKey } from '../../drivers/targets/linux-ssh.js';
+import { connect, deploy, installPublicKey } from '../../drivers/targets/linux-ssh.js';
+import { scrub } from '../../src/secrets.js';
+import { generatePassword } from '../../src/renew/passwords.js';
+import { pdfRects, pdfText, rasteriseModules } from './pdf-text.js';
 
 const PORT = 20000 + Math.floor(Math.random() * 20000);
 const BOOT = 'Boot-strap-pw-7731';
@@ -32,6 +35,16 @@ function passwordLogin(host: string, port: number, username: string, password: s
         });
       });
     });
+    c.once('error', reject);
+    c.connect({ host, port, username, password, readyTimeout: 10_000, tryKeyboard: false, hostVerifier: () => true });
+  });
+}
+
+/** An interactive login with a pty (sshd records it in the PC's utmp, so `who` lists the user). */
+function ptySession(host: string, port: number, username: string, password: string): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    c.once('ready', () => c.shell({ term: 'vt100' }, (err, ch) => (err ? reject(err) : (ch.on('data', () => undefined), resolve(c)))));
     c.once('error', reject);
     c.connect({ host, port, username, password, readyTimeout: 10_000, tryKeyboard: false, hostVerifier: () => true });
   });
@@ -79,6 +92,7 @@ describe('renew run against two real sshd PCs', () => {
     for (const [pc, old] of [[a, 'USERSS002-0001'], [b, 'USERSS003-0007']] as const) {
       pc.sh(`useradd --badname -m -s /bin/bash ${old} && echo hello > /home/${old}/notes.txt && useradd -m -s /bin/sh alice`);
       pc.startSession(old);
+      pc.sh('chpasswd', 'alice:Alice-pw-30571\n');
     }
     t = await makeTestApp({
       overrides: {
@@ -118,11 +132,14 @@ describe('renew run against two real sshd PCs', () => {
   });
 
   it('renews both PCs: old account gone, new one with bash and a working password, facts, sheet and label', async () => {
+    // alice is logged in on pc-a (a pty session, recorded in its utmp): the logged-in users fact must say so.
+    const alice = await ptySession(a.o.ip, PORT, 'alice', 'Alice-pw-30571');
     const stop = sampleProcesses(psSamples);
     const r = await t.run(`renew run ${NET} range=2,3`, { confirmed: true });
     expect(r.exitCode).toBe(0);
     const job = await t.app.jobs.wait(r.jobIds[0]!);
     stop();
+    alice.end();
     expect(job.status, job.error ?? '').toBe('succeeded');
     expect(psSamples.length).toBeGreaterThan(3);
     // The sampler did see the deploy script running (so the "no password in ps" check below means something).
@@ -154,15 +171,27 @@ describe('renew run against two real sshd PCs', () => {
       expect(dm.files).toHaveLength(1);
       expect(dm.files[0]!.name).toMatch(/\.pdf$/);
       expect(dm.files[0]!.data.subarray(0, 5).toString()).toBe('%PDF-');
+      const request = Number(/request #(\d+)/.exec(dm.text)![1]);
+      const sheet = pdfText(dm.files[0]!.data);
+      expect(sheet).toContain(`Account: \n${account}`);
+      expect(sheet).toContain(`Password: \n${password}`);
+      expect(sheet).toContain(`PC: \n${pc.o.hostname} (${pc.o.ip}, ${pc.o.mac})`);
+      expect(sheet).toContain(`Date: \n${new Date().toISOString().slice(0, 10)}`);
+      expect(sheet).toContain(`Request: \n#${request}`);
+      // The password is registered with the scrubber only while the job runs: released now.
+      expect(scrub(`x ${password} y`)).toBe(`x ${password} y`);
       // Facts in the inventory.
       const inv = await t.run(`inventory pc ${pc.o.mac}`);
       expect(inv.replies[0]).toContain(`PC ${pc.o.hostname} — ${pc.o.mac}`);
       expect(inv.replies[0]).toContain(`serial ${pc.o.serial}`);
-      expect(inv.replies[0]).toMatch(/OS Debian|OS \S+/);
+      const osName = pc.sh('. /etc/os-release; printf %s "$PRETTY_NAME"');
+      expect(osName).toMatch(/^Debian GNU\/Linux/);
+      expect(inv.replies[0]).toContain(`OS ${osName}, kernel Linux `);
+      expect(inv.replies[0]).toContain(`logged in at renewal: ${pc === a ? 'alice' : 'nobody'}`);
       expect(inv.replies[0]).toContain(`account ${account}`);
       const row = await t.app.db.selectFrom('pcs').selectAll().where('mac', '=', pc.o.mac).executeTakeFirstOrThrow();
       const facts = JSON.parse(row.facts!);
-      expect(facts).toMatchObject({ hostname: pc.o.hostname, mac: pc.o.mac, ip: pc.o.ip, serial: pc.o.serial });
+      expect(facts).toMatchObject({ hostname: pc.o.hostname, mac: pc.o.mac, ip: pc.o.ip, serial: pc.o.serial, os: osName, users: pc === a ? 'alice' : '' });
       expect(facts.kernel).toMatch(/^Linux /);
       expect(facts.ramKb).toBeGreaterThan(0);
       expect(facts.diskKb).toBeGreaterThan(0);
@@ -173,7 +202,18 @@ describe('renew run against two real sshd PCs', () => {
       expect(label.files[1]!.data.subarray(0, 5).toString()).toBe('%PDF-');
       const qr = JSON.parse(decodeQr(label.files[0]!.data));
       expect(qr).toEqual({ mac: pc.o.mac, hostname: pc.o.hostname, serial: pc.o.serial, url: `https://sb.example.test/inventory/pc/${pc.o.mac}` });
+      // The label PDF's QR (its filled squares, rasterised) decodes to the same record.
+      const img = rasteriseModules(pdfRects(label.files[1]!.data));
+      expect(JSON.parse(jsQR(img.data, img.width, img.height)!.data)).toEqual(qr);
     }
+    // Both PCs were renewed at the same time (renew.concurrency, default 8).
+    expect(t.app.config.renew.concurrency).toBe(8);
+    const reqs = await t.app.db.selectFrom('renew_requests').selectAll().where('job_id', '=', job.id).execute();
+    expect(reqs).toHaveLength(2);
+    expect(reqs[0]!.created_at).toBeLessThan(reqs[1]!.finished_at!);
+    expect(reqs[1]!.created_at).toBeLessThan(reqs[0]!.finished_at!);
+    const firstDeploy = await Promise.all(reqs.map(async (q) => (await t.app.services.renew.inventory.logLines(q.id)).find((l) => l.message.startsWith('renewing: new account'))!.at));
+    for (const q of reqs) for (const at of firstDeploy) expect(at).toBeLessThan(q.finished_at!);
     // The uploaded script is gone from both PCs.
     for (const pc of [a, b]) expect(pc.sh('ls -d /tmp/sb-renew.* 2>/dev/null || true')).toBe('');
     // Step log with levels.
@@ -181,6 +221,8 @@ describe('renew run against two real sshd PCs', () => {
     const log = await t.run(`renew log ${req}`);
     expect(log.replies[0]).toMatch(/INFO\s+host key pinned on first contact \(TOFU\): ssh-ed25519 SHA256:/);
     expect(log.replies[0]).toMatch(/WARNING\s+the bot's key is not accepted/);
+    // The pin was taken (stored) on the first connection, before the bootstrap password was used.
+    expect(log.replies[0].indexOf('host key pinned on first contact')).toBeLessThan(log.replies[0].indexOf("the bot's key is not accepted"));
     expect(log.replies[0]).toMatch(/INFO\s+\[pc\] deleted account USERSS002-0001/);
     expect(log.replies[0]).toMatch(/DEBUG\s+\[pc\] deploy script running in \/tmp\/sb-renew\./);
     expect((await t.run(`renew log ${req} WARNING`)).replies[0]).not.toMatch(/INFO/);
