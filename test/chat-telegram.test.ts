@@ -74,6 +74,21 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
     expect(msg.text).toContain('Progress reached 2/2');
     expect(msg.edits.length).toBeGreaterThanOrEqual(1);
     expect(fake.to(GROUP).filter((s) => /Job #/.test(s.text ?? '') && s.reply_to === id)).toHaveLength(1);
+    // Edits of one message about one a second at most.
+    const edits = msg.times.slice(1);
+    for (let i = 1; i < edits.length; i++) expect(edits[i]! - edits[i - 1]!).toBeGreaterThanOrEqual(950);
+  });
+
+  it('the newest text of a message goes out even after more 429s than the retry limit of other calls', async () => {
+    const tg = t.app.services.chat.telegram!;
+    const ref = await tg.send({ platform: 'telegram', channel: String(GROUP) }, { text: 'step 0' });
+    fake.failNext('editMessageText', { status: 429, body: { ok: false, error_code: 429, description: 'Too Many Requests: retry after 0', parameters: { retry_after: 0 } } }, 8);
+    const first = tg.update(ref, { text: 'step 1' });
+    const last = tg.update(ref, { text: 'final <b>' });
+    await Promise.all([first, last]);
+    const sent = fake.to(GROUP).find((s) => String(s.message_id) === ref.id)!;
+    expect(sent.text).toBe('final &lt;b&gt;');
+    expect(fake.pendingFailures('editMessageText')).toBe(0);
   });
 
   it('a 429 with retry_after is honoured and the reply is not lost', async () => {
@@ -98,6 +113,45 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
     expect(reply.text).toContain('Switchboard commands');
   });
 
+  it('a 409 Conflict on polling backs off with growing delays and calls deleteWebhook only once', async () => {
+    const getMes = () => fake.calls.filter((c) => c.method === 'getMe');
+    const before = getMes().length;
+    fake.conflict = true;
+    fake.kick();
+    await waitFor(() => getMes().length >= before + 4, 20_000, 'reconnect attempts');
+    fake.conflict = false;
+    const at = getMes().slice(before).map((c) => c.at);
+    const gaps = at.slice(1).map((x, i) => x - at[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]!);
+    expect(fake.calls.filter((c) => c.method === 'deleteWebhook')).toHaveLength(1);
+    expect(t.logs.join('')).toContain('409 Conflict');
+    const id = fake.say({ chat: GROUP, user: USER, text: '/help' });
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 20_000, 'reply after the conflict ended');
+    expect(reply.text).toContain('Switchboard commands');
+  });
+
+  it('a long poll whose TCP connection is cut mid-request is retried and the next command works', async () => {
+    fake.destroyNextPoll = true;
+    fake.kick();
+    await waitFor(() => fake.destroyedPolls === 1, 10_000, 'cut poll');
+    const id = fake.say({ chat: GROUP, user: USER, text: '/help' });
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 20_000, 'reply after the cut connection');
+    expect(reply.text).toContain('Switchboard commands');
+  });
+
+  it('discard deletes the message carrying the document; a refusal resolves false', async () => {
+    const id = fake.say({ chat: GROUP, user: USER, caption: '/testdiscard', document: { name: 'sip.csv', data: CSV } });
+    const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 10_000, 'discard reply');
+    expect(reply.text).toBe('discarded sip.csv: true');
+    expect(fake.deleted).toContain(`${GROUP}|${id}`);
+    fake.failNext('deleteMessage', { status: 400, body: { ok: false, error_code: 400, description: "Bad Request: message can't be deleted" } });
+    const id2 = fake.say({ chat: GROUP, user: USER, caption: '/testdiscard', document: { name: 'sip2.csv', data: CSV } });
+    const reply2 = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id2), 10_000, 'discard reply 2');
+    expect(reply2.text).toBe('discarded sip2.csv: false');
+    expect(fake.deleted).not.toContain(`${GROUP}|${id2}`);
+  });
+
   it('a chat that is not allowed gets nothing done', async () => {
     const before = (await auditRows(t.app, 'telegram')).length;
     fake.say({ chat: -100999, user: USER, text: '/selftest 1' });
@@ -115,7 +169,7 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
     expect(doc.document!.name).toBe('report.csv');
     expect(doc.document!.data.toString()).toBe('a,b\n1,2\n');
     const id2 = fake.say({ chat: USER, user: USER, text: '/testlong' });
-    await waitFor(() => fake.to(USER).filter((s) => s.reply_to === id2).length >= 3, 10_000, 'split reply');
+    await waitFor(() => fake.to(USER).find((s) => s.reply_to === id2 && s.text?.includes('line 299')), 10_000, 'split reply');
     const parts = fake.to(USER).filter((s) => s.reply_to === id2);
     for (const p of parts) {
       expect(p.text!.length).toBeLessThanOrEqual(4096);
@@ -132,6 +186,11 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
     await t.app.notifier.dm('telegram', String(USER), { text: 'psst' });
     expect(fake.to(GROUP).some((s) => s.text === 'PBX down &lt;now&gt;')).toBe(true);
     expect(fake.to(USER).some((s) => s.text === 'psst')).toBe(true);
+  });
+
+  it('markup and mentions in text from data are escaped', async () => {
+    await t.app.notifier.notify([`telegram:${GROUP}`], { text: 'Caller: <a href="tg://user?id=1">@everyone</a> <b>boss</b> & co' });
+    expect(fake.to(GROUP).some((s) => s.text === 'Caller: &lt;a href="tg://user?id=1"&gt;@everyone&lt;/a&gt; &lt;b&gt;boss&lt;/b&gt; &amp; co')).toBe(true);
   });
 });
 

@@ -19,7 +19,12 @@ export interface TelegramOptions {
   maxBytes: number;
   reconnect: { baseMs: number; maxMs: number };
   registry?: Registry;
+  /** Minimum time between two edits of one message (Telegram allows about one per second per chat). */
+  editIntervalMs?: number;
 }
+
+/** Progress edits of one message are at least this far apart unless configured otherwise. */
+export const TELEGRAM_EDIT_INTERVAL_MS = 1000;
 
 /** Split text so each piece, rendered as Telegram HTML, fits the 4 096 limit. */
 export function telegramChunks(text: string): string[] {
@@ -40,9 +45,16 @@ export class TelegramAdapter implements ChatAdapter {
   private running = false;
   /** Who asked, per chat and request message: ephemeral replies in groups go to them privately. */
   private askers = new Map<string, string>();
+  /** deleteWebhook runs once per start(): another replica may own a webhook that a retry loop must not remove. */
+  private webhookCleared = false;
 
   constructor(private opts: TelegramOptions, private log: Logger) {
     this.bot = new Telegraf(opts.botToken, { telegram: { apiRoot: opts.apiRoot ?? 'https://api.telegram.org' }, handlerTimeout: 10_000 });
+    // An update arrived: polling works, so the next failure starts the back-off from its shortest delay.
+    this.bot.use((_ctx, next) => {
+      this.reconnector.healthy();
+      return next();
+    });
     this.bot.on('message', (ctx) => {
       void this.onMessage(ctx.message as unknown as TgMessage).catch((err) => this.log.error({ err: String(err) }, 'telegram message handling failed'));
     });
@@ -51,21 +63,32 @@ export class TelegramAdapter implements ChatAdapter {
     this.edits = new EditCoalescer(async (key, html) => {
       const [chat, id] = key.split('|');
       try {
-        await this.call(() => this.bot.telegram.editMessageText(chat!, Number(id), undefined, html, { parse_mode: 'HTML' }), 'editMessageText');
+        // The newest text of a message must not be lost to a run of 429s: keep honouring retry_after.
+        await this.call(() => this.bot.telegram.editMessageText(chat!, Number(id), undefined, html, { parse_mode: 'HTML' }), 'editMessageText', 50);
       } catch (err) {
         if (err instanceof TelegramError && /not modified/i.test(err.description)) return;
         throw err;
       }
-    });
+    }, opts.editIntervalMs ?? TELEGRAM_EDIT_INTERVAL_MS);
   }
 
-  private call<T>(fn: () => Promise<T>, what: string): Promise<T> {
-    return retryRateLimited(fn, retryAfter, this.log, `telegram ${what}`);
+  private call<T>(fn: () => Promise<T>, what: string, maxTries?: number): Promise<T> {
+    return retryRateLimited(fn, retryAfter, this.log, `telegram ${what}`, maxTries);
   }
 
   async start(sink: (i: Incoming) => Promise<void>): Promise<void> {
     this.sink = sink;
+    this.webhookCleared = false;
     await this.reconnector.start();
+  }
+
+  private pollingEnded(err: unknown): void {
+    if (!this.running) return;
+    if (err instanceof TelegramError && err.code === 409) {
+      this.reconnector.lost(err, 'telegram: another process is using this bot token (409 Conflict: a second poller or a webhook); run Telegram polling on one replica only or use webhook mode; retrying with back-off');
+    } else if (err instanceof TelegramError && err.code === 401) {
+      this.reconnector.lost(err, 'telegram: the bot token was refused (401 Unauthorized); check TELEGRAM_BOT_TOKEN; retrying with back-off');
+    } else this.reconnector.lost(err, 'telegram polling stopped; reconnecting with back-off');
   }
 
   private async connect(): Promise<void> {
@@ -75,17 +98,16 @@ export class TelegramAdapter implements ChatAdapter {
       this.running = true;
       return; // updates arrive on the HTTP route (see handleWebhook)
     }
-    await this.bot.telegram.deleteWebhook({ drop_pending_updates: false });
+    if (!this.webhookCleared) {
+      await this.bot.telegram.deleteWebhook({ drop_pending_updates: false });
+      this.webhookCleared = true;
+    }
     this.running = true;
     this.log.info({ bot: this.bot.botInfo.username }, 'telegram connected (long polling)');
-    // The polling loop retries network errors, 429 and 5xx itself; anything else ends it: reconnect.
+    // The polling loop retries network errors, 429 and 5xx itself; anything else (409, 401) ends it: reconnect.
     void (this.bot as unknown as { startPolling(): Promise<void> }).startPolling().then(
-      () => {
-        if (this.running) this.reconnector.lost(new Error('polling stopped'));
-      },
-      (err: unknown) => {
-        if (this.running) this.reconnector.lost(err);
-      },
+      () => this.pollingEnded(new Error('polling stopped')),
+      (err: unknown) => this.pollingEnded(err),
     );
   }
 
@@ -154,6 +176,15 @@ export class TelegramAdapter implements ChatAdapter {
           if (d.file_size !== undefined && d.file_size > this.opts.maxBytes) throw new FileTooLarge(`${d.file_name ?? 'file'} is ${d.file_size} bytes; the limit is ${this.opts.maxBytes}`);
           const link = await this.call(() => this.bot.telegram.getFileLink(d.file_id), 'getFile');
           return downloadCapped(link.toString(), this.opts.maxBytes);
+        },
+        discard: async () => {
+          try {
+            await this.call(() => this.bot.telegram.deleteMessage(chatId, msg.message_id), 'deleteMessage');
+            return true;
+          } catch (err) {
+            this.log.warn({ chat: chatId, err: String((err as Error).message ?? err) }, 'telegram: could not delete the message carrying an upload');
+            return false;
+          }
         },
       });
     }

@@ -1,5 +1,6 @@
 // A local Telegram Bot API: /bot<token>/<method> (JSON or multipart), /file/bot<token>/<path>, long-polled
-// getUpdates. Records what the bot sends; injects user messages, documents and failures (429 retry_after, 5xx).
+// getUpdates. Records what the bot sends; injects user messages, documents and failures (429 retry_after, 5xx,
+// a 409 Conflict as when another process polls the same token, a long poll whose TCP connection is cut).
 import http from 'node:http';
 import { json, listen, parseBody, readBody, type Failure } from './common.js';
 
@@ -12,13 +13,22 @@ export interface TgSent {
   reply_to?: number;
   document?: { name: string; data: Buffer };
   edits: string[];
+  /** When the message and each edit arrived (ms). */
+  times: number[];
 }
 
 export class TelegramFake {
   url = '';
   readonly token: string;
   readonly sent: TgSent[] = [];
-  readonly calls: { method: string; params: Record<string, unknown> }[] = [];
+  readonly calls: { method: string; params: Record<string, unknown>; at: number }[] = [];
+  /** Messages removed with deleteMessage (chat|message id). */
+  readonly deleted: string[] = [];
+  /** While true, every getUpdates answers 409 Conflict (another process polls this token). */
+  conflict = false;
+  /** Cut the TCP connection of the next long poll while it waits. */
+  destroyNextPoll = false;
+  destroyedPolls = 0;
   commands: { command: string; description: string }[] = [];
   private server: http.Server;
   private updates: { update_id: number; message: unknown }[] = [];
@@ -103,7 +113,7 @@ export class TelegramFake {
     if (m[1] !== this.token) return json(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
     const method = m[2]!;
     const { fields: p, files } = await parseBody(req, body);
-    this.calls.push({ method, params: p });
+    this.calls.push({ method, params: p, at: Date.now() });
     const fail = this.failures.get(method)?.shift();
     if (fail) return json(res, fail.status, fail.body, fail.headers);
     const ok = (result: unknown) => json(res, 200, { ok: true, result });
@@ -118,6 +128,13 @@ export class TelegramFake {
         this.commands = typeof p.commands === 'string' ? JSON.parse(p.commands) : (p.commands as typeof this.commands);
         return ok(true);
       case 'getUpdates': {
+        if (this.conflict) return json(res, 409, { ok: false, error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' });
+        if (this.destroyNextPoll && Number(p.timeout ?? 0) > 0) {
+          this.destroyNextPoll = false;
+          this.destroyedPolls++;
+          setTimeout(() => req.socket.destroy(), 100);
+          return;
+        }
         const offset = Number(p.offset ?? 0);
         const timeout = Math.min(Number(p.timeout ?? 0), 1);
         let pending = this.updates.filter((u) => u.update_id >= offset);
@@ -139,7 +156,7 @@ export class TelegramFake {
         const text = String(p.text ?? '');
         if (text.length > 4096) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' });
         const rp = (typeof p.reply_parameters === 'string' ? JSON.parse(p.reply_parameters) : p.reply_parameters) as { message_id?: number } | undefined;
-        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, text, parse_mode: p.parse_mode as string, reply_to: rp?.message_id ?? (p.reply_to_message_id as number), edits: [] };
+        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, text, parse_mode: p.parse_mode as string, reply_to: rp?.message_id ?? (p.reply_to_message_id as number), edits: [], times: [Date.now()] };
         this.sent.push(s);
         return ok({ message_id: s.message_id, date: Math.floor(Date.now() / 1000), chat: chat(p.chat_id), from: this.me, text });
       }
@@ -151,16 +168,20 @@ export class TelegramFake {
         if (text === s.text) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is not modified' });
         s.text = text;
         s.edits.push(text);
+        s.times.push(Date.now());
         return ok({ message_id: s.message_id, chat: chat(p.chat_id), text });
       }
       case 'sendDocument': {
         const doc = files.document;
         if (!doc) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: there is no document in the request' });
         const rp = (typeof p.reply_parameters === 'string' ? JSON.parse(p.reply_parameters) : p.reply_parameters) as { message_id?: number } | undefined;
-        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, document: { name: doc.name, data: doc.data }, reply_to: rp?.message_id, edits: [] };
+        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, document: { name: doc.name, data: doc.data }, reply_to: rp?.message_id, edits: [], times: [Date.now()] };
         this.sent.push(s);
         return ok({ message_id: s.message_id, chat: chat(p.chat_id), document: { file_id: 'X', file_name: doc.name } });
       }
+      case 'deleteMessage':
+        this.deleted.push(`${String(p.chat_id)}|${String(p.message_id)}`);
+        return ok(true);
       case 'getFile': {
         const f = this.files.get(String(p.file_id));
         if (!f) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: invalid file_id' });
