@@ -197,3 +197,21 @@ describe('dhcp.subnets is checked at start', () => {
     await expect(makeTestApp({ overrides: { 'dhcp.subnets': [{ cidr: '10.50.0.0/24', pool: '10.51.0.1-10.51.0.9' }] } })).rejects.toThrow(/dhcp\.subnets\[0\]\.pool = "10\.51\.0\.1-10\.51\.0\.9": must lie inside 10\.50\.0\.0\/24/);
   });
 });
+
+describe('dhcp.backends.kea.template is checked at start', () => {
+  it('a missing, unparsable or self-referencing template stops the start naming the key', async () => {
+    const dir = fs.mkdtempSync('/tmp/sb-kea-tpl-');
+    try {
+      const over = (tpl: string, extra: Record<string, unknown> = {}) => ({ 'dhcp.subnets': SUBNETS, 'dhcp.backends.kea.template': tpl, ...extra });
+      await expect(makeTestApp({ overrides: over(`${dir}/missing.conf`) })).rejects.toThrow(/dhcp\.backends\.kea\.template = ".*missing\.conf": cannot read it \(ENOENT\)/);
+      fs.writeFileSync(`${dir}/bad.conf`, '// no Dhcp4 here\n{ "Dhcp6": {} }');
+      await expect(makeTestApp({ overrides: over(`${dir}/bad.conf`) })).rejects.toThrow(/dhcp\.backends\.kea\.template = ".*bad\.conf": has no "Dhcp4" object/);
+      fs.writeFileSync(`${dir}/kea.conf`, '{ "Dhcp4": {} }');
+      await expect(makeTestApp({ overrides: over(`${dir}/kea.conf`, { 'dhcp.backends.kea.path': `${dir}/kea.conf` }) })).rejects.toThrow(/must not be the file apply writes/);
+      const ok = await makeTestApp({ overrides: over(`${dir}/kea.conf`) });
+      await ok.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
