@@ -9,15 +9,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { tmpDir } from '../helpers/env.js';
 import { Agent, enroll, nextBackoff, nextRunDelay, type AgentConfig } from '../../src/agent/agent.js';
 import { Spool } from '../../src/agent/spool.js';
 import { CdrTail, parseCdrLine, parseCdrTime } from '../../src/agent/cdr.js';
 
-// src/version.ts reads ../../package.json relative to dist/src/; from the sources that path does not exist.
-vi.mock('../../src/version.js', () => ({ VERSION: '0.0.0-test' }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
