@@ -88,16 +88,15 @@ describe('dhcp commands', () => {
     expect(full.errors).toEqual([{ index: 134, message: 'ip: auto found no free address in the configured subnets' }]);
   });
 
-  it('ip=auto allocation is one walk per batch (20 000 hosts in well under a second)', async () => {
+  it('ip=auto allocates 20 000 hosts in one batch, in address order past the pool', async () => {
     const big = await makeTestApp({ overrides: { 'dhcp.subnets': [{ cidr: '10.128.0.0/16', pool: '10.128.255.0-10.128.255.200' }] } });
     try {
       const inputs = Array.from({ length: 20_000 }, (_, i) => ({ mac: (0x020000100000 + i).toString(16).padStart(12, '0').match(/../g)!.join(':'), ip: 'auto', hostname: `a-${i}` }));
-      const t0 = performance.now();
       const r = await big.app.services.dhcp.upsertHosts(inputs, 't', { dryRun: true });
-      const ms = performance.now() - t0;
       expect(r.ok).toBe(true);
+      expect(r.added[0]!.ip).toBe('10.128.0.1');
       expect(r.added[19_999]!.ip).toBe('10.128.78.32');
-      expect(ms).toBeLessThan(1500);
+      expect(new Set(r.added.map((h) => h.ip)).size).toBe(20_000);
     } finally {
       await big.close();
     }
