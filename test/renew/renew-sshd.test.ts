@@ -351,4 +351,127 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     expect(fs.readFileSync(path.join(c.dir, 'home/sbadmin/.ssh/authorized_keys'), 'utf8').trim().split('\n')).toHaveLength(1);
     expect(c.passwd().filter((u) => /^USERSS/.test(u.name))).toHaveLength(1);
   });
+
+  it('never deletes root, the SSH user or system accounts, even with a managed pattern of .*', async () => {
+    c.sh('useradd -m -s /bin/sh bob');
+    const before = c.passwd();
+    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
+    let res: Awaited<ReturnType<typeof deploy>>;
+    try {
+      res = await deploy(client, { account: 'USERSS004-9999', password: generatePassword(), managedRe: '.*', shell: '/bin/bash', sshUser: 'sbadmin', sudo: true, timeoutMs: 30_000 });
+    } finally {
+      client.end();
+    }
+    expect(res.ok).toBe(true);
+    expect(res.passwordSet).toBe('yes');
+    const after = c.passwd().map((u) => u.name);
+    for (const kept of ['root', 'sbadmin', 'daemon', 'nobody', 'sshd']) if (before.some((u) => u.name === kept)) expect(after).toContain(kept);
+    expect(after).toContain('root');
+    expect(after).toContain('sbadmin');
+    expect(after).toContain('nobody');
+    // Every system account survived; what the pattern did remove is ordinary accounts only (uid ≥ 1000).
+    for (const u of before) if (u.uid < 1000 || u.uid > 60000) expect(after).toContain(u.name);
+    expect(after).not.toContain('bob');
+    expect(after).toContain('USERSS004-9999');
+    const protectedLines = res.steps.filter((s) => /matches the managed pattern but is protected/.test(s.message)).map((s) => s.message);
+    expect(protectedLines).toContain('account root (uid 0) matches the managed pattern but is protected (root, the SSH user or a system account): kept');
+    expect(protectedLines.some((l) => l.startsWith('account sbadmin '))).toBe(true);
+  });
+});
+
+describe('renew run when a step fails after the password was set', () => {
+  let t: TestApp;
+  let d: FakePc;
+  let dir: string;
+  const facts = () => path.join(d.dir, 'etc/switchboard/facts.env');
+  const base = () => `MAC=${d.o.mac}\nSERIAL=${d.o.serial}\nIP=${d.o.ip}\n`;
+
+  beforeAll(async () => {
+    dir = tmpDir('sb-renew-fail-');
+    const bootFile = path.join(dir, 'bootstrap');
+    fs.writeFileSync(bootFile, 'Fail-boot-pw-8842\n', { mode: 0o600 });
+    d = new FakePc({ ip: `${NET}.5`, port: PORT, hostname: 'pc-d', mac: '02:5b:00:00:00:05', serial: 'SN-D-0005', rootPassword: 'Fail-boot-pw-8842' });
+    await d.start();
+    d.sh('useradd --badname -m USERSS005-4444');
+    t = await makeTestApp({ overrides: { 'renew.allow': [`${NET}.5/32`], 'renew.ssh.port': PORT, 'renew.bootstrap.passwordFile': bootFile, 'renew.timeoutMs': 4000 } });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await d?.destroy();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function renew(): Promise<{ job: { status: string; result: string | null; error: string | null }; res: { status: string; account: string; warnings: string[]; request: number; mac: string | null }; password: string }> {
+    const before = t.chat.messages.filter((m) => m.dmTo === 'admin').length;
+    const r = await t.run(`renew run ${d.o.ip}`, { confirmed: true });
+    const job = await t.app.jobs.wait(r.jobIds[0]!);
+    const res = JSON.parse(job.result!).data.results[0];
+    const dms = t.chat.messages.filter((m) => m.dmTo === 'admin');
+    expect(dms).toHaveLength(before + 1);
+    const dm = dms.at(-1)!;
+    expect(dm.secret).toBe(true);
+    const [, account, password] = /: (USERSS\d{3}-\d{4}) \/ password: (\S+)$/.exec(dm.text)!;
+    expect(account).toBe(res.account);
+    // The job reports the warning, never the password.
+    expect(job.result).not.toContain(password!);
+    expect(JSON.stringify(await t.app.db.selectFrom('renew_requests').selectAll().execute())).not.toContain(password!);
+    expect(JSON.stringify(await t.app.db.selectFrom('renew_log').selectAll().execute())).not.toContain(password!);
+    expect(t.chat.messages.filter((m) => !m.dmTo).map((m) => m.text).join('\n')).not.toContain(password!);
+    expect(scrub(password!)).toBe(password); // released after delivery
+    return { job, res, password: password! };
+  }
+
+  it('the facts step fails (exit 7): the password still reaches the requester and works; the job reports the warning', async () => {
+    fs.writeFileSync(facts(), `${base()}exit 7\n`);
+    const { job, res, password } = await renew();
+    expect(job.status).toBe('succeeded');
+    expect(res.status).toBe('warning');
+    expect(res.mac).toBeNull();
+    expect(res.warnings).toEqual([
+      'the deploy script failed after the password was set (exit 7)',
+      'no facts from the PC (the script printed no facts): the inventory was not updated',
+    ]);
+    expect(JSON.parse(job.result!).text).toMatch(/^1\/1 host\(s\) renewed \(1 with warnings/);
+    expect(JSON.parse(job.result!).text).toMatch(/warning\s+USERSS005-\d{4}\s+the deploy script failed after the password was set \(exit 7/);
+    expect(await passwordLogin(d.o.ip, PORT, res.account, password)).toBe(`${res.account}\n/bin/bash\n`);
+    expect(d.passwd().filter((u) => /^USERSS/.test(u.name)).map((u) => u.name)).toEqual([res.account]);
+    const dm = t.chat.messages.filter((m) => m.dmTo === 'admin').at(-1)!;
+    expect(dm.text).toMatch(new RegExp(`^⚠️ renewed with warnings, see \`renew log ${res.request}\``));
+    expect(pdfText(dm.files[0]!.data)).toContain(`Password: \n${password}`);
+    const req = await t.app.services.renew.inventory.request(res.request);
+    expect(req).toMatchObject({ status: 'warning', account: res.account });
+    expect((await t.run(`renew log ${res.request} WARNING`)).replies[0]).toMatch(/WARNING\s+renewed with warnings: USERSS005-/);
+  });
+
+  it('the script outlives renew.timeoutMs: it is killed on the PC, and the password is still delivered', async () => {
+    fs.writeFileSync(facts(), `${base()}sleep 300\n`);
+    const t0 = Date.now();
+    const { res, password } = await renew();
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(res.status).toBe('warning');
+    expect(res.warnings[0]).toBe('the deploy script failed after the password was set (exit 124): the deploy script ran out of time (4 s) and was killed on the PC');
+    // Nothing of the script is left running on the PC.
+    expect(d.sh("ps -eo args | grep -E 'sleep 300|deploy\\.sh' | grep -v grep || true")).toBe('');
+    expect(await passwordLogin(d.o.ip, PORT, res.account, password)).toBe(`${res.account}\n/bin/bash\n`);
+  });
+
+  it('a label that cannot be posted is a warning on that host, not a failed job nor a lost password', async () => {
+    fs.writeFileSync(facts(), base());
+    const send = t.chat.send.bind(t.chat);
+    t.chat.send = async (target, msg) => {
+      if (msg.text.startsWith('🏷️ Label for')) throw new Error('upload refused by the platform');
+      return send(target, msg);
+    };
+    try {
+      const { job, res, password } = await renew();
+      expect(job.status).toBe('succeeded');
+      expect(res.status).toBe('warning');
+      expect(res.mac).toBe(d.o.mac);
+      expect(res.warnings).toEqual(['the PC label could not be posted: upload refused by the platform']);
+      expect(await passwordLogin(d.o.ip, PORT, res.account, password)).toBe(`${res.account}\n/bin/bash\n`);
+    } finally {
+      t.chat.send = send;
+    }
+  });
 });
