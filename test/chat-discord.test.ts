@@ -19,6 +19,8 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
       { id: GUILD, channels: [CH] },
       { id: OTHER_GUILD, channels: [OTHER_CH] },
     ]).start();
+    // The first registrations fail (e.g. the invite lacked applications.commands): retried with back-off.
+    fake.failNext('PUT /applications/:id/guilds/:id/commands', { status: 403, body: { message: 'Missing Access', code: 50001 } }, 2);
     t = await makeTestApp({
       listen: true,
       admins: [`discord:${USER}`],
@@ -30,6 +32,7 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
         'chat.discord.allowedGuilds': [GUILD],
         'chat.discord.messageContent': true,
         'chat.reconnect.baseMs': 200,
+        'uploads.maxBytes': 2048,
       },
     });
     addTestCommands(t.app);
@@ -46,6 +49,13 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
     expect(cmds[0]!.options.map((o) => [o.name, o.type])).toEqual([['command', 3], ['file', 11]]);
     expect(fake.commands.has(OTHER_GUILD)).toBe(false);
     expect(fake.identifies[0]!.intents & (1 << 15)).toBe(1 << 15);
+  });
+
+  it('a failed slash command registration is retried with back-off until it works', () => {
+    const puts = fake.requests.filter((r) => r.method === 'PUT' && r.path === `/applications/${fake.appId}/guilds/${GUILD}/commands`);
+    expect(puts.map((r) => r.status)).toEqual([403, 403, 200]);
+    expect(puts[2]!.at - puts[1]!.at).toBeGreaterThan(puts[1]!.at - puts[0]!.at);
+    expect(t.logs.join('')).toContain('discord slash command registration will be retried');
   });
 
   it('/sb help is deferred at once and answered in the interaction', async () => {
@@ -90,6 +100,55 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
     const m2 = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid && /Job #/.test(m.content)), 10_000, 'job message 2');
     await waitFor(() => m2.content.includes('✅'), 15_000, 'job 2 result');
     expect(m2.edits.length).toBeGreaterThanOrEqual(1);
+    // Edits of one message at least half a second apart.
+    for (const m of [msg, m2]) {
+      const e = m.times.slice(1);
+      for (let i = 1; i < e.length; i++) expect(e[i]! - e[i - 1]!).toBeGreaterThanOrEqual(450);
+    }
+  });
+
+  it('an attachment over uploads.maxBytes is refused with a clear reply and the command does not run', async () => {
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: IMPORT_LINE, file: fake.attachment('big.csv', Buffer.alloc(3000, 'a')) });
+    const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && m.content), 10_000, 'refusal');
+    expect(msg.content).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048$/);
+    // The attachment's size understates the file: the download stops at the limit.
+    const liar = { ...fake.attachment('liar.csv', Buffer.concat([CSV, Buffer.alloc(3000, 'a')])), size: 100 };
+    const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: `!sb ${IMPORT_LINE}`, attachments: [liar] });
+    const reply = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid), 10_000, 'refusal 2');
+    expect(reply.content).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048$/);
+    expect(reply.content).not.toMatch(/Dry run/);
+  });
+
+  it('discard deletes the message carrying an attachment; a refusal or a slash attachment resolves false', async () => {
+    const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: '!sb testdiscard', attachments: [fake.attachment('sip.csv', CSV)] });
+    const reply = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid), 10_000, 'discard reply');
+    expect(reply.content).toBe('discarded sip.csv: true');
+    expect(fake.deleted).toContain(`${CH}|${mid}`);
+    fake.failNext('DELETE /channels/:id/messages/:id', { status: 403, body: { message: 'Missing Permissions', code: 50013 } });
+    const mid2 = fake.message({ guild: GUILD, channel: CH, user: USER, content: '!sb testdiscard', attachments: [fake.attachment('sip2.csv', CSV)] });
+    const reply2 = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid2), 10_000, 'discard reply 2');
+    expect(reply2.content).toBe('discarded sip2.csv: false');
+    expect(fake.deleted).not.toContain(`${CH}|${mid2}`);
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'testdiscard', file: fake.attachment('sip3.csv', CSV) });
+    const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && m.content), 10_000, 'slash discard reply');
+    expect(msg.content).toBe('discarded sip3.csv: false');
+  });
+
+  it('mass mentions in text from data cannot ping; an empty message is not sent', async () => {
+    await t.app.notifier.notify([`discord:${CH}`], { text: 'Caller: @everyone @here <@&5500000000000000001> <@4400000000000000009>' });
+    const post = fake.in(CH).find((m) => m.content.startsWith('Caller: @everyone'))!;
+    expect(post.allowed_mentions).toEqual({ parse: [] });
+    const dc = t.app.services.chat.discord!;
+    const before = fake.requests.length;
+    const ref = await dc.send({ platform: 'discord', channel: CH }, { text: '' });
+    expect(ref.id).toBe('');
+    expect(fake.requests.length).toBe(before);
+    // Edits carry the same restriction.
+    const r2 = await dc.send({ platform: 'discord', channel: CH }, { text: 'x' });
+    await dc.update(r2, { text: '@everyone done' });
+    const m = fake.in(CH).find((x) => x.id === r2.id)!;
+    expect(m.content).toBe('@everyone done');
+    expect(m.allowed_mentions).toEqual({ parse: [] });
   });
 
   it('a 429 with retry_after is honoured and the reply is not lost', async () => {
@@ -169,5 +228,48 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
     await t.app.notifier.dm('discord', USER, { text: 'psst' });
     expect(fake.in(CH).some((m) => m.content === 'PBX down')).toBe(true);
     expect(fake.messages.some((m) => m.content === 'psst' && m.channel_id === `9${USER.slice(1)}`)).toBe(true);
+  });
+});
+
+describe('discord adapter: expired interactions and direct messages', () => {
+  let fake: DiscordFake;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await new DiscordFake([{ id: GUILD, channels: [CH] }]).start();
+    t = await makeTestApp({
+      listen: true,
+      admins: [`discord:${USER}`],
+      overrides: {
+        'chat.discord.botToken': fake.token,
+        'chat.discord.applicationId': fake.appId,
+        'chat.discord.apiUrl': fake.apiUrl,
+        'chat.discord.allowedGuilds': [GUILD],
+        'chat.discord.allowDirect': true,
+        'chat.discord.interactionTtlMs': 1000,
+        'chat.reconnect.baseMs': 200,
+      },
+    });
+    await waitFor(() => fake.connected > 0 && fake.commands.has(GUILD), 15_000, 'gateway connection');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('a job outliving its interaction token ends with its final text in a new channel message', async () => {
+    const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'selftest 3' });
+    const original = await waitFor(() => fake.messages.find((m) => m.interaction === id && /Job #\d+/.test(m.content)), 10_000, 'job message');
+    const moved = await waitFor(() => fake.in(CH).find((m) => m.via === 'channel' && m.content.includes('✅')), 15_000, 'final text in the channel');
+    expect(moved.content).toContain('Progress reached 3/3');
+    expect(original.content).not.toContain('✅');
+    // One replacement message, edited from then on.
+    expect(fake.in(CH).filter((m) => m.via === 'channel' && /Job #/.test(m.content))).toHaveLength(1);
+  });
+
+  it('a direct message is served when allowDirect is on', async () => {
+    const DM = '5500000000000000001';
+    const mid = fake.message({ channel: DM, user: USER, content: 'whoami' });
+    const reply = await waitFor(() => fake.in(DM).find((m) => m.reply_to === mid), 10_000, 'dm reply');
+    expect(reply.content).toContain(USER);
   });
 });

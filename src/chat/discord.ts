@@ -3,15 +3,21 @@
 // Interactions are deferred at once and answered through the interaction webhook (ephemeral with flag 64);
 // other replies, job progress edits and files go through the channel REST API; DMs via POST /users/@me/channels.
 // discord.js resumes a dropped gateway connection itself and queues requests per its rate-limit headers
-// (429 retry_after honoured).
+// (429 retry_after honoured). When it gives up (a fatal close code such as 4004, or the client is invalidated)
+// the adapter replaces the client and logs in again through its Reconnector with back-off. Every message goes
+// out with allowed_mentions {parse: []}: text from data (caller names, room fields) never pings @everyone.
 import { Client, GatewayIntentBits, Partials, Routes, Events, MessageFlags, ApplicationCommandOptionType, type Interaction, type Message, type Attachment } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
-import { allowed, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toDiscordMarkdown } from './util.js';
+import { allowed, backoff, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toDiscordMarkdown } from './util.js';
 
 export const DISCORD_LIMIT = 2000;
 /** Interaction tokens live 15 minutes; after that replies go to the channel. */
-const INTERACTION_TTL_MS = 14 * 60_000;
+export const INTERACTION_TTL_MS = 14 * 60_000;
+/** Edits of one message at least this far apart (Discord allows about 5 per 5 s per channel). */
+export const DISCORD_EDIT_INTERVAL_MS = 500;
+/** Gateway close codes after which discord.js does not reconnect by itself. */
+const FATAL_CLOSE_CODES = new Set([4004, 4010, 4011, 4012, 4013, 4014]);
 
 export interface DiscordOptions {
   botToken: string;
@@ -23,6 +29,9 @@ export interface DiscordOptions {
   allowDirect: boolean;
   maxBytes: number;
   reconnect: { baseMs: number; maxMs: number };
+  /** After this long an interaction's message can no longer be edited; default 14 minutes. */
+  interactionTtlMs?: number;
+  editIntervalMs?: number;
 }
 
 export const SLASH_COMMAND = {
@@ -43,66 +52,141 @@ interface PendingInteraction {
 
 export class DiscordAdapter implements ChatAdapter {
   readonly platform = 'discord';
-  readonly client: Client;
+  client: Client;
   private sink?: (i: Incoming) => Promise<void>;
   private reconnector: Reconnector;
   private edits: EditCoalescer<{ ref: MessageRef; content: string }>;
   private interactions = new Map<string, PendingInteraction>();
   private askers = new Map<string, string>();
+  /** Interaction messages that outlived their token: their edits go to a channel message posted instead. */
+  private moved = new Map<string, string>();
   private loggedIn = false;
+  private stopped = false;
+  /** Guilds whose slash command is registered (registration is retried with back-off until it works). */
+  private registered = new Set<string>();
+  private registerTimer?: NodeJS.Timeout;
+  private registerAttempt = 0;
+  private readonly ttlMs: number;
 
   constructor(private opts: DiscordOptions, private log: Logger) {
+    this.ttlMs = opts.interactionTtlMs ?? INTERACTION_TTL_MS;
+    this.client = this.newClient();
+    this.reconnector = new Reconnector('discord', () => this.connect(), log, opts.reconnect.baseMs, opts.reconnect.maxMs);
+    this.edits = new EditCoalescer(async (_key, { ref, content }) => {
+      const body = { content, allowed_mentions: this.mentions(content, ref) };
+      const ix = this.liveInteraction(ref.thread);
+      if (ix) return void (await this.client.rest.patch(Routes.webhookMessage(this.opts.applicationId, ix.token, ref.id), { body, auth: false }));
+      if (ref.thread?.startsWith('ix:')) {
+        // The interaction token has expired: its message cannot be edited any more, so the text goes to the
+        // channel as a new message, and later edits edit that one.
+        const moved = this.moved.get(ref.id);
+        if (moved) return void (await this.client.rest.patch(Routes.channelMessage(ref.channel, moved), { body }));
+        const r = (await this.client.rest.post(Routes.channelMessages(ref.channel), { body })) as { id: string };
+        if (this.moved.size > 5000) this.moved.clear();
+        this.moved.set(ref.id, r.id);
+        return;
+      }
+      await this.client.rest.patch(Routes.channelMessage(ref.channel, ref.id), { body });
+    }, opts.editIntervalMs ?? DISCORD_EDIT_INTERVAL_MS);
+  }
+
+  private newClient(): Client {
     const intents = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages];
-    if (opts.messageContent) intents.push(GatewayIntentBits.MessageContent);
-    this.client = new Client({
+    if (this.opts.messageContent) intents.push(GatewayIntentBits.MessageContent);
+    const client = new Client({
       intents,
       partials: [Partials.Channel, Partials.Message],
-      rest: opts.apiUrl ? { api: opts.apiUrl.replace(/\/$/, '') } : {},
+      rest: this.opts.apiUrl ? { api: this.opts.apiUrl.replace(/\/$/, '') } : {},
       waitGuildTimeout: 2000,
     });
     // REST works before (and without) a gateway login, e.g. alerts posted from `switchboard exec`.
-    this.client.rest.setToken(opts.botToken);
-    this.client.on(Events.InteractionCreate, (i) => void this.onInteraction(i).catch((err) => this.log.error({ err: String(err) }, 'discord interaction failed')));
-    this.client.on(Events.MessageCreate, (m) => void this.onMessage(m).catch((err) => this.log.error({ err: String(err) }, 'discord message failed')));
-    this.client.on(Events.ClientReady, () => void this.registerCommands());
-    this.client.on(Events.ShardDisconnect, (ev, id) => this.log.warn({ shard: id, code: ev.code }, 'discord gateway disconnected'));
-    this.client.on(Events.ShardReconnecting, (id) => this.log.info({ shard: id }, 'discord gateway reconnecting'));
-    this.client.on(Events.ShardResume, (id) => this.log.info({ shard: id }, 'discord gateway resumed'));
-    this.client.on(Events.Error, (err) => this.log.error({ err: String(err) }, 'discord client error'));
-    this.reconnector = new Reconnector('discord', () => this.connect(), log, opts.reconnect.baseMs, opts.reconnect.maxMs);
-    this.edits = new EditCoalescer(async (_key, { ref, content }) => {
-      const ix = this.liveInteraction(ref.thread);
-      if (ix) await this.client.rest.patch(Routes.webhookMessage(this.opts.applicationId, ix.token, ref.id), { body: { content }, auth: false });
-      else await this.client.rest.patch(Routes.channelMessage(ref.channel, ref.id), { body: { content } });
+    client.rest.setToken(this.opts.botToken);
+    client.on(Events.InteractionCreate, (i) => void this.onInteraction(i).catch((err) => this.log.error({ err: String(err) }, 'discord interaction failed')));
+    client.on(Events.MessageCreate, (m) => void this.onMessage(m).catch((err) => this.log.error({ err: String(err) }, 'discord message failed')));
+    client.on(Events.ClientReady, () => {
+      this.log.info({ user: client.user?.tag }, 'discord connected');
+      this.registerAttempt = 0;
+      void this.registerCommands();
     });
+    client.on(Events.ShardDisconnect, (ev, id) => {
+      this.log.warn({ shard: id, code: ev.code }, 'discord gateway disconnected');
+      // discord.js does not come back after these codes: start over with a new client, with back-off.
+      if (FATAL_CLOSE_CODES.has(ev.code) && client === this.client) this.lost(client, new Error(`gateway closed with code ${ev.code}`));
+    });
+    client.on(Events.Invalidated, () => {
+      if (client === this.client) this.lost(client, new Error('the gateway session was invalidated'));
+    });
+    client.on(Events.ShardReconnecting, (id) => this.log.info({ shard: id }, 'discord gateway reconnecting'));
+    client.on(Events.ShardResume, (id) => this.log.info({ shard: id }, 'discord gateway resumed'));
+    client.on(Events.Error, (err) => this.log.error({ err: String(err) }, 'discord client error'));
+    return client;
+  }
+
+  /** The client gave up: replace it (so REST keeps working meanwhile) and log in again with back-off. */
+  private lost(client: Client, err: Error): void {
+    if (this.stopped || client !== this.client) return;
+    this.loggedIn = false;
+    this.client = this.newClient();
+    void client.destroy().catch(() => undefined);
+    this.reconnector.lost(err, 'discord gateway gave up; logging in again with back-off');
   }
 
   async start(sink: (i: Incoming) => Promise<void>): Promise<void> {
     this.sink = sink;
+    this.stopped = false;
     await this.reconnector.start();
   }
 
   private async connect(): Promise<void> {
     if (this.loggedIn) return;
-    await this.client.login(this.opts.botToken);
-    this.loggedIn = true;
+    const client = this.client;
+    try {
+      await client.login(this.opts.botToken);
+    } catch (err) {
+      // A failed login leaves the client unusable: the next attempt uses a new one.
+      if (client === this.client) {
+        this.client = this.newClient();
+        void client.destroy().catch(() => undefined);
+      }
+      throw err;
+    }
+    if (client === this.client) this.loggedIn = true;
   }
 
   private async registerCommands(): Promise<void> {
-    this.log.info({ user: this.client.user?.tag }, 'discord connected');
+    clearTimeout(this.registerTimer);
+    this.registerTimer = undefined;
+    let failed: unknown;
     for (const guild of this.opts.allowedGuilds) {
+      if (this.registered.has(guild)) continue;
       try {
         await this.client.rest.put(Routes.applicationGuildCommands(this.opts.applicationId, guild), { body: [SLASH_COMMAND] });
+        this.registered.add(guild);
       } catch (err) {
+        failed = err;
         this.log.error({ err: String(err), guild }, 'discord slash command registration failed');
       }
+    }
+    if (failed && !this.stopped) {
+      const ms = backoff(this.registerAttempt++, this.opts.reconnect.baseMs, this.opts.reconnect.maxMs);
+      this.log.warn({ retryInMs: ms }, 'discord slash command registration will be retried');
+      this.registerTimer = setTimeout(() => void this.registerCommands(), ms);
+      this.registerTimer.unref();
     }
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.reconnector.stop();
+    clearTimeout(this.registerTimer);
     if (this.loggedIn) await this.client.destroy();
     this.loggedIn = false;
+  }
+
+  /** No mass or role pings from text; only an explicit mention of the requester may notify. */
+  private mentions(content: string, target: { channel: string; thread?: string }): { parse: never[]; users?: string[] } {
+    const asker = target.thread?.startsWith('ix:') ? this.interactions.get(target.thread.slice(3))?.user : target.thread ? this.askers.get(`${target.channel}|${target.thread}`) : undefined;
+    return asker && (content.includes(`<@${asker}>`) || content.includes(`<@!${asker}>`)) ? { parse: [], users: [asker] } : { parse: [] };
   }
 
   private permitted(guildId: string | null, user: string): boolean {
@@ -111,14 +195,30 @@ export class DiscordAdapter implements ChatAdapter {
     return ok;
   }
 
-  private file(a: Attachment): IncomingFile {
+  private file(a: Attachment, message?: { channel: string; id: string }): IncomingFile {
     return {
       name: a.name,
       size: a.size,
       mime: a.contentType ?? undefined,
       fetch: async () => {
         if (a.size > this.opts.maxBytes) throw new FileTooLarge(`${a.name} is ${a.size} bytes; the limit is ${this.opts.maxBytes}`);
-        return downloadCapped(a.url, this.opts.maxBytes);
+        try {
+          return await downloadCapped(a.url, this.opts.maxBytes);
+        } catch (err) {
+          if (err instanceof FileTooLarge) throw new FileTooLarge(`${a.name}: ${err.message}`);
+          throw err;
+        }
+      },
+      // A slash command's attachment is not a message in the channel: nothing the bot could delete.
+      discard: async () => {
+        if (!message) return false;
+        try {
+          await this.client.rest.delete(Routes.channelMessage(message.channel, message.id));
+          return true;
+        } catch (err) {
+          this.log.warn({ channel: message.channel, err: String((err as Error).message ?? err) }, 'discord: could not delete the message carrying an upload (Manage Messages permission?)');
+          return false;
+        }
       },
     };
   }
@@ -127,7 +227,7 @@ export class DiscordAdapter implements ChatAdapter {
     if (!i.isChatInputCommand() || i.commandName !== SLASH_COMMAND.name) return;
     if (!this.permitted(i.guildId, i.user.id)) return;
     await i.deferReply();
-    for (const [k, v] of this.interactions) if (Date.now() - v.at > INTERACTION_TTL_MS) this.interactions.delete(k);
+    for (const [k, v] of this.interactions) if (Date.now() - v.at > this.ttlMs) this.interactions.delete(k);
     this.interactions.set(i.id, { token: i.token, at: Date.now(), originalUsed: false, user: i.user.id });
     const att = i.options.getAttachment('file');
     const inc: Incoming = {
@@ -166,7 +266,7 @@ export class DiscordAdapter implements ChatAdapter {
       thread: m.id,
       user: { id: m.author.id, name: m.author.username },
       text: text.trim(),
-      files: [...m.attachments.values()].map((a) => this.file(a)),
+      files: [...m.attachments.values()].map((a) => this.file(a, { channel: m.channelId, id: m.id })),
       direct: !m.guildId,
     });
   }
@@ -175,22 +275,21 @@ export class DiscordAdapter implements ChatAdapter {
     if (!thread?.startsWith('ix:')) return undefined;
     const ix = this.interactions.get(thread.slice(3));
     if (!ix) return undefined;
-    if (Date.now() - ix.at > INTERACTION_TTL_MS) {
-      this.interactions.delete(thread.slice(3));
-      return undefined;
-    }
+    if (Date.now() - ix.at > this.ttlMs) return undefined; // kept (for its requester) until the sweep
     return ix;
   }
 
   async send(target: Target, msg: OutMessage): Promise<MessageRef> {
-    const chunks = msg.text ? renderChunks(msg.text, DISCORD_LIMIT, toDiscordMarkdown) : [''];
     const files = (msg.files ?? []).map((f) => ({ name: f.name, data: f.data, contentType: f.mime }));
+    // Discord rejects a message with neither content nor files: there is nothing to send.
+    if (!msg.text && !files.length) return { platform: 'discord', channel: target.channel, id: '', thread: target.thread };
+    const chunks = msg.text ? renderChunks(msg.text, DISCORD_LIMIT, toDiscordMarkdown) : [''];
     const ix = this.liveInteraction(target.thread);
     let first: string | undefined;
     for (let n = 0; n < chunks.length; n++) {
       const content = chunks[n]!;
       const withFiles = n === chunks.length - 1 ? files : [];
-      const body: Record<string, unknown> = { content };
+      const body: Record<string, unknown> = { content, allowed_mentions: this.mentions(content, target) };
       if (withFiles.length) body.attachments = withFiles.map((f, id) => ({ id, filename: f.name }));
       let r: { id: string };
       if (ix) {

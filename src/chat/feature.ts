@@ -40,6 +40,7 @@ export interface ChatConfig {
     messageContent: boolean;
     prefix: string;
     allowDirect: boolean;
+    interactionTtlMs: number;
   };
 }
 
@@ -124,6 +125,7 @@ export const chatConfigSection = {
           messageContent: { type: 'boolean', default: false },
           prefix: { type: 'string', minLength: 1, default: '!sb' },
           allowDirect: { type: 'boolean', default: false },
+          interactionTtlMs: { type: 'integer', minimum: 1000, maximum: 900000, default: 840000 },
         },
       },
     },

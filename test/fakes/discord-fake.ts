@@ -1,7 +1,8 @@
 // A local Discord: REST under /api/v10 (JSON and multipart payload_json + files[n], bot auth, 429 with
 // retry_after and rate-limit headers), the gateway WebSocket (HELLO, IDENTIFY -> READY + GUILD_CREATE,
 // HEARTBEAT/ACK, RESUME -> RESUMED, dispatches with sequence numbers), interaction callbacks and webhooks,
-// and a CDN for attachments. Records what the bot did; injects slash commands, messages, 429s and drops.
+// and a CDN for attachments. Records what the bot did; injects slash commands, messages, 429s, drops and
+// outages (every IDENTIFY/RESUME closed with 4004, after which discord.js does not reconnect by itself).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -17,6 +18,10 @@ export interface DcMessage {
   reply_to?: string;
   files: { name: string; data: Buffer }[];
   edits: string[];
+  /** When the message and each edit arrived (ms). */
+  times: number[];
+  /** allowed_mentions of the post and of the last edit. */
+  allowed_mentions?: unknown;
 }
 
 const EPOCH = 1420070400000n;
@@ -33,6 +38,10 @@ export class DiscordFake {
   readonly commands = new Map<string, unknown[]>();
   readonly requests: { method: string; path: string; at: number; status: number }[] = [];
   identifies: { intents: number }[] = [];
+  /** Messages removed with DELETE /channels/:id/messages/:id. */
+  readonly deleted: string[] = [];
+  /** While true, sessions are refused with close code 4004 (an outage that discord.js does not ride out). */
+  refusing = false;
   resumes = 0;
   connections = 0;
   private server: http.Server;
@@ -81,6 +90,11 @@ export class DiscordFake {
     for (const s of this.sockets.keys()) s.terminate();
   }
 
+  refuse(on: boolean): void {
+    this.refusing = on;
+    if (on) this.drop();
+  }
+
   get connected(): number {
     return [...this.sockets.values()].filter((s) => s.identified).length;
   }
@@ -102,6 +116,7 @@ export class DiscordFake {
     ws.on('message', (raw) => {
       const p = JSON.parse(raw.toString()) as { op: number; d: any };
       if (p.op === 1) return send({ op: 11, d: null, s: null, t: null });
+      if ((p.op === 2 || p.op === 6) && this.refusing) return ws.close(4004, 'Authentication failed.');
       if (p.op === 2) {
         if (p.d.token !== this.token) return ws.close(4004, 'Authentication failed.');
         this.identifies.push({ intents: p.d.intents });
@@ -215,7 +230,8 @@ export class DiscordFake {
     this.dispatchAll('MESSAGE_CREATE', {
       id,
       channel_id: o.channel,
-      ...(o.guild ? { guild_id: o.guild, member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } } : {}),
+      // A DM's MESSAGE_CREATE names its channel type (1), so the client can build the DM channel.
+      ...(o.guild ? { guild_id: o.guild, member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } } : { channel_type: 1 }),
       author: this.user(o.user),
       content,
       timestamp: new Date().toISOString(),
@@ -280,7 +296,7 @@ export class DiscordFake {
       if (payload.type === 5 || payload.type === 4) {
         const interaction = r[1]!;
         const chan = this.lastInteractionChannel.get(interaction) ?? '';
-        this.messages.push({ id: this.snowflake(), channel_id: chan, content: payload.data?.content ?? '', via: 'original', interaction, flags: payload.data?.flags, files: [], edits: [] });
+        this.messages.push({ id: this.snowflake(), channel_id: chan, content: payload.data?.content ?? '', via: 'original', interaction, flags: payload.data?.flags, files: [], edits: [], times: [Date.now()] });
       }
       res.writeHead(204);
       return void res.end();
@@ -289,7 +305,8 @@ export class DiscordFake {
       const interaction = this.tokens.get(r[2]!);
       if (!interaction || r[1] !== this.appId) return json(res, 404, { message: 'Unknown Webhook', code: 10015 });
       if (method === 'POST' && !r[3]) {
-        const msg: DcMessage = { id: this.snowflake(), channel_id: this.lastInteractionChannel.get(interaction) ?? '', content: payload.content ?? '', via: 'followup', interaction, flags: payload.flags, files: outFiles, edits: [] };
+        const msg: DcMessage = { id: this.snowflake(), channel_id: this.lastInteractionChannel.get(interaction) ?? '', content: payload.content ?? '', via: 'followup', interaction, flags: payload.flags, files: outFiles, edits: [], times: [Date.now()], allowed_mentions: payload.allowed_mentions };
+        if (!msg.content && !outFiles.length) return json(res, 400, { message: 'Cannot send an empty message', code: 50006 });
         this.messages.push(msg);
         return json(res, 200, this.msgJson(msg));
       }
@@ -299,13 +316,16 @@ export class DiscordFake {
         if (!msg) return json(res, 404, { message: 'Unknown Message', code: 10008 });
         if (msg.content || msg.edits.length) msg.edits.push(payload.content);
         msg.content = payload.content ?? msg.content;
+        msg.times.push(Date.now());
+        msg.allowed_mentions = payload.allowed_mentions;
         if (outFiles.length) msg.files = outFiles;
         return json(res, 200, this.msgJson(msg));
       }
     }
     if ((r = /^\/channels\/(\d+|D\d+)\/messages$/.exec(route)) && method === 'POST') {
-      const msg: DcMessage = { id: this.snowflake(), channel_id: r[1]!, content: payload.content ?? '', via: 'channel', reply_to: payload.message_reference?.message_id, files: outFiles, edits: [] };
+      const msg: DcMessage = { id: this.snowflake(), channel_id: r[1]!, content: payload.content ?? '', via: 'channel', reply_to: payload.message_reference?.message_id, files: outFiles, edits: [], times: [Date.now()], allowed_mentions: payload.allowed_mentions };
       if (msg.content.length > 2000) return json(res, 400, { message: 'Invalid Form Body', code: 50035 });
+      if (!msg.content && !outFiles.length) return json(res, 400, { message: 'Cannot send an empty message', code: 50006 });
       this.messages.push(msg);
       return json(res, 200, this.msgJson(msg));
     }
@@ -314,7 +334,14 @@ export class DiscordFake {
       if (!msg) return json(res, 404, { message: 'Unknown Message', code: 10008 });
       msg.content = payload.content ?? msg.content;
       msg.edits.push(msg.content);
+      msg.times.push(Date.now());
+      msg.allowed_mentions = payload.allowed_mentions;
       return json(res, 200, this.msgJson(msg));
+    }
+    if ((r = /^\/channels\/(\d+|D\d+)\/messages\/(\d+)$/.exec(route)) && method === 'DELETE') {
+      this.deleted.push(`${r[1]}|${r[2]}`);
+      res.writeHead(204);
+      return void res.end();
     }
     if (route === '/users/@me/channels' && method === 'POST') {
       return json(res, 200, { id: `9${String(payload.recipient_id).slice(1)}`, type: 1, last_message_id: null, recipients: [this.user(String(payload.recipient_id))] });
