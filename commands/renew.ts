@@ -50,9 +50,10 @@ async function deliver(ctx: JobContext, r: HostOutcome): Promise<void> {
   if (!r.password || !r.account) return;
   const date = new Date();
   const hostname = r.hostname || String(r.facts?.hostname ?? '') || r.host;
-  const sheets = await import('../src/renew/sheets.js'); // PDF/canvas libraries load on first use
+  let sheets: typeof import('../src/renew/sheets.js') | undefined;
   let sheet: Buffer | undefined;
   try {
+    sheets = await import('../src/renew/sheets.js'); // PDF/canvas libraries load on first use
     sheet = await sheets.userSheetPdf({ account: r.account, password: r.password, hostname, ip: r.host, mac: r.mac ?? 'unknown', date, requestId: r.requestId });
   } catch (e) {
     await problem(`the user sheet could not be made: ${(e as Error).message}`, 'WARNING');
@@ -74,7 +75,7 @@ async function deliver(ctx: JobContext, r: HostOutcome): Promise<void> {
     }
   }
   if (!sent) await problem(`the direct message with the password of ${r.account} could not be sent (${lastErr}): the password is lost, re-run \`renew run ${r.host}\``, 'CRITICAL');
-  if (!r.mac) return; // no inventory record, so no label
+  if (!r.mac || !sheets) return; // no inventory record (or no PDF/canvas libraries), so no label
   try {
     const rec = { mac: r.mac, hostname: r.hostname ?? '', serial: String(r.facts?.serial ?? 'unknown'), url: `${ctx.app.baseUrl()}/inventory/pc/${r.mac}` };
     const base = `label-${rec.hostname || r.mac.replace(/:/g, '')}`;

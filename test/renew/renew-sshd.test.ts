@@ -474,4 +474,22 @@ describe('renew run when a step fails after the password was set', () => {
       t.chat.send = send;
     }
   });
+
+  it('a direct message that refuses the attachment is retried without it: the password still arrives', async () => {
+    const dm = t.chat.dm.bind(t.chat);
+    t.chat.dm = async (user, msg, o) => {
+      if (msg.files?.length) throw new Error('file too large');
+      return dm(user, msg, o);
+    };
+    try {
+      const { job, res, password } = await renew();
+      expect(job.status).toBe('succeeded');
+      expect(res.status).toBe('warning');
+      expect(res.warnings).toEqual(['the user sheet could not be attached to the direct message (sent without it)']);
+      expect(t.chat.messages.filter((m) => m.dmTo === 'admin').at(-1)!.files).toEqual([]);
+      expect(await passwordLogin(d.o.ip, PORT, res.account, password)).toBe(`${res.account}\n/bin/bash\n`);
+    } finally {
+      t.chat.dm = dm;
+    }
+  });
 });
