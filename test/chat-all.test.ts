@@ -80,6 +80,55 @@ describe('all platforms in one process', () => {
     await waitFor(() => dc.messages.find((m) => m.interaction === did && m.content.includes('✅')), 15_000, 'discord job');
   });
 
+  it('a platform down mid-run does not stop the others, and serves again once it is back', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    let n = 0;
+    const slackServes = async () => {
+      const ts = slack.mention({ channel: 'C0OUT', user: 'U0ANN', text: 'whoami' });
+      await waitFor(() => slack.in('C0OUT').find((p) => p.thread_ts === ts), 15_000, 'slack reply');
+    };
+    const tgServes = async () => {
+      const mid = tg.say({ chat: -100123, user: 42, text: '/whoami' });
+      await waitFor(() => tg.to(-100123).find((s) => s.reply_to === mid), 15_000, 'telegram reply');
+    };
+    const dcServes = async () => {
+      const mid = `${++n}`;
+      const id = dc.slash({ guild: GUILD, channel: DCH, user: '4400000000000000001', line: 'whoami' });
+      await waitFor(() => dc.messages.find((m) => m.interaction === id && m.content.includes('4400000000000000001')), 15_000, `discord reply ${mid}`);
+    };
+    await waitFor(() => slack.connected > 0 && dc.connected > 0, 15_000, 'connections');
+
+    // Slack: connections cut and apps.connections.open failing for a while.
+    slack.refuse(true);
+    await waitFor(() => t.logs.join('').includes('slack socket mode connection closed; reconnecting with back-off'), 10_000, 'slack supervision');
+    await Promise.all([tgServes(), dcServes()]);
+    await sleep(1500);
+    await Promise.all([tgServes(), dcServes()]);
+    expect(slack.connected).toBe(0);
+    slack.refuse(false);
+    await waitFor(() => slack.connected > 0, 30_000, 'slack back');
+    await slackServes();
+
+    // Discord: every session refused with 4004, after which discord.js gives up by itself.
+    dc.refuse(true);
+    await waitFor(() => t.logs.join('').includes('discord gateway gave up; logging in again with back-off'), 15_000, 'discord supervision');
+    await Promise.all([slackServes(), tgServes()]);
+    await sleep(1500);
+    await Promise.all([slackServes(), tgServes()]);
+    expect(dc.connected).toBe(0);
+    dc.refuse(false);
+    await waitFor(() => dc.connected > 0, 30_000, 'discord back');
+    await dcServes();
+
+    // Telegram: polling refused (409) for a while.
+    tg.conflict = true;
+    tg.kick();
+    await waitFor(() => t.logs.join('').includes('409 Conflict'), 10_000, 'telegram conflict');
+    await Promise.all([slackServes(), dcServes()]);
+    tg.conflict = false;
+    await tgServes();
+  });
+
   it('alert targets on every platform go through the notifier', async () => {
     const refs = await t.app.notifier.notify(['slack:C0123', 'telegram:-100123', `discord:${DCH}`, 'console:support'], { text: 'Caller ID: +41 44 000 00 00' });
     expect(refs.map((r) => r.platform)).toEqual(['slack', 'telegram', 'discord', 'console']);
