@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { listen } from './fakes/common.js';
-import { backoff, downloadCapped, EditCoalescer, FileTooLarge, splitText, toDiscordMarkdown, toSlackMrkdwn, toTelegramHtml } from '../src/chat/util.js';
+import { backoff, downloadCapped, EditCoalescer, FileTooLarge, Reconnector, splitText, toDiscordMarkdown, toSlackMrkdwn, toTelegramHtml } from '../src/chat/util.js';
+import { requestTeams } from '../src/chat/slack.js';
+import { createLogger } from '../src/log.js';
 import { telegramChunks } from '../src/chat/telegram.js';
 
 describe('chat helpers', () => {
@@ -43,6 +45,76 @@ describe('chat helpers', () => {
     expect(applied[0]).toBe('v0');
     expect(applied.at(-1)).toBe('v9');
     expect(applied.length).toBeLessThanOrEqual(3);
+  });
+
+  it('paces edits of one message, also across bursts, and the newest text goes out last', async () => {
+    const applied: { v: string; at: number }[] = [];
+    const c = new EditCoalescer<string>(async (_k, v) => {
+      applied.push({ v, at: Date.now() });
+    }, 150);
+    await c.edit('m1', 'a');
+    await new Promise((r) => setTimeout(r, 20));
+    const burst = Array.from({ length: 5 }, (_, i) => c.edit('m1', `b${i}`));
+    const other = c.edit('m2', 'x'); // another message is not held up
+    await other;
+    expect(applied.find((a) => a.v === 'x')!.at - applied[0]!.at).toBeLessThan(100);
+    await Promise.all(burst);
+    const m1 = applied.filter((a) => a.v !== 'x');
+    expect(m1.map((a) => a.v)).toEqual(['a', 'b4']);
+    expect(m1[1]!.at - m1[0]!.at).toBeGreaterThanOrEqual(145);
+  });
+
+  it('Slack requests are checked against the user team, not the receiving workspace', () => {
+    expect(requestTeams({ team_id: 'T0HOST', event: { type: 'app_mention', team: 'T0HOST', user_team: 'T0GUEST' } })).toEqual(['T0GUEST', 'T0HOST']);
+    expect(requestTeams({ team_id: 'T0HOST', event: { type: 'message', user_profile: { team: 'T0GUEST' } } })).toEqual(['T0GUEST']);
+    expect(requestTeams({ team_id: 'T0HOST', event: { type: 'message' } })).toEqual(['T0HOST']);
+    expect(requestTeams({ team_id: 'T0HOST', command: '/sb', user_team: 'T0GUEST' })).toEqual(['T0GUEST', 'T0HOST']);
+    expect(requestTeams({ type: 'block_actions', user: { team_id: 'T0GUEST' }, team: { id: 'T0HOST' } })).toEqual(['T0GUEST', 'T0HOST']);
+    expect(requestTeams({})).toEqual([]);
+  });
+
+  it('the reconnect back-off only starts over once the connection proved healthy', async () => {
+    const at: number[] = [];
+    const log = createLogger({ level: 'silent' });
+    let r!: Reconnector;
+    r = new Reconnector('x', async () => {
+      at.push(Date.now());
+      if (at.length < 5) setTimeout(() => r.lost(new Error('dropped right after connecting')), 5);
+    }, log, 40, 10_000, 60_000);
+    await r.start();
+    await new Promise((res) => setTimeout(res, 1500));
+    r.stop();
+    expect(at.length).toBe(5);
+    const gaps = at.slice(1).map((x, i) => x - at[i]!);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]!);
+    expect(r.failures).toBe(4);
+    r.healthy();
+    expect(r.failures).toBe(0);
+  });
+
+  it('downloads drop credentials on a redirect to another host and refuse HTML when a file is expected', async () => {
+    const seen: (string | undefined)[] = [];
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.end('data');
+    });
+    const otherUrl = await listen(other);
+    const server = http.createServer((req, res) => {
+      if (req.url === '/redirect') res.writeHead(302, { location: `${otherUrl}/file` }).end();
+      else res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html>login</html>');
+    });
+    const url = await listen(server);
+    try {
+      const host = new URL(url).host;
+      expect((await downloadCapped(`${url}/redirect`, 1024, { authorization: 'Bearer t' }, { trustedHosts: [host] })).toString()).toBe('data');
+      expect(seen).toEqual([undefined]);
+      await expect(downloadCapped(`${url}/page`, 1024, {}, { htmlMessage: 'got a login page' })).rejects.toThrow('got a login page');
+    } finally {
+      for (const s of [server, other]) {
+        s.closeAllConnections();
+        s.close();
+      }
+    }
   });
 
   it('back-off grows and is capped', () => {
