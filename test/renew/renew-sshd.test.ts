@@ -475,6 +475,26 @@ describe('renew run when a step fails after the password was set', () => {
     }
   });
 
+  it('a PC with no usable MAC (no interface has one) is renewed with a warning and no inventory record', async () => {
+    fs.writeFileSync(facts(), `SERIAL=${d.o.serial}\n`);
+    d.sh('mount -t tmpfs tmpfs /sys/class/net'); // inside the PC's mount namespace only
+    try {
+      const labels = t.chat.messages.filter((m) => m.text.startsWith('🏷️')).length;
+      const { job, res, password } = await renew();
+      expect(job.status).toBe('succeeded');
+      expect(res.status).toBe('warning');
+      expect(res.mac).toBeNull();
+      expect(res.warnings).toEqual(['the PC reported no usable MAC address (""): not recorded in the inventory and no label (set MAC= in /etc/switchboard/facts.env on the PC)']);
+      expect(t.chat.messages.filter((m) => m.text.startsWith('🏷️')).length).toBe(labels);
+      expect(await passwordLogin(d.o.ip, PORT, res.account, password)).toBe(`${res.account}\n/bin/bash\n`);
+      expect((await t.app.services.renew.inventory.request(res.request))!.account).toBe(res.account);
+      expect((await t.run(`renew log ${res.request} WARNING`)).replies[0]).toMatch(/WARNING\s+\[pc\] no MAC address found for the primary interface/);
+    } finally {
+      d.sh('umount /sys/class/net');
+      fs.writeFileSync(facts(), base());
+    }
+  });
+
   it('a direct message that refuses the attachment is retried without it: the password still arrives', async () => {
     const dm = t.chat.dm.bind(t.chat);
     t.chat.dm = async (user, msg, o) => {
@@ -490,6 +510,22 @@ describe('renew run when a step fails after the password was set', () => {
       expect(await passwordLogin(d.o.ip, PORT, res.account, password)).toBe(`${res.account}\n/bin/bash\n`);
     } finally {
       t.chat.dm = dm;
+    }
+  });
+
+  it('a default route over an interface without a MAC (wg0) falls back to an interface that has one', async () => {
+    fs.writeFileSync(facts(), `IFACE=wg0\nSERIAL=${d.o.serial}\n`);
+    d.sh('mount -t tmpfs tmpfs /sys/class/net && mkdir /sys/class/net/wg0 /sys/class/net/eth7 && : > /sys/class/net/wg0/address && echo 02:5b:00:00:07:05 > /sys/class/net/eth7/address');
+    try {
+      const { res } = await renew();
+      expect(res.mac).toBe('02:5b:00:00:07:05');
+      // A different MAC than the inventory had for this IP is worth a warning.
+      expect(res.warnings).toEqual([`${d.o.ip} was PC ${d.o.mac} in the inventory; it is now 02:5b:00:00:07:05`]);
+      expect(res.status).toBe('warning');
+      expect((await t.run(`renew log ${res.request} WARNING`)).replies[0]).toMatch(/WARNING\s+\[pc\] interface wg0 has no MAC address; using eth7 \(02:5b:00:00:07:05\) as the PC's identity/);
+    } finally {
+      d.sh('umount /sys/class/net');
+      fs.writeFileSync(facts(), base());
     }
   });
 });
