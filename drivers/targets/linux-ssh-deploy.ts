@@ -34,6 +34,17 @@ fail() { log CRITICAL "$1"; rm -rf "$SELF_DIR"; exit 3; }
 [ -n "$NEW" ] || fail "no account name given"
 [ -x "$SHELL_BIN" ] || log WARNING "shell $SHELL_BIN is missing on this PC"
 log DEBUG "deploy script running in $SELF_DIR"
+UID_MIN=$(awk '$1=="UID_MIN"{print $2}' /etc/login.defs 2>/dev/null); UID_MIN=\${UID_MIN:-1000}
+UID_MAX=$(awk '$1=="UID_MAX"{print $2}' /etc/login.defs 2>/dev/null); UID_MAX=\${UID_MAX:-60000}
+# Protected: root, the SSH login user and every account whose uid is not a plain number in UID_MIN..UID_MAX.
+protected() {
+  [ "$1" = root ] || [ "$1" = "$SSH_USER" ] && return 0
+  p_uid=$(getent passwd "$1" | cut -d: -f3)
+  [ -z "$p_uid" ] && return 1
+  case "$p_uid" in *[!0-9]*) return 0 ;; esac
+  [ "$p_uid" -eq 0 ] || [ "$p_uid" -lt "$UID_MIN" ] || [ "$p_uid" -gt "$UID_MAX" ]
+}
+protected "$NEW" && fail "refusing to use $NEW as the new account: it is root, the SSH user or a system account"
 
 # 1. The new account (re-running with the same name keeps it and only resets the password).
 if getent passwd "$NEW" >/dev/null 2>&1; then
@@ -50,14 +61,11 @@ log INFO "password set for $NEW"
 
 # 2. Previously managed accounts: end sessions, delete with home. Never root, the SSH login user, nor a
 # system account (uid outside UID_MIN..UID_MAX), whatever the pattern says.
-UID_MIN=$(awk '$1=="UID_MIN"{print $2}' /etc/login.defs 2>/dev/null); UID_MIN=\${UID_MIN:-1000}
-UID_MAX=$(awk '$1=="UID_MAX"{print $2}' /etc/login.defs 2>/dev/null); UID_MAX=\${UID_MAX:-60000}
 OLD=
 for u in $(cut -d: -f1 /etc/passwd | grep -E -- "$PAT" || true); do
   [ "$u" = "$NEW" ] && continue
-  uid=$(getent passwd "$u" | cut -d: -f3)
-  if [ "$u" = root ] || [ "$u" = "$SSH_USER" ] || [ -z "$uid" ] || [ "$uid" -eq 0 ] || [ "$uid" -lt "$UID_MIN" ] || [ "$uid" -gt "$UID_MAX" ]; then
-    log WARNING "account $u (uid $uid) matches the managed pattern but is protected (root, the SSH user or a system account): kept"
+  if protected "$u"; then
+    log WARNING "account $u (uid $(getent passwd "$u" | cut -d: -f3)) matches the managed pattern but is protected (root, the SSH user or a system account): kept"
     continue
   fi
   OLD="$OLD $u"

@@ -98,7 +98,8 @@ export function readBootstrapPassword(file: string): string {
 
 /**
  * Config-load checks of the managed-account pattern (the deploy script deletes what it matches): it must be a
- * valid regular expression and must match neither "root" nor the SSH login user. (The script protects
+ * valid regular expression and must match neither "root" nor the SSH login user, and the account pattern must
+ * not name either of them. (The script protects
  * root, the SSH user and system uids on its own as well.) Returns the problem, or null.
  */
 export function managedPatternProblem(cfg: Pick<RenewConfig, 'accountPattern' | 'site' | 'managedPattern' | 'ssh'>): string | null {
@@ -109,6 +110,8 @@ export function managedPatternProblem(cfg: Pick<RenewConfig, 'accountPattern' | 
   } catch (e) {
     return `config renew.managedPattern: "${src}" is not a valid regular expression (${(e as Error).message})`;
   }
+  const fixed = accountName(cfg.accountPattern, cfg.site, 0, 0);
+  if (fixed === 'root' || fixed === cfg.ssh.user) return `config renew.accountPattern: "${cfg.accountPattern}" names the new account "${fixed}", which is ${fixed === 'root' ? 'root' : 'renew.ssh.user'}; use {nnn} and {dddd} (default USER{site}{nnn}-{dddd})`;
   for (const name of new Set(['root', cfg.ssh.user])) {
     if (re.test(name)) return `config renew.${cfg.managedPattern ? 'managedPattern' : 'accountPattern'}: the managed-account pattern "${src}" matches "${name}"${name === 'root' ? '' : ' (renew.ssh.user)'}; renewal deletes every managed account, so make it stricter (e.g. ^USERSS[0-9]{3}-[0-9]{4}$)`;
   }

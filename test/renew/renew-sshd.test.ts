@@ -355,6 +355,8 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
   it('never deletes root, the SSH user or system accounts, even with a managed pattern of .*', async () => {
     c.sh('useradd -m -s /bin/sh bob');
     const before = c.passwd();
+    const shadow = fs.readFileSync(path.join(c.dir, 'etc/shadow'), 'utf8');
+    const shadowOf = (u: string) => shadow.split('\n').find((l) => l.startsWith(`${u}:`))!;
     const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
     let res: Awaited<ReturnType<typeof deploy>>;
     try {
@@ -376,6 +378,16 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     const protectedLines = res.steps.filter((s) => /matches the managed pattern but is protected/.test(s.message)).map((s) => s.message);
     expect(protectedLines).toContain('account root (uid 0) matches the managed pattern but is protected (root, the SSH user or a system account): kept');
     expect(protectedLines.some((l) => l.startsWith('account sbadmin '))).toBe(true);
+    // Nor does it ever set the password of root or the SSH user as "the new account".
+    const again = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
+    try {
+      const r = await deploy(again.client, { account: 'sbadmin', password: generatePassword(), managedRe: '^USERSS', shell: '/bin/bash', sshUser: 'sbadmin', sudo: true, timeoutMs: 30_000 });
+      expect(r.passwordSet).toBe('no');
+      expect(r.steps).toContainEqual({ level: 'CRITICAL', message: 'refusing to use sbadmin as the new account: it is root, the SSH user or a system account' });
+    } finally {
+      again.client.end();
+    }
+    expect(fs.readFileSync(path.join(c.dir, 'etc/shadow'), 'utf8')).toContain(shadowOf('sbadmin'));
   });
 });
 

@@ -98,6 +98,7 @@ describe('account names', () => {
     expect(managedPatternProblem({ accountPattern: 'x', site: 'SS', managedPattern: '.*', ssh })).toMatch(/renew\.managedPattern: the managed-account pattern "\.\*" matches "root"/);
     expect(managedPatternProblem({ accountPattern: 'x', site: 'SS', managedPattern: '^sb', ssh: { user: 'sbadmin', port: 22 } })).toMatch(/matches "sbadmin" \(renew\.ssh\.user\)/);
     expect(managedPatternProblem({ accountPattern: 'x', site: 'SS', managedPattern: '(', ssh })).toMatch(/not a valid regular expression/);
+    expect(managedPatternProblem({ accountPattern: 'root', site: 'SS', managedPattern: '^USER', ssh })).toMatch(/renew\.accountPattern: "root" names the new account "root"/);
     await expect(makeTestApp({ overrides: { 'renew.managedPattern': '.*' } })).rejects.toThrow(/matches "root"/);
   });
   it('refuse a bootstrap password shorter than 8 characters, at start-up and on use', async () => {
