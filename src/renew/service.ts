@@ -5,7 +5,7 @@ import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { App } from '../app-types.js';
-import { forgetSecret, registerSecret } from '../secrets.js';
+import { forgetSecret, registerSecret, scrub } from '../secrets.js';
 import { UserError } from '../core/command.js';
 import { connect, deploy, installPublicKey, AuthFailedError, HostKeyMismatchError, type HostKeyInfo } from '../../drivers/targets/linux-ssh.js';
 import { Inventory, type Level } from './inventory.js';
@@ -95,8 +95,9 @@ export class RenewService {
     const log = (level: Level, msg: string) => inv.log(requestId, level, msg).catch(() => undefined);
     const out: HostOutcome = { host, port, requestId, status: 'failed', warnings: [] };
     const warn = async (msg: string) => {
-      out.warnings.push(msg);
-      await log('WARNING', msg);
+      const m = scrub(msg); // while the password is registered: job results carry these
+      out.warnings.push(m);
+      await log('WARNING', m);
     };
     const user = this.cfg.ssh.user;
     let client: import('ssh2').Client | undefined;
