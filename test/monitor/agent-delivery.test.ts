@@ -12,21 +12,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { tmpDir } from '../helpers/env.js';
+import { sleep, until } from '../helpers/wait.js';
 import { Agent, enroll, nextBackoff, nextRunDelay, type AgentConfig } from '../../src/agent/agent.js';
 import { Spool } from '../../src/agent/spool.js';
 import { CdrTail, parseCdrLine, parseCdrTime } from '../../src/agent/cdr.js';
-
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const dir = tmpDir('sb-mon-deliver-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

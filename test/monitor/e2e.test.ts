@@ -19,20 +19,12 @@ import { features } from '../../src/features.js';
 import { RecordingAdapter } from '../helpers/app.js';
 import { runCli, spawnCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/env.js';
+import { sleep, until as untilEvery } from '../helpers/wait.js';
+
+const until = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000) => untilEvery(what, fn, timeoutMs, 100);
 
 const PLUGINS = '/usr/lib/nagios/plugins';
 const GAP_MS = Number(process.env.MONITOR_GAP_MS ?? 60_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('monitoring end to end (real bot, real agent, real plugins, real SMTP)', () => {
   const dir = tmpDir('sb-mon-e2e-');
