@@ -214,15 +214,17 @@ export class DhcpStore implements DhcpService {
       if (no.length > 1) errors.push({ index, message: `hostname: ${rec.hostname} is already used by ${no.filter((m) => m !== rec.mac).map(who).join(', ')}` });
     }
     // 'auto': lowest free address outside pool/network/broadcast/gateway. One walk per batch over the
-    // sorted used addresses (allocations only move forward), not a rescan per host.
+    // subnets in address order (they never overlap) and the sorted used addresses (allocations only move
+    // forward), not a rescan per host.
     if (!errors.length && batch.some((b) => b.rec.ip === 'auto')) {
       const used = [...new Set([...final.values()].filter((h) => h.ip !== 'auto').map((h) => ipToNum(h.ip)))].sort((a, b) => a - b);
+      const nets = [...this.nets].sort((a, b) => a.network - b.network);
       let si = 0;
-      let cur = this.nets[0] ? this.nets[0].network + 1 : 0;
+      let cur = nets[0] ? nets[0].network + 1 : 0;
       let ui = 0;
       const next = (): number | null => {
-        while (si < this.nets.length) {
-          const s = this.nets[si]!;
+        while (si < nets.length) {
+          const s = nets[si]!;
           if (cur <= s.network) cur = s.network + 1;
           if (cur >= s.broadcast) {
             si++;

@@ -102,6 +102,20 @@ describe('dhcp commands', () => {
     }
   });
 
+  it('ip=auto fills every subnet when dhcp.subnets is not in address order', async () => {
+    const two = await makeTestApp({ overrides: { 'dhcp.subnets': [{ cidr: '10.30.0.0/29', pool: '10.30.0.6-10.30.0.6' }, { cidr: '10.20.0.0/29', pool: '10.20.0.6-10.20.0.6' }] } });
+    try {
+      const inputs = Array.from({ length: 10 }, (_, i) => ({ mac: (0x020000200000 + i).toString(16).padStart(12, '0').match(/../g)!.join(':'), ip: 'auto', hostname: `o-${i}` }));
+      const r = await two.app.services.dhcp.upsertHosts(inputs, 't', { dryRun: true });
+      expect(r.ok).toBe(true);
+      expect(r.added.map((h) => h.ip)).toEqual(['10.20.0.1', '10.20.0.2', '10.20.0.3', '10.20.0.4', '10.20.0.5', '10.30.0.1', '10.30.0.2', '10.30.0.3', '10.30.0.4', '10.30.0.5']);
+      const more = await two.app.services.dhcp.upsertHosts([...inputs, { mac: '02:00:00:20:00:99', ip: 'auto', hostname: 'o-x' }], 't', { dryRun: true });
+      expect(more.errors).toEqual([{ index: 10, message: 'ip: auto found no free address in the configured subnets' }]);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('dhcp list pages (50 a page) and filters by room= and access=', async () => {
     const p1 = (await t.run('dhcp list', { user: 'vic' })).replies[0]!;
     expect(p1).toMatch(/^120 host\(s\), page 1\/3:/);
