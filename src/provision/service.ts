@@ -585,9 +585,10 @@ export class ProvisionService {
         left.push(h.mac);
       }
     }
+    // Every field as it was, nulls included: a field left undefined would keep the failed batch's value.
     const back = w.changed.flatMap((h) => {
       const b = w.before.get(h.mac);
-      return b ? [{ mac: b.mac, ip: b.ip, hostname: b.hostname, room: b.room ?? undefined, phones: b.phones, owner: b.owner ?? undefined, access: b.access, comment: b.comment ?? undefined, bootServer: b.bootServer }] : [];
+      return b ? [{ mac: b.mac, ip: b.ip, hostname: b.hostname, room: b.room, phones: b.phones, owner: b.owner, access: b.access, comment: b.comment, bootServer: b.bootServer }] : [];
     });
     if (back.length) {
       try {

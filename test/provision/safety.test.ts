@@ -156,7 +156,9 @@ describe('a failure to store the phones leaves nothing half-written', () => {
     expect(pre.ok, JSON.stringify(pre.errors)).toBe(true);
     const before = await dhcp.getByMac('0c:38:3e:00:60:02');
     await sql`CREATE TRIGGER phones_fail BEFORE INSERT ON phones BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END`.execute(t.app.db);
-    const csv = 'mac,ext,password,ip\n0c:38:3e:00:60:01,6001,Pw!6001abcd,10.20.0.41\n0c:38:3e:00:60:02,6002,Pw!6002abcd,10.20.0.42\n';
+    // The batch also gives the host a room it had none of: putting it back must clear it again.
+    expect(before?.room).toBeNull();
+    const csv = 'mac,ext,password,ip,room\n0c:38:3e:00:60:01,6001,Pw!6001abcd,10.20.0.41,Sala 1\n0c:38:3e:00:60:02,6002,Pw!6002abcd,10.20.0.42,Sala 2\n';
     const r = await provision(t, 'provision fanvil-x1sg', [file('fail.csv', csv)]);
     await sql`DROP TRIGGER phones_fail`.execute(t.app.db);
     expect(r.job?.status).toBe('failed');
