@@ -247,17 +247,21 @@ export const commands: Command[] = [
       }
 
       if (Object.keys(named).length) throw new UsageError('give either an attached sheet or one phone inline, not both');
+      // The upload is read into memory once and never written anywhere: only the sealed rows go on. The
+      // chat's copy holds the passwords in clear, so it goes too, whatever the sheet holds or whether it
+      // could be read at all (dry runs as well: the real run needs the sheet attached again anyway).
+      const refuse = async (why: string) => {
+        const gone = removalNote(await discardUpload(file), file.name);
+        return new UserError(`Nothing provisioned: ${why}${gone ? `\n${gone}` : ''}`);
+      };
       // The platform tells the size: do not download a file that is too big to be read anyway.
-      if (file.size !== undefined && file.size > s.cfg.maxSheetBytes) throw new UserError(`Nothing provisioned: ${file.name} is ${mb(file.size)} MB; the limit is ${mb(s.cfg.maxSheetBytes)} MB.`);
+      if (file.size !== undefined && file.size > s.cfg.maxSheetBytes) throw await refuse(`${file.name} is ${mb(file.size)} MB; the limit is ${mb(s.cfg.maxSheetBytes)} MB.`);
       let data: Buffer;
       try {
         data = await file.fetch();
       } catch (err) {
-        throw new UserError(`Nothing provisioned: cannot download ${file.name}: ${(err as Error).message}`);
+        throw await refuse(`cannot download ${file.name}: ${(err as Error).message}`);
       }
-      // The upload is read into memory once and never written anywhere: only the sealed rows go on. The
-      // chat's copy holds the passwords in clear, so it goes too, whatever the sheet holds (dry runs as well:
-      // the real run needs the sheet attached again anyway).
       const upload = await discardUpload(file);
       const note = removalNote(upload, file.name);
       let sheet;

@@ -97,8 +97,16 @@ describe('provisioning: secrets, uploads, big and bad sheets', () => {
   it('a file bigger than the limit is refused from its announced size, without downloading it', async () => {
     const big = removable({ name: 'big.csv', size: 20 * 1024 * 1024, fetch: async () => Buffer.alloc(20 * 1024 * 1024, 'a') }, true);
     const r = await provision(t, 'provision fanvil-x1sg', [big.file]);
-    expect(r.text).toBe('❌ Nothing provisioned: big.csv is 20.0 MB; the limit is 5.0 MB.');
+    expect(r.text).toBe('❌ Nothing provisioned: big.csv is 20.0 MB; the limit is 5.0 MB.\nbig.csv was removed from the channel (it holds SIP passwords).');
     expect(big.seen.fetches).toBe(0);
+    expect(big.seen.discards).toBe(1);
+  });
+
+  it('an upload that cannot be downloaded is still removed from the channel, or the reply says to delete it', async () => {
+    const broken = removable({ name: 'phones.csv', size: 100, fetch: async () => { throw new Error('the platform answered 502'); } }, false);
+    const r = await provision(t, 'provision fanvil-x1sg', [broken.file]);
+    expect(r.text).toBe('❌ Nothing provisioned: cannot download phones.csv: the platform answered 502\n⚠ phones.csv could not be removed from the channel: delete it by hand, it holds SIP passwords.');
+    expect(broken.seen.discards).toBe(1);
   });
 
   it('a sheet with more than 50 bad rows lists 50 and attaches a CSV with every bad row, number, field and reason', async () => {
