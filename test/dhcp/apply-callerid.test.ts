@@ -7,6 +7,7 @@ import { fixture } from '../helpers/env.js';
 import { applyAll, TARGETS } from '../../src/dhcp/apply.js';
 import { allowed, compileAllow } from '../../src/dhcp/callerid.js';
 import type { DhcpStore } from '../../src/dhcp/service.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const storedCalls = async (t: TestApp) => {
   await t.app.services.callLog.flush(); // rows are written behind the response: count what is really stored
@@ -175,7 +176,7 @@ describe('dhcp apply with the real checkers', () => {
 
 describe('debounced auto-apply', () => {
   it('many changes inside the delay give one apply with all of them, reported to the targets', { timeout: 30_000 }, async () => {
-    const t = await makeTestApp({ overrides: { 'dhcp.subnets': SUBNETS, 'dhcp.autoApply': true, 'dhcp.autoApplyDelayMs': 300, 'dhcp.callerid.targets': ['test:noc'] } });
+    const t = await makeTestApp({ overrides: { 'dhcp.subnets': SUBNETS, 'dhcp.autoApply': true, 'dhcp.autoApplyDelayMs': 1500, 'dhcp.callerid.targets': ['test:noc'] } });
     try {
       const dir = path.join(t.dataDir, 'etc');
       fs.mkdirSync(dir);
@@ -186,9 +187,9 @@ describe('debounced auto-apply', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(fs.existsSync(path.join(dir, 'proxy1'))).toBe(false); // not before the delay has passed
-      const t0 = Date.now();
-      while (!t.chat.texts('noc').length && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 600)); // a second apply would have started by now
+      // The delay is long beside one `dhcp add`, even on a loaded machine, so the three land in one apply.
+      await until('the auto-apply report', () => t.chat.texts('noc').length > 0, 15_000);
+      await sleep(2_500); // a second apply would have started by now
       expect(t.chat.texts('noc')).toEqual([expect.stringMatching(/^DHCP auto-apply: Applied 3 file\(s\) \(3 hosts\): 3 added, 0 changed, 0 removed/)]);
       expect(fs.readFileSync(path.join(dir, 'proxy1'), 'utf8')).toBe('10.20.0.2\n10.20.0.3\n10.20.0.4\n');
       expect(fs.readFileSync(log, 'utf8')).toBe('reload\n');
@@ -286,7 +287,7 @@ describe('caller-ID hook: console, HEAD, token before body, rebuilds', () => {
   it('a call posted to another platform is also in the console default room, live', async () => {
     const before = (await t.app.consoleHub.history('general')).length;
     expect((await fetch(`${base}/set_call/2102?token=${TOKEN}`)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 100)); // the message is posted behind the response
+    await until('the call posted behind the response', () => t.chat.texts('support').length > 0, 10_000);
     expect(t.chat.texts('support')).toEqual([expect.stringMatching(/^📞 Call from 2102: 1 matching host\n• room 102, Petrov, pc-102/)]);
     const room = await t.app.consoleHub.history('general');
     expect(room.length).toBe(before + 1);
