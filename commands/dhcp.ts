@@ -182,7 +182,6 @@ export const commands: Command[] = [
       }
       const { inputs, rowNums, issues } = parsed;
       const dry = !!args.flags['dry-run'];
-      const before = new Map((await svc(ctx).all()).map((h) => [h.mac, h]));
       const r = await svc(ctx).upsertHosts(inputs, by(ctx), { dryRun: dry || issues.length > 0 });
       if (issues.length || !r.ok) {
         const all = [...issues, ...r.errors.map((e) => `row ${rowNums[e.index]}: ${e.message}`)];
@@ -190,7 +189,7 @@ export const commands: Command[] = [
       }
       const head = dry ? 'Dry run, nothing written' : 'Imported';
       const list = (t: string, hs: HostRecord[]) => (hs.length ? `\n${t}: ${hs.slice(0, 20).map((h) => `${h.hostname} ${h.ip}`).join(', ')}${hs.length > 20 ? ` … (${hs.length})` : ''}` : '');
-      const diffs = r.changed.slice(0, 20).map((h) => `  ${h.hostname} (${h.mac}): ${diff(before.get(h.mac), h)}`);
+      const diffs = r.changed.slice(0, 20).map((h) => `  ${h.hostname} (${h.mac}): ${diff(r.before.get(h.mac), h)}`);
       const more = r.changed.length > 20 ? `\n  … and ${r.changed.length - 20} more` : '';
       return `${head}: ${r.added.length} added, ${r.changed.length} changed, ${r.unchanged} unchanged.${list('added', r.added)}${r.changed.length ? `\nchanged:\n${diffs.join('\n')}${more}` : ''}`;
     },

@@ -10,7 +10,15 @@ import { compileSubnets, HOSTNAME_RE, ipProblem, ipToNum, numToIp, PHONE_RE, BOO
  */
 export interface HostInput { mac: string; ip?: string /* dotted quad or 'auto' */; hostname?: string; room?: string | null; phones?: string[]; owner?: string | null; access?: number | string | null /* 0..3, default 0 */; comment?: string | null; bootServer?: string | null }
 export interface HostRecord { mac: string; ip: string; hostname: string; room: string | null; phones: string[]; owner: string | null; access: number; comment: string | null; bootServer: string | null; updatedBy: string; updatedAt: number }
-export interface BatchResult { ok: boolean; errors: { index: number; message: string }[]; added: HostRecord[]; changed: HostRecord[]; unchanged: number }
+export interface BatchResult {
+  ok: boolean;
+  errors: { index: number; message: string }[];
+  added: HostRecord[];
+  changed: HostRecord[];
+  /** The stored record of each changed host as it was before the batch, by MAC. */
+  before: Map<string, HostRecord>;
+  unchanged: number;
+}
 export interface UpsertOptions {
   dryRun?: boolean;
   /** ip 'auto' on an existing host takes the lowest free address (its own counts as free) instead of keeping it. */
@@ -257,6 +265,7 @@ export class DhcpStore implements DhcpService {
     errors.sort((a, b) => a.index - b.index);
     const added: HostRecord[] = [];
     const changed: HostRecord[] = [];
+    const before = new Map<string, HostRecord>();
     let unchanged = 0;
     const writes: { rec: HostRecord; prev?: HostRecord }[] = [];
     for (const { rec } of batch) {
@@ -265,11 +274,14 @@ export class DhcpStore implements DhcpService {
       else if (same(prev, rec)) {
         unchanged++;
         continue;
-      } else changed.push(rec);
+      } else {
+        changed.push(rec);
+        before.set(rec.mac, prev);
+      }
       writes.push({ rec, prev });
     }
-    if (errors.length) return { ok: false, errors, added: [], changed: [], unchanged: 0 };
-    if (opts.dryRun || !writes.length) return { ok: true, errors, added, changed, unchanged };
+    if (errors.length) return { ok: false, errors, added: [], changed: [], before: new Map(), unchanged: 0 };
+    if (opts.dryRun || !writes.length) return { ok: true, errors, added, changed, before, unchanged };
     await this.app.db.transaction().execute(async (tx) => {
       // Free unique values first so swaps inside one batch do not collide mid-transaction.
       const moving = writes.filter((w) => w.prev);
@@ -283,7 +295,7 @@ export class DhcpStore implements DhcpService {
       for (let i = 0; i < hist.length; i += 500) await tx.insertInto('dhcp_history').values(hist.slice(i, i + 500)).execute();
     });
     this.changed();
-    return { ok: true, errors, added, changed, unchanged };
+    return { ok: true, errors, added, changed, before, unchanged };
   }
 
   /** Bumped on every write (caches such as the caller-ID index compare it). */

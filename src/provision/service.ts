@@ -452,17 +452,13 @@ export class ProvisionService {
     let dhcpOut = { added: 0, changed: 0 };
     let dhcpWritten: { added: HostRecord[]; changed: HostRecord[]; before: Map<string, HostRecord> } | null = null;
     if (dhcpPlans.length) {
-      const before = new Map<string, HostRecord>();
-      for (const p of dhcpPlans) {
-        const h = await dhcp.getByMac(p.dhcp!.mac);
-        if (h) before.set(h.mac, h);
-      }
       const r = await dhcp.upsertHosts(dhcpPlans.map((p) => p.dhcp!), by);
       if (!r.ok) return { ok: false, problems: r.errors.map((e) => ({ row: dhcpPlans[e.index]!.draft.row, field: 'ip', message: `DHCP: ${e.message}` })), results: [], dhcp: dhcpOut };
       dhcpOut = { added: r.added.length, changed: r.changed.length };
-      dhcpWritten = { added: r.added, changed: r.changed, before };
+      dhcpWritten = { added: r.added, changed: r.changed, before: r.before };
+      const planOf = new Map(dhcpPlans.map((p) => [fmtMac(p.draft.mac), p]));
       for (const h of [...r.added, ...r.changed]) {
-        const p = dhcpPlans.find((x) => fmtMac(x.draft.mac) === h.mac);
+        const p = planOf.get(h.mac);
         if (p) p.draft.ip = h.ip;
       }
     }
