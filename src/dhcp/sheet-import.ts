@@ -18,12 +18,11 @@ const COLUMNS = {
   boot: ['boot_server', 'bootserver', 'option66'],
 } as const;
 
-export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_000): Promise<{ inputs: HostInput[]; rowNums: number[]; issues: string[]; columns: string[] }> {
+export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_000): Promise<{ inputs: HostInput[]; rowNums: number[]; issues: string[] }> {
   const sheet = await readSheet(data, name, { maxRows, maxBytes: 64 << 20 });
   const inputs: HostInput[] = [];
   const rowNums: number[] = [];
   const issues: string[] = [];
-  const columns = Object.entries(COLUMNS).filter(([, al]) => al.some((a) => sheet.keys.includes(a))).map(([k]) => k);
   for (const r of sheet.rows) {
     for (const i of r.issues) issues.push(`row ${r.row}: ${i}`);
     const get = (k: keyof typeof COLUMNS): string | undefined => {
@@ -45,7 +44,7 @@ export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_00
     });
     rowNums.push(r.row);
   }
-  return { inputs, rowNums, issues, columns };
+  return { inputs, rowNums, issues };
 }
 
 export function hostsToCsv(hosts: HostRecord[]): string {

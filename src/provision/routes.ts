@@ -6,6 +6,7 @@ import type { App } from '../app-types.js';
 import { clientIp } from '../http/server.js';
 import type { ProvisionService } from './service.js';
 import type { Decision } from './request-log.js';
+import { fmtMac } from './rows.js';
 
 const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;
@@ -101,10 +102,10 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     }
 
     const unreadable = mac ? svc.unreadableReason(mac) : undefined;
-    if (mac && unreadable) return done(404, 'not_found', `phone ${mac.match(/../g)!.join(':')} is provisioned but ${unreadable.replace(/;.*$/, '')}`);
+    if (mac && unreadable) return done(404, 'not_found', `phone ${fmtMac(mac)} is provisioned but ${unreadable.replace(/;.*$/, '')}`);
     if (mac) {
       svc.unknownFetch(mac, file, ip, ua);
-      return done(404, 'not_found', `no phone with MAC ${mac.match(/../g)!.join(':')} is provisioned`);
+      return done(404, 'not_found', `no phone with MAC ${fmtMac(mac)} is provisioned`);
     }
     return done(404, 'not_found', 'no such file');
   };
