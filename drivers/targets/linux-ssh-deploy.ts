@@ -20,11 +20,56 @@
 // String.raw keeps backslashes for sh; `\${` is how a literal `${` is written inside it.
 export const PASSWORD_SET_MARKER = 'SB-PASSWORD-SET';
 
+/**
+ * The account guards of the deploy script, also run on their own by the tests (under sh, with PASSWD_FILE and
+ * LOGIN_DEFS pointing at test files). Every check fails closed: an account whose uid cannot be read as a plain
+ * number, or any comparison that errors, counts as protected.
+ */
+export const DEPLOY_GUARDS = String.raw`
+uid_of() { awk -F: -v n="$1" '$1==n{print $3; exit}' "$PASSWD_FILE" 2>/dev/null; }
+home_of() { awk -F: -v n="$1" '$1==n{print $6; exit}' "$PASSWD_FILE" 2>/dev/null; }
+in_passwd() { awk -F: -v n="$1" '$1==n{f=1} END{exit !f}' "$PASSWD_FILE" 2>/dev/null; }
+isnum() { case "$1" in ''|*[!0-9]*) return 1 ;; esac; [ \${#1} -le 9 ]; }
+# UID_MIN..UID_MAX of login.defs; a missing or malformed value falls back to 1000 / 60000.
+uid_range() {
+  UID_MIN=$(awk '$1=="UID_MIN"{print $2; exit}' "$LOGIN_DEFS" 2>/dev/null)
+  UID_MAX=$(awk '$1=="UID_MAX"{print $2; exit}' "$LOGIN_DEFS" 2>/dev/null)
+  if ! isnum "$UID_MIN" || [ "$UID_MIN" -lt 1 ]; then [ -n "$UID_MIN" ] && log WARNING "UID_MIN \"$UID_MIN\" in $LOGIN_DEFS is not a usable number: using 1000"; UID_MIN=1000; fi
+  if ! isnum "$UID_MAX" || [ "$UID_MAX" -lt "$UID_MIN" ]; then [ -n "$UID_MAX" ] && log WARNING "UID_MAX \"$UID_MAX\" in $LOGIN_DEFS is not a usable number: using 60000"; UID_MAX=60000; fi
+  [ "$UID_MAX" -ge "$UID_MIN" ] || { UID_MIN=1000; UID_MAX=60000; }
+}
+# Protected (status 0): root, the SSH login user, and every account whose uid (read from the passwd file) is
+# missing, not a plain number, 0, or outside UID_MIN..UID_MAX. Only an account proven ordinary returns 1.
+protected() {
+  [ "$1" = root ] || [ "$1" = "$SSH_USER" ] && return 0
+  p_uid=$(uid_of "$1")
+  isnum "$p_uid" || return 0
+  [ "$p_uid" -ne 0 ] && [ "$p_uid" -ge "$UID_MIN" ] && [ "$p_uid" -le "$UID_MAX" ] && return 1
+  return 0
+}
+# Another account in the passwd file has the same uid (deleting or killing by uid would hit it too).
+shared_uid() { awk -F: -v u="$2" -v n="$1" '$3==u && $1!=n{f=1} END{exit !f}' "$PASSWD_FILE" 2>/dev/null; }
+# A home directory that may be removed with its (already deleted) account of uid $2: below /home, a plain
+# path (no . or .. parts), a real directory owned by that uid, and neither the home of any account still in the
+# passwd file nor above one. Prints the reason when it may not.
+home_removable() {
+  h=$1
+  while [ "$h" != "\${h%/}" ]; do h=\${h%/}; done
+  case "$h" in /home/?*) ;; *) echo "not below /home"; return 1 ;; esac
+  case "$h/" in */./*|*/../*|*//*) echo "not a plain path"; return 1 ;; esac
+  if awk -F: -v h="$h" '{d=$6; while (d ~ /.\/$/) sub(/\/$/, "", d)} d==h || index(d, h "/")==1 {f=1} END{exit !f}' "$PASSWD_FILE"; then echo "the home of another account"; return 1; fi
+  [ -L "$h" ] && { echo "a symbolic link"; return 1; }
+  [ -d "$h" ] || { echo "not a directory"; return 1; }
+  [ "$(stat -c %u -- "$h" 2>/dev/null)" = "$2" ] || { echo "not owned by uid $2"; return 1; }
+  return 0
+}
+`.replace(/\\\$\{/g, '${');
+
 export const DEPLOY_SCRIPT = String.raw`#!/bin/sh
 # switchboard account renewal — deploy script
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH LC_ALL=C
-NEW="$1"; PAT="$2"; SHELL_BIN="\${3:-/bin/bash}"; SSH_USER="\${4:-root}"
+NEW="$1"; PAT="$2"; STATUS=0; SHELL_BIN="\${3:-/bin/bash}"; SSH_USER="\${4:-root}"
 SELF_DIR=$(dirname "$0")
 log() { printf '%s %s\n' "$1" "$2" >&2; }
 esc() { printf '%s' "$1" | tr -d '\000-\037' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g'; }
@@ -34,17 +79,14 @@ fail() { log CRITICAL "$1"; rm -rf "$SELF_DIR"; exit 3; }
 [ -n "$NEW" ] || fail "no account name given"
 [ -x "$SHELL_BIN" ] || log WARNING "shell $SHELL_BIN is missing on this PC"
 log DEBUG "deploy script running in $SELF_DIR"
-UID_MIN=$(awk '$1=="UID_MIN"{print $2}' /etc/login.defs 2>/dev/null); UID_MIN=\${UID_MIN:-1000}
-UID_MAX=$(awk '$1=="UID_MAX"{print $2}' /etc/login.defs 2>/dev/null); UID_MAX=\${UID_MAX:-60000}
-# Protected: root, the SSH login user and every account whose uid is not a plain number in UID_MIN..UID_MAX.
-protected() {
-  [ "$1" = root ] || [ "$1" = "$SSH_USER" ] && return 0
-  p_uid=$(getent passwd "$1" | cut -d: -f3)
-  [ -z "$p_uid" ] && return 1
-  case "$p_uid" in *[!0-9]*) return 0 ;; esac
-  [ "$p_uid" -eq 0 ] || [ "$p_uid" -lt "$UID_MIN" ] || [ "$p_uid" -gt "$UID_MAX" ]
-}
-protected "$NEW" && fail "refusing to use $NEW as the new account: it is root, the SSH user or a system account"
+PASSWD_FILE=/etc/passwd; LOGIN_DEFS=/etc/login.defs
+${DEPLOY_GUARDS}
+uid_range
+if [ "$NEW" = root ] || [ "$NEW" = "$SSH_USER" ] || { in_passwd "$NEW" && protected "$NEW"; } || { ! in_passwd "$NEW" && getent passwd "$NEW" >/dev/null 2>&1; }; then
+  fail "refusing to use $NEW as the new account: it is root, the SSH user or a system account"
+fi
+# The managed pattern must be an ERE this grep accepts, before anything changes (status 2 = bad pattern).
+PAT_ERR=$(printf 'x\n' | grep -E -- "$PAT" 2>&1 >/dev/null); [ $? -ge 2 ] && fail "the managed pattern $PAT is not a valid POSIX ERE for grep -E: $(printf '%s' "$PAT_ERR" | tr -d '\000-\037')"
 
 # 1. The new account (re-running with the same name keeps it and only resets the password).
 if getent passwd "$NEW" >/dev/null 2>&1; then
@@ -62,27 +104,45 @@ log INFO "password set for $NEW"
 # 2. Previously managed accounts: end sessions, delete with home. Never root, the SSH login user, nor a
 # system account (uid outside UID_MIN..UID_MAX), whatever the pattern says.
 OLD=
-for u in $(cut -d: -f1 /etc/passwd | grep -E -- "$PAT" || true); do
+NAMES=$(cut -d: -f1 "$PASSWD_FILE" | grep -E -- "$PAT" 2>/dev/null); RC=$?
+if [ "$RC" -ge 2 ]; then log ERROR "grep -E rejected the managed pattern $PAT: no account was deleted"; NAMES=; STATUS=4; fi
+for u in $NAMES; do
   [ "$u" = "$NEW" ] && continue
   if protected "$u"; then
-    log WARNING "account $u (uid $(getent passwd "$u" | cut -d: -f3)) matches the managed pattern but is protected (root, the SSH user or a system account): kept"
+    log WARNING "account $u (uid $(uid_of "$u")) matches the managed pattern but is protected (root, the SSH user or a system account): kept"
+    continue
+  fi
+  if shared_uid "$u" "$(uid_of "$u")"; then
+    log WARNING "account $u (uid $(uid_of "$u")) matches the managed pattern but shares its uid with another account: kept"
     continue
   fi
   OLD="$OLD $u"
 done
 for u in $OLD; do
+  U_UID=$(uid_of "$u"); HOME_DIR=$(home_of "$u")
   log INFO "ending sessions of $u"
   if command -v loginctl >/dev/null 2>&1; then loginctl terminate-user "$u" </dev/null >/dev/null 2>&1 || true; fi
-  pkill -KILL -u "$u" </dev/null >/dev/null 2>&1 || true
+  pkill -KILL -u "$U_UID" </dev/null >/dev/null 2>&1 || true
   sleep 0.2
-  pkill -KILL -u "$u" </dev/null >/dev/null 2>&1 || true
-  HOME_DIR=$(getent passwd "$u" | cut -d: -f6)
-  if userdel -r -f "$u" </dev/null >/dev/null 2>&1 || userdel -r "$u" </dev/null >/dev/null 2>&1; then
-    log INFO "deleted account $u and its home $HOME_DIR"
-  else
-    log ERROR "userdel $u failed"
+  pkill -KILL -u "$U_UID" </dev/null >/dev/null 2>&1 || true
+  # No -r: the home is removed below only when it is that account's own (userdel with -r and -f removes a
+  # home shared with another account).
+  userdel "$u" </dev/null >/dev/null 2>&1 || userdel -f "$u" </dev/null >/dev/null 2>&1
+  if in_passwd "$u"; then
+    log ERROR "userdel $u failed: the account and its home are kept"
+    STATUS=4
+    continue
   fi
-  case "$HOME_DIR" in /|/root|/home|/home/|"") ;; *) if [ -d "$HOME_DIR" ]; then rm -rf -- "$HOME_DIR"; log WARNING "removed leftover home $HOME_DIR"; fi ;; esac
+  WHY=$(home_removable "$HOME_DIR" "$U_UID")
+  if [ -z "$WHY" ]; then
+    rm -rf -- "$HOME_DIR" && log INFO "deleted account $u and its home $HOME_DIR" || { log ERROR "deleted account $u; removing its home $HOME_DIR failed"; STATUS=4; }
+  elif [ -e "$HOME_DIR" ]; then
+    log WARNING "deleted account $u; its home $HOME_DIR was kept ($WHY)"
+  else
+    log INFO "deleted account $u (it had no home directory)"
+  fi
+  MAIL_F="/var/mail/$u"
+  if [ -f "$MAIL_F" ] && [ ! -L "$MAIL_F" ] && [ "$(stat -c %u -- "$MAIL_F" 2>/dev/null)" = "$U_UID" ]; then rm -f -- "$MAIL_F"; fi
 done
 
 # 3. Facts.
@@ -120,5 +180,5 @@ log DEBUG "facts collected"
 
 # 4. Clean up.
 rm -rf "$SELF_DIR"
-exit 0
+exit "\${STATUS:-0}"
 `.replace(/\\\$\{/g, '${');

@@ -97,8 +97,48 @@ export function readBootstrapPassword(file: string): string {
 }
 
 /**
+ * Why `src` is not portable POSIX ERE (what the deploy script hands to `grep -E`), or null. JavaScript-only
+ * syntax is refused with the portable spelling: \d \w \s \b and other backslash-letter or -digit escapes,
+ * (?…) groups (lookarounds, non-capturing, named), lazy quantifiers (*? +? ?? {n}?) and a backslash inside a
+ * bracket expression (literal in POSIX, an escape in JavaScript).
+ */
+export function posixEreProblem(src: string): string | null {
+  const hint: Record<string, string> = { d: '[0-9]', D: '[^0-9]', w: '[A-Za-z0-9_]', W: '[^A-Za-z0-9_]', s: '[[:space:]]', S: '[^[:space:]]' };
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') {
+      const n = src[i + 1];
+      if (n === undefined) return 'it ends with a lone backslash';
+      if (/[A-Za-z0-9]/.test(n)) return `\\${n} is not POSIX ERE${hint[n] ? ` (write ${hint[n]})` : ''}`;
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      // A bracket expression: "]" right after "[" or "[^" is literal; [:class:] [=e=] [.c.] are skipped whole.
+      let j = i + 1;
+      if (src[j] === '^') j++;
+      if (src[j] === ']') j++;
+      for (; j < src.length && src[j] !== ']'; j++) {
+        if (src[j] === '\\') return `a backslash inside [...] is a literal backslash in POSIX ERE, not an escape (in "${src.slice(i, Math.min(src.length, j + 2))}")`;
+        if (src[j] === '[' && /[:=.]/.test(src[j + 1] ?? '')) {
+          const end = src.indexOf(`${src[j + 1]}]`, j + 2);
+          if (end < 0) return `unterminated "${src.slice(j, j + 2)}" in a bracket expression`;
+          j = end + 1;
+        }
+      }
+      if (j >= src.length) return 'unterminated bracket expression [';
+      i = j;
+      continue;
+    }
+    if (c === '(' && src[i + 1] === '?') return `"(?" groups (lookarounds, non-capturing or named groups) are not POSIX ERE`;
+    if ((c === '*' || c === '+' || c === '?' || c === '}') && src[i + 1] === '?') return `the lazy quantifier "${c}?" is not POSIX ERE`;
+  }
+  return null;
+}
+
+/**
  * Config-load checks of the managed-account pattern (the deploy script deletes what it matches): it must be a
- * valid regular expression and must match neither "root" nor the SSH login user, and the account pattern must
+ * valid POSIX extended regular expression (what grep -E on the PC accepts) and must match neither "root" nor the SSH login user, and the account pattern must
  * not name either of them. (The script protects
  * root, the SSH user and system uids on its own as well.) Returns the problem, or null.
  */
@@ -110,6 +150,8 @@ export function managedPatternProblem(cfg: Pick<RenewConfig, 'accountPattern' | 
   } catch (e) {
     return `config renew.managedPattern: "${src}" is not a valid regular expression (${(e as Error).message})`;
   }
+  const posix = posixEreProblem(src);
+  if (posix) return `config renew.managedPattern: "${src}" is not a POSIX extended regular expression (the PCs match it with grep -E): ${posix}`;
   const fixed = accountName(cfg.accountPattern, cfg.site, 0, 0);
   if (fixed === 'root' || fixed === cfg.ssh.user) return `config renew.accountPattern: "${cfg.accountPattern}" names the new account "${fixed}", which is ${fixed === 'root' ? 'root' : 'renew.ssh.user'}; use {nnn} and {dddd} (default USER{site}{nnn}-{dddd})`;
   for (const name of new Set(['root', cfg.ssh.user])) {

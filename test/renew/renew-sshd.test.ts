@@ -389,6 +389,48 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     }
     expect(fs.readFileSync(path.join(c.dir, 'etc/shadow'), 'utf8')).toContain(shadowOf('sbadmin'));
   });
+  it("removes only a deleted account's own home: never the SSH user's, /home, nor a home owned by someone else", async () => {
+    c.sh('useradd -M -d /home/sbadmin -s /bin/sh USERSS004-2222 && useradd -m -s /bin/sh USERSS004-3333 && useradd -M -d /home -s /bin/sh USERSS004-4444 && useradd -M -d /home/shared5 -s /bin/sh USERSS004-5555 && mkdir /home/shared5 && touch /home/shared5/keep');
+    const keys = fs.readFileSync(path.join(c.dir, 'home/sbadmin/.ssh/authorized_keys'), 'utf8');
+    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
+    let res: Awaited<ReturnType<typeof deploy>>;
+    try {
+      res = await deploy(client, { account: 'USERSS004-8888', password: generatePassword(), managedRe: '^USERSS004-[0-9]{4}$', shell: '/bin/bash', sshUser: 'sbadmin', sudo: true, timeoutMs: 30_000 });
+    } finally {
+      client.end();
+    }
+    expect(res.code).toBe(0);
+    const names = c.passwd().map((u) => u.name);
+    for (const gone of ['USERSS004-2222', 'USERSS004-3333', 'USERSS004-4444', 'USERSS004-5555']) expect(names).not.toContain(gone);
+    expect(names).toContain('USERSS004-8888');
+    // The SSH user's home (and its authorized_keys) survived the account that pointed at it.
+    expect(fs.readFileSync(path.join(c.dir, 'home/sbadmin/.ssh/authorized_keys'), 'utf8')).toBe(keys);
+    expect(c.homeExists('USERSS004-3333')).toBe(false);
+    expect(c.homeExists('USERSS004-8888')).toBe(true);
+    expect(fs.existsSync(path.join(c.dir, 'home/shared5/keep'))).toBe(true);
+    const msgs = res.steps.map((s) => `${s.level} ${s.message}`);
+    expect(msgs).toContain('WARNING deleted account USERSS004-2222; its home /home/sbadmin was kept (the home of another account)');
+    expect(msgs).toContain('INFO deleted account USERSS004-3333 and its home /home/USERSS004-3333');
+    expect(msgs).toContain('WARNING deleted account USERSS004-4444; its home /home was kept (not below /home)');
+    expect(msgs.some((m) => /^WARNING deleted account USERSS004-5555; its home \/home\/shared5 was kept \(not owned by uid \d+\)$/.test(m))).toBe(true);
+  });
+
+  it('a managed pattern grep -E rejects fails the host before anything changes', async () => {
+    const before = c.passwd();
+    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
+    let res: Awaited<ReturnType<typeof deploy>>;
+    try {
+      res = await deploy(client, { account: 'USERSS004-7777', password: generatePassword(), managedRe: '^USERSS(', shell: '/bin/bash', sshUser: 'sbadmin', sudo: true, timeoutMs: 30_000 });
+    } finally {
+      client.end();
+    }
+    expect(res.passwordSet).toBe('no');
+    expect(res.code).toBe(3);
+    const crit = res.steps.filter((s) => s.level === 'CRITICAL').map((s) => s.message);
+    expect(crit).toHaveLength(1);
+    expect(crit[0]).toMatch(/^the managed pattern \^USERSS\( is not a valid POSIX ERE for grep -E: grep: Unmatched \( or \\\($/);
+    expect(c.passwd()).toEqual(before);
+  });
 });
 
 describe('renew run when a step fails after the password was set', () => {

@@ -101,6 +101,23 @@ describe('account names', () => {
     expect(managedPatternProblem({ accountPattern: 'root', site: 'SS', managedPattern: '^USER', ssh })).toMatch(/renew\.accountPattern: "root" names the new account "root"/);
     await expect(makeTestApp({ overrides: { 'renew.managedPattern': '.*' } })).rejects.toThrow(/matches "root"/);
   });
+  it('refuse, at config load, a managed pattern that is JavaScript-only syntax rather than the POSIX ERE grep -E runs', async () => {
+    const ssh = { user: 'root', port: 22 };
+    const p = (managedPattern: string) => managedPatternProblem({ accountPattern: 'x', site: 'SS', managedPattern, ssh });
+    const head = (src: string) => `config renew.managedPattern: "${src}" is not a POSIX extended regular expression (the PCs match it with grep -E): `;
+    expect(p('^USERSS\\d{3}-\\d{4}$')).toBe(`${head('^USERSS\\d{3}-\\d{4}$')}\\d is not POSIX ERE (write [0-9])`);
+    expect(p('^USER\\w+$')).toBe(`${head('^USER\\w+$')}\\w is not POSIX ERE (write [A-Za-z0-9_])`);
+    expect(p('^USER\\b')).toBe(`${head('^USER\\b')}\\b is not POSIX ERE`);
+    expect(p('^USER(?!SS)')).toBe(`${head('^USER(?!SS)')}"(?" groups (lookarounds, non-capturing or named groups) are not POSIX ERE`);
+    expect(p('^(?:USER)SS')).toMatch(/"\(\?" groups/);
+    expect(p('^USER.*?$')).toBe(`${head('^USER.*?$')}the lazy quantifier "*?" is not POSIX ERE`);
+    expect(p('^USER[0-9]{3}?$')).toMatch(/the lazy quantifier "\}\?"/);
+    expect(p('^USER[\\d]$')).toMatch(/a backslash inside \[\.\.\.\] is a literal backslash in POSIX ERE/);
+    // Portable ERE passes, including escaped punctuation, ] first in a bracket and character classes.
+    for (const ok of ['^USERSS[0-9]{3}-[0-9]{4}$', '^old\\.acct[]x-]?$', '^lab[[:digit:]]+$', '^(a|b)+$', '^x\\?$']) expect(p(ok), ok).toBeNull();
+    expect(managedPatternProblem({ accountPattern: 'U.{site}{nnn}-{dddd}', site: 'SS', ssh })).toBeNull();
+    await expect(makeTestApp({ overrides: { 'renew.managedPattern': '^USERSS\\d+' } })).rejects.toThrow('\\d is not POSIX ERE (write [0-9])');
+  });
   it('refuse a bootstrap password shorter than 8 characters, at start-up and on use', async () => {
     const dir = tmpDir('sb-boot-');
     try {
