@@ -7,7 +7,7 @@ import type { JobContext, JobKind } from '../src/core/jobs.js';
 import { scrub } from '../src/secrets.js';
 import { table, when } from '../src/core/format.js';
 import { checkAllowed, expandNetwork, pool, sweep } from '../src/renew/scanner.js';
-import type { HostOutcome } from '../src/renew/service.js';
+import { noteProblem, type HostOutcome } from '../src/renew/service.js';
 import { LEVELS, type Level } from '../src/renew/inventory.js';
 
 const RANGE = { pattern: '^\\d{1,3},\\d{1,3}$', description: 'last-octet range a,b (default 2,254 for three octets)' } as const;
@@ -41,12 +41,7 @@ async function resolveTargets(ctx: CommandContext, words: string[], range?: stri
  */
 async function deliver(ctx: JobContext, r: HostOutcome): Promise<void> {
   const inv = ctx.app.services.renew.inventory;
-  const problem = async (msg: string, level: Level = 'ERROR') => {
-    const m = scrub(msg); // the password is still registered with the scrubber here
-    r.warnings.push(m);
-    if (r.status === 'ok') r.status = 'warning';
-    await inv.log(r.requestId, level, m).catch(() => undefined);
-  };
+  const problem = (msg: string, level: Level = 'ERROR') => noteProblem(inv, r, msg, level);
   if (!r.password || !r.account) return;
   const date = new Date();
   const hostname = r.hostname || String(r.facts?.hostname ?? '') || r.host;

@@ -179,8 +179,6 @@ export interface DeployOptions {
 }
 
 export interface DeployOutcome {
-  /** The script exited 0 and printed valid facts. */
-  ok: boolean;
   code: number | null;
   /**
    * 'yes': the script reported (marker line) that chpasswd succeeded — the password is live on the PC;
@@ -188,16 +186,14 @@ export interface DeployOutcome {
    * connection, killed) before the marker arrived, so the password may be live.
    */
   passwordSet: 'yes' | 'no' | 'unknown';
-  timedOut: boolean;
   facts?: Record<string, unknown>;
   /** Why facts are missing (not printed, not JSON). */
   factsError?: string;
   steps: { level: string; message: string }[];
-  tmpDir: string;
 }
 
 /** Grace after renew.timeoutMs for the PC's own `timeout` to kill the script and report, before we cut the channel. */
-export const DEPLOY_KILL_GRACE_MS = 8000;
+const DEPLOY_KILL_GRACE_MS = 8000;
 
 /** Upload and run the deploy script; the temporary directory is removed afterwards in every case. */
 export async function deploy(client: Client, o: DeployOptions): Promise<DeployOutcome> {
@@ -249,7 +245,7 @@ export async function deploy(client: Client, o: DeployOptions): Promise<DeployOu
     } else factsError = 'the script printed no facts';
     if (factsError) steps.push({ level: 'WARNING', message: factsError });
     for (const s of steps) o.onStep?.(s.level, s.message);
-    return { ok: r.code === 0 && !!facts, code: r.code, passwordSet: marker ? 'yes' : killed ? 'unknown' : 'no', timedOut: !!r.timedOut, facts, factsError, steps, tmpDir: dir };
+    return { code: r.code, passwordSet: marker ? 'yes' : killed ? 'unknown' : 'no', facts, factsError, steps };
   } finally {
     await exec(client, `${o.sudo ? 'sudo -n ' : ''}rm -rf ${q(dir)}`, { timeoutMs: 15_000 }).catch(() => undefined);
   }

@@ -4,6 +4,7 @@ import type { Feature } from '../app-types.js';
 import fs from 'node:fs';
 import { managedPatternProblem, readBootstrapPassword, renewSchema } from './config.js';
 import { RenewService } from './service.js';
+import { parseMac } from '../util/mac.js';
 
 export const renewFeature: Feature = {
   name: 'renew',
@@ -25,8 +26,8 @@ export const renewFeature: Feature = {
     app.services.renew = new RenewService(app);
     // The link printed in the PC label's QR code: the PC's identity only (no account names).
     app.http.get<{ Params: { mac: string } }>('/inventory/pc/:mac', async (req, reply) => {
-      const mac = String(req.params.mac).toLowerCase();
-      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) return reply.code(400).send({ error: 'mac must look like 00:11:22:33:44:55' });
+      const mac = parseMac(String(req.params.mac));
+      if (!mac) return reply.code(400).send({ error: 'mac must look like 00:11:22:33:44:55' });
       const pc = await app.services.renew.inventory.findPc(mac);
       if (!pc) return reply.code(404).send({ error: `no PC with MAC ${mac} in the inventory` });
       const facts = pc.facts ? (JSON.parse(pc.facts) as Record<string, unknown>) : {};

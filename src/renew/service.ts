@@ -12,6 +12,7 @@ import { Inventory, type Level } from './inventory.js';
 import { generatePassword } from './passwords.js';
 import { accountName, managedRegex, readBootstrapPassword, type RenewConfig } from './config.js';
 import { checkAllowed, probe } from './scanner.js';
+import { parseMac } from '../util/mac.js';
 
 export type HostStatus = 'ok' | 'warning' | 'failed' | 'refused' | 'dry-run';
 
@@ -37,7 +38,16 @@ export interface HostOutcome {
   keyStep?: 'skipped' | 'present' | 'deployed';
 }
 
-const MAC_RE = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+/**
+ * Record a problem on a host's outcome: scrubbed (the host's password is still registered while this runs),
+ * added to its warnings, an 'ok' host becomes 'warning', and the line goes to the host's step log.
+ */
+export async function noteProblem(inv: Inventory, out: HostOutcome, msg: string, level: Level = 'WARNING'): Promise<void> {
+  const m = scrub(msg);
+  out.warnings.push(m);
+  if (out.status === 'ok') out.status = 'warning';
+  await inv.log(out.requestId, level, m).catch(() => undefined);
+}
 
 export class RenewService {
   readonly inventory: Inventory;
@@ -94,11 +104,7 @@ export class RenewService {
     const requestId = await inv.newRequest(host, port, o.jobId, o.requester);
     const log = (level: Level, msg: string) => inv.log(requestId, level, msg).catch(() => undefined);
     const out: HostOutcome = { host, port, requestId, status: 'failed', warnings: [] };
-    const warn = async (msg: string) => {
-      const m = scrub(msg); // while the password is registered: job results carry these
-      out.warnings.push(m);
-      await log('WARNING', m);
-    };
+    const warn = (msg: string) => noteProblem(inv, out, msg); // job results carry these
     const user = this.cfg.ssh.user;
     let client: import('ssh2').Client | undefined;
     try {
@@ -162,25 +168,31 @@ export class RenewService {
       if (pinned) await log('DEBUG', `host key matches the pinned ${hostKey.fingerprint}`);
       const password = generatePassword(this.cfg.passwordPolicy);
       registerSecret(password);
-      await log('INFO', `renewing: new account ${account}; managed accounts match ${managedRegex(this.cfg)}`);
-      const res = await deploy(client, {
-        account,
-        password,
-        managedRe: managedRegex(this.cfg),
-        shell: this.cfg.shell,
-        sshUser: user,
-        sudo: user !== 'root',
-        timeoutMs: this.cfg.timeoutMs,
-        onStep: (level, message) => void log(level as Level, `[pc] ${message}`),
-      });
-      const problems = res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ');
-      if (res.passwordSet === 'no') {
-        forgetSecret(password);
-        throw new Error(`deploy script failed before setting the password (exit ${res.code}): ${problems || 'no details'}`);
+      let res: Awaited<ReturnType<typeof deploy>>;
+      try {
+        await log('INFO', `renewing: new account ${account}; managed accounts match ${managedRegex(this.cfg)}`);
+        res = await deploy(client, {
+          account,
+          password,
+          managedRe: managedRegex(this.cfg),
+          shell: this.cfg.shell,
+          sshUser: user,
+          sudo: user !== 'root',
+          timeoutMs: this.cfg.timeoutMs,
+          onStep: (level, message) => void log(level as Level, `[pc] ${message}`),
+        });
+        if (res.passwordSet === 'no') {
+          const problems = res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ');
+          throw new Error(`deploy script failed before setting the password (exit ${res.code}): ${problems || 'no details'}`);
+        }
+        // From here on the password may be live on the PC: it stays in the outcome whatever fails next.
+        out.account = account;
+        out.password = password;
+      } finally {
+        // Not handed out (deploy threw, or the script never set it): off the scrubber's list at once.
+        if (out.password !== password) forgetSecret(password);
       }
-      // From here on the password may be live on the PC: it stays in the outcome whatever fails next.
-      out.account = account;
-      out.password = password;
+      const problems = res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ');
       if (res.passwordSet === 'unknown') await warn(`the deploy script was cut short before confirming the password of ${account}; it may be set — the password is sent anyway`);
       else await log('INFO', `password of ${account} set on the PC`);
       if (res.code !== 0) await warn(`the deploy script failed after the password was set (exit ${res.code ?? 'none'})${problems ? `: ${problems}` : ''}`);
@@ -191,9 +203,10 @@ export class RenewService {
       } else {
         out.facts = f;
         out.hostname = String(f.hostname ?? '');
-        const mac = String(f.mac ?? '').toLowerCase();
-        if (!MAC_RE.test(mac)) {
-          await warn(`the PC reported no usable MAC address ("${mac.slice(0, 40)}"): not recorded in the inventory and no label (set MAC= in /etc/switchboard/facts.env on the PC)`);
+        const reported = String(f.mac ?? '');
+        const mac = parseMac(reported);
+        if (!mac) {
+          await warn(`the PC reported no usable MAC address ("${reported.slice(0, 40)}"): not recorded in the inventory and no label (set MAC= in /etc/switchboard/facts.env on the PC)`);
         } else {
           if (known && known.mac !== mac) await warn(`${host} was PC ${known.mac} in the inventory; it is now ${mac}`);
           try {

@@ -14,8 +14,8 @@ export interface FakeSsh {
   close(): Promise<void>;
 }
 
-/** One SSH server per host key; connection n is served by key min(n, keys-1). Every authentication is refused unless acceptPassword. */
-export async function fakeSsh(host: string, o: { keys: number; acceptPassword?: string }): Promise<FakeSsh> {
+/** One SSH server per host key; connection n is served by key min(n, keys-1). Every authentication is refused unless acceptPassword (or acceptKey: any key). Every command exits 0 silently. */
+export async function fakeSsh(host: string, o: { keys: number; acceptPassword?: string; acceptKey?: boolean }): Promise<FakeSsh> {
   const conns: FakeSsh['conns'] = [];
   const backends: { server: ssh2.Server; port: number; fingerprint: string }[] = [];
   for (let k = 0; k < o.keys; k++) {
@@ -30,6 +30,7 @@ export async function fakeSsh(host: string, o: { keys: number; acceptPassword?: 
         rec.methods.push(ctx.method);
         if (ctx.method === 'password') rec.passwords++;
         if (ctx.method === 'password' && o.acceptPassword && ctx.password === o.acceptPassword) return ctx.accept();
+        if (ctx.method === 'publickey' && o.acceptKey) return ctx.accept();
         ctx.reject(['publickey', 'password']);
       });
       client.on('ready', () => client.on('session', (accept) => accept().on('exec', (acc) => { const ch = acc(); ch.exit(0); ch.end(); })));

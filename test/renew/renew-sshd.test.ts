@@ -364,7 +364,8 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     } finally {
       client.end();
     }
-    expect(res.ok).toBe(true);
+    expect(res.code).toBe(0);
+    expect(res.facts).toBeDefined();
     expect(res.passwordSet).toBe('yes');
     const after = c.passwd().map((u) => u.name);
     for (const kept of ['root', 'sbadmin', 'daemon', 'nobody', 'sshd']) if (before.some((u) => u.name === kept)) expect(after).toContain(kept);
