@@ -84,7 +84,12 @@ export const commands: Command[] = [
       async run(ctx, args) {
         const n = await svc(ctx).node(String(args.node));
         await ctx.app.db.updateTable('mon_nodes').set({ enabled: verb === 'enable' ? 1 : 0, stale: 0 }).where('id', '=', n.id).execute();
-        if (verb === 'enable') return `Node ${n.name} enabled.`;
+        if (verb === 'enable') {
+          // Its states were forgotten when it was disabled; a node disabled by an older release still has
+          // them, and a sensor remembered hard CRITICAL (its alert resolved) would never alert again.
+          if (!n.enabled) await svc(ctx).resetSensorStates(n.id);
+          return `Node ${n.name} enabled.`;
+        }
         // A disabled node sends nothing, so its open alerts could never resolve: close them now.
         const closed = await svc(ctx).closeNodeAlerts(n.id, 'disabled');
         return `Node ${n.name} disabled${closed ? `; ${closed} open alert(s) resolved` : ''}.`;

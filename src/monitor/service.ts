@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { sql } from 'kysely';
 import type { App } from '../app-types.js';
-import { now, insertedId, type DB } from '../store/db.js';
+import { now, insertedId, affected, type DB } from '../store/db.js';
 import { registerSecret } from '../secrets.js';
 import { UserError } from '../core/command.js';
 import { STATUS, type MonitorConfig } from './types.js';
@@ -55,6 +55,8 @@ export interface IngestOutcome {
 
 type RecordRow = { node_id: number; sensor_id: number; result_id: string; at: number; status: number; output: string; perfdata: string | null };
 type SeenRow = { node_id: number; result_id: string; at: number };
+/** A node's assigned sensors (cached for 2 s). */
+type SensorList = Map<number, { attempts: number; retention: string; name: string }>;
 
 export class MonitorService {
   private mailer?: Transporter;
@@ -63,7 +65,7 @@ export class MonitorService {
   private pending = new Map<number, { items: PendingAlert[]; timer: NodeJS.Timeout }>();
   /** Alert ids being posted right now (between leaving the group buffer and notified=1). */
   private posting = new Set<number>();
-  private sensorCache = new Map<number, { at: number; list: Map<number, { attempts: number; retention: string; name: string }> }>();
+  private sensorCache = new Map<number, { at: number; list: SensorList }>();
 
   /** SQLite: cached prepared inserts run inside the ingest transaction (no 700-placeholder statement compiled per batch). */
   private recordRows: ((rows: RecordRow[]) => void) | null;
@@ -124,7 +126,7 @@ export class MonitorService {
       .where('enroll_hash', '=', sha256(code))
       .where('enroll_expires', '>=', now())
       .executeTakeFirst();
-    if (Number(upd.numUpdatedRows) !== 1) return null;
+    if (affected(upd) !== 1) return null;
     return { nodeId: n.id, node: n.name, token };
   }
 
@@ -168,7 +170,7 @@ export class MonitorService {
     return { body, etag: `"${sha256(JSON.stringify(body)).slice(0, 32)}"` };
   }
 
-  private async sensorsOf(nodeId: number) {
+  private async sensorsOf(nodeId: number): Promise<SensorList> {
     const c = this.sensorCache.get(nodeId);
     if (c && now() - c.at < 2000) return c.list;
     const rows = await this.db.selectFrom('mon_node_sensors as ns').innerJoin('mon_sensors as s', 's.id', 'ns.sensor_id').select(['s.id', 's.attempts', 's.retention', 's.name']).where('ns.node_id', '=', nodeId).execute();
@@ -196,16 +198,18 @@ export class MonitorService {
       else rejected.push({ index: i, id: r.id, sensorId: r.sensorId, reason: `results/${i}/sensorId: sensor ${r.sensorId} is not assigned to this node` });
     });
     if (rejected.length && !valid.length) throw Object.assign(new Error(rejected[0]!.reason), { statusCode: 400, rejected });
-    const r = await this.ingestValid(node, valid);
+    // The checked sensor list is passed down: every result is either stored (or a duplicate) or listed in
+    // `rejected`, even if the cache is refreshed meanwhile (an unlisted, unstored result would be acked).
+    const r = await this.ingestValid(node, valid, sensors);
     return rejected.length ? { ...r, rejected } : r;
   }
 
-  private async ingestValid(node: Node, results: ResultIn[]): Promise<{ stored: number; duplicates: number }> {
+  private async ingestValid(node: Node, results: ResultIn[], sensors: SensorList): Promise<{ stored: number; duplicates: number }> {
     // Concurrent batches of one node can deadlock on InnoDB (state rows, unique index gaps); a batch is
     // idempotent, so it is simply retried.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.ingestOnce(node, results);
+        return await this.ingestOnce(node, results, sensors);
       } catch (e) {
         const err = e as { errno?: number; code?: string };
         const retriable = err.errno === 1213 || err.errno === 1205 || err.code === 'SQLITE_BUSY' || (attempt === 1 && (err.errno === 1062 || String(err.code).startsWith('SQLITE_CONSTRAINT')));
@@ -215,11 +219,7 @@ export class MonitorService {
     }
   }
 
-  private async ingestOnce(node: Node, results: ResultIn[]): Promise<{ stored: number; duplicates: number }> {
-    if (!results.length) return { stored: 0, duplicates: 0 };
-    const sensors = await this.sensorsOf(node.id);
-    // The sensor list may have changed since ingest() checked it (cache refresh): such results are skipped.
-    results = results.filter((r) => sensors.has(r.sensorId));
+  private async ingestOnce(node: Node, results: ResultIn[], sensors: SensorList): Promise<{ stored: number; duplicates: number }> {
     if (!results.length) return { stored: 0, duplicates: 0 };
     const transitions: { sensorId: number; from: number; to: number; output: string; flapping: boolean }[] = [];
     let stored = 0;
@@ -342,7 +342,11 @@ export class MonitorService {
     }
   }
 
-  /** Post one node's new alerts as one message (those still open and not silenced) and mark them notified. */
+  /**
+   * Post one node's new alerts as one message (those still open and not silenced). Each alert is claimed
+   * first (notified 0 → 1, a conditional UPDATE), so of several replicas, or a group flush and a tick, only
+   * one posts it; if the message cannot be sent the claim is released for the next tick.
+   */
   private async post(nodeId: number, items: PendingAlert[]): Promise<void> {
     const node = await this.db.selectFrom('mon_nodes').select(['name', 'enabled']).where('id', '=', nodeId).executeTakeFirst();
     if (!node || !node.enabled) return;
@@ -350,13 +354,25 @@ export class MonitorService {
     for (const it of items) {
       const a = await this.db.selectFrom('mon_alerts').selectAll().where('id', '=', it.id).executeTakeFirst();
       if (!a || a.resolved_at || a.notified || (await this.silenced(a.node_id, a.sensor_id))) continue;
-      live.push(it);
+      const claim = await this.db.updateTable('mon_alerts').set({ notified: 1 }).where('id', '=', it.id).where('notified', '=', 0).where('resolved_at', 'is', null).executeTakeFirst();
+      if (affected(claim) === 1) live.push(it);
     }
     if (!live.length) return;
+    const ids = live.map((i) => i.id);
     const subject = live.length === 1 ? `[switchboard] alert #${live[0]!.id} ${live[0]!.text}` : `[switchboard] ${live.length} alerts on ${node.name}`;
     const text = live.length === 1 ? `🚨 alert #${live[0]!.id} ${live[0]!.text}` : `🚨 ${live.length} alerts on ${node.name}:\n${live.map((i) => `• #${i.id} ${i.text}`).join('\n')}`;
-    await this.send(subject, text);
-    await this.db.updateTable('mon_alerts').set({ last_sent: now(), notified: 1 }).where('id', 'in', live.map((i) => i.id)).execute();
+    try {
+      await this.send(subject, text);
+    } catch (e) {
+      await this.db
+        .updateTable('mon_alerts')
+        .set({ notified: 0 })
+        .where('id', 'in', ids)
+        .execute()
+        .catch((err: unknown) => this.app.log.error({ err, alerts: ids }, 'alert claim could not be released; these alerts stay unsent until notified is reset'));
+      throw e;
+    }
+    await this.db.updateTable('mon_alerts').set({ last_sent: now() }).where('id', 'in', ids).execute();
   }
 
   /**
@@ -410,7 +426,11 @@ export class MonitorService {
     this.pending.clear();
   }
 
-  /** Disable a node (or prepare its removal): its open alerts are resolved, with a message for those posted. */
+  /**
+   * Disable a node (or prepare its removal): its open alerts are resolved, with a message for those posted,
+   * and its sensor states are forgotten, so a sensor still failing when the node is enabled again opens a
+   * new alert after its `attempts` (a remembered hard CRITICAL would bring no transition).
+   */
   async closeNodeAlerts(nodeId: number, why: string): Promise<number> {
     const p = this.pending.get(nodeId);
     if (p) {
@@ -420,7 +440,13 @@ export class MonitorService {
     const node = await this.db.selectFrom('mon_nodes').select('name').where('id', '=', nodeId).executeTakeFirst();
     const open = await this.db.selectFrom('mon_alerts').select('id').where('node_id', '=', nodeId).where('resolved_at', 'is', null).execute();
     for (const a of open) await this.resolve(a.id, `RESOLVED: node ${node?.name ?? nodeId} ${why}`);
+    await this.resetSensorStates(nodeId);
     return open.length;
+  }
+
+  /** Forget a node's sensor states (soft/hard, attempts, flapping): its next results start afresh. */
+  async resetSensorStates(nodeId: number): Promise<void> {
+    await this.db.deleteFrom('mon_sensor_state').where('node_id', '=', nodeId).execute();
   }
 
   async send(subject: string, text: string): Promise<void> {
@@ -469,15 +495,22 @@ export class MonitorService {
       const limit = this.cfg.freshnessMs ?? 3 * min;
       if (t - n.last_seen > limit) {
         const upd = await this.db.updateTable('mon_nodes').set({ stale: 1 }).where('id', '=', n.id).where('stale', '=', 0).executeTakeFirst();
-        if (Number(upd.numUpdatedRows) === 1) await this.open(n.id, 'stale', 2, `STALE ${n.name}: no report for ${Math.round((t - n.last_seen) / 1000)}s (limit ${Math.round(limit / 1000)}s)`, true);
+        if (affected(upd) === 1) await this.open(n.id, 'stale', 2, `STALE ${n.name}: no report for ${Math.round((t - n.last_seen) / 1000)}s (limit ${Math.round(limit / 1000)}s)`, true);
       }
     }
     await this.postUnsent();
-    const due = await this.db.selectFrom('mon_alerts as a').innerJoin('mon_nodes as n', 'n.id', 'a.node_id').select(['a.id', 'a.summary', 'a.node_id', 'a.sensor_id', 'n.name']).where('n.enabled', '=', 1).where('a.resolved_at', 'is', null).where('a.acked_by', 'is', null).where('a.notified', '=', 1).where('a.last_sent', '<', t - this.cfg.repeatMs).execute();
+    const due = await this.db.selectFrom('mon_alerts as a').innerJoin('mon_nodes as n', 'n.id', 'a.node_id').select(['a.id', 'a.summary', 'a.node_id', 'a.sensor_id', 'a.last_sent', 'n.name']).where('n.enabled', '=', 1).where('a.resolved_at', 'is', null).where('a.acked_by', 'is', null).where('a.notified', '=', 1).where('a.last_sent', '<', t - this.cfg.repeatMs).execute();
     for (const a of due) {
       if (await this.silenced(a.node_id, a.sensor_id)) continue;
-      await this.send(`[switchboard] still open: alert #${a.id} ${a.name}`, `🔁 still open: alert #${a.id} ${a.name}: ${a.summary}`);
-      await this.db.updateTable('mon_alerts').set({ last_sent: t }).where('id', '=', a.id).execute();
+      // Claimed like a first post: of several replicas' ticks only one repeats it.
+      const claim = await this.db.updateTable('mon_alerts').set({ last_sent: t }).where('id', '=', a.id).where('last_sent', '<', t - this.cfg.repeatMs).executeTakeFirst();
+      if (affected(claim) !== 1) continue;
+      try {
+        await this.send(`[switchboard] still open: alert #${a.id} ${a.name}`, `🔁 still open: alert #${a.id} ${a.name}: ${a.summary}`);
+      } catch (e) {
+        await this.db.updateTable('mon_alerts').set({ last_sent: a.last_sent }).where('id', '=', a.id).where('last_sent', '=', t).execute();
+        throw e;
+      }
     }
   }
 

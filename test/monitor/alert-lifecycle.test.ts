@@ -8,8 +8,10 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { MonitorService } from '../../src/monitor/service.js';
 import { monitorFeature } from '../../src/monitor/feature.js';
 import type { App } from '../../src/app-types.js';
+import { sleep, until } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A check that nothing was posted waits this long: several group windows (200 ms) even on a loaded machine. */
+const QUIET_MS = 1000;
 
 describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) => {
   let t: TestApp;
@@ -29,8 +31,9 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
 
   beforeAll(async () => {
     t = await makeTestApp({ engine, overrides: { 'monitor.alertTargets': ['test:alerts'], 'monitor.groupWindowMs': 200, 'monitor.repeatMs': 1000, 'monitor.pruneCron': '5 4 * * *' } });
-    for (const n of ['flap', 'boot', 'gone', 'quiet']) await t.app.services.monitor.createEnrollment(n);
+    for (const n of ['flap', 'boot', 'gone', 'quiet', 'back']) await t.app.services.monitor.createEnrollment(n);
     await sensorOn('fl', 'flap');
+    await sensorOn('bk', 'back', 2);
     await sensorOn('bt', 'boot');
     await sensorOn('g1', 'gone');
     await sensorOn('q1', 'quiet');
@@ -44,12 +47,12 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     const node = await nodeRow('flap');
     t.chat.clear();
     await svc.ingest(node, [res('fl', 2, 'bad')]);
-    await sleep(350);
+    await until('the alert posted', () => alerts().some((m) => /^🚨 alert #\d+ CRITICAL flap\/fl: bad/.test(m)), 10_000);
     expect(alerts().filter((m) => /^🚨 alert #\d+ CRITICAL flap\/fl: bad/.test(m))).toHaveLength(1);
     // One batch of alternating results: the sensor is flapping when the OK arrives.
     await svc.ingest(node, [0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0].map((s) => res('fl', s)));
     for (let i = 0; i < 3; i++) await svc.ingest(node, [res('fl', 0, 'fine')]);
-    await sleep(350);
+    await sleep(QUIET_MS); // no new alert may be posted while it flaps
     const st = await t.app.db.selectFrom('mon_sensor_state').selectAll().where('sensor_id', '=', ids.fl!).executeTakeFirstOrThrow();
     expect(st.flapping).toBe(1);
     expect(st.hard_status).toBe(0);
@@ -65,7 +68,7 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     const node = await nodeRow('flap');
     t.chat.clear();
     for (let i = 0; i < 20; i++) await svc.ingest(node, [res('fl', 2, 'down')]);
-    await sleep(350);
+    await until('the alert posted', () => alerts().some((m) => /^🚨 alert #\d+ CRITICAL flap\/fl: down/.test(m)), 10_000);
     const st = await t.app.db.selectFrom('mon_sensor_state').selectAll().where('sensor_id', '=', ids.fl!).executeTakeFirstOrThrow();
     expect(st.flapping).toBe(0);
     expect(await openAlerts('fl')).toHaveLength(1);
@@ -80,7 +83,7 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     t.chat.clear();
     await svc.ingest(node, [res('bt', 2, 'disk on fire')]);
     svc.stop(); // the process stops inside the group window: the in-memory group is lost
-    await sleep(350);
+    await sleep(QUIET_MS); // past the window: nothing was posted, and the alert is old enough for start()
     expect(alerts()).toEqual([]);
     const [a] = await openAlerts('bt');
     expect(a!.notified).toBe(0);
@@ -98,7 +101,8 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
 
   it('a restart inside the window waits for the window; a failing flush is logged and the tick posts it', async () => {
     const node = await nodeRow('boot');
-    const svc = new MonitorService(t.app, { ...t.app.config.monitor, groupWindowMs: 300 });
+    // A window long enough that start() surely runs inside it, even on a loaded machine.
+    const svc = new MonitorService(t.app, { ...t.app.config.monitor, groupWindowMs: 1500 });
     t.chat.clear();
     const send = svc.send.bind(svc);
     svc.send = async () => {
@@ -106,8 +110,7 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     };
     await svc.ingest(node, [res('bt', 2, 'again')]);
     await svc.start(); // younger than the window: left to the group buffer
-    await sleep(500);
-    expect(t.logs.some((l) => l.includes('grouped alert flush failed') && l.includes('chat down'))).toBe(true);
+    await until('the failed flush logged', () => t.logs.some((l) => l.includes('grouped alert flush failed') && l.includes('chat down')), 10_000);
     expect((await openAlerts('bt'))[0]!.notified).toBe(0);
     svc.send = send;
     await svc.tick();
@@ -121,7 +124,7 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     const quiet = await nodeRow('quiet');
     await svc.ingest(gone, [res('g1', 2, 'g-bad')]);
     await svc.ingest(quiet, [res('q1', 2, 'q-bad')]);
-    await sleep(350);
+    await until('both alerts posted', () => alerts().some((m) => /CRITICAL gone\/g1: g-bad/.test(m)) && alerts().some((m) => /CRITICAL quiet\/q1: q-bad/.test(m)), 10_000);
     t.chat.clear();
     const dis = await t.run('monitor disable quiet');
     expect(dis.replies.join()).toMatch(/Node quiet disabled; 1 open alert\(s\) resolved/);
@@ -138,6 +141,66 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     expect((await t.run('monitor rm gone', { confirmed: true })).replies.join()).toMatch(/Node gone removed/);
     expect(alerts().filter((m) => /RESOLVED: node gone removed/.test(m))).toHaveLength(1);
     expect(await t.app.db.selectFrom('mon_alerts').selectAll().where('node_id', '=', gone.id).execute()).toEqual([]);
+  });
+
+  it('a sensor still failing when its node is enabled again alerts again, after its attempts', async () => {
+    const svc = t.app.services.monitor;
+    const node = await nodeRow('back');
+    const states = async () => t.app.db.selectFrom('mon_sensor_state').selectAll().where('node_id', '=', node.id).execute();
+    await svc.ingest(node, [res('bk', 2, 'b1'), res('bk', 2, 'b2')]);
+    const [first] = await openAlerts('bk');
+    await until('the first alert posted', () => alerts().includes(`🚨 alert #${first!.id} CRITICAL back/bk: b2`), 10_000);
+    expect((await t.run('monitor disable back')).replies.join()).toMatch(/Node back disabled; 1 open alert\(s\) resolved/);
+    expect(await states()).toEqual([]); // forgotten with the alert
+    // A node disabled by an older release kept its hard CRITICAL state: enable forgets it too.
+    await t.app.db.insertInto('mon_sensor_state').values({ node_id: node.id, sensor_id: ids.bk!, status: 2, hard_status: 2, attempt: 2, output: 'b2', perfdata: null, at: clock, changes: '22', flapping: 0 }).execute();
+    expect((await t.run('monitor enable back')).replies.join()).toBe('Node back enabled.');
+    expect(await states()).toEqual([]);
+    t.chat.clear();
+    const enabled = await nodeRow('back');
+    await svc.ingest(enabled, [res('bk', 2, 'b3')]);
+    expect(await openAlerts('bk')).toEqual([]); // soft 1/2
+    await svc.ingest(enabled, [res('bk', 2, 'b4')]);
+    const again = await openAlerts('bk');
+    expect(again).toHaveLength(1);
+    expect(again[0]!.id).not.toBe(first!.id);
+    await until('the new alert posted', () => alerts().includes(`🚨 alert #${again[0]!.id} CRITICAL back/bk: b4`), 10_000);
+    await svc.ingest(enabled, [res('bk', 0, 'fine')]);
+    expect(await openAlerts('bk')).toEqual([]);
+  });
+
+  it('two replicas post an unsent alert once, and repeat it once', async () => {
+    const node = await nodeRow('boot');
+    const old = new MonitorService(t.app, t.app.config.monitor);
+    await old.ingest(node, [res('bt', 2, 'replicated')]);
+    old.stop(); // its group buffer is lost; the alert is left notified=0 for whoever ticks first
+    const [a] = await openAlerts('bt');
+    await t.app.db.updateTable('mon_alerts').set({ opened_at: Date.now() - 10_000 }).where('id', '=', a!.id).execute();
+    t.chat.clear();
+    const r1 = new MonitorService(t.app, t.app.config.monitor);
+    const r2 = new MonitorService(t.app, t.app.config.monitor);
+    await Promise.all([r1.postUnsent(), r2.postUnsent(), r1.postUnsent(), r2.postUnsent()]);
+    expect(alerts().filter((m) => m.startsWith(`🚨 alert #${a!.id} `))).toEqual([`🚨 alert #${a!.id} CRITICAL boot/bt: replicated`]);
+    expect((await openAlerts('bt'))[0]).toMatchObject({ notified: 1, last_sent: expect.any(Number) });
+    await t.app.db.updateTable('mon_alerts').set({ last_sent: Date.now() - 10_000 }).where('id', '=', a!.id).execute();
+    await Promise.all([r1.tick(), r2.tick()]);
+    expect(alerts().filter((m) => m.startsWith(`🔁 still open: alert #${a!.id} `))).toHaveLength(1);
+    await r1.ingest(node, [res('bt', 0, 'cool')]);
+    expect(alerts().filter((m) => m.startsWith(`✅ alert #${a!.id} `))).toHaveLength(1);
+  });
+
+  it('a result found valid is stored even if the sensor list is refreshed before its transaction', async () => {
+    const svc = new MonitorService(t.app, t.app.config.monitor);
+    const node = await nodeRow('quiet');
+    // The cache refreshes between the check and the transaction, and the sensor is gone from the new list.
+    const s = svc as unknown as { sensorsOf: (id: number) => Promise<Map<number, unknown>> };
+    const real = s.sensorsOf.bind(svc);
+    let lookups = 0;
+    s.sensorsOf = async (id) => (++lookups === 1 ? real(id) : new Map());
+    const r = res('q1', 0, 'checked once');
+    expect(await svc.ingest(node, [r])).toEqual({ stored: 1, duplicates: 0 });
+    expect(lookups).toBe(1);
+    expect((await t.app.db.selectFrom('mon_sensor_state').select('output').where('node_id', '=', node.id).where('sensor_id', '=', ids.q1!).executeTakeFirstOrThrow()).output).toBe('checked once');
   });
 
   it('stores the valid results of a batch and names the refused ones; a batch of only refused ones is a 400', async () => {
