@@ -139,7 +139,10 @@ export class Agent {
   private others: NodeJS.Timeout[] = [];
   private log: AgentLog;
   private cdrChunkBytes = CDR_CHUNK_BYTES;
-  /** CDR lines given up on: unparsable, longer than the read window, or refused by the bot even alone. */
+  /** CDR back-off: after a failed post no new attempt before cdrRetryAt; the delay doubles up to backoffMaxMs. */
+  private cdrBackoff = BACKOFF_START_MS;
+  private cdrRetryAt = 0;
+  /** CDR lines given up on: unparsable, longer than the read window, or refused by the bot even alone (counted once the position passes them). */
   cdrSkipped = 0;
 
   constructor(private cfg: AgentConfig, opts: { log?: AgentLog } = {}) {
@@ -318,15 +321,18 @@ export class Agent {
     } catch {
       /* not JSON */
     }
+    const named = new Set((body.rejected ?? []).map((r) => r.id).filter((id): id is string => typeof id === 'string'));
     if (res.ok) {
-      if (body.rejected?.length) this.log('warn', 'results refused by the bot (the rest were stored)', { refused: body.rejected.length, first: body.rejected[0]?.reason });
-      // Items trimmed from the spool while in flight were counted as dropped, but the bot has them.
-      const missing = this.spool.ack(batch.map((r) => r.id));
+      // The bot stored the rest and reported `dropped`. Items trimmed from the spool while in flight were
+      // counted as dropped, but the bot has them. Those it refused are dropped and counted like the results
+      // of a refused batch (reported with the next post or heartbeat).
+      const bad = batch.filter((r) => named.has(r.id));
+      const missing = this.spool.ack(batch.filter((r) => !named.has(r.id)).map((r) => r.id));
       this.spool.setDropped(Math.max(0, this.spool.dropped - dropped - missing));
+      if (bad.length) this.refuse(bad, res.status, body.rejected?.[0]?.reason);
       return;
     }
     if ((res.status !== 400 && res.status !== 413) || !batch.length) throw new Error(`HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`);
-    const named = new Set((body.rejected ?? []).map((r) => r.id).filter((id): id is string => typeof id === 'string'));
     const bad = batch.filter((r) => named.has(r.id));
     if (bad.length) {
       this.refuse(bad, res.status, body.error);
@@ -351,18 +357,24 @@ export class Agent {
 
   private cdrBusy = false;
   private async pumpCdr(): Promise<void> {
-    if (!this.cdr || !this.cdrEnabled || this.cdrBusy) return;
+    if (!this.cdr || !this.cdrEnabled || this.cdrBusy || Date.now() < this.cdrRetryAt) return;
     this.cdrBusy = true;
     try {
       // A backlog is drained read window by read window, each in posts that fit the bot's limits; the
-      // position advances after every delivered post.
+      // position advances after every delivered post. Skipped lines and refused calls are counted when the
+      // position passes them: a failed post re-reads (and re-posts) from the last committed position.
       for (let round = 0; round < 16 && !this.stopped; round++) {
         const got = this.cdr.read();
         if (!got) return;
-        if (got.skipped) {
-          this.cdrSkipped += got.skipped;
-          this.log('warn', 'CDR lines skipped (unparsable or longer than the read window)', { count: got.skipped });
-        }
+        let k = 0;
+        const passed = (offset: number): void => {
+          const from = k;
+          while (k < got.skippedEnds.length && got.skippedEnds[k]! <= offset) k++;
+          if (k > from) {
+            this.cdrSkipped += k - from;
+            this.log('warn', 'CDR lines skipped (unparsable or longer than the read window)', { count: k - from });
+          }
+        };
         for (let i = 0; i < got.calls.length; ) {
           let bytes = 0;
           let j = i;
@@ -372,36 +384,55 @@ export class Agent {
             bytes += b;
             j++;
           }
-          await this.deliverCdr(got.calls.slice(i, j));
+          const refused = await this.deliverCdr(got.calls.slice(i, j));
+          this.cdrBackoff = BACKOFF_START_MS;
           this.cdr.commit(this.cdr.positionAt(got.ino, got.ends[j - 1]!));
+          this.cdrSkipped += refused;
+          passed(got.ends[j - 1]!);
           i = j;
         }
         this.cdr.commit(got.next);
+        passed(Infinity);
         if (!got.more) return;
       }
     } catch (e) {
-      this.log('warn', 'CDR upload failed; will retry', { err: (e as Error).message });
+      // The same calls are posted again after the back-off (the position was not advanced past them).
+      const retryMs = this.cdrBackoff;
+      this.cdrRetryAt = Date.now() + retryMs;
+      this.cdrBackoff = nextBackoff(retryMs, this.cfg.backoffMaxMs);
+      this.log('warn', 'CDR upload failed; will retry', { err: (e as Error).message, retryMs });
     } finally {
       this.cdrBusy = false;
     }
   }
 
-  /** Post calls; a 4xx (other than 401/408/429) is halved down to single calls, and a single refused call is skipped. */
-  private async deliverCdr(calls: unknown[]): Promise<void> {
+  /**
+   * Post calls. A 400/413 refuses something in the post for good: it is halved down to single calls, and a
+   * single refused call is skipped (returned in the count). Anything else (401, 403, 404, 429, 5xx, no
+   * answer) throws: the caller backs off and posts the same calls again.
+   */
+  private async deliverCdr(calls: unknown[]): Promise<number> {
     const body = JSON.stringify({ nodeId: this.cfg.nodeId, calls });
     const res = await fetch(this.url('/api/v1/agent/cdr'), { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body, signal: AbortSignal.timeout(15_000) });
     const text = await res.text().catch(() => '');
-    if (res.ok) return;
-    if (res.status < 400 || res.status >= 500 || [401, 408, 429].includes(res.status)) throw new Error(`HTTP ${res.status}`);
+    if (res.ok) return 0;
+    if (res.status !== 400 && res.status !== 413) {
+      let error: unknown;
+      try {
+        error = (JSON.parse(text) as { error?: unknown }).error;
+      } catch {
+        /* not JSON (a proxy's page) */
+      }
+      throw new Error(`HTTP ${res.status}${typeof error === 'string' ? `: ${error.slice(0, 200)}` : ''}`);
+    }
     if (calls.length > 1) {
       // Smaller posts from now on when the body was too large.
       if (res.status === 413) this.cdrChunkBytes = Math.max(4096, Math.floor(Buffer.byteLength(body) / 2));
       const mid = Math.ceil(calls.length / 2);
-      await this.deliverCdr(calls.slice(0, mid));
-      await this.deliverCdr(calls.slice(mid));
-      return;
+      const a = await this.deliverCdr(calls.slice(0, mid));
+      return a + (await this.deliverCdr(calls.slice(mid)));
     }
-    this.cdrSkipped++;
     this.log('error', 'CDR call refused by the bot; skipped', { status: res.status, error: text.slice(0, 300), callId: (calls[0] as { callId?: string }).callId });
+    return 1;
   }
 }

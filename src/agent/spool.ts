@@ -71,25 +71,23 @@ export class Spool {
     return out;
   }
 
-  /** Remove the oldest n lines. */
-  shift(n: number): void {
-    const lines = this.lines();
-    this.rewrite(lines.slice(n));
-  }
-
   /**
    * Remove exactly the items with these ids (the bot acknowledged or refused them), wherever they are now:
-   * the spool may have been trimmed, and grown, while they were in flight. Torn lines (a crash mid-write)
-   * go too and count as dropped. Returns how many of the ids were no longer there (trimmed meanwhile, so
-   * already counted as dropped).
+   * the spool may have been trimmed, and grown, while they were in flight. Lines are parsed only until all
+   * the ids are found (normally the head of the spool); the rest is kept as it is. Torn lines (a crash
+   * mid-write) met on the way go too and count as dropped. Returns how many of the ids were no longer there
+   * (trimmed meanwhile, so already counted as dropped).
    */
   ack(ids: Iterable<string>): number {
     const want = new Set(ids);
     if (!want.size) return 0;
+    const lines = this.lines();
     const keep: string[] = [];
     let found = 0;
     let torn = 0;
-    for (const l of this.lines()) {
+    let i = 0;
+    for (; i < lines.length && found < want.size; i++) {
+      const l = lines[i]!;
       let id: unknown;
       try {
         id = (JSON.parse(l) as { id?: unknown }).id;
@@ -100,7 +98,7 @@ export class Spool {
       if (typeof id === 'string' && want.has(id)) found++;
       else keep.push(l);
     }
-    this.rewrite(keep);
+    this.rewrite(i < lines.length ? keep.concat(lines.slice(i)) : keep);
     if (torn) this.setDropped(this.dropped + torn);
     return want.size - found;
   }

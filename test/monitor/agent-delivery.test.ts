@@ -6,6 +6,7 @@
 // over an existing config, host facts.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
@@ -71,8 +72,10 @@ describe('agent delivery against the bot', () => {
     await until('spool drained and dropped count acknowledged', () => a.spoolState.size === 0 && a.spoolState.dropped === 0);
     const stored = await t.app.db.selectFrom('mon_records').select(['result_id', 'output']).where('result_id', 'in', items.map((i) => i.id)).orderBy('at').execute();
     expect(stored.map((r) => r.output)).toEqual(['r0', 'r1', 'r2', 'r3', 'r5', 'r6', 'r7', 'r8']);
+    // Reported: the 5 from the overflow with the first stored post; r4 (invalid, refused alone) with the post
+    // of r5..r9; r9 (sensor not assigned, refused in a 2xx that stored the rest) with the next heartbeat.
     const notes = t.chat.texts('alerts').filter((m) => m.includes('pbx-bisect dropped'));
-    expect(notes).toEqual([expect.stringMatching(/agent on pbx-bisect dropped 5 result\(s\)/), expect.stringMatching(/agent on pbx-bisect dropped 1 result\(s\)/)]);
+    expect(notes).toEqual([expect.stringMatching(/agent on pbx-bisect dropped 5 result\(s\)/), expect.stringMatching(/agent on pbx-bisect dropped 1 result\(s\)/), expect.stringMatching(/agent on pbx-bisect dropped 1 result\(s\)/)]);
     expect(JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'spool-state.json'), 'utf8'))).toEqual({ dropped: 0 });
     expect(t.logs.some((l) => l.includes('agent results refused (sensor not assigned to the node)'))).toBe(true);
   });
@@ -120,7 +123,7 @@ describe('agent delivery against the bot', () => {
     const gaps = seen.slice(1, 5).map((s, i) => s.at - seen[i]!.at);
     [500, 1000, 2000, 2000].forEach((want, i) => {
       expect(gaps[i]).toBeGreaterThanOrEqual(want - 20);
-      expect(gaps[i]).toBeLessThan(want + 400);
+      expect(gaps[i]).toBeLessThan(want + 5000); // only "not stuck": a loaded machine delays timers a lot
     });
     expect(a.spoolState.size).toBe(1); // kept for later
   }, 30_000);
@@ -169,10 +172,69 @@ describe('CDR post that the bot refuses even alone (monitor.bodyLimitBytes 2048)
     expect(await ids()).toEqual(['1.1', '1.3', '1.4']);
     expect(a.cdrSkipped).toBe(1);
     expect(logs).toContain('CDR call refused by the bot; skipped');
-    const pos = JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'cdr-position.json'), 'utf8')) as { offset: number };
     await until('position at the end', () => (JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'cdr-position.json'), 'utf8')) as { offset: number }).offset === fs.statSync(cfg.cdrPath).size);
-    expect(pos.offset).toBeGreaterThan(0);
+    expect(a.cdrSkipped).toBe(1); // still once: nothing is re-read after the position passed it
   });
+});
+
+describe('CDR posts a proxy in front of the bot refuses (403, then 404)', () => {
+  let t: TestApp;
+  let a: Agent | undefined;
+  let proxy: http.Server | undefined;
+  beforeAll(async () => {
+    t = await makeTestApp({ engine: 'sqlite', listen: true });
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
+    await t?.close();
+  });
+
+  it('are neither split nor skipped: the same calls are retried with back-off and arrive once the bot answers', async () => {
+    const e = await setup(t, 'pbx-proxy');
+    const bot = new URL(t.app.baseUrl());
+    let refuse = 403;
+    const refused: { at: number; status: number; calls: string[] }[] = [];
+    proxy = http.createServer((req, res) => {
+      if (req.url === '/api/v1/agent/cdr' && refuse) {
+        const status = refuse;
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          refused.push({ at: Date.now(), status, calls: (JSON.parse(Buffer.concat(chunks).toString()) as { calls: { callId: string }[] }).calls.map((c) => c.callId) });
+          res.writeHead(status, { 'content-type': 'text/html' }).end('<html><body>Forbidden by policy</body></html>');
+        });
+        return;
+      }
+      const up = http.request({ host: bot.hostname, port: bot.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.writeHead(502).end());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
+    const cfg = agentConfig(t, e, { server: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`, backoffMaxMs: 2000 });
+    fs.writeFileSync(cfg.cdrPath, '');
+    const retries: number[] = [];
+    a = new Agent(cfg, { log: (_l, msg, extra) => void (msg === 'CDR upload failed; will retry' && retries.push(extra!.retryMs as number)) });
+    await a.start();
+    fs.appendFileSync(cfg.cdrPath, cdrLine('p.1', '100') + 'not a cdr line\n' + cdrLine('p.2', '200') + cdrLine('p.3', '300'));
+    await until('four refused posts', () => refused.length >= 4, 20_000);
+    refuse = 404;
+    await until('a refused post with 404', () => refused.some((r) => r.status === 404), 20_000);
+    refuse = 0;
+    const ids = async () => (await t.app.db.selectFrom('mon_cdr_calls').select('call_id').where('node_id', '=', e.nodeId).orderBy('call_id').execute()).map((r) => r.call_id);
+    await until('the calls stored', async () => (await ids()).length === 3, 20_000);
+    expect(await ids()).toEqual(['p.1', 'p.2', 'p.3']);
+    // Every refused post carried all three calls (no halving), and the attempts were spaced by the back-off.
+    for (const r of refused) expect(r.calls).toEqual(['p.1', 'p.2', 'p.3']);
+    expect(retries.slice(0, 4)).toEqual([500, 1000, 2000, 2000]);
+    for (let i = 1; i < Math.min(refused.length, 5); i++) expect(refused[i]!.at - refused[i - 1]!.at).toBeGreaterThanOrEqual(retries[i - 1]! - 20);
+    await until('position at the end', () => (JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'cdr-position.json'), 'utf8')) as { offset: number }).offset === fs.statSync(cfg.cdrPath).size);
+    // The unparsable line was read on every attempt but counted once, when the position passed it.
+    expect(a.cdrSkipped).toBe(1);
+  }, 60_000);
 });
 
 describe('agent pure parts', () => {
@@ -194,7 +256,7 @@ describe('agent pure parts', () => {
     expect(after[after.length - 1]).toBe(39);
   });
 
-  it('spool: a torn line is removed on the next acknowledgement and counted as dropped', () => {
+  it('spool: acknowledging parses only up to the last acked id; a torn line on the way is removed and counted as dropped', () => {
     const d = sub('spool');
     const s = new Spool(d, 1 << 20);
     s.append([{ id: 'a-1' }]);
@@ -202,8 +264,12 @@ describe('agent pure parts', () => {
     s.append([{ id: 'a-2' }]);
     expect(s.peek<{ id: string }>(10).map((x) => x.id)).toEqual(['a-1', 'a-2']);
     expect(s.ack(['a-1'])).toBe(0);
+    // Lines after the acked ids are kept unread: the torn one is still there (peek skips it).
+    expect(fs.readFileSync(path.join(d, 'results.jsonl'), 'utf8')).toBe('{"id":"torn\n{"id":"a-2"}\n');
     expect(s.peek<{ id: string }>(10).map((x) => x.id)).toEqual(['a-2']);
-    expect(s.size()).toBe(1);
+    expect(s.dropped).toBe(0);
+    expect(s.ack(['a-2'])).toBe(0);
+    expect(s.size()).toBe(0);
     expect(s.dropped).toBe(1);
   });
 

@@ -102,12 +102,12 @@ describe('spool', () => {
   it('keeps order, survives reopening, drops the oldest when full and counts them', () => {
     const d = path.join(dir, 'spool');
     const s = new Spool(d, 2000);
-    for (let i = 0; i < 10; i++) s.append([{ i, pad: 'x'.repeat(50) }]);
+    for (let i = 0; i < 10; i++) s.append([{ id: `s-${i}`, i, pad: 'x'.repeat(50) }]);
     expect(s.peek<{ i: number }>(3).map((x) => x.i)).toEqual([0, 1, 2]);
-    s.shift(2);
+    expect(s.ack(['s-0', 's-1'])).toBe(0);
     const again = new Spool(d, 2000);
     expect(again.peek<{ i: number }>(100).map((x) => x.i)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
-    for (let i = 10; i < 60; i++) again.append([{ i, pad: 'x'.repeat(50) }]);
+    for (let i = 10; i < 60; i++) again.append([{ id: `s-${i}`, i, pad: 'x'.repeat(50) }]);
     const left = again.peek<{ i: number }>(1000).map((x) => x.i);
     expect(left[left.length - 1]).toBe(59);
     expect(again.dropped).toBe(58 - left.length);
