@@ -223,6 +223,21 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
     expect(fake.in('G0PRIV').filter((p) => /Job #/.test(p.text))).toHaveLength(1);
   });
 
+  it('a long job through a response_url keeps its last use for the result: progress stops, the final text arrives', async () => {
+    fake.privateChannels.add('G0PRIV2');
+    fake.slash({ channel: 'G0PRIV2', user: USER, text: 'selftest 6' });
+    const job = await waitFor(() => fake.in('G0PRIV2').find((p) => /Job #\d+/.test(p.text)), 10_000, 'job via response_url');
+    await waitFor(() => job.text.includes('✅'), 20_000, 'job result via response_url');
+    expect(job.method).toBe('response_url');
+    expect(job.text).toMatch(/^✅ Job #\d+ selftest \(6 s\): done\nProgress reached 6\/6/);
+    // Five uses: the post and four edits, the last of which is the result; the progress edits before it.
+    expect(job.edits).toHaveLength(4);
+    expect(job.edits.slice(0, 3).every((e) => e.startsWith('⏳'))).toBe(true);
+    expect(job.edits[3]).toBe(job.text);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(job.edits).toHaveLength(4);
+  });
+
   it('a workspace that is not allowed gets nothing done', async () => {
     const before = (await auditRows(t.app, 'slack')).length;
     fake.mention({ channel: 'C0OTHER', user: 'U0EVE', text: 'selftest 1', team: 'T0EVIL' });

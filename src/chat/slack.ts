@@ -20,6 +20,8 @@ export const SLACK_EDIT_INTERVAL_MS = 1000;
 /** Slack allows five uses of a slash command's response_url within 30 minutes. */
 const RESPONSE_URL_USES = 5;
 const RESPONSE_URL_TTL_MS = 30 * 60_000;
+/** How a job message still in progress starts (renderJob's queued/running lines): such texts never take the last use. */
+const PROGRESS_MARK = '⏳';
 
 /** The team ids a request acts for: the user's own team(s), never only the workspace that received it. */
 export function requestTeams(body: Record<string, unknown>): string[] {
@@ -156,12 +158,21 @@ export class SlackAdapter implements ChatAdapter {
     return ['files.slack.com', new URL(this.opts.apiUrl ?? 'https://slack.com/api/').host];
   }
 
-  /** Answer a slash command through its response_url (works where the bot is not a channel member). */
+  /**
+   * Answer a slash command through its response_url (works where the bot is not a member). The last of its
+   * five uses is kept for a final text: a job's progress line (⏳ …) is sent only while more than one use
+   * remains, so the job's result always gets through.
+   */
   private async viaResponseUrl(thread: string, text: string, ephemeral: boolean, replace: boolean): Promise<boolean> {
     const sc = this.slashes.get(thread);
     if (!sc?.responseUrl || Date.now() - sc.at > RESPONSE_URL_TTL_MS) return false;
-    if (sc.uses >= RESPONSE_URL_USES) {
+    const left = RESPONSE_URL_USES - sc.uses;
+    if (left <= 0) {
       this.log.warn({ thread }, 'slack response_url used up (5 uses); further updates of this reply are dropped');
+      return true;
+    }
+    if (left === 1 && text.startsWith(PROGRESS_MARK)) {
+      this.log.debug({ thread }, 'slack response_url: progress update skipped, the last use is kept for the result');
       return true;
     }
     sc.uses++;
