@@ -304,7 +304,8 @@ export class Agent {
   /**
    * Post results in order. A 400/413 refuses something in the batch for good: the items the bot names in
    * `rejected` are dropped, otherwise the batch is halved until the bad items are alone, and only those are
-   * dropped (counted in `dropped`, reported with the next post). Throws on anything worth retrying.
+   * dropped (counted in `dropped`, reported with the next post). Results a 2xx names in `rejected` (the bot
+   * stored the rest) are dropped and counted the same way. Throws on anything worth retrying.
    */
   private async deliver(batch: SpooledResult[]): Promise<void> {
     const dropped = this.spool.dropped;

@@ -1,7 +1,8 @@
 // The agent's delivery paths against the real bot on loopback (SQLite): a refused batch is bisected and only
 // the bad results dropped and counted, the dropped count is reported and reset once acknowledged, back-off
 // doubles up to its cap, a CDR backlog larger than one post (count and bytes) and an over-long line get
-// through, a call the bot refuses even alone is skipped so the position advances; and the pure parts: the
+// through, a call the bot refuses even alone is skipped so the position advances, a CDR post a proxy refuses
+// (403/404) is retried whole with back-off and nothing skipped; and the pure parts: the
 // spool acknowledging by id while it is trimmed, CDR times in local time or UTC, jitter bounds, enrolment
 // over an existing config, host facts.
 import crypto from 'node:crypto';

@@ -1,7 +1,9 @@
 // Alert lifecycle edge cases on both engines: a flapping sensor that settles OK resolves (and one whose
 // flap ends CRITICAL opens), alerts left unsent by a stopped process are posted at the next start or tick,
 // a failing group flush is logged and retried, disable/rm close a node's alerts and repeats skip disabled
-// nodes, partial result batches, one-time and expiring enrolment codes, and the sensor/assign commands.
+// nodes, a still-failing sensor alerts again after disable/enable, two replicas post and repeat an alert
+// once, partial result batches (checked once), one-time and expiring enrolment codes, and the sensor/assign
+// commands.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
