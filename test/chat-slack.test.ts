@@ -312,3 +312,28 @@ describe('slack adapter in HTTP mode (signing secret)', () => {
     expect(reply.text).toContain('Switchboard commands');
   });
 });
+
+describe('slack adapter stopped while it connects', () => {
+  it('a Socket Mode connection that opens after stop() is closed at once', async () => {
+    const fake = await new SlackFake().start();
+    fake.delays.set('apps.connections.open', 600);
+    const { SlackAdapter } = await import('../src/chat/slack.js');
+    const { createLogger } = await import('../src/log.js');
+    const a = new SlackAdapter(
+      { mode: 'socket', botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, allowedWorkspaces: [fake.team], http: { host: '127.0.0.1', port: 0, path: '/slack/events' }, pingTimeoutMs: 5000, maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } },
+      createLogger({ level: 'silent' }),
+    );
+    try {
+      const started = a.start(async () => undefined);
+      await waitFor(() => fake.calls.some((c) => c.method === 'apps.connections.open'), 5000, 'connect in flight');
+      await a.stop(); // while apps.connections.open is still unanswered
+      await started;
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(fake.connected).toBe(0);
+      expect(fake.calls.filter((c) => c.method === 'apps.connections.open')).toHaveLength(1);
+    } finally {
+      await a.stop();
+      await fake.close();
+    }
+  });
+});

@@ -229,3 +229,24 @@ describe('telegram adapter in webhook mode', () => {
     expect(fake.calls.some((c) => c.method === 'getUpdates')).toBe(false);
   });
 });
+
+describe('telegram adapter stopped while it connects', () => {
+  it('a connect that completes after stop() starts no polling', async () => {
+    const fake = await new TelegramFake().start();
+    fake.delays.set('getMe', 600);
+    const { TelegramAdapter } = await import('../src/chat/telegram.js');
+    const { createLogger } = await import('../src/log.js');
+    const a = new TelegramAdapter({ botToken: fake.token, apiRoot: fake.url, mode: 'polling', allowedChats: [String(GROUP)], maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } }, createLogger({ level: 'silent' }));
+    try {
+      const started = a.start(async () => undefined);
+      await waitFor(() => fake.calls.some((c) => c.method === 'getMe'), 5000, 'getMe in flight');
+      await a.stop(); // while getMe is still unanswered
+      await started;
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(fake.calls.map((c) => c.method)).toEqual(['getMe']);
+    } finally {
+      await a.stop();
+      await fake.close();
+    }
+  });
+});

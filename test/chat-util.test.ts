@@ -1,7 +1,7 @@
 // Markup translation, splitting and edit coalescing shared by the chat adapters.
 import { describe, expect, it } from 'vitest';
 import http from 'node:http';
-import { listen } from './fakes/common.js';
+import { listen, waitFor } from './fakes/common.js';
 import { backoff, downloadCapped, EditCoalescer, FileTooLarge, Reconnector, splitText, toDiscordMarkdown, toSlackMrkdwn, toTelegramHtml } from '../src/chat/util.js';
 import { requestTeams } from '../src/chat/slack.js';
 import { createLogger } from '../src/log.js';
@@ -51,17 +51,17 @@ describe('chat helpers', () => {
     const applied: { v: string; at: number }[] = [];
     const c = new EditCoalescer<string>(async (_k, v) => {
       applied.push({ v, at: Date.now() });
-    }, 150);
+    }, 1000);
     await c.edit('m1', 'a');
     await new Promise((r) => setTimeout(r, 20));
     const burst = Array.from({ length: 5 }, (_, i) => c.edit('m1', `b${i}`));
-    const other = c.edit('m2', 'x'); // another message is not held up
+    const other = c.edit('m2', 'x'); // another message is not held up by m1's 1 s pacing
     await other;
-    expect(applied.find((a) => a.v === 'x')!.at - applied[0]!.at).toBeLessThan(100);
+    expect(applied.find((a) => a.v === 'x')!.at - applied[0]!.at).toBeLessThan(600);
     await Promise.all(burst);
     const m1 = applied.filter((a) => a.v !== 'x');
     expect(m1.map((a) => a.v)).toEqual(['a', 'b4']);
-    expect(m1[1]!.at - m1[0]!.at).toBeGreaterThanOrEqual(145);
+    expect(m1[1]!.at - m1[0]!.at).toBeGreaterThanOrEqual(995);
   });
 
   it('Slack requests are checked against the user team, not the receiving workspace', () => {
@@ -74,22 +74,52 @@ describe('chat helpers', () => {
   });
 
   it('the reconnect back-off only starts over once the connection proved healthy', async () => {
-    const at: number[] = [];
+    let connects = 0;
+    const delays: number[] = [];
     const log = createLogger({ level: 'silent' });
     let r!: Reconnector;
     r = new Reconnector('x', async () => {
-      at.push(Date.now());
-      if (at.length < 5) setTimeout(() => r.lost(new Error('dropped right after connecting')), 5);
-    }, log, 40, 10_000, 60_000);
+      connects++;
+      if (connects < 5) setTimeout(() => r.lost(new Error('dropped right after connecting')), 5);
+    }, log, 40, 10_000, 60_000, (n, base, max) => {
+      const d = backoff(n, base, max);
+      delays.push(d);
+      return d;
+    });
     await r.start();
-    await new Promise((res) => setTimeout(res, 1500));
+    await waitFor(() => connects === 5, 10_000, 'five connects');
+    await new Promise((res) => setTimeout(res, 100));
     r.stop();
-    expect(at.length).toBe(5);
-    const gaps = at.slice(1).map((x, i) => x - at[i]!);
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]!);
+    expect(connects).toBe(5);
+    // The scheduled delays (not wall time): base 40 ms doubling, each within its ±20 % band, so strictly growing.
+    expect(delays).toHaveLength(4);
+    delays.forEach((d, i) => {
+      expect(d).toBeGreaterThanOrEqual(Math.floor(40 * 2 ** i * 0.8));
+      expect(d).toBeLessThanOrEqual(Math.ceil(40 * 2 ** i * 1.2));
+    });
+    for (let i = 1; i < delays.length; i++) expect(delays[i]!).toBeGreaterThan(delays[i - 1]!);
     expect(r.failures).toBe(4);
     r.healthy();
     expect(r.failures).toBe(0);
+  });
+
+  it('a connect that completes after stop() schedules nothing more, and idle() waits for it', async () => {
+    const log = createLogger({ level: 'silent' });
+    let connects = 0;
+    let finished = false;
+    const r = new Reconnector('x', async () => {
+      connects++;
+      await new Promise((res) => setTimeout(res, 300));
+      finished = true;
+      throw new Error('failed after stop');
+    }, log, 10, 100);
+    const started = r.start();
+    r.stop();
+    await r.idle();
+    expect(finished).toBe(true);
+    await started;
+    await new Promise((res) => setTimeout(res, 300));
+    expect(connects).toBe(1);
   });
 
   it('downloads drop credentials on a redirect to another host and refuse HTML when a file is expected', async () => {

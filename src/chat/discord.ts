@@ -61,6 +61,10 @@ export class DiscordAdapter implements ChatAdapter {
   /** Interaction messages that outlived their token: their edits go to a channel message posted instead. */
   private moved = new Map<string, string>();
   private loggedIn = false;
+  /** The client whose login is in flight. */
+  private loggingIn?: Client;
+  /** Bumped by each registration run: an older run that finishes late schedules no retry. */
+  private registerRun = 0;
   private stopped = false;
   /** Guilds whose slash command is registered (registration is retried with back-off until it works). */
   private registered = new Set<string>();
@@ -140,9 +144,11 @@ export class DiscordAdapter implements ChatAdapter {
   private async connect(): Promise<void> {
     if (this.loggedIn) return;
     const client = this.client;
+    this.loggingIn = client;
     try {
       await client.login(this.opts.botToken);
     } catch (err) {
+      if (this.loggingIn === client) this.loggingIn = undefined;
       // A failed login leaves the client unusable: the next attempt uses a new one.
       if (client === this.client) {
         this.client = this.newClient();
@@ -150,14 +156,22 @@ export class DiscordAdapter implements ChatAdapter {
       }
       throw err;
     }
+    if (this.loggingIn === client) this.loggingIn = undefined;
+    if (this.stopped) {
+      // stop() ran while logging in: close this gateway connection at once.
+      await client.destroy().catch(() => undefined);
+      return;
+    }
     if (client === this.client) this.loggedIn = true;
   }
 
   private async registerCommands(): Promise<void> {
     clearTimeout(this.registerTimer);
     this.registerTimer = undefined;
+    const run = ++this.registerRun;
     let failed: unknown;
     for (const guild of this.opts.allowedGuilds) {
+      if (this.stopped || run !== this.registerRun) return;
       if (this.registered.has(guild)) continue;
       try {
         await this.client.rest.put(Routes.applicationGuildCommands(this.opts.applicationId, guild), { body: [SLASH_COMMAND] });
@@ -167,7 +181,8 @@ export class DiscordAdapter implements ChatAdapter {
         this.log.error({ err: String(err), guild }, 'discord slash command registration failed');
       }
     }
-    if (failed && !this.stopped) {
+    if (failed && !this.stopped && run === this.registerRun) {
+      clearTimeout(this.registerTimer);
       const ms = backoff(this.registerAttempt++, this.opts.reconnect.baseMs, this.opts.reconnect.maxMs);
       this.log.warn({ retryInMs: ms }, 'discord slash command registration will be retried');
       this.registerTimer = setTimeout(() => void this.registerCommands(), ms);
@@ -179,7 +194,11 @@ export class DiscordAdapter implements ChatAdapter {
     this.stopped = true;
     this.reconnector.stop();
     clearTimeout(this.registerTimer);
-    if (this.loggedIn) await this.client.destroy();
+    this.registerTimer = undefined;
+    this.registerRun++;
+    const inFlight = this.loggingIn;
+    await this.reconnector.idle(); // a login in flight finishes (and closes itself) first
+    if (this.loggedIn || inFlight === this.client) await this.client.destroy().catch(() => undefined);
     this.loggedIn = false;
   }
 

@@ -257,6 +257,7 @@ export class SlackAdapter implements ChatAdapter {
       this.initialized = true;
     }
     const auth = await this.app.client.auth.test();
+    if (this.stopping) return;
     this.botUserId = auth.user_id;
     if (!this.started) {
       const r = this.opts.mode === 'http' ? await this.app.start({ port: this.opts.http.port, host: this.opts.http.host }) : await this.app.start();
@@ -265,14 +266,25 @@ export class SlackAdapter implements ChatAdapter {
     } else if (this.receiver instanceof SocketModeReceiver) {
       await this.receiver.client.start(); // a new Socket Mode connection after a drop
     }
+    if (this.stopping) {
+      // stop() ran while this connection was being opened: close it at once.
+      await this.teardown();
+      return;
+    }
     this.log.info({ mode: this.opts.mode, team: auth.team_id }, 'slack connected');
+  }
+
+  private async teardown(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.app.stop().catch(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     this.reconnector.stop();
-    if (this.started) await this.app.stop().catch(() => undefined);
-    this.started = false;
+    await this.reconnector.idle(); // a connect in flight finishes (and closes itself) first
+    await this.teardown();
   }
 
   async send(target: Target, msg: OutMessage): Promise<MessageRef> {

@@ -43,6 +43,7 @@ export class TelegramAdapter implements ChatAdapter {
   private reconnector: Reconnector;
   private edits: EditCoalescer<string>;
   private running = false;
+  private stopping = false;
   /** Who asked, per chat and request message: ephemeral replies in groups go to them privately. */
   private askers = new Map<string, string>();
   /** deleteWebhook runs once per start(): another replica may own a webhook that a retry loop must not remove. */
@@ -79,6 +80,7 @@ export class TelegramAdapter implements ChatAdapter {
   async start(sink: (i: Incoming) => Promise<void>): Promise<void> {
     this.sink = sink;
     this.webhookCleared = false;
+    this.stopping = false;
     await this.reconnector.start();
   }
 
@@ -92,8 +94,11 @@ export class TelegramAdapter implements ChatAdapter {
   }
 
   private async connect(): Promise<void> {
+    // After each step: stop() may have run meanwhile, and then nothing is started.
     this.bot.botInfo = await this.bot.telegram.getMe();
+    if (this.stopping) return;
     await this.setCommands().catch((err) => this.log.warn({ err: String(err) }, 'telegram setMyCommands failed'));
+    if (this.stopping) return;
     if (this.opts.mode === 'webhook') {
       this.running = true;
       return; // updates arrive on the HTTP route (see handleWebhook)
@@ -102,6 +107,7 @@ export class TelegramAdapter implements ChatAdapter {
       await this.bot.telegram.deleteWebhook({ drop_pending_updates: false });
       this.webhookCleared = true;
     }
+    if (this.stopping) return;
     this.running = true;
     this.log.info({ bot: this.bot.botInfo.username }, 'telegram connected (long polling)');
     // The polling loop retries network errors, 429 and 5xx itself; anything else (409, 401) ends it: reconnect.
@@ -130,8 +136,10 @@ export class TelegramAdapter implements ChatAdapter {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.running = false;
     this.reconnector.stop();
+    await this.reconnector.idle(); // a connect in flight sees `stopping` and starts no polling
     try {
       this.bot.stop('shutdown');
     } catch {

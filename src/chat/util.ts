@@ -202,6 +202,7 @@ export class Reconnector {
   private stopped = false;
   private timer?: NodeJS.Timeout;
   private healthTimer?: NodeJS.Timeout;
+  private inflight?: Promise<void>;
   constructor(
     private name: string,
     private connect: () => Promise<void>,
@@ -209,6 +210,8 @@ export class Reconnector {
     private baseMs: number,
     private maxMs: number,
     private healthyAfterMs = 30_000,
+    /** The delay of retry n (tests record what is scheduled through it). */
+    private delayOf: (attempt: number, baseMs: number, maxMs: number) => number = backoff,
   ) {}
 
   /** First attempt; never throws (failures are retried in the background). */
@@ -222,16 +225,38 @@ export class Reconnector {
     return this.attempt;
   }
 
-  private async tryOnce(): Promise<void> {
-    if (this.stopped) return;
+  private tryOnce(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const p = this.attemptOnce().finally(() => {
+      if (this.inflight === p) this.inflight = undefined;
+    });
+    this.inflight = p;
+    return p;
+  }
+
+  private async attemptOnce(): Promise<void> {
     try {
       await this.connect();
+      // stop() ran while connecting: nothing more to schedule (the adapter closes what connect opened).
+      if (this.stopped) return;
       clearTimeout(this.healthTimer);
       this.healthTimer = setTimeout(() => this.healthy(), this.healthyAfterMs);
       this.healthTimer.unref();
     } catch (err) {
       this.schedule(err);
     }
+  }
+
+  /**
+   * Resolves once no connection attempt is in flight (or after `maxWaitMs`): an adapter's stop() waits for it,
+   * so a connection that completes during stop() is closed by stop() itself.
+   */
+  async idle(maxWaitMs = 10_000): Promise<void> {
+    const p = this.inflight;
+    if (!p) return;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, maxWaitMs)))]);
+    clearTimeout(t);
   }
 
   /** The connection works (it delivered something): the next drop retries from the shortest delay. */
@@ -251,7 +276,7 @@ export class Reconnector {
 
   private schedule(err: unknown, hint?: string): void {
     if (this.stopped || this.timer) return;
-    const ms = backoff(this.attempt++, this.baseMs, this.maxMs);
+    const ms = this.delayOf(this.attempt++, this.baseMs, this.maxMs);
     this.log.warn({ platform: this.name, err: String((err as Error)?.message ?? err), retryInMs: ms, attempt: this.attempt }, hint ?? 'chat platform connection failed; retrying');
     this.timer = setTimeout(() => {
       this.timer = undefined;

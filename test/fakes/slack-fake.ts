@@ -40,6 +40,8 @@ export class SlackFake {
   /** While true, apps.connections.open fails and Socket Mode connections are cut (an outage). */
   refusing = false;
   connections = 0;
+  /** Per Web API method: answer every call this many ms late (a slow connect). */
+  readonly delays = new Map<string, number>();
   private server: http.Server;
   private wss: WebSocketServer;
   private sockets = new Set<WebSocket>();
@@ -212,6 +214,8 @@ export class SlackFake {
     const method = m[1]!;
     const { fields: p } = await parseBody(req, body);
     this.calls.push({ method, params: p });
+    const delay = this.delays.get(method);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const token = auth.replace(/^Bearer /, '') || String(p.token ?? '');
     const wanted = method === 'apps.connections.open' ? this.appToken : this.botToken;
     if (token !== wanted) return json(res, 200, { ok: false, error: 'invalid_auth' });

@@ -30,6 +30,8 @@ export class TelegramFake {
   destroyNextPoll = false;
   destroyedPolls = 0;
   commands: { command: string; description: string }[] = [];
+  /** Per method: answer every call this many ms late (a slow connect). */
+  readonly delays = new Map<string, number>();
   private server: http.Server;
   private updates: { update_id: number; message: unknown }[] = [];
   private nextUpdate = 1;
@@ -114,6 +116,8 @@ export class TelegramFake {
     const method = m[2]!;
     const { fields: p, files } = await parseBody(req, body);
     this.calls.push({ method, params: p, at: Date.now() });
+    const delay = this.delays.get(method);
+    if (delay) await new Promise((r) => setTimeout(r, delay));
     const fail = this.failures.get(method)?.shift();
     if (fail) return json(res, fail.status, fail.body, fail.headers);
     const ok = (result: unknown) => json(res, 200, { ok: true, result });
