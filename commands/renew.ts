@@ -69,7 +69,12 @@ async function deliver(ctx: JobContext, r: HostOutcome): Promise<void> {
       if (!files.length) break;
     }
   }
-  if (!sent) await problem(`the direct message with the password of ${r.account} could not be sent (${lastErr}): the password is lost, re-run \`renew run ${r.host}\``, 'CRITICAL');
+  if (!sent) {
+    const requester = `${ctx.requester.platform}:${ctx.requester.userId}`;
+    const kept = ctx.app.services.renew.undelivered.keep({ requestId: r.requestId, requester, account: r.account, host: r.host, password: r.password, text, files });
+    const until = new Date(kept.expiresAt).toISOString().slice(0, 16).replace('T', ' ');
+    await problem(`the direct message with the password of ${r.account} could not be sent (${lastErr}): it is kept in the bot's memory until ${until} UTC (not across a restart); ${requester} can have it sent again with \`renew resend ${r.requestId}\``, 'ERROR');
+  }
   if (!r.mac || !sheets) return; // no inventory record (or no PDF/canvas libraries), so no label
   try {
     const rec = { mac: r.mac, hostname: r.hostname ?? '', serial: String(r.facts?.serial ?? 'unknown'), url: `${ctx.app.baseUrl()}/inventory/pc/${r.mac}` };
@@ -116,7 +121,7 @@ export const jobKinds: Record<string, JobKind> = {
       } finally {
         // Delivered (or lost): the passwords leave the scrubber, so it does not grow with every renewal.
         for (const r of delivered) {
-          svc.release(r);
+          if (!svc.undelivered.has(r.requestId)) svc.release(r); // a kept one stays scrubbed until resent
           delete r.password;
         }
       }
@@ -186,6 +191,28 @@ export const commands: Command[] = [
       const lines = await inv.logLines(req.id, args.level as Level);
       const head = `Request #${req.id} ${req.host}:${req.port} — ${req.status}${req.account ? ` — ${req.account}` : ''} (job #${req.job_id ?? '-'}, ${when(req.created_at)})`;
       return `${head}\n${table(['time', 'level', 'message'], lines.map((l) => [new Date(l.at).toISOString().slice(11, 23), l.level, l.message]), { maxWidth: 200 })}`;
+    },
+  },
+  {
+    name: 'renew resend',
+    usage: 'renew resend <request>',
+    summary: 'send again, by direct message, a new password whose direct message failed (only to whoever ran the renewal)',
+    role: 'operator',
+    args: { positional: [{ name: 'request', required: true, type: 'integer', minimum: 1 }] },
+    async run(ctx, args) {
+      const id = Number(args.request);
+      const kept = ctx.app.services.renew.undelivered;
+      const u = kept.get(id);
+      if (!u) throw new UserError(`no password is waiting for request #${id}: it was delivered, it expired after ${kept.ttlMs / 3600_000} h, or the bot restarted since (then renew the PC again)`);
+      if (u.requester !== `${ctx.incoming.platform}:${ctx.incoming.user.id}`) throw new UserError(`only the person who ran request #${id} can have its password sent`);
+      try {
+        await ctx.dm({ text: u.text, files: u.files }, { secret: true });
+      } catch (e) {
+        throw new UserError(`the direct message could not be sent either (${scrub((e as Error).message)}); the password is still kept, try again later`);
+      }
+      kept.delivered(id);
+      await ctx.app.services.renew.inventory.log(id, 'INFO', 'password sent by direct message on renew resend').catch(() => undefined);
+      return `The password of ${u.account} on ${u.host} (request #${id}) was sent to you by direct message.`;
     },
   },
   {

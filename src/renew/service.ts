@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import ssh2 from 'ssh2';
 import type { App } from '../app-types.js';
 import { forgetSecret, registerSecret, scrub } from '../secrets.js';
+import { UndeliveredPasswords } from './undelivered.js';
 import { UserError } from '../core/command.js';
 import { connect, deploy, installPublicKey, AuthFailedError, HostKeyMismatchError, type HostKeyInfo } from '../../drivers/targets/linux-ssh.js';
 import { Inventory, type Level } from './inventory.js';
@@ -51,6 +52,8 @@ export async function noteProblem(inv: Inventory, out: HostOutcome, msg: string,
 
 export class RenewService {
   readonly inventory: Inventory;
+  /** Passwords whose direct message failed, until `renew resend` (memory only, 24 h). */
+  readonly undelivered = new UndeliveredPasswords();
   private keys?: { privateKey: string; publicKey: string };
 
   constructor(private app: App) {

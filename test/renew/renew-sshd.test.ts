@@ -568,6 +568,37 @@ describe('renew run when a step fails after the password was set', () => {
     }
   });
 
+  it('a direct message that cannot be sent at all keeps the password for `renew resend`, which delivers it', async () => {
+    const dm = t.chat.dm.bind(t.chat);
+    t.chat.dm = async () => {
+      throw new Error('DMs are closed');
+    };
+    let job;
+    try {
+      const r = await t.run(`renew run ${d.o.ip}`, { confirmed: true });
+      job = await t.app.jobs.wait(r.jobIds[0]!);
+    } finally {
+      t.chat.dm = dm;
+    }
+    expect(job.status).toBe('succeeded');
+    const res = JSON.parse(job.result!).data.results[0] as { status: string; account: string; warnings: string[]; request: number };
+    expect(res.status).toBe('warning');
+    expect(res.warnings).toHaveLength(1);
+    expect(res.warnings[0]).toMatch(/^the direct message with the password of USERSS\d{3}-\d{4} could not be sent \(DMs are closed\): it is kept in the bot's memory until .* UTC \(not across a restart\); test:admin can have it sent again with `renew resend \d+`$/);
+    expect(res.warnings[0]).toContain(`renew resend ${res.request}`);
+    const sent = await t.run(`renew resend ${res.request}`);
+    expect(sent.exitCode).toBe(0);
+    const got = t.chat.messages.filter((m) => m.dmTo === 'admin').at(-1)!;
+    expect(got.secret).toBe(true);
+    const [, account, password] = /: (USERSS\d{3}-\d{4}) \/ password: (\S+)$/.exec(got.text)!;
+    expect(account).toBe(res.account);
+    expect(got.files.map((f) => f.name)).toEqual([`account-${res.request}-${res.account}.pdf`]);
+    expect(job.result).not.toContain(password!);
+    expect(t.chat.messages.filter((m) => !m.dmTo).map((m) => m.text).join('\n')).not.toContain(password!);
+    expect(scrub(password!)).toBe(password); // delivered at last: released from the scrubber
+    expect(await passwordLogin(d.o.ip, PORT, res.account, password!)).toBe(`${res.account}\n/bin/bash\n`);
+  });
+
   it('a default route over an interface without a MAC (wg0) falls back to an interface that has one', async () => {
     fs.writeFileSync(facts(), `IFACE=wg0\nSERIAL=${d.o.serial}\n`);
     d.sh('mount -t tmpfs tmpfs /sys/class/net && mkdir /sys/class/net/wg0 /sys/class/net/eth7 && : > /sys/class/net/wg0/address && echo 02:5b:00:00:07:05 > /sys/class/net/eth7/address');
