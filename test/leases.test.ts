@@ -1,30 +1,21 @@
 // Schedule leases: replicas on one store run each scheduled task once; a dead holder's lease is taken over.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import os from 'node:os';
-import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { openStore, type Store } from '../src/store/db.js';
+import type { Store } from '../src/store/db.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 import { Leases } from '../src/core/leases.js';
-import { createTestDatabase } from './helpers/mysql.js';
-import { tmpDir } from './helpers/env.js';
+import { openScratchStore } from './helpers/mysql.js';
 import { makeTestApp } from './helpers/app.js';
 
 describe.each(['sqlite', 'mysql'] as const)('schedule leases on %s', (engine) => {
   let store: Store;
-  let drop: (() => Promise<void>) | undefined;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    if (engine === 'mysql') {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      store = openStore({ databaseUrl: db.url });
-    } else store = openStore({ sqlitePath: path.join(tmpDir(), 'l.sqlite') });
+    ({ store, close } = await openScratchStore(engine));
     await migrateToLatest(store);
   });
-  afterAll(async () => {
-    await store.close();
-    await drop?.();
-  });
+  afterAll(() => close());
 
   it('gives a lease to one holder, renews it for that holder, and hands it over when it expires', async () => {
     const a = new Leases(store.db, 'remote-a:1:x');

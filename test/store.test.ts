@@ -1,30 +1,19 @@
 // One store suite, run against SQLite and against MariaDB.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import path from 'node:path';
-import { openStore, insertedId, affected, isUniqueViolation, type Store } from '../src/store/db.js';
+import { insertedId, affected, isUniqueViolation, type Store } from '../src/store/db.js';
 import { migrateToLatest } from '../src/store/migrate.js';
-import { createTestDatabase } from './helpers/mysql.js';
-import { tmpDir } from './helpers/env.js';
+import { openScratchStore } from './helpers/mysql.js';
 
 const engines = ['sqlite', 'mysql'] as const;
 
 describe.each(engines)('store on %s', (engine) => {
   let store: Store;
-  let drop: (() => Promise<void>) | undefined;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    if (engine === 'mysql') {
-      const db = await createTestDatabase();
-      drop = db.drop;
-      store = openStore({ databaseUrl: db.url });
-    } else {
-      store = openStore({ sqlitePath: path.join(tmpDir(), 'store.sqlite') });
-    }
+    ({ store, close } = await openScratchStore(engine));
   });
-  afterAll(async () => {
-    await store?.close();
-    await drop?.();
-  });
+  afterAll(() => close());
 
   it('applies every migration, and a second run applies none', async () => {
     const first = await migrateToLatest(store);

@@ -1,7 +1,9 @@
 // A throw-away MariaDB database per test file: created on the test server, dropped afterwards.
 import crypto from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
-import { mysqlUrl } from './env.js';
+import path from 'node:path';
+import { openStore, type Engine, type Store } from '../../src/store/db.js';
+import { mysqlUrl, tmpDir } from './env.js';
 
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const base = new URL(mysqlUrl());
@@ -19,4 +21,15 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
       await c.end();
     },
   };
+}
+
+/** A fresh, empty store on either engine (a temp SQLite file, or a throw-away MariaDB database) and its cleanup. */
+export async function openScratchStore(engine: Engine): Promise<{ store: Store; close(): Promise<void> }> {
+  if (engine === 'mysql') {
+    const db = await createTestDatabase();
+    const store = openStore({ databaseUrl: db.url });
+    return { store, close: async () => (await store.close(), await db.drop()) };
+  }
+  const store = openStore({ sqlitePath: path.join(tmpDir(), 'scratch.sqlite') });
+  return { store, close: () => store.close() };
 }
