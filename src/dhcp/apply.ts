@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import type { App } from '../app-types.js';
 import type { DhcpStore, HostRecord } from './service.js';
-import { ipToNum, type Subnet } from './validate.js';
+import { hostSubnetIndex, type Subnet } from './validate.js';
 import { renderIsc } from '../../drivers/dhcp/isc.js';
 import { renderKea, parseKeaTemplate } from '../../drivers/dhcp/kea.js';
 import { ConfigError } from '../config.js';
@@ -28,10 +28,7 @@ export function renderTarget(target: Target, hosts: HostRecord[], nets: Subnet[]
     case 'isc':
       return renderIsc(hosts);
     case 'kea':
-      return renderKea(hosts, renderSubnets(nets), (ip) => {
-        const n = ipToNum(ip);
-        return nets.findIndex((s) => n > s.network && n < s.broadcast);
-      }, keaTemplate);
+      return renderKea(hosts, renderSubnets(nets), (ip) => hostSubnetIndex(ip, nets), keaTemplate);
     case 'dnsmasq':
       return renderDnsmasq(hosts);
     default:
@@ -57,10 +54,7 @@ export function loadKeaTemplate(file: string | undefined): Record<string, unknow
 
 /** Hosts whose address lies in no configured subnet (Kea has no subnet to put them in). */
 export function hostsOutsideSubnets(hosts: HostRecord[], nets: Subnet[]): HostRecord[] {
-  return hosts.filter((h) => {
-    const n = ipToNum(h.ip);
-    return !nets.some((s) => n > s.network && n < s.broadcast);
-  });
+  return hosts.filter((h) => hostSubnetIndex(h.ip, nets) < 0);
 }
 
 export function outsideNote(out: HostRecord[]): string {

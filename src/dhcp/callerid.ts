@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { App } from '../app-types.js';
 import type { FastifyRequest } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { clientIp } from '../http/server.js';
 import { now } from '../store/db.js';
 import { WriteBehind } from '../store/write-behind.js';
@@ -43,6 +43,11 @@ export function allowed(rules: Rule[], ip: string): boolean {
     return false;
   }
   return rules.some(([r, bits]) => r.kind() === a.kind() && a.match(r, bits));
+}
+
+/** The token a caller sent in a header: X-Switchboard-Token, else `Authorization: Bearer …`. */
+function headerToken(headers: IncomingHttpHeaders): string | string[] | undefined {
+  return headers['x-switchboard-token'] ?? (headers.authorization?.startsWith('Bearer ') ? headers.authorization.slice(7) : undefined);
 }
 
 declare module '../store/db.js' {
@@ -173,7 +178,7 @@ export function registerCallerId(app: App): void {
   const guard = (req: FastifyRequest): string | null => {
     if (!sourceOk(req.ip)) return 'source address not allowed';
     const q = (req.query as Record<string, unknown> | undefined)?.token;
-    const h = req.headers['x-switchboard-token'] ?? (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined);
+    const h = headerToken(req.headers);
     const given = typeof q === 'string' ? q : typeof h === 'string' ? h : undefined;
     return tokenOk(cfg.token, given) ? null : 'bad or missing token';
   };
@@ -226,7 +231,7 @@ export function registerCallerId(app: App): void {
     if (!NUM_RE.test(number)) return json(res, 400, { error: 'the number must be 1-64 characters of digits, +, (, ), -, . or space' });
     const ip = clientIp(req, app.config.http.trustProxy);
     if (!sourceOk(ip)) return json(res, 403, { error: 'source address not allowed' });
-    const h = req.headers['x-switchboard-token'] ?? (req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : undefined);
+    const h = headerToken(req.headers);
     const given = query.get('token') ?? (typeof h === 'string' ? h : undefined);
     if (!tokenOk(cfg.token, given)) return json(res, 401, { error: 'bad or missing token' });
     // HEAD (a monitoring probe, a proxy's check) answers like GET but records and posts nothing.

@@ -85,6 +85,12 @@ export function subnetOf(ip: string, subnets: Subnet[]): Subnet | undefined {
   return subnets.find((x) => n >= x.network && n <= x.broadcast);
 }
 
+/** Index of the subnet whose host addresses (network < ip < broadcast) hold ip, or -1. */
+export function hostSubnetIndex(ip: string, subnets: Subnet[]): number {
+  const n = ipToNum(ip);
+  return subnets.findIndex((s) => n > s.network && n < s.broadcast);
+}
+
 /** Digits only, for phone matching. */
 export function phoneDigits(p: string): string {
   return p.replace(/\D/g, '');
