@@ -88,25 +88,24 @@ function validate(phone: Phone): FieldProblem[] {
     maxServer: 64,
   });
   const seen = new Set(problems.map((p) => p.field));
-  const fields: [string, string][] = [['name', phone.name], ['password', phone.password]];
-  for (const [field, value] of fields) {
-    if (seen.has(field)) continue;
-    if (value.includes(';')) {
-      problems.push({ field, message: `contains ";", which starts a comment in AudioCodes configuration files` });
-      seen.add(field);
-    }
-  }
-  if (!seen.has('password') && phone.password.startsWith('{') && phone.password.endsWith('}')) {
-    problems.push({ field: 'password', message: 'is wrapped in { }, which AudioCodes phones read as an encrypted value' });
+  for (const [field, value] of [['name', phone.name], ['password', phone.password]] as const) {
+    const message = seen.has(field) ? null : valueProblem(value, field === 'password');
+    if (message) problems.push({ field, message });
   }
   return problems;
 }
 
+/** What this key=value format cannot carry in a value: ';' starts a comment; a password in { } reads as encrypted. */
+function valueProblem(value: string, password: boolean): string | null {
+  if (value.includes(';')) return 'contains ";", which starts a comment in AudioCodes configuration files';
+  if (password && value.startsWith('{') && value.endsWith('}')) return 'is wrapped in { }, which AudioCodes phones read as an encrypted value';
+  return null;
+}
+
 /** The admin password goes into `system/password=` as it is: the same limits as a SIP password. */
 function validateSettings(s: { adminPassword: string }): FieldProblem[] {
-  if (s.adminPassword.includes(';')) return [{ field: 'adminPassword', message: 'contains ";", which starts a comment in AudioCodes configuration files' }];
-  if (s.adminPassword.startsWith('{') && s.adminPassword.endsWith('}')) return [{ field: 'adminPassword', message: 'is wrapped in { }, which AudioCodes phones read as an encrypted value' }];
-  return [];
+  const message = valueProblem(s.adminPassword, true);
+  return message ? [{ field: 'adminPassword', message }] : [];
 }
 
 function commonFile(name: string, settings: CommonSettings): RenderedFile | null {

@@ -162,6 +162,12 @@ export function standardOffsetMinutes(zone: string, year = new Date().getUTCFull
   return Math.min(off(new Date(Date.UTC(year, 0, 15))), off(new Date(Date.UTC(year, 6, 15))));
 }
 
+/** A `provision show|rm|…` key written as a MAC (any notation) → 12 lower-case hex digits; null for an extension. */
+function macKey(key: string): string | null {
+  const hex = key.toLowerCase().replace(/[^0-9a-f]/g, '');
+  return hex.length === 12 && /^[0-9a-f:.\-]+$/i.test(key.trim()) ? hex : null;
+}
+
 export class ProvisionService {
   readonly cfg: ProvisionConfig;
   readonly dir: string;
@@ -286,9 +292,8 @@ export class ProvisionService {
   unreadablePhones(key?: string): { rec: PhoneRecord; reason: string }[] {
     const all = [...this.unreadable.values()];
     if (key === undefined) return all;
-    const hex = key.toLowerCase().replace(/[^0-9a-f]/g, '');
-    if (hex.length === 12 && /^[0-9a-f:.\-]+$/i.test(key.trim())) return all.filter((u) => u.rec.mac === hex);
-    return all.filter((u) => u.rec.extension === key);
+    const hex = macKey(key);
+    return all.filter((u) => (hex ? u.rec.mac === hex : u.rec.extension === key));
   }
 
   /** Why a stored phone's files are not served, when that is the case. */
@@ -301,11 +306,7 @@ export class ProvisionService {
   }
 
   private index(rec: PhoneRecord, files: RenderedFile[]): void {
-    const old = this.phones.get(rec.mac);
-    if (old) {
-      for (const f of old.files) if (this.files.get(f.toLowerCase())?.mac === rec.mac) this.files.delete(f.toLowerCase());
-      this.tokens.delete(old.token);
-    }
+    this.unindex(rec.mac);
     this.phones.set(rec.mac, rec);
     this.tokens.set(rec.token, rec.mac);
     for (const f of files) this.files.set(f.name.toLowerCase(), { mac: rec.mac, name: f.name, contentType: f.contentType, body: f.body });
@@ -353,8 +354,8 @@ export class ProvisionService {
 
   /** By MAC (any notation) or extension. */
   lookup(key: string): PhoneRecord[] {
-    const hex = key.toLowerCase().replace(/[^0-9a-f]/g, '');
-    if (hex.length === 12 && /^[0-9a-f:.\-]+$/i.test(key.trim())) {
+    const hex = macKey(key);
+    if (hex) {
       const p = this.phones.get(hex);
       return p ? [p] : [];
     }
@@ -680,9 +681,7 @@ export class ProvisionService {
     this.unreadable.delete(mac);
     await this.app.db.deleteFrom('phones').where('mac', '=', mac).execute();
     this.removeFiles(rec.files);
-    for (const f of rec.files) if (this.files.get(f.toLowerCase())?.mac === mac) this.files.delete(f.toLowerCase());
-    this.tokens.delete(rec.token);
-    this.phones.delete(mac);
+    this.unindex(mac);
     this.pendingFetch.delete(mac);
     return rec;
   }
