@@ -334,20 +334,25 @@ export class MonitorService {
     const p = this.pending.get(nodeId);
     this.pending.delete(nodeId);
     if (!p) return;
-    for (const it of p.items) this.posting.add(it.id);
-    try {
-      await this.post(nodeId, p.items);
-    } finally {
-      for (const it of p.items) this.posting.delete(it.id);
-    }
+    await this.post(nodeId, p.items);
   }
 
   /**
    * Post one node's new alerts as one message (those still open and not silenced). Each alert is claimed
    * first (notified 0 → 1, a conditional UPDATE), so of several replicas, or a group flush and a tick, only
-   * one posts it; if the message cannot be sent the claim is released for the next tick.
+   * one posts it; if the message cannot be sent the claim is released for the next tick. While it runs the
+   * alerts are in `posting`, so postUnsent leaves them alone.
    */
   private async post(nodeId: number, items: PendingAlert[]): Promise<void> {
+    for (const it of items) this.posting.add(it.id);
+    try {
+      await this.postClaimed(nodeId, items);
+    } finally {
+      for (const it of items) this.posting.delete(it.id);
+    }
+  }
+
+  private async postClaimed(nodeId: number, items: PendingAlert[]): Promise<void> {
     const node = await this.db.selectFrom('mon_nodes').select(['name', 'enabled']).where('id', '=', nodeId).executeTakeFirst();
     if (!node || !node.enabled) return;
     const live: PendingAlert[] = [];
@@ -403,13 +408,8 @@ export class MonitorService {
     }
     let n = 0;
     for (const [nodeId, items] of byNode) {
-      for (const it of items) this.posting.add(it.id);
-      try {
-        await this.post(nodeId, items);
-        n += items.length;
-      } finally {
-        for (const it of items) this.posting.delete(it.id);
-      }
+      await this.post(nodeId, items);
+      n += items.length;
     }
     return n;
   }
