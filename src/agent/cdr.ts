@@ -78,9 +78,10 @@ export interface CdrRead {
   /** ends[i]: the file offset just after calls[i]'s line (commit it once calls[0..i] are delivered). */
   ends: number[];
   next: CdrPosition;
-  /** Lines skipped (longer than the read window) or unparsable. */
-  skipped: number;
-  /** The file offset just after each skipped line (ascending): a skip counts once its offset is committed. */
+  /**
+   * The file offset just after each line skipped (longer than the read window, or unparsable), ascending:
+   * a skip counts once its offset is committed.
+   */
   skippedEnds: number[];
   /** More of the file is waiting beyond this read. */
   more: boolean;
@@ -142,20 +143,18 @@ export class CdrTail {
     const full = buf.length === maxBytes;
     const at = (off: number, skip: boolean): CdrPosition => ({ ino: st.ino, offset: off, tail: this.tailAt(off), ...(skip ? { skipping: true } : {}) });
     let start = 0;
-    let skipped = 0;
     const skippedEnds: number[] = [];
     if (skipping) {
       const nl = buf.indexOf(0x0a);
-      if (nl < 0) return full ? { calls: [], ends: [], next: at(offset + buf.length, true), skipped: 0, skippedEnds: [], more: true, ino: st.ino } : null;
+      if (nl < 0) return full ? { calls: [], ends: [], next: at(offset + buf.length, true), skippedEnds: [], more: true, ino: st.ino } : null;
       start = nl + 1;
-      skipped++;
       skippedEnds.push(offset + start);
     }
     const end = buf.lastIndexOf(0x0a);
     if (end < start) {
       // No complete line after `start`: one longer than the read window is skipped (up to its newline).
-      if (full) return { calls: [], ends: [], next: at(offset + buf.length, true), skipped, skippedEnds, more: true, ino: st.ino };
-      return start > 0 ? { calls: [], ends: [], next: at(offset + start, false), skipped, skippedEnds, more: false, ino: st.ino } : null;
+      if (full) return { calls: [], ends: [], next: at(offset + buf.length, true), skippedEnds, more: true, ino: st.ino };
+      return start > 0 ? { calls: [], ends: [], next: at(offset + start, false), skippedEnds, more: false, ino: st.ino } : null;
     }
     const calls: CdrCall[] = [];
     const ends: number[] = [];
@@ -166,7 +165,6 @@ export class CdrTail {
       if (!line.trim()) continue;
       const c = parseCdrLine(line, this.tz);
       if (!c) {
-        skipped++;
         skippedEnds.push(offset + p);
         continue;
       }
@@ -174,7 +172,7 @@ export class CdrTail {
       ends.push(offset + p);
     }
     const nextOff = offset + end + 1;
-    return { calls, ends, next: at(nextOff, false), skipped, skippedEnds, more: nextOff < st.size, ino: st.ino };
+    return { calls, ends, next: at(nextOff, false), skippedEnds, more: nextOff < st.size, ino: st.ino };
   }
 
   /** The position just after a delivered line (offset from `ends`). */
