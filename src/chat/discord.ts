@@ -9,7 +9,7 @@
 import { Client, GatewayIntentBits, Partials, Routes, Events, MessageFlags, ApplicationCommandOptionType, type Interaction, type Message, type Attachment } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
-import { allowed, backoff, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toDiscordMarkdown } from './util.js';
+import { allowed, backoff, discardWith, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toDiscordMarkdown } from './util.js';
 
 export const DISCORD_LIMIT = 2000;
 /** Interaction tokens live 15 minutes; after that replies go to the channel. */
@@ -130,9 +130,15 @@ export class DiscordAdapter implements ChatAdapter {
   private lost(client: Client, err: Error): void {
     if (this.stopped || client !== this.client) return;
     this.loggedIn = false;
+    this.replaceClient(client);
+    this.reconnector.lost(err, 'discord gateway gave up; logging in again with back-off');
+  }
+
+  /** Swap in a fresh client for one that cannot be used again (REST keeps working through the new one). */
+  private replaceClient(client: Client): void {
+    if (client !== this.client) return;
     this.client = this.newClient();
     void client.destroy().catch(() => undefined);
-    this.reconnector.lost(err, 'discord gateway gave up; logging in again with back-off');
   }
 
   async start(sink: (i: Incoming) => Promise<void>): Promise<void> {
@@ -150,10 +156,7 @@ export class DiscordAdapter implements ChatAdapter {
     } catch (err) {
       if (this.loggingIn === client) this.loggingIn = undefined;
       // A failed login leaves the client unusable: the next attempt uses a new one.
-      if (client === this.client) {
-        this.client = this.newClient();
-        void client.destroy().catch(() => undefined);
-      }
+      this.replaceClient(client);
       throw err;
     }
     if (this.loggingIn === client) this.loggingIn = undefined;
@@ -221,24 +224,11 @@ export class DiscordAdapter implements ChatAdapter {
       mime: a.contentType ?? undefined,
       fetch: async () => {
         if (a.size > this.opts.maxBytes) throw new FileTooLarge(`${a.name} is ${a.size} bytes; the limit is ${this.opts.maxBytes}`);
-        try {
-          return await downloadCapped(a.url, this.opts.maxBytes);
-        } catch (err) {
-          if (err instanceof FileTooLarge) throw new FileTooLarge(`${a.name}: ${err.message}`);
-          throw err;
-        }
+        return downloadCapped(a.url, this.opts.maxBytes, {}, { name: a.name });
       },
       // A slash command's attachment is not a message in the channel: nothing the bot could delete.
-      discard: async () => {
-        if (!message) return false;
-        try {
-          await this.client.rest.delete(Routes.channelMessage(message.channel, message.id));
-          return true;
-        } catch (err) {
-          this.log.warn({ channel: message.channel, err: String((err as Error).message ?? err) }, 'discord: could not delete the message carrying an upload (Manage Messages permission?)');
-          return false;
-        }
-      },
+      discard: async () =>
+        message ? discardWith(this.log, 'discord: could not delete the message carrying an upload (Manage Messages permission?)', { channel: message.channel }, () => this.client.rest.delete(Routes.channelMessage(message.channel, message.id))) : false,
     };
   }
 

@@ -12,7 +12,7 @@ import { App, SocketModeReceiver, HTTPReceiver, LogLevel, type Logger as BoltLog
 import type { Logger } from '../log.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
 import { UserError } from '../core/command.js';
-import { allowed, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toSlackMrkdwn } from './util.js';
+import { allowed, discardWith, downloadCapped, drop, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toSlackMrkdwn } from './util.js';
 
 export const SLACK_LIMIT = 3900;
 /** Edits of one message at most about once a second (chat.update is a tier-3 method, ~50/min). */
@@ -181,7 +181,7 @@ export class SlackAdapter implements ChatAdapter {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ text, response_type: ephemeral ? 'ephemeral' : 'in_channel', ...(replace ? { replace_original: true } : {}) }),
     });
-    await res.body?.cancel().catch(() => undefined);
+    await drop(res);
     if (!res.ok) throw new Error(`slack response_url answered HTTP ${res.status}`);
     return true;
   }
@@ -218,26 +218,13 @@ export class SlackAdapter implements ChatAdapter {
         }
         // The bot token goes only to Slack's own file host (or the configured API host, e.g. a local server).
         if (!this.fileHosts.includes(url.host)) throw new UserError(`${name}: not downloading from ${url.host}: files are fetched with the bot token only from ${this.fileHosts.join(' or ')}`);
-        try {
-          return await downloadCapped(url.toString(), this.opts.maxBytes, { Authorization: `Bearer ${this.opts.botToken}` }, {
-            trustedHosts: this.fileHosts,
-            htmlMessage: `${name}: Slack answered with a web page instead of the file; the bot token is invalid or lacks the files:read scope`,
-          });
-        } catch (err) {
-          if (err instanceof FileTooLarge) throw new FileTooLarge(`${name}: ${err.message}`);
-          throw err;
-        }
+        return downloadCapped(url.toString(), this.opts.maxBytes, { Authorization: `Bearer ${this.opts.botToken}` }, {
+          trustedHosts: this.fileHosts,
+          htmlMessage: `${name}: Slack answered with a web page instead of the file; the bot token is invalid or lacks the files:read scope`,
+          name,
+        });
       },
-      discard: async () => {
-        if (!f.id) return false;
-        try {
-          await this.app.client.files.delete({ file: f.id });
-          return true;
-        } catch (err) {
-          this.log.warn({ file: f.id, err: String((err as Error).message ?? err) }, 'slack: could not delete an uploaded file');
-          return false;
-        }
-      },
+      discard: async () => (f.id ? discardWith(this.log, 'slack: could not delete an uploaded file', { file: f.id }, () => this.app.client.files.delete({ file: f.id! })) : false),
     }));
     // Do not hold Bolt's listener (and with it the ack) while the command runs.
     void this.deliver({ platform: 'slack', channel: e.channel, thread, user: { id: e.user }, text: unescapeSlack(text), files, direct });

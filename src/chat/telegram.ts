@@ -6,7 +6,7 @@ import { Telegraf, TelegramError } from 'telegraf';
 import type { Logger } from '../log.js';
 import type { Registry } from '../core/registry.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
-import { allowed, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, retryRateLimited, toTelegramHtml } from './util.js';
+import { allowed, discardWith, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, retryRateLimited, toTelegramHtml } from './util.js';
 
 export const TELEGRAM_LIMIT = 4096;
 
@@ -185,15 +185,7 @@ export class TelegramAdapter implements ChatAdapter {
           const link = await this.call(() => this.bot.telegram.getFileLink(d.file_id), 'getFile');
           return downloadCapped(link.toString(), this.opts.maxBytes);
         },
-        discard: async () => {
-          try {
-            await this.call(() => this.bot.telegram.deleteMessage(chatId, msg.message_id), 'deleteMessage');
-            return true;
-          } catch (err) {
-            this.log.warn({ chat: chatId, err: String((err as Error).message ?? err) }, 'telegram: could not delete the message carrying an upload');
-            return false;
-          }
-        },
+        discard: () => discardWith(this.log, 'telegram: could not delete the message carrying an upload', { chat: chatId }, () => this.call(() => this.bot.telegram.deleteMessage(chatId, msg.message_id), 'deleteMessage')),
       });
     }
     if (this.askers.size > 5000) this.askers.clear();

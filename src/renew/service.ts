@@ -172,6 +172,7 @@ export class RenewService {
       const password = generatePassword(this.cfg.passwordPolicy);
       registerSecret(password);
       let res: Awaited<ReturnType<typeof deploy>>;
+      let problems = '';
       try {
         await log('INFO', `renewing: new account ${account}; managed accounts match ${managedRegex(this.cfg)}`);
         res = await deploy(client, {
@@ -184,8 +185,8 @@ export class RenewService {
           timeoutMs: this.cfg.timeoutMs,
           onStep: (level, message) => void log(level as Level, `[pc] ${message}`),
         });
+        problems = res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ');
         if (res.passwordSet === 'no') {
-          const problems = res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ');
           throw new Error(`deploy script failed before setting the password (exit ${res.code}): ${problems || 'no details'}`);
         }
         // From here on the password may be live on the PC: it stays in the outcome whatever fails next.
@@ -195,7 +196,6 @@ export class RenewService {
         // Not handed out (deploy threw, or the script never set it): off the scrubber's list at once.
         if (out.password !== password) forgetSecret(password);
       }
-      const problems = res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ');
       if (res.passwordSet === 'unknown') await warn(`the deploy script was cut short before confirming the password of ${account}; it may be set — the password is sent anyway`);
       else await log('INFO', `password of ${account} set on the PC`);
       if (res.code !== 0) await warn(`the deploy script failed after the password was set (exit ${res.code ?? 'none'})${problems ? `: ${problems}` : ''}`);
