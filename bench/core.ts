@@ -1,4 +1,5 @@
-// Core figures: command dispatch throughput through the registry, roles and audit on SQLite.
+// Core figures: command dispatch throughput through the registry, roles and audit on SQLite; and start-up
+// (`switchboard start` to /healthz 200 on an existing SQLite store, idle RSS; see _startup.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { features } from '../src/features.js';
+import { startupFigures } from './_startup.js';
 
 export async function run(): Promise<Record<string, unknown>> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-core-'));
@@ -17,5 +19,6 @@ export async function run(): Promise<Record<string, unknown>> {
   const ms = performance.now() - t0;
   await app.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
-  return { dispatch_whoami_per_s: Math.round((n / ms) * 1000), dispatch_mean_ms: +(ms / n).toFixed(3) };
+  const dispatch = { dispatch_whoami_per_s: Math.round((n / ms) * 1000), dispatch_mean_ms: +(ms / n).toFixed(3) };
+  return { ...dispatch, ...(await startupFigures()) };
 }

@@ -1,71 +1,110 @@
-// Monitoring figures: agent results ingested through HTTP (POST /api/v1/agent/results, batches of 100,
-// history retention so every result is a row) into SQLite and into MariaDB, with p99 request latency and
-// the bot's peak RSS (the bot runs as its own `switchboard start` process; VmHWM from /proc); and the same
-// rows inserted straight through the store (one transaction per 100) with no HTTP, for the ratio.
-import { sqliteRowInserter } from '../src/store/bulk-insert.js';
+// Monitoring figures: agent results ingested through HTTP (POST /api/v1/agent/results; history retention, so
+// every result is a row) by a real `switchboard start` process, into SQLite and into MariaDB:
+// - at one result per request and at the agent's batch of 200, 32 keep-alive connections, side by side with
+//   Icinga 2's REST API (`process-check-result`, 100 hosts × 10 passive services; bench/_icinga.ts) when
+//   `icinga2` is installed, in alternating rounds, with the ratios;
+// - 1 000 concurrent agents (one node and one connection each, batches of 10 back to back, and like the real
+//   agent waiting Retry-After after a 503) on SQLite: p50/p99, 503s, client time-outs, lost or duplicated;
+// - the raw insert limit of the same SQLite table (no HTTP) at 200- and 10 000-row transactions.
+// Every acknowledged result is checked against the store afterwards (lost = acknowledged but not stored).
+// BENCH_MONITOR_CONCURRENCY sets the bot's monitor.ingest.concurrency (groups written at once) to compare settings.
 import crypto from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import SqliteDatabase from 'better-sqlite3';
 import { createConnection } from 'mysql2/promise';
 import { openStore, type Store } from '../src/store/db.js';
 import { migrateToLatest } from '../src/store/migrate.js';
 import { sha256 } from '../src/monitor/service.js';
 import '../src/monitor/types.js';
+import { stopChild } from './_util.js';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const autocannon = require('autocannon') as any;
 const CLI = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
-const DURATION_S = Number(process.env.BENCH_MONITOR_SECONDS ?? 15);
+const SECONDS = Number(process.env.BENCH_MONITOR_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_MONITOR_ROUNDS ?? 2);
+const AGENTS = Number(process.env.BENCH_MONITOR_AGENTS ?? 1000);
+const AGENT_SECONDS = Number(process.env.BENCH_MONITOR_AGENT_SECONDS ?? 30);
 const SENSORS = 10;
+/** Concurrent connections for the batch-1/batch-200 figures, the same for Switchboard and Icinga 2 (many agents post at once). */
+const CONNECTIONS = Number(process.env.BENCH_MONITOR_CONNECTIONS ?? 32);
+/** Parts to run (default all): sqlite, mariadb, agents, raw. */
+const PARTS = new Set((process.env.BENCH_MONITOR_PARTS ?? 'sqlite,mariadb,agents,raw').split(','));
+const OUTPUT = 'DISK OK - free space: / 3326 MB (56%)';
 
-function batch(sensorIds: number[], n = 100): string {
-  const at = Date.now();
-  const results = [];
-  for (let i = 0; i < n; i++) results.push({ id: uuidv7(), sensorId: sensorIds[i % sensorIds.length], at: at + i, status: i % 50 === 0 ? 1 : 0, output: 'DISK OK - free space: / 3326 MB (56%)', perfdata: [{ label: '/', value: 44 + (i % 7), uom: '%', warn: '80', crit: '90', min: 0, max: 100 }] });
-  return JSON.stringify({ results });
+/** Icinga 2 on loopback (bench/_icinga.ts); typed here so this area stands on its own. */
+interface IcingaRef {
+  version: string;
+  stop(): Promise<void>;
+}
+interface IcingaModule {
+  startIcinga(opts?: { hosts?: number; servicesPerHost?: number }): Promise<IcingaRef | { missing: string }>;
+  measureIcinga(ref: IcingaRef, opts: { seconds: number; connections: number }): Promise<{ results_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number; errors: number }>;
 }
 
-async function seed(store: Store): Promise<{ token: string; sensorIds: number[]; nodeId: number }> {
+/** Result ids that are unique across the whole run without a UUID per result (the bench must not eat the bot's CPU). */
+let idSeq = 0;
+const RUN = crypto.randomBytes(4).toString('hex');
+function body(sensorIds: number[], n: number): { text: string; ids: string[] } {
+  const at = Date.now();
+  const ids: string[] = [];
+  let s = '{"results":[';
+  for (let i = 0; i < n; i++) {
+    const id = `b${RUN}-${(idSeq++).toString(36)}`;
+    ids.push(id);
+    if (i) s += ',';
+    s += `{"id":"${id}","sensorId":${sensorIds[i % sensorIds.length]},"at":${at},"status":${i % 50 === 49 ? 1 : 0},"output":"${OUTPUT}","perfdata":[{"label":"/","value":${44 + (i % 7)},"uom":"%","warn":"80","crit":"90","min":0,"max":100}]}`;
+  }
+  return { text: `${s}]}`, ids };
+}
+
+interface Seeded {
+  tokens: string[];
+  sensorIds: number[];
+}
+
+/** `nodes` nodes sharing SENSORS history sensors. */
+async function seed(store: Store, nodes: number): Promise<Seeded> {
   await migrateToLatest(store);
-  const token = crypto.randomBytes(32).toString('base64url');
   const t = Date.now();
-  await store.db.insertInto('mon_nodes').values({ name: 'bench', token_hash: sha256(token), enroll_hash: null, enroll_expires: null, enabled: 1, last_seen: t, facts: null, stale: 0, created_at: t }).execute();
-  const nodeId = (await store.db.selectFrom('mon_nodes').select('id').where('name', '=', 'bench').executeTakeFirstOrThrow()).id;
   const sensorIds: number[] = [];
   for (let i = 0; i < SENSORS; i++) {
     await store.db.insertInto('mon_sensors').values({ name: `s${i}`, kind: 'disk', args: '{}', interval_ms: 60_000, timeout_ms: 10_000, attempts: 3, retention: 'history:30d', created_at: t }).execute();
-    const id = (await store.db.selectFrom('mon_sensors').select('id').where('name', '=', `s${i}`).executeTakeFirstOrThrow()).id;
-    await store.db.insertInto('mon_node_sensors').values({ node_id: nodeId, sensor_id: id, overrides: null }).execute();
-    sensorIds.push(id);
+    sensorIds.push((await store.db.selectFrom('mon_sensors').select('id').where('name', '=', `s${i}`).executeTakeFirstOrThrow()).id);
   }
-  return { token, sensorIds, nodeId };
+  const tokens = Array.from({ length: nodes }, () => crypto.randomBytes(32).toString('base64url'));
+  await store.db.transaction().execute(async (trx) => {
+    for (let i = 0; i < nodes; i += 200) {
+      await trx
+        .insertInto('mon_nodes')
+        .values(tokens.slice(i, i + 200).map((tok, k) => ({ name: `pbx-${i + k}`, token_hash: sha256(tok), enroll_hash: null, enroll_expires: null, enabled: 1, last_seen: t, facts: null, stale: 0, created_at: t })))
+        .execute();
+    }
+    const ids = (await trx.selectFrom('mon_nodes').select('id').execute()).map((r) => r.id);
+    const links = ids.flatMap((node_id) => sensorIds.map((sensor_id) => ({ node_id, sensor_id, overrides: null })));
+    for (let i = 0; i < links.length; i += 500) await trx.insertInto('mon_node_sensors').values(links.slice(i, i + 500)).execute();
+  });
+  return { tokens, sensorIds };
 }
 
-async function direct(store: Store, nodeId: number, sensorIds: number[], seconds: number): Promise<number> {
-  const end = performance.now() + seconds * 1000;
-  let n = 0;
-  const perRow = sqliteRowInserter<Record<string, unknown>>(store, 'mon_records', ['node_id', 'sensor_id', 'result_id', 'at', 'status', 'output', 'perfdata']);
-  const t0 = performance.now();
-  while (performance.now() < end) {
-    const rows = (JSON.parse(batch(sensorIds)) as { results: { id: string; sensorId: number; at: number; status: number; output: string; perfdata: unknown[] }[] }).results;
-    const recs = rows.map((r) => ({ node_id: nodeId, sensor_id: r.sensorId, result_id: r.id, at: r.at, status: r.status, output: r.output, perfdata: JSON.stringify(r.perfdata) }));
-    // The same store path as ingestion: a cached prepared statement on SQLite, a multi-row INSERT on MariaDB.
-    await store.db.transaction().execute(async (trx) => {
-      if (perRow) perRow(recs);
-      else await trx.insertInto('mon_records').values(recs).execute();
-    });
-    n += rows.length;
-  }
-  return Math.round((n / (performance.now() - t0)) * 1000);
+interface Bot {
+  url: string;
+  child: ChildProcess;
+  rssMb(): number;
+  peakRssMb(): number;
+  /** Result ids in the store, and how many rows hold them (more rows than ids = a result stored twice). */
+  stored(): Promise<{ ids: Set<string>; rows: number }>;
+  close(): Promise<void>;
 }
 
-async function scenario(engine: 'sqlite' | 'mysql'): Promise<Record<string, unknown>> {
+async function startBot(engine: 'sqlite' | 'mysql', nodes: number): Promise<Bot & Seeded> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sb-bench-mon-${engine}-`));
   let databaseUrl: string | undefined;
   let dropDb: (() => Promise<void>) | undefined;
@@ -84,17 +123,17 @@ async function scenario(engine: 'sqlite' | 'mysql'): Promise<Record<string, unkn
       await d.end();
     };
   }
-  const store = openStore({ databaseUrl, sqlitePath: path.join(dir, 'switchboard.sqlite') });
-  const { token, sensorIds, nodeId } = await seed(store);
+  const open = () => openStore({ databaseUrl, sqlitePath: path.join(dir, 'switchboard.sqlite') });
+  const store = open();
+  const seeded = await seed(store, nodes);
   await store.close();
-
   const cfgFile = path.join(dir, 'config.yaml');
-  fs.writeFileSync(cfgFile, `dataDir: ${dir}\n${databaseUrl ? `databaseUrl: ${databaseUrl}\n` : ''}http:\n  port: 0\nlog:\n  level: warn\n`);
-  const bot = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), CLI, 'start', '--config', cfgFile], { env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: 'bench-password-1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  fs.writeFileSync(cfgFile, `dataDir: ${dir}\n${databaseUrl ? `databaseUrl: ${databaseUrl}\n` : ''}http:\n  port: 0\nlog:\n  level: warn\n${process.env.BENCH_MONITOR_CONCURRENCY ? `monitor:\n  ingest:\n    concurrency: ${Number(process.env.BENCH_MONITOR_CONCURRENCY)}\n` : ''}`);
+  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), CLI, 'start', '--config', cfgFile], { env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: 'bench-password-1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`bot did not start: ${err}`)), 30_000);
-    bot.stderr.on('data', (d) => {
+    const t = setTimeout(() => reject(new Error(`bot did not start: ${err}`)), 60_000);
+    child.stderr!.on('data', (d) => {
       err += d;
       const m = /Web console: (http:\/\/\S+)\/console/.exec(err);
       if (m) {
@@ -102,57 +141,249 @@ async function scenario(engine: 'sqlite' | 'mysql'): Promise<Record<string, unkn
         resolve(m[1]!);
       }
     });
-    bot.on('exit', (c) => reject(new Error(`bot exited ${c}: ${err}`)));
+    child.on('exit', (c) => reject(new Error(`bot exited ${c}: ${err}`)));
   });
-  const hwm = () => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${bot.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  const rssIdle = hwm();
-  let ok = 0;
-  let bad = 0;
-  // Bodies are made before the run so the load generator does not take the bot's CPU on this 2-core machine
-  // (each carries fresh result ids: a replayed id would be skipped as a duplicate).
-  const bodies = Array.from({ length: Math.ceil(DURATION_S * 600) }, () => batch(sensorIds));
-  let nextBody = 0;
-  const res = await autocannon({
-    url: `${url}/api/v1/agent/results`,
-    connections: 8,
-    duration: DURATION_S,
-    requests: [
-      {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        setupRequest: (req: Record<string, unknown>) => ({ ...req, body: nextBody < bodies.length ? bodies[nextBody++] : batch(sensorIds) }),
-        onResponse: (status: number) => (status === 200 ? ok++ : bad++),
-      },
-    ],
-  });
-  const peakRss = hwm();
-  bot.kill('SIGTERM');
-  await new Promise((r) => bot.once('exit', r));
-
-  const check = openStore({ databaseUrl, sqlitePath: path.join(dir, 'switchboard.sqlite') });
-  const stored = Number((await check.db.selectFrom('mon_records').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-  const directPerS = await direct(check, nodeId, sensorIds, Math.min(10, DURATION_S));
-  await check.close();
-  await dropDb?.();
-  fs.rmSync(dir, { recursive: true, force: true });
-  const httpPerS = Math.round(stored / DURATION_S);
+  const status = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   return {
-    http_results_per_s: httpPerS,
-    http_requests_per_s: Math.round(res.requests.average),
-    http_p50_ms: res.latency.p50,
-    http_p99_ms: res.latency.p99,
-    http_non_2xx: bad + res.errors,
-    results_stored: stored,
-    results_acknowledged: ok * 100,
-    bot_peak_rss_mb: Math.round(peakRss),
-    bot_idle_rss_mb: Math.round(rssIdle),
-    direct_store_results_per_s: directPerS,
-    http_vs_direct: +(httpPerS / directPerS).toFixed(2),
-    target_results_per_s: 20_000,
-    target_rss_mb: 300,
+    ...seeded,
+    url,
+    child,
+    rssMb: () => Math.round(status('VmRSS')),
+    peakRssMb: () => Math.round(status('VmHWM')),
+    async stored() {
+      const s = open();
+      const all = await s.db.selectFrom('mon_records').select('result_id').execute();
+      await s.close();
+      return { ids: new Set(all.map((r) => r.result_id)), rows: all.length };
+    },
+    async close() {
+      await stopChild(child);
+      await dropDb?.();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
+/** Posts batches of `batch` results over CONNECTIONS keep-alive connections for SECONDS; acknowledged ids are kept. */
+async function measureBot(bot: Bot & Seeded, batch: number, acked: Set<string>): Promise<{ results_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }> {
+  let bad = 0;
+  let okResults = 0;
+  const inflight = new Map<unknown, string[]>();
+  const res = await autocannon({
+    url: `${bot.url}/api/v1/agent/results`,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    requests: [
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bot.tokens[0]}`, 'content-type': 'application/json' },
+        setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
+          const b = body(bot.sensorIds, batch);
+          inflight.set(context, b.ids);
+          return { ...req, body: b.text };
+        },
+        onResponse: (status: number, _body: string, context: Record<string, unknown>) => {
+          const ids = inflight.get(context) ?? [];
+          if (status === 200) {
+            okResults += ids.length;
+            for (const id of ids) acked.add(id);
+          } else bad++;
+        },
+      },
+    ],
+  });
+  return { results_per_s: Math.round(okResults / SECONDS), p50_ms: res.latency.p50, p99_ms: res.latency.p99, non_2xx: bad + res.errors + res.timeouts };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+async function engineFigures(engine: 'sqlite' | 'mysql', icinga: { mod: IcingaModule; ref: IcingaRef } | null): Promise<Record<string, unknown>> {
+  const bot = await startBot(engine, 1);
+  const rssIdle = bot.rssMb();
+  const acked = new Set<string>();
+  const rounds: Record<string, unknown>[] = [];
+  try {
+    await measureBot(bot, 1, new Set()).catch(() => undefined); // warm-up (its results are stored but not counted)
+    for (let r = 0; r < ROUNDS; r++) {
+      const one = await measureBot(bot, 1, acked);
+      const ic = icinga ? await icinga.mod.measureIcinga(icinga.ref, { seconds: SECONDS, connections: CONNECTIONS }) : null;
+      const b200 = await measureBot(bot, 200, acked);
+      rounds.push({ batch_1: one, icinga: ic, batch_200: b200 });
+    }
+    const stored = await bot.stored();
+    const lost = [...acked].filter((id) => !stored.ids.has(id)).length;
+    const one = median(rounds.map((r) => (r.batch_1 as { results_per_s: number }).results_per_s));
+    const b200 = median(rounds.map((r) => (r.batch_200 as { results_per_s: number }).results_per_s));
+    const ic = icinga ? median(rounds.map((r) => (r.icinga as { results_per_s: number }).results_per_s)) : null;
+    return {
+      batch_1_results_per_s: one,
+      batch_200_results_per_s: b200,
+      icinga_results_per_s: ic,
+      ratio_batch_1_vs_icinga: ic ? +(one / ic).toFixed(2) : null,
+      ratio_batch_200_vs_icinga: ic ? +(b200 / ic).toFixed(2) : null,
+      rounds,
+      results_acknowledged: acked.size,
+      results_lost: lost,
+      results_duplicated: stored.rows - stored.ids.size,
+      bot_idle_rss_mb: rssIdle,
+      bot_peak_rss_mb: bot.peakRssMb(),
+      targets: { ratio_batch_1: 2, ratio_batch_200: 20, batch_200_results_per_s: engine === 'sqlite' ? 50_000 : 30_000, rss_mb: 300 },
+    };
+  } finally {
+    await bot.close();
+  }
+}
+
+/** AGENTS agents, each its own node, token and connection, posting batches of 10 back to back for AGENT_SECONDS. */
+async function manyAgents(): Promise<Record<string, unknown>> {
+  const bot = await startBot('sqlite', AGENTS);
+  const lat: number[] = [];
+  const acked = new Set<string>();
+  let timeouts = 0;
+  let errors = 0;
+  let non2xx = 0;
+  let retryAfters = 0;
+  const post = (agent: http.Agent, token: string, text: string) =>
+    new Promise<{ status: number; retryAfterS: number }>((resolve, reject) => {
+      const u = new URL(`${bot.url}/api/v1/agent/results`);
+      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfterS: Number(res.headers['retry-after'] ?? 0) }));
+      });
+      req.setTimeout(10_000, () => req.destroy(Object.assign(new Error('timeout'), { timeout: true })));
+      req.on('error', reject);
+      req.end(text);
+    });
+  // Connecting is measured apart: Node (libuv 1.46) accepts one new connection per event-loop turn, so a
+  // thousand agents connecting in the same second wait in the kernel's accept queue while the bot is busy.
+  // Each agent first connects and sends one batch (not counted); then every agent runs for AGENT_SECONDS.
+  const agentsHttp = bot.tokens.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const c0 = performance.now();
+  await Promise.all(
+    bot.tokens.map(async (token, i) => {
+      for (;;) {
+        const b = body(bot.sensorIds, SENSORS);
+        const r = await post(agentsHttp[i]!, token, b.text).catch(() => ({ status: 0, retryAfterS: 1 }));
+        if (r.status === 200) {
+          for (const id of b.ids) acked.add(id);
+          return;
+        }
+        await new Promise((res) => setTimeout(res, (r.retryAfterS || 1) * 1000));
+      }
+    }),
+  );
+  const connectMs = Math.round(performance.now() - c0);
+  const end = performance.now() + AGENT_SECONDS * 1000;
+  // Each agent behaves like the real one: the next batch when the last was stored; after a 503 the same
+  // batch again once Retry-After has passed; after an error, the same batch again after 500 ms.
+  const agents = bot.tokens.map(async (token, i) => {
+    const agent = agentsHttp[i]!;
+    let b = body(bot.sensorIds, SENSORS);
+    while (performance.now() < end) {
+      const t0 = performance.now();
+      try {
+        const r = await post(agent, token, b.text);
+        lat.push(performance.now() - t0);
+        if (r.status === 200) {
+          for (const id of b.ids) acked.add(id);
+          b = body(bot.sensorIds, SENSORS);
+        } else if (r.status === 503 && r.retryAfterS > 0) {
+          retryAfters++;
+          await new Promise((res) => setTimeout(res, r.retryAfterS * 1000));
+        } else non2xx++;
+      } catch (e) {
+        if ((e as { timeout?: boolean }).timeout) timeouts++;
+        else errors++;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+    }
+    agent.destroy();
+  });
+  await Promise.all(agents);
+  const peak = bot.peakRssMb();
+  const stored = await bot.stored();
+  await bot.close();
+  lat.sort((a, b) => a - b);
+  const pct = (p: number) => +(lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? 0).toFixed(1);
+  return {
+    agents: AGENTS,
+    seconds: AGENT_SECONDS,
+    batch: SENSORS,
+    all_connected_and_first_batch_stored_ms: connectMs,
+    requests: lat.length,
+    results_per_s: Math.round((acked.size - AGENTS * SENSORS) / AGENT_SECONDS),
+    p50_ms: pct(0.5),
+    p99_ms: pct(0.99),
+    max_ms: +(lat[lat.length - 1] ?? 0).toFixed(1),
+    client_timeouts: timeouts,
+    client_errors: errors,
+    busy_503_with_retry_after: retryAfters,
+    other_non_2xx: non2xx,
+    results_acknowledged: acked.size,
+    results_lost: [...acked].filter((id) => !stored.ids.has(id)).length,
+    results_duplicated: stored.rows - stored.ids.size,
+    bot_peak_rss_mb: peak,
+    targets: { p99_ms: 1000, client_timeouts: 0, results_lost: 0 },
+  };
+}
+
+/** The SQLite table's own insert limit: the ingest statement, no HTTP, at 200- and 10 000-row transactions. */
+async function rawInsertLimit(): Promise<Record<string, number>> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-raw-'));
+  const file = path.join(dir, 'raw.sqlite');
+  const store = openStore({ sqlitePath: file });
+  const { sensorIds } = await seed(store, 1);
+  await store.close();
+  const db = new SqliteDatabase(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('wal_autocheckpoint = 10000');
+  const st = db.prepare('insert into mon_records (node_id, sensor_id, result_id, at, status, output, perfdata) values (?, ?, ?, ?, ?, ?, ?) on conflict (node_id, result_id) do nothing');
+  const perf = JSON.stringify([{ label: '/', value: 44, uom: '%', warn: '80', crit: '90', min: 0, max: 100 }]);
+  const out: Record<string, number> = {};
+  for (const size of [200, 10_000]) {
+    const tx = db.transaction((n: number) => {
+      for (let i = 0; i < n; i++) st.run(1, sensorIds[i % SENSORS], `r${RUN}-${(idSeq++).toString(36)}`, Date.now(), 0, OUTPUT, perf);
+    });
+    let rows = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 4000) {
+      tx(size);
+      rows += size;
+    }
+    out[`rows_per_s_in_${size}_row_transactions`] = Math.round((rows / (performance.now() - t0)) * 1000);
+  }
+  db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
 export async function run(): Promise<Record<string, unknown>> {
-  return { batch: 100, seconds: DURATION_S, sqlite: await scenario('sqlite'), mariadb: await scenario('mysql') };
+  let icinga: { mod: IcingaModule; ref: IcingaRef } | null = null;
+  let icingaNote: string | undefined;
+  try {
+    const spec = './_icinga.js';
+    const mod = (await import(spec)) as IcingaModule;
+    const ref = await mod.startIcinga({ hosts: 100, servicesPerHost: 10 });
+    if ('missing' in ref) icingaNote = `${ref.missing} is not installed: no side-by-side figures`;
+    else icinga = { mod, ref };
+  } catch (e) {
+    icingaNote = `Icinga 2 did not start: ${(e as Error).message}`;
+  }
+  try {
+    const sqlite = PARTS.has('sqlite') ? await engineFigures('sqlite', icinga) : 'skipped';
+    const mariadb = PARTS.has('mariadb') ? await engineFigures('mysql', icinga) : 'skipped';
+    return {
+      seconds_per_measure: SECONDS,
+      connections: CONNECTIONS,
+      rounds: ROUNDS,
+      icinga: icinga ? { version: icinga.ref.version, setup: `100 hosts × 10 passive services, POST /v1/actions/process-check-result over TLS (Switchboard: plain HTTP), ${CONNECTIONS} keep-alive connections each side` } : icingaNote,
+      sqlite,
+      mariadb,
+      agents_1000_sqlite: PARTS.has('agents') ? await manyAgents() : 'skipped',
+      raw_sqlite_insert_limit: PARTS.has('raw') ? await rawInsertLimit() : 'skipped',
+    };
+  } finally {
+    await icinga?.ref.stop();
+  }
 }

@@ -1,4 +1,4 @@
-import type { Command, CommandContext } from '../src/core/command.js';
+import type { Command, CommandContext } from '../src/app-types.js';
 import { UserError } from '../src/core/command.js';
 import { when } from '../src/core/format.js';
 import { formatCall, type CallMatch } from '../src/dhcp/callerid.js';
@@ -13,6 +13,7 @@ export const commands: Command[] = [
   {
     name: 'call last',
     usage: 'call last',
+    example: 'call last',
     summary: 'the last call to the support line and its hosts',
     role: 'viewer',
     async run(ctx) {
@@ -24,6 +25,7 @@ export const commands: Command[] = [
   {
     name: 'calls',
     usage: 'calls [n]',
+    example: 'calls 10',
     summary: 'recent calls with their matching hosts',
     role: 'viewer',
     args: { positional: [{ name: 'n', type: 'integer', minimum: 1, maximum: 100, default: 10 }] },

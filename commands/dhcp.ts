@@ -1,9 +1,11 @@
-import type { Command, CommandContext } from '../src/core/command.js';
+import type { Command, CommandContext } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
 import { table, when } from '../src/core/format.js';
 import type { DhcpStore, HostInput, HostRecord } from '../src/dhcp/service.js';
 import { applyAll, renderForApp, RenderError, TARGETS, type Target } from '../src/dhcp/apply.js';
-import { sheetToInputs, hostsToCsv } from '../src/dhcp/sheet-import.js';
+import { sheetToInputs, hostsToCsv, importProblems, SHEET_MAX_BYTES } from '../src/dhcp/sheet-import.js';
+import { readAttachment } from '../src/core/attachment.js';
+import { structured, tablePart } from '../src/core/message.js';
 
 const svc = (ctx: CommandContext) => ctx.app.services.dhcp as DhcpStore;
 const by = (ctx: CommandContext) => `${ctx.caller.platform}:${ctx.caller.id}`;
@@ -33,7 +35,7 @@ function show(h: HostRecord): string {
     `changed by ${h.updatedBy} at ${when(h.updatedAt)}`,
   ].join('\n');
 }
-const rows = (hs: HostRecord[]) => table(['hostname', 'ip', 'mac', 'room', 'owner', 'access', 'phones'], hs.map((h) => [h.hostname, h.ip, h.mac, h.room ?? '', h.owner ?? '', String(h.access), h.phones.join(',')]));
+const hostTable = (hs: HostRecord[]) => tablePart(['hostname', 'ip', 'mac', 'room', 'owner', 'access', 'phones'], hs.map((h) => [h.hostname, h.ip, h.mac, h.room ?? '', h.owner ?? '', String(h.access), h.phones.join(',')]));
 
 async function need(ctx: CommandContext, key: string): Promise<HostRecord> {
   const h = await svc(ctx).lookup(key);
@@ -61,6 +63,7 @@ export const commands: Command[] = [
   {
     name: 'dhcp add',
     usage: 'dhcp add mac=<mac> ip=<ip|auto> name=<hostname> [room=…] [phone=…] [owner=…] [access=0-3] [comment=…] [boot=<url>]',
+    example: 'dhcp add mac=00:11:22:33:44:66 ip=auto name=pc-lab room=A2 owner="Lab bench"',
     summary: 'add a DHCP reservation',
     role: 'operator',
     args: { allowUnknownNamed: true },
@@ -78,6 +81,7 @@ export const commands: Command[] = [
   {
     name: 'dhcp edit',
     usage: 'dhcp edit <mac|ip|hostname> field=value…',
+    example: 'dhcp edit pc-reception room=B2',
     summary: 'change a reservation',
     role: 'operator',
     args: { positional: [KEY], allowUnknownNamed: true },
@@ -97,6 +101,7 @@ export const commands: Command[] = [
   {
     name: 'dhcp rm',
     usage: 'dhcp rm <mac|ip|hostname>',
+    example: 'dhcp rm pc-reception',
     summary: 'remove a reservation',
     role: 'operator',
     args: { positional: [KEY] },
@@ -113,6 +118,7 @@ export const commands: Command[] = [
   {
     name: 'dhcp show',
     usage: 'dhcp show <mac|ip|hostname>',
+    example: 'dhcp show pc-reception',
     summary: 'show one reservation',
     role: 'viewer',
     args: { positional: [KEY] },
@@ -123,6 +129,7 @@ export const commands: Command[] = [
   {
     name: 'dhcp find',
     usage: 'dhcp find <text>',
+    example: 'dhcp find reception',
     summary: 'search MAC, IP, hostname, room, phone and owner',
     role: 'viewer',
     args: { positional: [{ name: 'text', required: true, rest: true }] },
@@ -130,12 +137,13 @@ export const commands: Command[] = [
       const text = ([] as string[]).concat(args.text as string[]).join(' ');
       const hs = await svc(ctx).find(text);
       if (!hs.length) return `No host matches "${text}".`;
-      return `${hs.length} host(s):\n${rows(hs.slice(0, 50))}${hs.length > 50 ? `\n… ${hs.length - 50} more; refine the search` : ''}`;
+      return structured([`${hs.length} host(s):`, hostTable(hs.slice(0, 50)), ...(hs.length > 50 ? [`… ${hs.length - 50} more; refine the search`] : [])]);
     },
   },
   {
     name: 'dhcp list',
     usage: 'dhcp list [room=…] [access=0-3] [page=N]',
+    example: 'dhcp list room=A1',
     summary: 'list reservations, 50 a page',
     role: 'viewer',
     args: { named: { room: { type: 'string' }, access: { type: 'integer', minimum: 0, maximum: 3 }, page: { type: 'integer', minimum: 1, default: 1 } } },
@@ -148,12 +156,13 @@ export const commands: Command[] = [
       const filt = [args.room !== undefined ? `room=${/\s/.test(String(args.room)) ? JSON.stringify(String(args.room)) : args.room}` : '', args.access !== undefined ? `access=${args.access}` : ''].filter(Boolean).join(' ');
       if (!hs.length) return filt ? `No hosts with ${filt}.` : 'No hosts.';
       if (page > pages) throw new UserError(`There is no page ${page}: ${hs.length} host(s)${filt ? ` with ${filt}` : ''} fit on ${pages} page(s) of 50.`);
-      return `${hs.length} host(s), page ${page}/${pages}:\n${rows(hs.slice((page - 1) * 50, page * 50))}${page < pages ? `\nnext: dhcp list ${filt ? `${filt} ` : ''}page=${page + 1}` : ''}`;
+      return structured([`${hs.length} host(s), page ${page}/${pages}:`, hostTable(hs.slice((page - 1) * 50, page * 50)), ...(page < pages ? [`next: \`dhcp list ${filt ? `${filt} ` : ''}page=${page + 1}\``] : [])]);
     },
   },
   {
     name: 'dhcp history',
     usage: 'dhcp history <mac|ip|hostname>',
+    example: 'dhcp history pc-reception',
     summary: "a host's changes",
     role: 'viewer',
     args: { positional: [KEY] },
@@ -168,23 +177,30 @@ export const commands: Command[] = [
   {
     name: 'dhcp import',
     usage: 'dhcp import [--dry-run]   (attach a CSV or XLSX: mac, ip, hostname, room, phone, owner, access, comment)',
+    example: 'dhcp import --dry-run',
     summary: 'add/update hosts from a sheet, all or nothing',
     role: 'operator',
     args: { flags: { 'dry-run': { description: 'show what would change' } } },
     async run(ctx, args) {
       const f = ctx.incoming.files[0];
       if (!f) throw new UserError('Attach a CSV or XLSX file with a header row (mac, ip, hostname, room, phone, owner, access, comment).');
+      let data: Buffer;
+      try {
+        data = await readAttachment(f, SHEET_MAX_BYTES);
+      } catch (err) {
+        throw new UserError(`Nothing imported: ${(err as Error).message}`);
+      }
       let parsed;
       try {
-        parsed = await sheetToInputs(await f.fetch(), f.name);
+        parsed = await sheetToInputs(data, f.name);
       } catch (err) {
         throw new UserError(`Cannot read ${f.name}: ${(err as Error).message}`);
       }
-      const { inputs, rowNums, issues } = parsed;
+      const { inputs, issues } = parsed;
       const dry = !!args.flags['dry-run'];
       const r = await svc(ctx).upsertHosts(inputs, by(ctx), { dryRun: dry || issues.length > 0 });
       if (issues.length || !r.ok) {
-        const all = [...issues, ...r.errors.map((e) => `row ${rowNums[e.index]}: ${e.message}`)];
+        const all = importProblems(parsed, r.errors);
         throw new UserError(`Nothing imported: ${all.length} problem(s) in ${f.name}:\n${all.slice(0, 50).join('\n')}${all.length > 50 ? `\n… and ${all.length - 50} more` : ''}`);
       }
       const head = dry ? 'Dry run, nothing written' : 'Imported';
@@ -197,6 +213,7 @@ export const commands: Command[] = [
   {
     name: 'dhcp export',
     usage: 'dhcp export',
+    example: 'dhcp export',
     summary: 'all reservations as a CSV file',
     role: 'viewer',
     async run(ctx) {
@@ -207,6 +224,7 @@ export const commands: Command[] = [
   {
     name: 'dhcp render',
     usage: 'dhcp render isc|kea|dnsmasq|proxy1|proxy2|proxy3',
+    example: 'dhcp render kea',
     summary: 'print exactly what apply would write',
     role: 'viewer',
     args: { positional: [{ name: 'target', required: true, enum: TARGETS }] },
@@ -227,6 +245,7 @@ export const commands: Command[] = [
   {
     name: 'dhcp apply',
     usage: 'dhcp apply [--dry-run]',
+    example: 'dhcp apply --dry-run',
     summary: 'render, check with the daemons, install and reload',
     role: 'operator',
     args: { flags: { 'dry-run': { description: 'render and check only' } } },
@@ -234,7 +253,7 @@ export const commands: Command[] = [
       return args.flags['dry-run'] ? null : 'write the DHCP and proxy files and reload the daemons';
     },
     async run(ctx, args) {
-      const r = await applyAll(ctx.app, svc(ctx), { dryRun: !!args.flags['dry-run'] });
+      const r = await applyAll(ctx.app, svc(ctx), { dryRun: !!args.flags['dry-run'], replyTo: { platform: ctx.incoming.platform, channel: ctx.incoming.channel, thread: ctx.incoming.thread } });
       if (!r.ok) throw new UserError(r.text);
       return r.text;
     },

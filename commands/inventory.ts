@@ -1,5 +1,5 @@
 // `inventory pcs|pc|accounts|export`: the PCs renewal has seen (keyed by MAC) and their account history.
-import type { Command } from '../src/core/command.js';
+import type { Command } from '../src/app-types.js';
 import { UserError } from '../src/core/command.js';
 import { table, when } from '../src/core/format.js';
 import type { PcRow } from '../src/renew/inventory.js';
@@ -19,6 +19,7 @@ export const commands: Command[] = [
   {
     name: 'inventory pcs',
     usage: 'inventory pcs [filter]',
+    example: 'inventory pcs reception',
     summary: 'PCs in the inventory (filter on MAC, hostname, IP or account)',
     role: 'viewer',
     args: { positional: [{ name: 'filter' }] },
@@ -31,6 +32,7 @@ export const commands: Command[] = [
   {
     name: 'inventory pc',
     usage: 'inventory pc <mac|host|ip>',
+    example: 'inventory pc pc-reception',
     summary: "one PC's record and facts",
     role: 'viewer',
     args: { positional: [{ name: 'pc', required: true }] },
@@ -54,6 +56,7 @@ export const commands: Command[] = [
   {
     name: 'inventory accounts',
     usage: 'inventory accounts [pc]',
+    example: 'inventory accounts',
     summary: 'account history (per PC when given a MAC, hostname or IP)',
     role: 'viewer',
     args: { positional: [{ name: 'pc' }] },
@@ -73,6 +76,7 @@ export const commands: Command[] = [
   {
     name: 'inventory export',
     usage: 'inventory export',
+    example: 'inventory export',
     summary: 'the PC inventory as a CSV file',
     role: 'viewer',
     async run(ctx) {

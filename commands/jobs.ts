@@ -1,7 +1,8 @@
-import type { Command } from '../src/core/command.js';
+import type { Command } from '../src/app-types.js';
 import { UserError } from '../src/core/command.js';
 import { renderJob, type JobRow } from '../src/core/jobs.js';
 import { table, when } from '../src/core/format.js';
+import { structured, tablePart } from '../src/core/message.js';
 
 const ID = { name: 'id', required: true, type: 'integer', minimum: 1 } as const;
 
@@ -9,6 +10,7 @@ export const commands: Command[] = [
   {
     name: 'jobs',
     usage: 'jobs [all] [n]',
+    example: 'jobs all 10',
     summary: 'recent jobs (queued and running first; `all` includes finished ones)',
     role: 'viewer',
     args: { positional: [{ name: 'scope', enum: ['all', 'active'], default: 'active' }, { name: 'n', type: 'integer', minimum: 1, maximum: 200, default: 20 }] },
@@ -17,15 +19,19 @@ export const commands: Command[] = [
       if (args.scope !== 'all') q = q.where('status', 'in', ['queued', 'running']);
       const rows = (await q.execute()) as JobRow[];
       if (!rows.length) return args.scope === 'all' ? 'No jobs yet.' : 'No job is queued or running. `jobs all` shows finished ones.';
-      return table(
-        ['#', 'kind', 'status', 'progress', 'by', 'created'],
-        rows.map((r) => [String(r.id), r.kind, r.status, r.total ? `${r.done}/${r.total}` : String(r.done || ''), `${r.requested_platform}:${r.requested_user}`, when(r.created_at)]),
-      );
+      return structured([
+        tablePart(
+          ['#', 'kind', 'status', 'progress', 'by', 'created'],
+          rows.map((r) => [String(r.id), r.kind, r.status, r.total ? `${r.done}/${r.total}` : String(r.done || ''), `${r.requested_platform}:${r.requested_user}`, when(r.created_at)]),
+          { align: ['right', 'left', 'left', 'right', 'left', 'left'] },
+        ),
+      ]);
     },
   },
   {
     name: 'job',
     usage: 'job <id>',
+    example: 'job 1',
     summary: "one job's status, progress and result",
     role: 'viewer',
     args: { positional: [ID] },
@@ -41,6 +47,7 @@ export const commands: Command[] = [
   {
     name: 'cancel',
     usage: 'cancel <id>',
+    example: 'cancel 1',
     summary: 'cancel a queued or running job',
     role: 'operator',
     args: { positional: [ID] },

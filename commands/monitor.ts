@@ -1,12 +1,16 @@
-import type { Command, CommandContext } from '../src/core/command.js';
+import type { Command, CommandContext } from '../src/app-types.js';
+import { loopbackWarning } from '../src/http/base-url.js';
 import { UserError, UsageError } from '../src/core/command.js';
 import { table, ago, when, parseDuration } from '../src/core/format.js';
-import { now } from '../src/store/db.js';
-import { STATUS } from '../src/monitor/types.js';
-import { parseRange } from '../src/agent/range.js';
+import { DateTime } from 'luxon';
+import { parseRange, STATUS, span, type Perf } from '../src/monitor/types.js';
+import { parseHours } from '../src/monitor/fraud-rules.js';
+import type { SensorCatalogue } from '../src/wire/sensor-kinds.js';
+import type { SensorArg } from '../src/wire/sensor-kind.js';
+import { parseApplyTargets } from '../src/dhcp/apply-agents.js';
+import { structured, tablePart } from '../src/core/message.js';
 
 const NAME = { name: 'name', required: true, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' } as const;
-const KINDS = ['disk', 'memory', 'swap', 'load', 'uptime', 'process', 'tcp', 'ping', 'sip-registrations', 'asterisk-channels', 'asterisk-uptime', 'nagios'];
 
 const svc = (ctx: CommandContext) => ctx.app.services.monitor;
 
@@ -17,21 +21,41 @@ function ms(v: unknown, field: string, dflt: number): number {
   return n;
 }
 
+/** The key=value arguments of a sensor (everything but the command's own settings), as text. */
 function sensorArgs(args: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(args)) {
     if (['flags', 'name', 'kind', 'interval', 'timeout', 'attempts', 'retention', 'sensor', 'node'].includes(k) || v === undefined) continue;
     out[k] = String(v);
   }
-  for (const k of ['warn', 'crit', 'lossWarn', 'lossCrit']) {
-    if (out[k] === undefined) continue;
-    try {
-      parseRange(out[k]);
-    } catch (e) {
-      throw new UsageError(`${k}=${out[k]}: ${(e as Error).message} (Nagios range syntax: 10, 10:, ~:10, 10:20, @10:20)`);
-    }
-  }
   return out;
+}
+
+/**
+ * A kind's arguments, checked against its definition in src/agent/sensors/ (through the catalogue): every
+ * problem named, as a usage error. `partial`: a change to a sensor that has its required arguments already.
+ */
+function checkedArgs(kinds: SensorCatalogue, kind: string, args: Record<string, unknown>, partial = false): Record<string, string> {
+  const a = sensorArgs(args);
+  const problems = kinds.argProblems(kind, a, { partial });
+  if (!problems.length) return a;
+  const hint = kinds.info(kind) ? `monitor sensor kinds ${kind} lists its arguments` : 'monitor sensor kinds lists the kinds';
+  throw new UsageError(`${problems.join('\n')}\n(${hint})`);
+}
+
+/** Sensor arguments that make the agent run a program on the PBX: a plugin kind, or an override of the program. */
+function runsCommand(kinds: SensorCatalogue, kind: string, args: Record<string, string>): boolean {
+  const k = kinds.info(kind);
+  return k?.runs === 'plugin' || Object.keys(args).some((a) => k?.args[a]?.agentOverride);
+}
+const MAY_REFUSE = 'The agent on each PBX may refuse it: it runs only what its own config allows (a refused sensor reports UNKNOWN with the reason).';
+
+/** One argument of a kind for `monitor sensor kinds <kind>`: `key=…  summary (required; type; values; default)`. */
+function describeArg(name: string, a: SensorArg): string {
+  const type = a.type === 'range' ? 'Nagios range' : a.type === 'integer' ? `whole number${a.minimum !== undefined ? ` ${a.minimum}..${a.maximum ?? ''}` : ''}` : '';
+  const override = a.agentOverride ? "replaced by the agent's own unless its config allows commands" : '';
+  const notes = [a.required ? 'required' : '', type, a.enum ? a.enum.join('|') : '', a.default !== undefined ? `default ${a.default}` : '', override].filter(Boolean);
+  return `${name}=…  ${a.summary}${notes.length ? ` (${notes.join('; ')})` : ''}`;
 }
 
 function checkRetention(r: string): string {
@@ -39,31 +63,43 @@ function checkRetention(r: string): string {
   return r;
 }
 
-async function sensor(ctx: CommandContext, name: string) {
-  const s = await ctx.app.db.selectFrom('mon_sensors').selectAll().where('name', '=', name).executeTakeFirst();
-  if (!s) throw new UserError(`no sensor named ${name} (see monitor sensors)`);
-  return s;
-}
 
 export const commands: Command[] = [
   {
     name: 'monitor enroll',
-    usage: 'monitor enroll <name>',
-    summary: 'create a node and send you (by DM) a one-time enrolment code for its agent',
+    usage: 'monitor enroll <name> [role=monitor|apply] [targets=isc,kea,keaControl,dnsmasq,proxy]',
+    example: 'monitor enroll pbx2',
+    summary: 'create a node (a PBX agent, or with role=apply an agent that applies DHCP/proxy files on its server) and DM you its one-time enrolment code',
+    details: 'role=apply targets=isc,proxy: `dhcp apply` hands those backends to this node\'s agent, which checks, installs and reloads them with the paths and commands of its own agent.yaml (apply.backends) and reports back; the result is posted where the apply was asked. Other backends stay applied by the bot itself.',
     role: 'operator',
-    args: { positional: [NAME] },
+    args: { positional: [NAME], named: { role: { enum: ['monitor', 'apply'] }, targets: {} } },
     async run(ctx, args) {
-      const r = await svc(ctx).createEnrollment(String(args.name));
+      const role = (args.role as 'monitor' | 'apply' | undefined) ?? 'monitor';
+      let applyTargets: string | null = null;
+      if (role === 'apply') {
+        if (args.targets === undefined) throw new UsageError('role=apply needs targets=<backends>, e.g. targets=isc,proxy');
+        try {
+          applyTargets = parseApplyTargets(String(args.targets)).join(',');
+        } catch (e) {
+          throw new UserError((e as Error).message);
+        }
+        const taken = (await ctx.app.services.dhcpAgents.nodes()).flatMap((n) => n.backends.filter((b) => applyTargets!.split(',').includes(b)).map((b) => `${b} (node ${n.name})`));
+        if (taken.length) throw new UserError(`already applied by another node: ${taken.join(', ')}; remove that node first (monitor rm) or choose other targets`);
+      } else if (args.targets !== undefined) throw new UsageError('targets= is for role=apply');
+      const r = await svc(ctx).createEnrollment(String(args.name), false, { role, applyTargets });
+      const extra = role === 'apply' ? `\nThen add to /etc/switchboard/agent.yaml what this server applies, with its own paths and reload commands, e.g.:\n\`\`\`\ncdrSource: off\napply:\n  backends:\n${applyTargets!.split(',').map((b) => `    ${b}: {reload: [systemctl, reload, <service>]}`).join('\n')}\n\`\`\`` : '';
       await ctx.dm(
-        `Enrolment for node ${args.name} (one-time code, valid until ${when(r.expires)} UTC). On the PBX run:\n\`\`\`\nswitchboard agent enroll --server ${ctx.app.baseUrl()} --code ${r.code} --config /etc/switchboard/agent.yaml\n\`\`\``,
+        `Enrolment for node ${args.name} (one-time code, valid until ${when(r.expires)} UTC). On the ${role === 'apply' ? 'DHCP/proxy server' : 'PBX'} run:\n\`\`\`\nswitchboard agent enroll --server ${ctx.app.baseUrl()} --code ${r.code} --config /etc/switchboard/agent.yaml\n\`\`\`${extra}`,
         { secret: true },
       );
-      return `Node ${args.name} created (id ${r.nodeId}). I sent you the enrolment command by direct message.`;
+      const warn = loopbackWarning(ctx.app.baseUrl(), 'The server URL in that command');
+      return `Node ${args.name} created (id ${r.nodeId}${role === 'apply' ? `, role apply: ${applyTargets}` : ''}). I sent you the enrolment command by direct message.${warn ? `\n${warn}` : ''}`;
     },
   },
   {
     name: 'monitor token rotate',
     usage: 'monitor token rotate <node>',
+    example: 'monitor token rotate pbx1',
     summary: "revoke a node's token now and DM you a new one-time enrolment code",
     role: 'operator',
     args: { positional: [{ ...NAME, name: 'node' }] },
@@ -71,124 +107,121 @@ export const commands: Command[] = [
     async run(ctx, args) {
       const r = await svc(ctx).createEnrollment(String(args.node), true);
       await ctx.dm(`New enrolment for node ${args.node}:\n\`\`\`\nswitchboard agent enroll --server ${ctx.app.baseUrl()} --code ${r.code}\n\`\`\``, { secret: true });
-      return `Token of ${args.node} revoked; a new enrolment code was sent to you by direct message.`;
+      const warn = loopbackWarning(ctx.app.baseUrl(), 'The server URL in that command');
+      return `Token of ${args.node} revoked; a new enrolment code was sent to you by direct message.${warn ? `\n${warn}` : ''}`;
     },
   },
   ...(['disable', 'enable'] as const).map(
     (verb): Command => ({
       name: `monitor ${verb}`,
       usage: `monitor ${verb} <node>`,
+      example: `monitor ${verb} pbx1`,
       summary: verb === 'disable' ? 'stop accepting results from a node (no stale alerts)' : 're-enable a node',
       role: 'operator',
       args: { positional: [{ ...NAME, name: 'node' }] },
       async run(ctx, args) {
-        const n = await svc(ctx).node(String(args.node));
-        await ctx.app.db.updateTable('mon_nodes').set({ enabled: verb === 'enable' ? 1 : 0, stale: 0 }).where('id', '=', n.id).execute();
-        if (verb === 'enable') {
-          // Its states were forgotten when it was disabled; a node disabled by an older release still has
-          // them, and a sensor remembered hard CRITICAL (its alert resolved) would never alert again.
-          if (!n.enabled) await svc(ctx).resetSensorStates(n.id);
-          return `Node ${n.name} enabled.`;
-        }
-        // A disabled node sends nothing, so its open alerts could never resolve: close them now.
-        const closed = await svc(ctx).closeNodeAlerts(n.id, 'disabled');
-        return `Node ${n.name} disabled${closed ? `; ${closed} open alert(s) resolved` : ''}.`;
+        const r = await svc(ctx).nodes.setEnabled(String(args.node), verb === 'enable');
+        if (verb === 'enable') return `Node ${r.name} enabled.`;
+        return `Node ${r.name} disabled${r.closed ? `; ${r.closed} open alert(s) resolved` : ''}.`;
       },
     }),
   ),
   {
     name: 'monitor rm',
     usage: 'monitor rm <node>',
+    example: 'monitor rm pbx1',
     summary: 'remove a node with its state, records and alerts',
     role: 'operator',
     args: { positional: [{ ...NAME, name: 'node' }] },
     confirm: (a) => `remove node ${a.node} with all its records and alerts`,
     async run(ctx, args) {
-      const n = await svc(ctx).node(String(args.node));
-      await svc(ctx).closeNodeAlerts(n.id, 'removed');
-      await ctx.app.db.transaction().execute(async (trx) => {
-        for (const t of ['mon_node_sensors', 'mon_records', 'mon_seen', 'mon_sensor_state', 'mon_alerts', 'mon_silences', 'mon_cdr_calls'] as const) await trx.deleteFrom(t).where('node_id', '=', n.id).execute();
-        await trx.deleteFrom('mon_nodes').where('id', '=', n.id).execute();
-      });
-      svc(ctx).invalidate();
-      return `Node ${n.name} removed.`;
+      return `Node ${await svc(ctx).nodes.remove(String(args.node))} removed.`;
     },
   },
   {
     name: 'monitor sensor add',
     usage: 'monitor sensor add <name> kind=<kind> [interval=60s] [timeout=10s] [attempts=3] [retention=last|history:30d] [command="…"] [warn=…] [crit=…] [key=value…]',
+    example: 'monitor sensor add root-disk kind=disk path=/ warn=80 crit=90 retention=history:30d',
     summary: 'define a sensor (built-in kind or a Nagios plugin command line)',
     role: 'operator',
     args: {
       positional: [NAME],
-      named: { kind: { required: true, enum: KINDS }, interval: {}, timeout: {}, attempts: { type: 'integer', minimum: 1, maximum: 20 }, retention: {}, command: {} },
+      named: { kind: { required: true }, interval: {}, timeout: {}, attempts: { type: 'integer', minimum: 1, maximum: 20 }, retention: {}, command: {} },
       allowUnknownNamed: true,
     },
-    details: `Kinds: ${KINDS.join(', ')}. Thresholds warn= crit= use the Nagios range syntax (10, 10:, ~:10, 10:20, @10:20).`,
+    details: 'Kinds and the arguments each takes: monitor sensor kinds. Thresholds warn= crit= use the Nagios range syntax (10, 10:, ~:10, 10:20, @10:20).',
     async run(ctx, args) {
-      if (args.kind === 'nagios' && !args.command) throw new UsageError('kind=nagios needs command="/usr/lib/nagios/plugins/check_… args"');
-      const a = sensorArgs(args);
-      const interval = ms(args.interval, 'interval', 60_000);
-      const timeout = ms(args.timeout, 'timeout', 10_000);
-      if (await ctx.app.db.selectFrom('mon_sensors').select('id').where('name', '=', String(args.name)).executeTakeFirst()) throw new UserError(`sensor ${args.name} exists (monitor sensor edit)`);
-      await ctx.app.db.insertInto('mon_sensors').values({ name: String(args.name), kind: String(args.kind), args: JSON.stringify(a), interval_ms: interval, timeout_ms: timeout, attempts: Number(args.attempts ?? 3), retention: checkRetention(String(args.retention ?? 'last')), created_at: now() }).execute();
-      return `Sensor ${args.name} (${args.kind}) added; assign it with monitor assign ${args.name} <node|all>.`;
+      const kinds = svc(ctx).kinds;
+      const kind = String(args.kind);
+      const a = checkedArgs(kinds, kind, args);
+      await svc(ctx).sensors.add({ name: String(args.name), kind, args: a, intervalMs: ms(args.interval, 'interval', 60_000), timeoutMs: ms(args.timeout, 'timeout', 10_000), attempts: Number(args.attempts ?? 3), retention: checkRetention(String(args.retention ?? 'last')) });
+      return `Sensor ${args.name} (${kind}) added; assign it with monitor assign ${args.name} <node|all>.${runsCommand(kinds, kind, a) ? ` ${MAY_REFUSE}` : ''}`;
     },
   },
   {
     name: 'monitor sensor edit',
     usage: 'monitor sensor edit <name> [interval=…] [timeout=…] [attempts=…] [retention=…] [key=value…]',
+    example: 'monitor sensor edit load interval=5m',
     summary: "change a sensor's settings or arguments",
     role: 'operator',
     args: { positional: [NAME], named: { interval: {}, timeout: {}, attempts: { type: 'integer', minimum: 1, maximum: 20 }, retention: {}, command: {} }, allowUnknownNamed: true },
     async run(ctx, args) {
-      const s = await sensor(ctx, String(args.name));
-      const a = { ...JSON.parse(s.args), ...sensorArgs(args) };
-      await ctx.app.db
-        .updateTable('mon_sensors')
-        .set({ args: JSON.stringify(a), interval_ms: ms(args.interval, 'interval', s.interval_ms), timeout_ms: ms(args.timeout, 'timeout', s.timeout_ms), attempts: Number(args.attempts ?? s.attempts), retention: checkRetention(String(args.retention ?? s.retention)) })
-        .where('id', '=', s.id)
-        .execute();
-      svc(ctx).invalidate();
-      return `Sensor ${s.name} updated; agents pick it up at their next config poll.`;
+      await svc(ctx).sensors.edit(String(args.name), (s) => ({ ...s, args: { ...s.args, ...checkedArgs(svc(ctx).kinds, s.kind, args, true) }, intervalMs: ms(args.interval, 'interval', s.intervalMs), timeoutMs: ms(args.timeout, 'timeout', s.timeoutMs), attempts: Number(args.attempts ?? s.attempts), retention: checkRetention(String(args.retention ?? s.retention)) }));
+      return `Sensor ${args.name} updated; agents pick it up at their next config poll.`;
+    },
+  },
+  {
+    name: 'monitor sensor kinds',
+    usage: 'monitor sensor kinds [kind]',
+    example: 'monitor sensor kinds ping',
+    summary: 'the sensor kinds, or the arguments one kind takes',
+    role: 'viewer',
+    args: { positional: [{ name: 'kind' }] },
+    async run(ctx, args) {
+      const kinds = svc(ctx).kinds;
+      if (args.kind !== undefined) {
+        const k = kinds.info(String(args.kind));
+        if (!k) throw new UserError(`no sensor kind ${args.kind} (kinds: ${kinds.names().join(', ')})`);
+        const list = Object.entries(k.args).map(([n, a]) => `  ${describeArg(n, a)}`);
+        return `${k.name}: ${k.summary}${k.runs === 'plugin' ? ' — runs the command line given, if the agent allows that plugin' : ''}\n${list.length ? `Arguments:\n${list.join('\n')}` : 'No arguments.'}`;
+      }
+      const rows = kinds.names().map((n) => kinds.info(n)!).map((k) => [k.name, k.summary, Object.entries(k.args).map(([n, a]) => (a.required ? `${n}=… (required)` : n)).join(', ')]);
+      return structured([`${rows.length} sensor kinds (monitor sensor kinds <kind> for one kind's arguments):`, tablePart(['kind', 'checks', 'arguments'], rows, { align: ['left', 'left', 'left'] })]);
     },
   },
   {
     name: 'monitor sensor show',
     usage: 'monitor sensor show <name>',
+    example: 'monitor sensor show load',
     summary: "a sensor's definition and the nodes it runs on",
     role: 'viewer',
     args: { positional: [NAME] },
     async run(ctx, args) {
-      const s = await sensor(ctx, String(args.name));
-      const nodes = await ctx.app.db.selectFrom('mon_node_sensors as ns').innerJoin('mon_nodes as n', 'n.id', 'ns.node_id').select(['n.name', 'ns.overrides']).where('ns.sensor_id', '=', s.id).execute();
+      const { sensor: s, nodes } = await svc(ctx).sensors.show(String(args.name));
       return [`${s.name}: kind ${s.kind}, every ${s.interval_ms / 1000}s, timeout ${s.timeout_ms / 1000}s, attempts ${s.attempts}, retention ${s.retention}`, `args: ${s.args}`, `nodes: ${nodes.map((n) => n.name + (n.overrides ? ` ${n.overrides}` : '')).join(', ') || '(none)'}`].join('\n');
     },
   },
   {
     name: 'monitor sensor rm',
     usage: 'monitor sensor rm <name>',
+    example: 'monitor sensor rm load',
     summary: 'remove a sensor everywhere',
     role: 'operator',
     args: { positional: [NAME] },
     confirm: (a) => `remove sensor ${a.name} from every node with its records`,
     async run(ctx, args) {
-      const s = await sensor(ctx, String(args.name));
-      await ctx.app.db.transaction().execute(async (trx) => {
-        for (const t of ['mon_node_sensors', 'mon_records', 'mon_sensor_state'] as const) await trx.deleteFrom(t).where('sensor_id', '=', s.id).execute();
-        await trx.deleteFrom('mon_sensors').where('id', '=', s.id).execute();
-      });
-      svc(ctx).invalidate();
-      return `Sensor ${s.name} removed.`;
+      await svc(ctx).removeSensor(String(args.name));
+      return `Sensor ${args.name} removed.`;
     },
   },
   {
     name: 'monitor sensors',
     usage: 'monitor sensors',
+    example: 'monitor sensors',
     summary: 'list sensors',
     role: 'viewer',
     async run(ctx) {
-      const rows = await ctx.app.db.selectFrom('mon_sensors').selectAll().orderBy('name').execute();
+      const rows = await svc(ctx).sensors.list();
       if (!rows.length) return 'No sensors yet (monitor sensor add).';
       return table(['name', 'kind', 'every', 'attempts', 'retention', 'args'], rows.map((s) => [s.name, s.kind, `${s.interval_ms / 1000}s`, String(s.attempts), s.retention, s.args]));
     },
@@ -196,75 +229,62 @@ export const commands: Command[] = [
   {
     name: 'monitor assign',
     usage: 'monitor assign <sensor> <node|all> [key=value… per-node overrides]',
+    example: 'monitor assign load all',
     summary: 'run a sensor on a node (or all nodes)',
     role: 'operator',
     args: { positional: [{ ...NAME, name: 'sensor' }, { ...NAME, name: 'node' }], allowUnknownNamed: true },
     async run(ctx, args) {
-      const s = await sensor(ctx, String(args.sensor));
-      const nodes = args.node === 'all' ? await ctx.app.db.selectFrom('mon_nodes').select(['id', 'name']).execute() : [await svc(ctx).node(String(args.node))];
-      const ov = sensorArgs(args);
-      for (const n of nodes) {
-        await ctx.app.db.deleteFrom('mon_node_sensors').where('node_id', '=', n.id).where('sensor_id', '=', s.id).execute();
-        await ctx.app.db.insertInto('mon_node_sensors').values({ node_id: n.id, sensor_id: s.id, overrides: Object.keys(ov).length ? JSON.stringify(ov) : null }).execute();
-      }
-      svc(ctx).invalidate();
-      return `Sensor ${s.name} assigned to ${nodes.map((n) => n.name).join(', ') || '(no nodes)'}.`;
+      const m = svc(ctx);
+      const s = await m.sensors.get(String(args.sensor));
+      const overrides = checkedArgs(m.kinds, s.kind, args, true);
+      const nodes = args.node === 'all' ? await m.nodes.all() : [await m.nodes.get(String(args.node))];
+      await m.sensors.assign(String(args.sensor), nodes, overrides);
+      return `Sensor ${args.sensor} assigned to ${nodes.map((n) => n.name).join(', ') || '(no nodes)'}.${runsCommand(m.kinds, s.kind, overrides) ? ` ${MAY_REFUSE}` : ''}`;
     },
   },
   {
     name: 'monitor unassign',
     usage: 'monitor unassign <sensor> <node|all>',
+    example: 'monitor unassign load pbx1',
     summary: 'stop running a sensor on a node',
     role: 'operator',
     args: { positional: [{ ...NAME, name: 'sensor' }, { ...NAME, name: 'node' }] },
     async run(ctx, args) {
-      const s = await sensor(ctx, String(args.sensor));
-      let q = ctx.app.db.deleteFrom('mon_node_sensors').where('sensor_id', '=', s.id);
-      if (args.node !== 'all') q = q.where('node_id', '=', (await svc(ctx).node(String(args.node))).id);
-      const r = await q.executeTakeFirst();
-      svc(ctx).invalidate();
-      return `Sensor ${s.name} unassigned from ${Number(r.numDeletedRows)} node(s).`;
+      const m = svc(ctx);
+      await m.sensors.get(String(args.sensor));
+      const n = await m.sensors.unassign(String(args.sensor), args.node === 'all' ? undefined : (await m.nodes.get(String(args.node))).id);
+      return `Sensor ${args.sensor} unassigned from ${n} node(s).`;
     },
   },
   {
     name: 'monitor nodes',
     usage: 'monitor nodes',
+    example: 'monitor nodes',
     summary: 'one line per node: state, last seen',
     role: 'viewer',
     async run(ctx) {
-      const nodes = await ctx.app.db.selectFrom('mon_nodes').selectAll().orderBy('name').execute();
+      const nodes = await svc(ctx).nodes.overview();
       if (!nodes.length) return 'No nodes yet (monitor enroll <name>).';
-      const states = await ctx.app.db.selectFrom('mon_sensor_state').select(['node_id', 'hard_status']).execute();
-      return table(
-        ['node', 'state', 'sensors', 'last seen', 'agent', 'asterisk'],
-        nodes.map((n) => {
-          const mine = states.filter((s) => s.node_id === n.id);
-          const worst = Math.max(0, ...mine.map((s) => (s.hard_status === 3 ? 1.5 : s.hard_status)));
-          const f = n.facts ? (JSON.parse(n.facts) as Record<string, string>) : {};
-          const state = !n.enabled ? 'disabled' : !n.token_hash ? 'not enrolled' : n.stale ? 'STALE' : worst === 0 ? 'OK' : worst === 1.5 ? 'UNKNOWN' : STATUS[worst]!;
-          return [n.name, state, String(mine.length), ago(n.last_seen), f.agentVersion ?? '', f.asterisk ?? ''];
-        }),
-      );
+      return structured([
+        tablePart(
+          ['node', 'state', 'sensors', 'last seen', 'agent', 'asterisk'],
+          nodes.map((n) => [n.node.role === 'apply' ? `${n.node.name} (apply: ${n.node.apply_targets ?? ''})` : n.node.name, n.state, String(n.sensors), ago(n.node.last_seen), String(n.facts.agentVersion ?? ''), String(n.facts.asterisk ?? '')]),
+          { align: ['left', 'left', 'right', 'left', 'left', 'left'] },
+        ),
+      ]);
     },
   },
   {
     name: 'monitor node',
     usage: 'monitor node <name>',
+    example: 'monitor node pbx1',
     summary: "a node's sensors: state, output, age",
     role: 'viewer',
     args: { positional: [NAME] },
     async run(ctx, args) {
-      const n = await svc(ctx).node(String(args.name));
-      const rows = await ctx.app.db
-        .selectFrom('mon_node_sensors as ns')
-        .innerJoin('mon_sensors as s', 's.id', 'ns.sensor_id')
-        .leftJoin('mon_sensor_state as st', (j) => j.onRef('st.node_id', '=', 'ns.node_id').onRef('st.sensor_id', '=', 'ns.sensor_id'))
-        .select(['s.name', 's.kind', 'st.status', 'st.hard_status', 'st.attempt', 's.attempts', 'st.output', 'st.at', 'st.flapping'])
-        .where('ns.node_id', '=', n.id)
-        .orderBy('s.name')
-        .execute();
-      const f = n.facts ? (JSON.parse(n.facts) as Record<string, string>) : {};
-      const head = `${n.name}: ${n.enabled ? (n.stale ? 'STALE' : 'enabled') : 'disabled'}, last seen ${ago(n.last_seen)}${f.hostname ? `, host ${f.hostname} (${f.os ?? ''}${f.asterisk ? `, Asterisk ${f.asterisk}` : ''}), agent ${f.agentVersion ?? '?'}` : ''}`;
+      const { node: n, facts: f, sensors: rows } = await svc(ctx).nodes.detail(String(args.name));
+      const clock = n.clock_bad ? `, CLOCK OFF by ${span(n.clock_skew ?? 0)} (${(n.clock_skew ?? 0) > 0 ? 'ahead' : 'behind'})` : '';
+      const head = `${n.name}: ${n.enabled ? (n.stale ? 'STALE' : 'enabled') : 'disabled'}, last seen ${ago(n.last_seen)}${clock}${f.hostname ? `, host ${f.hostname} (${f.os ?? ''}${f.asterisk ? `, Asterisk ${f.asterisk}` : ''}), agent ${f.agentVersion ?? '?'}` : ''}`;
       if (!rows.length) return `${head}\nNo sensors assigned.`;
       return `${head}\n${table(
         ['sensor', 'state', 'output', 'age'],
@@ -276,65 +296,120 @@ export const commands: Command[] = [
   {
     name: 'monitor records',
     usage: 'monitor records <node> <sensor> [since=24h]',
-    summary: "a sensor's recent results (table, and a PNG chart of numeric perfdata)",
+    example: 'monitor records pbx1 load since=6h',
+    summary: "a sensor's recent results (table, and a PNG chart of numeric perfdata with its thresholds)",
     role: 'viewer',
     args: { positional: [{ ...NAME, name: 'node' }, { ...NAME, name: 'sensor' }], named: { since: { default: '24h' } } },
     async run(ctx, args) {
-      const n = await svc(ctx).node(String(args.node));
-      const s = await sensor(ctx, String(args.sensor));
+      const m = svc(ctx);
+      const n = await m.nodes.get(String(args.node));
+      const s = await m.sensors.get(String(args.sensor));
       const since = ms(args.since, 'since', 86_400_000);
+      const st = await m.results.state(n.id, s.id);
       if (!s.retention.startsWith('history')) {
-        const st = await ctx.app.db.selectFrom('mon_sensor_state').selectAll().where('node_id', '=', n.id).where('sensor_id', '=', s.id).executeTakeFirst();
         return `Sensor ${s.name} keeps only its last state (retention=last)${st ? `: ${STATUS[st.status]} ${st.output} (${ago(st.at)})` : ''}. Use monitor sensor edit ${s.name} retention=history:30d to keep records.`;
       }
-      const rows = await ctx.app.db.selectFrom('mon_records').selectAll().where('node_id', '=', n.id).where('sensor_id', '=', s.id).where('at', '>=', now() - since).orderBy('at').orderBy('id').execute();
+      const rows = await m.results.records(n.id, s.id, Date.now() - since);
       if (!rows.length) return `No records for ${n.name}/${s.name} in the last ${args.since}.`;
-      const series = new Map<string, [number, number][]>();
-      for (const r of rows) for (const p of (r.perfdata ? JSON.parse(r.perfdata) : []) as { label: string; value: number; uom?: string }[]) (series.get(p.label) ?? series.set(p.label, []).get(p.label)!).push([r.at, p.value]);
+      const zone = m.zone;
+      const series = new Map<string, { label: string; uom?: string; warn?: string; crit?: string; points: { at: number; value: number; status: number }[] }>();
+      for (const r of rows) {
+        for (const p of (r.perfdata ? JSON.parse(r.perfdata) : []) as Perf[]) {
+          const e = series.get(p.label) ?? series.set(p.label, { label: p.label, points: [] }).get(p.label)!;
+          e.points.push({ at: r.at, value: p.value, status: r.status });
+          if (p.uom) e.uom = p.uom;
+          // The latest thresholds the check reported (else the sensor's own warn/crit).
+          e.warn = p.warn ?? e.warn;
+          e.crit = p.crit ?? e.crit;
+        }
+      }
+      const def = JSON.parse(s.args) as Record<string, string>;
+      const first = [...series.values()][0];
+      if (first && series.size === 1 && !first.warn && !first.crit) Object.assign(first, { warn: def.warn, crit: def.crit });
       const shown = rows.slice(-30);
-      const text = `${rows.length} record(s) for ${n.name}/${s.name} since ${args.since}${rows.length > shown.length ? ` (last ${shown.length} shown)` : ''}:\n${table(['at', 'state', 'output'], shown.map((r) => [when(r.at) + new Date(r.at).toISOString().slice(16, 19), STATUS[r.status]!, r.output]), { maxWidth: 80 })}`;
-      if (!series.size) return text;
-      const { renderChart } = await import('../src/monitor/chart.js'); // canvas loads on the first chart
-      const png = renderChart(`${n.name} / ${s.name}`, [...series.entries()].slice(0, 5).map(([label, points]) => ({ label, points })));
-      return { text, files: [{ name: `${n.name}-${s.name}.png`, data: png, mime: 'image/png' }] };
+      const head = `${rows.length} record(s) for ${n.name}/${s.name} since ${args.since}${rows.length > shown.length ? ` (last ${shown.length} shown)` : ''}, times in ${zone}:`;
+      const recs = tablePart(['at', 'state', 'output'], shown.map((r) => [DateTime.fromMillis(r.at, { zone }).toFormat('yyyy-MM-dd HH:mm:ss'), STATUS[r.status]!, r.output]), { align: ['left', 'left', 'left'] });
+      if (!series.size) return structured([head, recs]);
+      const { renderChart } = await import('../src/monitor/chart.js'); // Chart.js and the canvas load on the first chart
+      // Since when: the start of the trailing run of records in the current status.
+      let run = rows.length - 1;
+      while (st && run > 0 && rows[run - 1]!.status === st.status) run--;
+      const sinceState = st && rows[run]!.status === st.status && run > 0 ? rows[run]!.at : undefined;
+      const png = renderChart({ title: `${n.name} / ${s.name}`, zone, series: [...series.values()], statuses: rows.map((r) => ({ at: r.at, status: r.status })), state: st ? { status: st.status, hard: st.hard_status, since: sinceState } : undefined });
+      const chart = `${n.name}-${s.name}.png`;
+      return structured([head, { kind: 'image', file: chart, alt: `chart of ${[...series.keys()].join(', ')} for ${n.name}/${s.name} since ${args.since}` }, recs], { files: [{ name: chart, data: png, mime: 'image/png' }] });
     },
   },
   {
     name: 'monitor fraud rules',
     usage: 'monitor fraud rules',
-    summary: 'toll-fraud prefix rules',
+    example: 'monitor fraud rules',
+    summary: 'toll-fraud prefix rules and limits, business hours',
     role: 'viewer',
     async run(ctx) {
-      const rows = await ctx.app.db.selectFrom('mon_fraud_rules').selectAll().orderBy('prefix').execute();
+      const f = svc(ctx).fraud;
       const c = ctx.app.config.monitor.fraud;
-      const foot = `Burst limit ${c.burstPerHour}/hour per node; business hours ${c.businessHours.start}-${c.businessHours.end} on days ${c.businessHours.days.join(',')}.`;
-      if (!rows.length) return `No fraud rules yet (monitor fraud add <prefix> premium|international [note]).\n${foot}`;
-      return `${table(['id', 'prefix', 'kind', 'note'], rows.map((r) => [String(r.id), r.prefix, r.kind, r.note ?? '']))}\n${foot}`;
+      const rows = await f.rules();
+      const nodes = (await svc(ctx).nodes.overview()).filter((n) => n.node.business_hours);
+      const hours = [`Business hours: ${f.formatHours(f.defaultHours())}${nodes.length ? `; ${nodes.map((n) => `${n.node.name}: ${f.formatHours(parseHours(n.node.business_hours!))}`).join('; ')}` : ''}.`];
+      const foot = `Burst limit ${c.burstPerHour} outbound calls/hour per node; Wangiri: ${c.wangiri.minCalls}+ calls of ≤ ${c.wangiri.maxSeconds}s from one foreign prefix within ${span(c.wangiri.windowMs)}; a group resolves after ${span(c.quietMs)} without a new call.\n${hours.join('\n')}`;
+      if (!rows.length) return `No fraud rules yet (monitor fraud add <prefix> premium|international|limit [cpm=…] [concurrent=…] [duration=…] [sequential=…] [note]).\n${foot}`;
+      const limits = (r: (typeof rows)[number]) => [r.cpm ? `${r.cpm}/min` : '', r.concurrent ? `${r.concurrent} at once` : '', r.total_seconds ? `${span(r.total_seconds * 1000)}/h` : '', r.sequential ? `${r.sequential} in a row` : ''].filter(Boolean).join(', ');
+      return `${table(['id', 'prefix', 'kind', 'limits', 'note'], rows.map((r) => [String(r.id), r.prefix, r.kind, limits(r), r.note ?? '']))}\n${foot}`;
     },
   },
   {
     name: 'monitor fraud add',
-    usage: 'monitor fraud add <prefix> <premium|international> [note…]',
-    summary: 'alert immediately on calls to numbers starting with a prefix',
+    usage: 'monitor fraud add <prefix> <premium|international|limit> [cpm=N] [concurrent=N] [duration=30m] [sequential=N] [note…]',
+    example: 'monitor fraud add 00 international cpm=3 calls abroad',
+    summary: 'flag calls to a prefix (premium/international: every call; limit: only beyond its thresholds)',
     role: 'operator',
-    args: { positional: [{ name: 'prefix', required: true, pattern: '^\\+?[0-9*#]{1,31}$' }, { name: 'kind', required: true, enum: ['premium', 'international'] }, { name: 'note', rest: true }] },
+    details: 'Thresholds, per node and prefix (like OpenSIPS fraud_detection): cpm = calls per minute, concurrent = calls at once, duration = total call time within an hour, sequential = calls in a row to the prefix. Each counts as exceeded above N.',
+    args: {
+      positional: [{ name: 'prefix', required: true, pattern: '^\\+?[0-9*#]{1,31}$' }, { name: 'kind', required: true, enum: ['premium', 'international', 'limit'] }, { name: 'note', rest: true }],
+      named: { cpm: { type: 'integer', minimum: 1 }, concurrent: { type: 'integer', minimum: 1 }, duration: {}, sequential: { type: 'integer', minimum: 1 } },
+    },
     async run(ctx, args) {
-      const prefix = String(args.prefix).replace(/^\+/, '00');
+      const f = svc(ctx).fraud;
+      const prefix = String(args.prefix).replace(/^\+/, ctx.app.config.monitor.fraud.internationalPrefix);
       const note = ((args.note as string[] | undefined) ?? []).join(' ') || null;
-      await ctx.app.db.insertInto('mon_fraud_rules').values({ prefix, kind: String(args.kind), note, created_at: now() }).execute();
-      return `Fraud rule added: ${args.kind} prefix ${prefix}.`;
+      const totalSeconds = args.duration === undefined ? undefined : Math.round(ms(args.duration, 'duration', 0) / 1000);
+      const id = await f.addRule({ prefix, kind: args.kind as 'premium' | 'international' | 'limit', note, cpm: args.cpm as number | undefined, concurrent: args.concurrent as number | undefined, totalSeconds, sequential: args.sequential as number | undefined });
+      return `Fraud rule #${id} added: ${args.kind} prefix ${prefix}.`;
     },
   },
   {
     name: 'monitor fraud rm',
     usage: 'monitor fraud rm <id>',
+    example: 'monitor fraud rm 1',
     summary: 'remove a fraud rule',
     role: 'operator',
     args: { positional: [{ name: 'id', required: true, type: 'integer', minimum: 1 }] },
     async run(ctx, args) {
-      const r = await ctx.app.db.deleteFrom('mon_fraud_rules').where('id', '=', Number(args.id)).executeTakeFirst();
-      if (!Number(r.numDeletedRows)) throw new UserError(`no fraud rule #${args.id}`);
+      await svc(ctx).fraud.removeRule(Number(args.id));
       return `Fraud rule #${args.id} removed.`;
+    },
+  },
+  {
+    name: 'monitor fraud hours',
+    usage: 'monitor fraud hours <node> [mon-fri 08:00-18:00 [tz=Area/City] | always | never | default]',
+    example: 'monitor fraud hours pbx1 mon-fri 08:00-18:00 tz=Europe/Lisbon',
+    summary: "a node's business hours for the off-hours fraud check (without a spec: show them)",
+    role: 'operator',
+    args: { positional: [{ ...NAME, name: 'node' }, { name: 'spec', rest: true }], named: { tz: {} } },
+    async run(ctx, args) {
+      const m = svc(ctx);
+      const n = await m.nodes.get(String(args.node));
+      const words = (args.spec as string[] | undefined) ?? [];
+      const spec = [...words, ...(args.tz !== undefined ? [`tz=${args.tz}`] : [])].join(' ');
+      if (!words.length && args.tz !== undefined) throw new UsageError('tz= goes with business hours, e.g. monitor fraud hours pbx1 mon-fri 08:00-18:00 tz=America/Sao_Paulo');
+      if (!spec) return `Business hours of ${n.name}: ${m.fraud.formatHours(await m.fraud.hoursOf(n.id))}${n.business_hours ? '' : ' (the default)'}.`;
+      try {
+        return `Business hours of ${n.name}: ${await m.fraud.setHours(n.id, spec)}.`;
+      } catch (e) {
+        if (e instanceof UserError) throw e;
+        throw new UsageError((e as Error).message);
+      }
     },
   },
 ];

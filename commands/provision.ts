@@ -1,15 +1,18 @@
 // `provision …`: phones from a sheet (or one inline), their files, fetch log, re-sync and reboot.
-import type { Command, CommandContext } from '../src/core/command.js';
+import crypto from 'node:crypto';
+import type { Command, CommandContext, JobContext, JobKind } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
-import type { JobContext, JobKind } from '../src/core/jobs.js';
 import { insertedId } from '../src/store/db.js';
 import { ago, table, when } from '../src/core/format.js';
 import { readSheet, SheetError } from '../src/util/sheet.js';
+import { AttachmentError, readAttachment } from '../src/core/attachment.js';
 import { safeCsv } from '../src/util/csv.js';
 import type { IncomingFile } from '../src/core/types.js';
-import { COMMON_COLUMNS, draftFromCells, draftsFromSheet, fmtMac, formatProblems, type PhoneDraft, type RowProblem } from '../src/provision/rows.js';
+import { COMMON_COLUMNS, draftFromCells, draftsFromSheet, formatProblems, type PhoneDraft, type RowProblem } from '../src/provision/rows.js';
+import { fmtMac } from '../src/util/mac.js';
 import type { BatchOutcome, PhoneRecord, ProvisionService } from '../src/provision/service.js';
-import { sendNotify, type NotifyResult } from '../src/provision/sip-notify.js';
+import { notifyLine, notifyOne, pool } from '../src/provision/resync.js';
+import { structured, tablePart } from '../src/core/message.js';
 
 const svc = (ctx: { app: CommandContext['app'] }) => ctx.app.services.provision as ProvisionService;
 const by = (ctx: CommandContext) => `${ctx.caller.platform}:${ctx.caller.id}`;
@@ -29,7 +32,7 @@ function unseal(s: ProvisionService, d: SealedDraft): PhoneDraft {
   return { ...rest, driver, password: s.sealer.open(sealed), sealed };
 }
 
-function resultText(out: BatchOutcome, opts: { dryRun?: boolean; file?: string; ignored?: string[]; s: ProvisionService }): { text: string; csv?: string } {
+function resultText(out: BatchOutcome, opts: { dryRun?: boolean; file?: string; ignored?: string[]; s: ProvisionService; loopback?: string }): { text: string; csv?: string } {
   const n = (a: string) => out.results.filter((r) => r.action === a).length;
   const models = [...new Set(out.results.map((r) => opts.s.label(r)))].join(', ');
   const head = `${opts.dryRun ? 'Dry run, nothing written' : 'Provisioned'}: ${out.results.length} phone${out.results.length === 1 ? '' : 's'} (${models || 'none'}) from ${opts.file ?? 'the command'}: ${n('added')} new, ${n('updated')} updated, ${n('unchanged')} unchanged` +
@@ -40,8 +43,7 @@ function resultText(out: BatchOutcome, opts: { dryRun?: boolean; file?: string; 
   const notes: string[] = [];
   if (out.warnings?.length) notes.push(...out.warnings.slice(0, 20).map((w) => `⚠ ${w}`), ...(out.warnings.length > 20 ? [`⚠ … ${out.warnings.length - 20} more`] : []));
   if (opts.ignored?.length) notes.push(`Ignored column${opts.ignored.length > 1 ? 's' : ''}: ${opts.ignored.join(', ')}.`);
-  const root = opts.s.rootUrl();
-  if (/\/\/(127\.|localhost|\[::1\])/.test(root)) notes.push(`⚠ Phones are told to fetch from ${root}, a loopback address; set provision.url (SWITCHBOARD_PROVISION_URL) to an address they can reach.`);
+  if (opts.loopback) notes.push(opts.loopback);
   const text = [head, table(head2, shown), ...(rows.length > shown.length ? [`… ${rows.length - shown.length} more rows in the attached CSV.`] : []), ...notes].join('\n');
   const csv = rows.length > shown.length ? safeCsv([head2, ...rows]) : undefined;
   return { text, csv };
@@ -113,38 +115,10 @@ function targets(ctx: CommandContext, key: string): PhoneRecord[] {
   return found;
 }
 
-async function notifyOne(s: ProvisionService, p: PhoneRecord, reboot: boolean): Promise<{ phone: PhoneRecord; address: string | null; r: NotifyResult }> {
-  const address = p.lastFetchIp ?? p.ip;
-  if (!address) return { phone: p, address: null, r: { status: null, reason: 'address unknown: it never fetched its config and has no ip', ms: 0 } };
-  const host = address.replace(/^::ffff:/, '');
-  const r = await sendNotify({ host, port: s.cfg.notify.port, user: p.extension, reboot, timeoutMs: s.cfg.notify.timeoutMs });
-  return { phone: p, address: host, r };
-}
-
-function notifyLine(x: { phone: PhoneRecord; address: string | null; r: NotifyResult }): string[] {
-  const res = x.r.status === null ? `✗ ${x.r.reason}` : x.r.status >= 200 && x.r.status < 300 ? `✓ ${x.r.status} ${x.r.reason}` : `✗ ${x.r.status} ${x.r.reason}`;
-  return [fmtMac(x.phone.mac), x.phone.extension, x.address ?? '-', res, x.r.ms ? `${x.r.ms} ms` : ''];
-}
-
-async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>, each?: (done: number) => void): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  let done = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-      each?.(++done);
-    }
-  }));
-  return out;
-}
-
-
 type Batch = { drafts: SealedDraft[]; problems: RowProblem[]; ignored: string[] };
 type BatchArgs = { rows: number; file?: string; dryRun?: boolean; upload?: Removal };
 
-async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs, b: Batch) {
+async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs & { batch: number }, b: Batch) {
   const total = a.rows;
   ctx.progress(0, total, `0/${total} rows validated`);
   const drafts = b.drafts.map((d) => unseal(s, d));
@@ -152,6 +126,12 @@ async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs, b: B
   const bad = total - drafts.length;
   const validated = `${total}/${total} rows validated`;
   const note = removalNote(a.upload, a.file ?? 'the sheet');
+  // Asked once, before the store transaction (the note claims its hourly slot in the store).
+  const loopback = await s.loopbackNote(ctx.target);
+  const report = (out: BatchOutcome) => {
+    const { text, csv } = resultText(out, { dryRun: a.dryRun, file: a.file, ignored: b.ignored, s, loopback });
+    return { text: note ? `${text}\n${note}` : text, files: csv ? [{ name: 'provisioned.csv', title: 'the result for each phone', data: Buffer.from(csv), mime: 'text/csv' }] : undefined, data: { phones: out.results.length, dhcp: out.dhcp } };
+  };
   const out = await s.provision(drafts, {
     by: `${ctx.requester.platform}:${ctx.requester.userId}`,
     target: ctx.target,
@@ -159,6 +139,11 @@ async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs, b: B
     onValidated: (i) => ctx.progress(bad + i, total, `${bad + i}/${total} rows validated`),
     // Counted against the files to write (a phone may have several, an unchanged phone none).
     onWritten: (i, files) => ctx.progress(i, files, `${validated}, ${i}/${files} files written`),
+    // In the transaction that stores the phones: the batch (sealed passwords) goes, and the result stands.
+    onStored: async (tx, stored) => {
+      await tx.deleteFrom('provision_batches').where('id', '=', a.batch).execute();
+      await ctx.committed(report(stored), tx);
+    },
   });
   const problems = [...b.problems, ...out.problems].sort((x, y) => x.row - y.row);
   if (problems.length) {
@@ -171,8 +156,7 @@ async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs, b: B
     }
     throw failure(problems, a.file, note);
   }
-  const { text, csv } = resultText(out, { dryRun: a.dryRun, file: a.file, ignored: b.ignored, s });
-  return { text: note ? `${text}\n${note}` : text, files: csv ? [{ name: 'provisioned.csv', data: Buffer.from(csv), mime: 'text/csv' }] : undefined, data: { phones: out.results.length, dhcp: out.dhcp } };
+  return report(out);
 }
 
 export const jobKinds: Record<string, JobKind> = {
@@ -195,6 +179,7 @@ export const jobKinds: Record<string, JobKind> = {
     async run(ctx) {
       const a = ctx.args as { macs: string[]; reboot: boolean };
       const s = svc(ctx);
+      await s.refreshFetches();
       const phones = a.macs.map((m) => s.get(m)).filter((p): p is PhoneRecord => !!p);
       const res = await pool(phones, 50, (p) => { ctx.throwIfCancelled(); return notifyOne(s, p, a.reboot); }, (d) => ctx.progress(d, phones.length));
       const ok = res.filter((x) => x.r.status !== null && x.r.status < 300).length;
@@ -204,6 +189,12 @@ export const jobKinds: Record<string, JobKind> = {
   },
 };
 
+/** 20 letters and digits (about 119 bits): every driver's format carries them as they are. */
+function generatePassword(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+  return Array.from({ length: 20 }, () => alphabet[crypto.randomInt(alphabet.length)]).join('');
+}
+
 const INLINE_KEYS = new Set(['mac', 'ext', 'extension', 'ramal', 'name', 'nome', 'password', 'senha', 'ip', 'server', 'servidor', 'room', 'sala', 'line', 'port', 'auth_user']);
 const ALIAS: Record<string, string> = { ext: 'extension', ramal: 'extension', nome: 'name', senha: 'password', servidor: 'server', sala: 'room' };
 
@@ -211,6 +202,7 @@ export const commands: Command[] = [
   {
     name: 'provision',
     usage: 'provision <model> [--dry-run]  (attach a CSV/XLSX)   or   provision <model> mac=… ext=… password=… [name="…"] [ip=<ip|auto>] [server=…] [room=…] [line=N]',
+    example: 'provision fanvil mac=0c:38:3e:12:34:56 ext=202 password=Desk-202-pass name="Back office" --dry-run',
     summary: 'provision phones from an attached sheet, or one phone inline',
     details:
       'Columns (English or Portuguese): ' + COMMON_COLUMNS.map((c) => `${c.aliases.slice(0, 3).join('|')}${c.required ? '' : '?'}`).join(', ') +
@@ -239,11 +231,18 @@ export const commands: Command[] = [
         if (!driver) throw new UsageError('name the model: provision <model> mac=… ext=… password=…');
         const cells: Record<string, string> = {};
         for (const [k, v] of Object.entries(named)) cells[ALIAS[k] ?? k] = String(v);
+        // password=auto (the command an unknown-phone announcement offers): a generated SIP password, told
+        // to the requester privately once provisioned; never in the channel.
+        const generated = cells.password?.toLowerCase() === 'auto' ? generatePassword() : undefined;
+        if (generated) cells.password = generated;
         const { draft, problems } = draftFromCells(1, cells, s.drivers, defaults);
         if (!draft) throw new UserError(`Not provisioned:\n${problems.map((p) => `• ${p.field ? `${p.field}: ` : ''}${p.message}`).join('\n')}`);
         const out = await s.provision([draft], { by: by(ctx), target: { platform: ctx.incoming.platform, channel: ctx.incoming.channel, thread: ctx.incoming.thread }, dryRun });
         if (!out.ok) throw new UserError(`Not provisioned:\n${out.problems.map((p) => `• ${p.field ? `${p.field}: ` : ''}${p.message}`).join('\n')}`);
-        return resultText(out, { dryRun, s }).text;
+        const text = resultText(out, { dryRun, s, loopback: await s.loopbackNote(ctx.incoming) }).text;
+        if (!generated || dryRun) return text;
+        await ctx.dm({ text: `SIP password generated for ${fmtMac(draft.mac)} (ext ${draft.extension}), to set on the registrar:\n\`\`\`\n${generated}\n\`\`\`` }, { secret: true });
+        return `${text}\nIts SIP password was generated and sent to you in a direct message.`;
       }
 
       if (Object.keys(named).length) throw new UsageError('give either an attached sheet or one phone inline, not both');
@@ -258,9 +257,11 @@ export const commands: Command[] = [
       if (file.size !== undefined && file.size > s.cfg.maxSheetBytes) throw await refuse(`${file.name} is ${mb(file.size)} MB; the limit is ${mb(s.cfg.maxSheetBytes)} MB.`);
       let data: Buffer;
       try {
-        data = await file.fetch();
+        data = await readAttachment(file, s.cfg.maxSheetBytes);
       } catch (err) {
-        throw await refuse(`cannot download ${file.name}: ${(err as Error).message}`);
+        // A download failure ends with the platform's own words; our sentences get their full stop.
+        const why = err instanceof AttachmentError ? err.message : `cannot download ${file.name}: ${(err as Error).message}`;
+        throw await refuse(/^cannot download /.test(why) ? why : `${why}.`);
       }
       const upload = await discardUpload(file);
       const note = removalNote(upload, file.name);
@@ -282,48 +283,55 @@ export const commands: Command[] = [
   {
     name: 'provision models',
     usage: 'provision models',
+    example: 'provision models',
     summary: 'phone models Switchboard can provision, and the sheet columns they read',
     role: 'viewer',
     async run(ctx) {
       const s = svc(ctx);
-      const rows = s.drivers.list.map((d) => [d.id, d.label, d.aliases.join(', '), d.ouis.map((o) => o.match(/../g)!.join(':')).join(' '), String(d.maxLines), d.fileNames('0c383e000000').map((f) => f.replace('0c383e000000', '<mac>').replace('0C383E000000', '<MAC>')).join(' ')]);
+      const rows = s.drivers.list.map((d) => [d.id, d.label, d.aliases.slice(0, 4).join(', '), d.ouis.map((o) => o.match(/../g)!.join(':')).join(' '), String(d.maxLines), d.fileNames('0c383e000000').map((f) => f.replace('0c383e000000', '<mac>').replace('0C383E000000', '<MAC>')).join(' '), d.sampleUserAgent ?? '']);
       const cols = COMMON_COLUMNS.map((c) => `${c.required ? '' : '['}${c.aliases.join('|')}${c.required ? '' : ']'}`).join(' ');
       const extras = s.drivers.list.filter((d) => d.columns.length).map((d) => `${d.id} also reads: ${d.columns.map((c) => c.name).join(', ')}`);
       return [
         `${s.drivers.list.length} model${s.drivers.list.length === 1 ? '' : 's'}:`,
-        table(['id', 'model', 'aliases', 'OUI', 'lines', 'file'], rows),
+        table(['id', 'model', 'aliases', 'OUI', 'lines', 'files', 'user agent (example)'], rows),
         `Sheet columns: ${cols}`,
         ...extras,
         `Phones fetch from ${s.rootUrl()}${s.cfg.tokenUrls ? 't/<token>/' : ''}${s.cfg.auth ? ' with basic auth' : ''}.`,
+        'Override keys (provision set <scope> <key>=<value>):',
+        ...s.drivers.list.map((d) => `• ${d.id}: ${d.overrides ? d.overrides.describe : 'takes no overrides'}`),
       ].join('\n');
     },
   },
   {
     name: 'provision list',
     usage: 'provision list [filter]',
+    example: 'provision list 201',
     summary: 'provisioned phones (filter on MAC, extension, name, room, model or IP)',
     role: 'viewer',
     args: { positional: [{ name: 'filter', rest: true }] },
     async run(ctx, args) {
       const f = ([] as string[]).concat((args.filter as string[] | undefined) ?? []).join(' ').toLowerCase();
       const fhex = f.replace(/[^0-9a-f]/g, '');
+      await svc(ctx).refreshFetches(); // last fetches other processes served
       let ps = svc(ctx).all();
       if (f) ps = ps.filter((p) => [p.extension, p.name, p.room ?? '', p.model, p.ip ?? '', p.lastFetchIp ?? ''].some((x) => x.toLowerCase().includes(f)) || (fhex.length >= 4 && p.mac.includes(fhex)));
       if (!ps.length) return f ? `No provisioned phone matches "${f}".` : 'No phones are provisioned.';
       const rows = ps.slice(0, 100).map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.ip ?? '', String(p.version), p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never']);
       const unreadable = svc(ctx).unreadablePhones();
       const warn = unreadable.length ? `\n⚠ ${unreadable.length} more phone${unreadable.length === 1 ? ' is' : 's are'} stored but not served: ${unreadable.length === 1 ? 'its' : 'their'} sealed SIP password cannot be opened with this key (${unreadable.slice(0, 10).map((u) => fmtMac(u.rec.mac)).join(', ')}${unreadable.length > 10 ? ', …' : ''}; see provision show <mac>).` : '';
-      return `${ps.length} phone${ps.length === 1 ? '' : 's'}:\n${table(['mac', 'model', 'ext', 'name', 'room', 'ip', 'v', 'last fetch'], rows)}${ps.length > 100 ? `\n… ${ps.length - 100} more; give a filter` : ''}${warn}`;
+      return structured([`${ps.length} phone${ps.length === 1 ? '' : 's'}:`, tablePart(['mac', 'model', 'ext', 'name', 'room', 'ip', 'v', 'last fetch'], rows, { align: ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'left'] }), ...(ps.length > 100 ? [`… ${ps.length - 100} more; give a filter`] : []), ...(warn ? [warn.replace(/^\n/, '')] : [])]);
     },
   },
   {
     name: 'provision show',
     usage: 'provision show <mac|ext>',
+    example: 'provision show 201',
     summary: "one phone's record, files and recent requests",
     role: 'viewer',
     args: { positional: [{ name: 'key', required: true }] },
     async run(ctx, args) {
       const s = svc(ctx);
+      await s.refreshFetches();
       const p = needOne(ctx, String(args.key));
       const log = await s.log.recent({ mac: p.mac, limit: 5 });
       return [
@@ -339,6 +347,7 @@ export const commands: Command[] = [
   {
     name: 'provision rm',
     usage: 'provision rm <mac>',
+    example: 'provision rm 0c:38:3e:12:34:57',
     summary: "forget a phone and delete its files (its DHCP reservation stays; see dhcp rm)",
     role: 'operator',
     args: { positional: [{ name: 'mac', required: true }] },
@@ -356,6 +365,7 @@ export const commands: Command[] = [
   {
     name: 'provision regenerate',
     usage: 'provision regenerate <mac|ext|all>',
+    example: 'provision regenerate 201',
     summary: 're-render phone files from the store (after a config or driver change); versions rise where files change',
     role: 'operator',
     args: { positional: [{ name: 'key', required: true }] },
@@ -376,8 +386,26 @@ export const commands: Command[] = [
     },
   },
   {
+    name: 'provision stale',
+    usage: 'provision stale [days]',
+    example: 'provision stale 7',
+    summary: 'phones that have not fetched their config in N days (default 7), never-fetched ones included',
+    role: 'viewer',
+    args: { positional: [{ name: 'days', type: 'integer', minimum: 1, maximum: 3650 }] },
+    async run(ctx, args) {
+      const days = args.days === undefined ? 7 : Number(args.days);
+      await svc(ctx).refreshFetches(); // fetches other processes served
+      const cutoff = Date.now() - days * 86_400_000;
+      const stale = svc(ctx).all().filter((p) => (p.lastFetchAt ?? 0) < cutoff).sort((a, b) => (a.lastFetchAt ?? 0) - (b.lastFetchAt ?? 0) || a.mac.localeCompare(b.mac));
+      if (!stale.length) return `Every provisioned phone fetched its config within ${days} day${days === 1 ? '' : 's'}.`;
+      const rows = stale.slice(0, 100).map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never', `v${p.version} ${ago(p.generatedAt)}`]);
+      return `${stale.length} phone${stale.length === 1 ? ' has' : 's have'} not fetched in ${days} day${days === 1 ? '' : 's'}:\n${table(['mac', 'model', 'ext', 'name', 'room', 'last fetch', 'config'], rows)}${stale.length > 100 ? `\n… ${stale.length - 100} more` : ''}`;
+    },
+  },
+  {
     name: 'provision log',
     usage: 'provision log [mac|ext] [n]   (or n=… for the count: a lone number that is a provisioned extension is read as that extension)',
+    example: 'provision log 201 20',
     summary: 'recent requests to the config server, served or refused, with the reason',
     role: 'viewer',
     args: { positional: [{ name: 'mac' }, { name: 'count', type: 'integer', minimum: 1, maximum: 500 }], named: { n: { type: 'integer', minimum: 1, maximum: 500, description: 'how many requests (default 20)' } } },
@@ -409,11 +437,20 @@ export const commands: Command[] = [
     (verb): Command => ({
       name: `provision ${verb}`,
       usage: `provision ${verb} <mac|ext|all>`,
+      example: `provision ${verb} 201`,
       summary: verb === 'resync' ? 'SIP NOTIFY check-sync: the phone re-fetches its config now' : 'SIP NOTIFY check-sync;reboot=true: the phone re-fetches its config and reboots',
       role: 'operator',
       args: { positional: [{ name: 'key', required: true }] },
-      confirm: verb === 'reboot' ? (args, ctx) => { const l = targets(ctx, String(args.key)); return `reboot ${l.length} phone${l.length === 1 ? '' : 's'} (${l.slice(0, 5).map((p) => p.extension).join(', ')}${l.length > 5 ? ', …' : ''})`; } : undefined,
+      // A reboot always asks; a re-sync asks when it goes to every phone (each one re-fetches at once).
+      confirm: (args, ctx) => {
+        const all = String(args.key) === 'all';
+        if (verb === 'resync' && !all) return null;
+        const l = targets(ctx, String(args.key));
+        const which = `${all ? 'all ' : ''}${l.length} phone${l.length === 1 ? '' : 's'} (${l.slice(0, 5).map((p) => p.extension).join(', ')}${l.length > 5 ? ', …' : ''})`;
+        return verb === 'reboot' ? `reboot ${which}` : `re-sync ${which}: each re-fetches its config now`;
+      },
       async run(ctx, args) {
+        await svc(ctx).refreshFetches(); // the address a phone last fetched from, on any replica
         const list = targets(ctx, String(args.key));
         if (list.length > 5) {
           await ctx.startJob('provision-notify', { macs: list.map((p) => p.mac), reboot: verb === 'reboot' }, { total: list.length });

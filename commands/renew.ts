@@ -1,9 +1,8 @@
 // `renew scan|run|log|forget|key`: sweep a network for SSH, renew the managed local account on each PC.
 import dns from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
-import type { Command, CommandContext } from '../src/core/command.js';
+import type { Command, CommandContext, JobContext, JobKind } from '../src/app-types.js';
 import { UserError } from '../src/core/command.js';
-import type { JobContext, JobKind } from '../src/core/jobs.js';
 import { scrub } from '../src/secrets.js';
 import { table, when } from '../src/core/format.js';
 import { checkAllowed, expandNetwork, pool, sweep } from '../src/renew/scanner.js';
@@ -35,14 +34,37 @@ async function resolveTargets(ctx: CommandContext, words: string[], range?: stri
 }
 
 /**
+ * The job's first line, from what happened: every host refused or failed → the job fails (and no password is
+ * said to have been sent); some → a warning naming how many were not renewed; passwords are said to be sent
+ * only as far as their direct messages went out.
+ */
+export function renewHeadline(results: Pick<HostOutcome, 'status'>[], dm: { sent: number; kept: number }): { failed: boolean; text: string } {
+  const n = results.length;
+  const count = (...st: string[]) => results.filter((r) => st.includes(r.status)).length;
+  const renewed = count('ok', 'warning');
+  const warned = count('warning');
+  const notRenewed = [count('refused') && `${count('refused')} refused`, count('failed') && `${count('failed')} failed`].filter(Boolean).join(', ');
+  const passwords = dm.kept
+    ? `${dm.sent ? `${dm.sent} password(s) and user sheet(s) were sent to you by direct message; ` : ''}${dm.kept} could not be sent and wait for \`renew resend <request>\``
+    : dm.sent
+      ? 'passwords and user sheets were sent to you by direct message'
+      : 'no password was sent';
+  const logHint = '`renew log <request>` shows each host\'s steps.';
+  if (!renewed) return { failed: true, text: `No host renewed (${notRenewed || 'nothing to do'}, of ${n}); no account was replaced${dm.sent || dm.kept ? `; ${passwords}` : ''}. ${logHint}` };
+  if (renewed < n) return { failed: false, text: `⚠️ ${renewed}/${n} host(s) renewed, ${n - renewed} not (${notRenewed}: see the table)${warned ? `, ${warned} with warnings` : ''}; ${passwords} for the renewed host(s). ${logHint}` };
+  return { failed: false, text: `${renewed}/${n} host(s) renewed${warned ? ` (${warned} with warnings: see the note and \`renew log <request>\`)` : ''}; ${passwords}. ${logHint}` };
+}
+
+/**
  * Hand one renewed host's password out: secret DM with the user sheet, then the PC label in the channel.
  * Never throws: every failure becomes a warning on the outcome (and in the host's step log), so one host's
- * DM or label problem neither fails the job nor keeps another host's password from its requester.
+ * DM or label problem neither fails the job nor keeps another host's password from its requester. Says
+ * whether the password went out by DM ('sent'), was kept for `renew resend` ('kept'), or there was none.
  */
-async function deliver(ctx: JobContext, r: HostOutcome): Promise<void> {
+async function deliver(ctx: JobContext, r: HostOutcome): Promise<'sent' | 'kept' | 'none'> {
   const inv = ctx.app.services.renew.inventory;
   const problem = (msg: string, level: Level = 'ERROR') => noteProblem(inv, r, msg, level);
-  if (!r.password || !r.account) return;
+  if (!r.password || !r.account) return 'none';
   const date = new Date();
   const hostname = r.hostname || String(r.facts?.hostname ?? '') || r.host;
   let sheets: typeof import('../src/renew/sheets.js') | undefined;
@@ -71,11 +93,12 @@ async function deliver(ctx: JobContext, r: HostOutcome): Promise<void> {
   }
   if (!sent) {
     const requester = `${ctx.requester.platform}:${ctx.requester.userId}`;
-    const kept = ctx.app.services.renew.undelivered.keep({ requestId: r.requestId, requester, account: r.account, host: r.host, password: r.password, text, files });
+    const kept = await ctx.app.services.renew.undelivered.keep({ requestId: r.requestId, requester, account: r.account, host: r.host, password: r.password, text, files });
     const until = new Date(kept.expiresAt).toISOString().slice(0, 16).replace('T', ' ');
-    await problem(`the direct message with the password of ${r.account} could not be sent (${lastErr}): it is kept in the bot's memory until ${until} UTC (not across a restart); ${requester} can have it sent again with \`renew resend ${r.requestId}\``, 'ERROR');
+    await problem(`the direct message with the password of ${r.account} could not be sent (${lastErr}): it is kept (sealed) until ${until} UTC; ${requester} can have it sent again with \`renew resend ${r.requestId}\``, 'ERROR');
   }
-  if (!r.mac || !sheets) return; // no inventory record (or no PDF/canvas libraries), so no label
+  const outcome = sent ? 'sent' : 'kept';
+  if (!r.mac || !sheets) return outcome; // no inventory record (or no PDF/canvas libraries), so no label
   try {
     const rec = { mac: r.mac, hostname: r.hostname ?? '', serial: String(r.facts?.serial ?? 'unknown'), url: `${ctx.app.baseUrl()}/inventory/pc/${r.mac}` };
     const base = `label-${rec.hostname || r.mac.replace(/:/g, '')}`;
@@ -89,6 +112,7 @@ async function deliver(ctx: JobContext, r: HostOutcome): Promise<void> {
   } catch (e) {
     await problem(`the PC label could not be posted: ${(e as Error).message}`, 'WARNING');
   }
+  return outcome;
 }
 
 export const jobKinds: Record<string, JobKind> = {
@@ -101,6 +125,7 @@ export const jobKinds: Record<string, JobKind> = {
       let done = 0;
       ctx.progress(0, hosts.length, 'starting');
       const delivered: HostOutcome[] = [];
+      const dm = { sent: 0, kept: 0, none: 0 };
       let results: HostOutcome[];
       try {
         // pool waits for every host in flight even when one throws (a cancel): those still get their DM.
@@ -113,7 +138,7 @@ export const jobKinds: Record<string, JobKind> = {
             r = { host, port, requestId: 0, status: 'failed', warnings: [], error: scrub((e as Error).message) };
           }
           if (r.password) delivered.push(r);
-          await deliver(ctx, r);
+          dm[await deliver(ctx, r)]++;
           ctx.progress(++done, hosts.length, `${host}: ${r.status}`);
           if (r.status === 'refused') await ctx.post(`⛔ ${host}: ${r.error} (request #${r.requestId}; the other hosts continue)`).catch(() => undefined);
           return r;
@@ -121,22 +146,22 @@ export const jobKinds: Record<string, JobKind> = {
       } finally {
         // Delivered (or lost): the passwords leave the scrubber, so it does not grow with every renewal.
         for (const r of delivered) {
-          if (!svc.undelivered.has(r.requestId)) svc.release(r); // a kept one stays scrubbed until resent
+          if (!(await svc.undelivered.has(r.requestId).catch(() => false))) svc.release(r); // a kept one stays scrubbed until resent
           delete r.password;
         }
       }
-      const renewed = results.filter((r) => r.status === 'ok' || r.status === 'warning').length;
-      const warned = results.filter((r) => r.status === 'warning').length;
       const lines = table(
         ['host', 'request', 'status', 'account', 'mac', 'note'],
         results.map((r) => [r.host, `#${r.requestId}`, r.status, r.account ?? '', r.mac ?? '', (r.error ?? (r.warnings.length ? r.warnings.join('; ') : r.keyStep ? `key ${r.keyStep}` : '')).slice(0, 120)]),
       );
-      const head = dryRun
-        ? `Dry run on ${results.length} host(s); nothing changed.`
-        : `${renewed}/${results.length} host(s) renewed${warned ? ` (${warned} with warnings: see the note and \`renew log <request>\`)` : ''}; passwords and user sheets were sent to you by direct message. \`renew log <request>\` shows each host's steps.`;
+      const data = { results: results.map((r) => ({ host: r.host, request: r.requestId, status: r.status, account: r.account ?? null, mac: r.mac ?? null, error: r.error ?? null, warnings: r.warnings })) };
+      if (dryRun) return { text: `Dry run on ${results.length} host(s); nothing changed.\n${lines}`, data };
+      const { failed, text: head } = renewHeadline(results, dm);
+      // Nothing renewed: the job fails (❌ in chat, exit 1 from `switchboard exec`), with the table.
+      if (failed) throw new UserError(`${head}\n${lines}`);
       return {
         text: `${head}\n${lines}`,
-        data: { results: results.map((r) => ({ host: r.host, request: r.requestId, status: r.status, account: r.account ?? null, mac: r.mac ?? null, error: r.error ?? null, warnings: r.warnings })) },
+        data,
       };
     },
   },
@@ -146,6 +171,7 @@ export const commands: Command[] = [
   {
     name: 'renew scan',
     usage: 'renew scan <network> [range=a,b] [port=22]',
+    example: 'renew scan 192.168.122.0/24 range=10,60',
     summary: 'sweep a network (three octets or CIDR) for PCs answering on the SSH port',
     role: 'operator',
     args: { positional: [{ name: 'network', required: true, description: '192.168.122 or 192.168.122.0/24' }], named: { range: RANGE, port: PORT } },
@@ -162,6 +188,7 @@ export const commands: Command[] = [
   {
     name: 'renew run',
     usage: 'renew run <network|host…> [range=a,b] [port=22] [--dry-run]',
+    example: 'renew run 192.168.122.15 --dry-run',
     summary: 'replace the managed local account on each PC (job; passwords come to you by DM)',
     role: 'operator',
     details: 'Hosts are handled in parallel (renew.concurrency); one failure never stops the others. A changed host key is refused.',
@@ -181,6 +208,7 @@ export const commands: Command[] = [
   {
     name: 'renew log',
     usage: 'renew log <request> [level]',
+    example: 'renew log 1',
     summary: "one renewal request's step log (DEBUG, INFO, WARNING, ERROR, CRITICAL)",
     role: 'viewer',
     args: { positional: [{ name: 'request', required: true, type: 'integer', minimum: 1 }, { name: 'level', enum: [...LEVELS], default: 'DEBUG' }] },
@@ -196,21 +224,22 @@ export const commands: Command[] = [
   {
     name: 'renew resend',
     usage: 'renew resend <request>',
+    example: 'renew resend 1',
     summary: 'send again, by direct message, a new password whose direct message failed (only to whoever ran the renewal)',
     role: 'operator',
     args: { positional: [{ name: 'request', required: true, type: 'integer', minimum: 1 }] },
     async run(ctx, args) {
       const id = Number(args.request);
       const kept = ctx.app.services.renew.undelivered;
-      const u = kept.get(id);
-      if (!u) throw new UserError(`no password is waiting for request #${id}: it was delivered, it expired after ${kept.ttlMs / 3600_000} h, or the bot restarted since (then renew the PC again)`);
+      const u = await kept.get(id);
+      if (!u) throw new UserError(`no password is waiting for request #${id}: it was delivered, or it expired after ${kept.ttlMs / 3600_000} h (then renew the PC again)`);
       if (u.requester !== `${ctx.incoming.platform}:${ctx.incoming.user.id}`) throw new UserError(`only the person who ran request #${id} can have its password sent`);
       try {
         await ctx.dm({ text: u.text, files: u.files }, { secret: true });
       } catch (e) {
         throw new UserError(`the direct message could not be sent either (${scrub((e as Error).message)}); the password is still kept, try again later`);
       }
-      kept.delivered(id);
+      await kept.delivered(id, u.password);
       await ctx.app.services.renew.inventory.log(id, 'INFO', 'password sent by direct message on renew resend').catch(() => undefined);
       return `The password of ${u.account} on ${u.host} (request #${id}) was sent to you by direct message.`;
     },
@@ -218,6 +247,7 @@ export const commands: Command[] = [
   {
     name: 'renew forget',
     usage: 'renew forget <host>',
+    example: 'renew forget pc-reception',
     summary: "drop a PC's pinned SSH host key (after a reinstall), so the next renewal pins the new one",
     role: 'admin',
     args: { positional: [{ name: 'host', required: true }] },
@@ -233,10 +263,11 @@ export const commands: Command[] = [
   {
     name: 'renew key',
     usage: 'renew key',
+    example: 'renew key',
     summary: "the bot's public SSH key (to pre-install it on PCs)",
     role: 'operator',
     async run(ctx) {
-      return ctx.app.services.renew.keyPair().publicKey;
+      return (await ctx.app.services.renew.keyPair()).publicKey;
     },
   },
 ];

@@ -1,6 +1,5 @@
 // `selftest`: a job that only reports progress, to check that job messages reach and update in a channel.
-import type { Command } from '../src/core/command.js';
-import type { JobKind } from '../src/core/jobs.js';
+import type { Command, JobKind } from '../src/app-types.js';
 
 export const jobKinds: Record<string, JobKind> = {
   selftest: {
@@ -24,6 +23,7 @@ export const commands: Command[] = [
   {
     name: 'selftest',
     usage: 'selftest [seconds]',
+    example: 'selftest 2',
     summary: 'run a short job that edits its progress message every second (checks this channel)',
     role: 'operator',
     args: { positional: [{ name: 'seconds', type: 'integer', minimum: 1, maximum: 600, default: 5 }] },

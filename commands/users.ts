@@ -1,4 +1,4 @@
-import type { Command } from '../src/core/command.js';
+import type { Command } from '../src/app-types.js';
 import { UserError } from '../src/core/command.js';
 import { isRole } from '../src/core/roles.js';
 import { table } from '../src/core/format.js';
@@ -14,6 +14,7 @@ export const commands: Command[] = [
   {
     name: 'users list',
     usage: 'users list',
+    example: 'users list',
     summary: 'list people with a role',
     role: 'admin',
     async run(ctx) {
@@ -25,6 +26,7 @@ export const commands: Command[] = [
   {
     name: 'users grant',
     usage: 'users grant <platform:user> <viewer|operator|admin>',
+    example: 'users grant slack:U024BE7LH operator',
     summary: 'give someone a role',
     role: 'admin',
     args: { positional: [WHO, { name: 'role', required: true, enum: ['viewer', 'operator', 'admin'] }] },
@@ -39,6 +41,7 @@ export const commands: Command[] = [
   {
     name: 'users revoke',
     usage: 'users revoke <platform:user>',
+    example: 'users revoke slack:U024BE7LH',
     summary: "take someone's role away",
     role: 'admin',
     args: { positional: [WHO] },

@@ -1,5 +1,5 @@
 // Composition root: builds the store, core, adapters, HTTP server, features and schedules.
-import cron from 'node-cron';
+import crypto from 'node:crypto';
 import type { App, AppMode, Services } from './app-types.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -8,18 +8,27 @@ import { migrateToLatest } from './store/migrate.js';
 import { Registry } from './core/registry.js';
 import { Roles } from './core/roles.js';
 import { Notifier } from './core/notifier.js';
-import { JobRunner, OWNER as JOB_OWNER } from './core/jobs.js';
+import { JobRunner } from './core/jobs.js';
+import { OWNER } from './core/owner.js';
 import { Leases } from './core/leases.js';
+import { Scheduler } from './core/scheduler.js';
 import { Dispatcher } from './core/dispatcher.js';
+import { ButtonStore } from './core/buttons.js';
 import { ConsoleHub } from './chat/console-hub.js';
 import { ConsoleAdapter } from './chat/console-adapter.js';
 import { ConsoleAuth, randomPassword } from './chat/console-auth.js';
 import { Metrics } from './http/metrics.js';
 import { createHttp } from './http/server.js';
 import { registerHealthRoutes } from './http/health.js';
-import { registerConsoleRoutes } from './http/console-routes.js';
+import { COOKIE as CONSOLE_COOKIE, registerConsoleRoutes } from './http/console-routes.js';
+import { registerBoardRoutes } from './http/console-board.js';
 import { features } from './features.js';
 import { registerSecret } from './secrets.js';
+import { Sealer } from './store/sealer.js';
+import { Claims } from './store/claims.js';
+import { ChangeFeed, pruneChangeFeed } from './store/change-feed.js';
+import { StoreSecrets } from './store/store-secrets.js';
+import { configuredBaseUrl, loopbackWarning } from './http/base-url.js';
 import type { ChatAdapter } from './core/types.js';
 
 export interface CreateAppOptions {
@@ -28,34 +37,58 @@ export interface CreateAppOptions {
   log: Logger;
   /** Extra adapters (the CLI's, test fakes). */
   adapters?: ChatAdapter[];
+  /** Where env-only secrets (SWITCHBOARD_PROVISION_KEY, SWITCHBOARD_ADMIN_PASSWORD) are read; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** This process's name in job, lease and claim rows (default: host:pid:start). Tests give two in-process "replicas" their own. */
+  owner?: string;
 }
 
+/** The app as built here: App, plus what the composition root keeps for itself and for tests. */
 export interface RunningApp extends App {
   /** Server mode: listen, start adapters, schedules and background work. Returns the bound URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
+  /** The web console's rooms (the console chat platform). */
+  consoleHub: ConsoleHub;
+  /** Web-console logins: users, sessions, the record of login attempts (also `services.consoleAuth`). */
   consoleAuth: ConsoleAuth;
+  /** Prometheus metrics behind App's core counters, served at /metrics. */
+  metrics: Metrics;
   /** Set when the first start created the console admin with a generated password. */
   generatedAdminPassword?: string;
 }
 
 export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
   const { config, log, mode } = opts;
-  registerSecret(process.env.SWITCHBOARD_ADMIN_PASSWORD);
-  const store = openStore({ databaseUrl: config.databaseUrl, sqlitePath: `${config.dataDir}/switchboard.sqlite` });
+  const env = opts.env ?? process.env;
+  registerSecret(env.SWITCHBOARD_ADMIN_PASSWORD);
+  const store = openStore({ databaseUrl: config.databaseUrl, sqlitePath: `${config.dataDir}/switchboard.sqlite`, writeTo: config.database.writeTo, onHostChange: (host, up, reason) => (up ? log.info({ host }, 'store host is back') : log.warn({ host, reason }, 'store host down; using the next one')) });
   const health = { migrated: false };
   const stopHooks: (() => Promise<void> | void)[] = [];
-  const tasks: { stop(): void }[] = [];
   const http = await createHttp({ log, uploadLimit: config.uploads.maxBytes, trustProxy: config.http.trustProxy });
   const registry = new Registry();
   const consoleHub = new ConsoleHub(store.db);
   const metrics = new Metrics(store.db);
+  const sealer = Sealer.fromEnvOrFile(env, config.dataDir);
+  const buttons = new ButtonStore(store.db, sealer);
   const notifier = new Notifier(log.child({ mod: 'notify' }), {
     defaultTargets: config.notify.default,
     fallback: { platform: 'console', channel: config.console.defaultRoom },
+    buttons,
   });
-  let boundUrl = '';
-  const leases = new Leases(store.db, JOB_OWNER);
+  let boundPort: number | undefined;
+  const owner = opts.owner ?? OWNER;
+  const leases = new Leases(store.db, owner);
+  const scheduler = new Scheduler(store.db, leases, log.child({ mod: 'schedule' }), config.schedules);
+  const changes = new ChangeFeed(store.db, { onError: (err) => log.warn({ err: String(err) }, 'change feed read failed') });
+
+  const consoleAuth = new ConsoleAuth(store.db, {
+    lockoutFailures: config.console.lockoutFailures,
+    lockoutMinutes: config.console.lockoutMinutes,
+    sessionHours: config.console.sessionHours,
+    // Read when first needed (after the store's secrets are open); the same key on every replica.
+    nameKey: () => app.secrets.getOrCreate('login-name-key', () => crypto.randomBytes(32).toString('base64')),
+  });
 
   const app = {
     mode,
@@ -69,62 +102,55 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
     consoleHub,
     metrics,
     http,
-    services: {} as Services,
-    consoleAuth: new ConsoleAuth(store.db, { lockoutFailures: config.console.lockoutFailures, lockoutMinutes: config.console.lockoutMinutes, sessionHours: config.console.sessionHours }),
+    services: { consoleAuth } as Services,
+    consoleAuth,
     schedule(name: string, every: string | number, fn: () => Promise<void> | void) {
-      if (mode !== 'server') return;
-      // Replicas on one store run each schedule once: the holder of its lease renews it on every run; an
-      // interval task's lease outlives three missed runs, a cron task's ten minutes (the others' firing).
-      const ttlMs = typeof every === 'number' ? Math.max(3 * every, 30_000) : 10 * 60_000;
-      const run = async () => {
-        try {
-          if (!(await leases.acquire(name, ttlMs))) return;
-          await fn();
-        } catch (err) {
-          log.error({ err, schedule: name }, 'scheduled task failed');
-        }
-      };
-      if (typeof every === 'number') {
-        const t = setInterval(() => void run(), every);
-        t.unref();
-        tasks.push({ stop: () => clearInterval(t) });
-      } else {
-        const task = cron.schedule(every, () => void run(), { name, noOverlap: true });
-        tasks.push({ stop: () => void task.stop() });
-      }
+      // Replicas on one store run each schedule once per period (src/core/scheduler.ts).
+      if (mode === 'server') scheduler.add(name, every, fn);
     },
     baseUrl() {
-      return (config.http.publicUrl ?? boundUrl ?? `http://${config.http.host}:${config.http.port}`).replace(/\/$/, '');
+      return configuredBaseUrl(config.http, boundPort);
     },
+    owner,
+    leases,
+    claims: new Claims(store.db, owner),
+    changes,
+    sealer,
+    buttons,
     onStop(fn: () => Promise<void> | void) {
       stopHooks.push(fn);
     },
   } as unknown as RunningApp;
-  app.jobs = new JobRunner(app);
-  app.dispatcher = new Dispatcher(app);
+  app.jobs = new JobRunner<App>(app, owner);
+  app.dispatcher = new Dispatcher<App>(app);
 
   const consoleAdapter = new ConsoleAdapter(consoleHub);
   notifier.register(consoleAdapter);
   for (const a of opts.adapters ?? []) notifier.register(a);
 
-  const migration = await migrateToLatest(store);
+  const migration = await migrateToLatest(store, { log: (m) => log.warn(m) });
   health.migrated = true;
   if (migration.applied.length) log.info({ applied: migration.applied, store: store.describe }, 'store migrated');
+  // Refuses to go on (with which key and how to fix it) when this process's key is not the store's.
+  app.secrets = await StoreSecrets.open(store.db, app.sealer);
   await registry.loadDir();
   registerHealthRoutes(app, health);
   registerConsoleRoutes(app, http, app.consoleAuth, consoleAdapter);
+  registerBoardRoutes(app, http, app.consoleAuth, CONSOLE_COOKIE);
   for (const f of features) await f.init?.(app);
 
   app.listen = async () => {
-    if ((await app.consoleAuth.count()) === 0) {
-      const pw = process.env.SWITCHBOARD_ADMIN_PASSWORD || randomPassword();
-      await app.consoleAuth.setUser('admin', pw);
-      await app.roles.grant('console', 'admin', 'admin', 'first start');
-      if (!process.env.SWITCHBOARD_ADMIN_PASSWORD) app.generatedAdminPassword = pw;
-    }
-    boundUrl = await http.listen({ host: config.http.host, port: config.http.port });
+    await bootstrapAdmin(app, env);
+    let boundUrl = await http.listen({ host: config.http.host, port: config.http.port, backlog: config.http.backlog });
     const addr = http.server.address();
-    if (addr && typeof addr === 'object') boundUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    if (addr && typeof addr === 'object') {
+      boundPort = addr.port;
+      boundUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    }
+    const warning = loopbackWarning(app.baseUrl());
+    if (warning) log.warn({ baseUrl: app.baseUrl() }, warning);
+    await changes.start();
+    app.schedule('change-feed-prune', '41 * * * *', () => pruneChangeFeed(store.db));
     await consoleHub.startPolling();
     await app.jobs.startBackground();
     const sink = async (inc: Parameters<typeof app.dispatcher.handle>[0]) => {
@@ -136,8 +162,7 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
   };
 
   app.close = async () => {
-    for (const t of tasks) t.stop();
-    if (tasks.length) await leases.releaseAll().catch((err) => log.warn({ err }, 'could not release schedule leases'));
+    await scheduler.stop();
     for (const fn of stopHooks.reverse()) {
       try {
         await fn();
@@ -147,6 +172,7 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
     }
     for (const p of notifier.platforms()) await notifier.adapter(p)?.stop().catch(() => undefined);
     consoleHub.stop();
+    changes.stop();
     await app.jobs.stop();
     await http.close();
     await store.close();
@@ -154,4 +180,18 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
 
   if (mode === 'exec') await app.jobs.recover().catch(() => undefined);
   return app;
+}
+
+/**
+ * First start: an empty store gets the console user `admin` (SWITCHBOARD_ADMIN_PASSWORD or a generated password).
+ * An insert-if-absent, never a reset, so of several replicas starting at once exactly one creates it, and only
+ * that one reports a generated password; the others leave it alone.
+ */
+async function bootstrapAdmin(app: RunningApp, env: NodeJS.ProcessEnv): Promise<void> {
+  if ((await app.consoleAuth.count()) > 0) return;
+  const fromEnv = env.SWITCHBOARD_ADMIN_PASSWORD;
+  const pw = fromEnv || randomPassword();
+  if (!(await app.consoleAuth.createIfAbsent('admin', pw))) return;
+  await app.roles.grant('console', 'admin', 'admin', 'first start');
+  if (!fromEnv) app.generatedAdminPassword = pw;
 }

@@ -12,7 +12,8 @@ import { openStore } from './store/db.js';
 import { migrateToLatest } from './store/migrate.js';
 import { ConsoleAuth, randomPassword } from './chat/console-auth.js';
 import { VERSION } from './version.js';
-import { cliExtensions } from './cli-extensions.js';
+import { StoreKeyMismatch } from './store/store-secrets.js';
+import { isStoreUnavailable, storeErrorReason } from './store/store-errors.js';
 
 function config(opts: { config?: string }): Config {
   return loadConfig({ file: opts.config, sections: features.flatMap((f) => (f.config ? [f.config] : [])) });
@@ -22,6 +23,15 @@ function fail(err: unknown, code = 1): never {
   if (err instanceof ConfigError) process.stderr.write(`switchboard: ${err.message}\n`);
   else process.stderr.write(`switchboard: ${(err as Error)?.message ?? String(err)}\n`);
   process.exit(code);
+}
+
+/** An argument that carries a secret (`password=…`, or its Portuguese alias `senha=…`). */
+const SECRET_ARG = /(^|\s)(password|senha)=/i;
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const program = new Cli('switchboard').description('Chat-ops bot for phones, network and PBXs').version(VERSION, '-V, --version').showHelpAfterError().enablePositionalOptions();
@@ -42,7 +52,8 @@ program
     try {
       app = await createApp({ mode: 'server', config: cfg, log });
     } catch (e) {
-      log.fatal({ err: e }, 'start-up failed');
+      // A wrong store key is the operator's to fix: the reason, not a stack trace.
+      log.fatal(e instanceof StoreKeyMismatch ? { reason: e.message } : { err: e }, 'start-up failed');
       fail(e);
     }
     let url: string;
@@ -75,7 +86,7 @@ program
   .command('exec')
   .passThroughOptions()
   .description('run one command as the local admin and print the reply (exit 0 ok, 1 failed/refused, 2 usage)')
-  .argument('<command...>', 'the command line, e.g. "dhcp list room=101"')
+  .argument('<command...>', 'the command line, e.g. "dhcp list room=101"; "-" reads it from standard input (use that for anything with a password)')
   .option('-c, --config <path>', 'config file')
   .option('-f, --file <path>', 'attach a file as if uploaded in chat (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('-y, --yes', 'confirm destructive commands up front')
@@ -87,6 +98,15 @@ program
       cfg = config(o);
     } catch (e) {
       fail(e, 2);
+    }
+    let line = words.join(' ');
+    if (words.length === 1 && words[0] === '-') {
+      // The command line from standard input: a password in it never shows in `ps` or the shell history.
+      line = (await readStdin()).replace(/\s+$/, '');
+      if (!line.trim()) fail(new Error('exec -: standard input held no command line'), 2);
+      if (/[\r\n]/.test(line)) fail(new Error('exec -: give one command line on standard input (it holds several lines)'), 2);
+    } else if (SECRET_ARG.test(line)) {
+      process.stderr.write('switchboard: warning: a password in the arguments is visible to every user of this machine (ps) while exec runs; give the command line on standard input instead: echo \'provision … password=…\' | switchboard exec -\n');
     }
     const files = o.file.map((p) => {
       let st: fs.Stats;
@@ -114,19 +134,39 @@ program
     } catch (e) {
       fail(e);
     }
-    const res = await app.dispatcher.handle(
-      { platform: 'cli', channel: 'terminal', user: { id: o.as, name: o.as }, text: words.join(' '), files },
-      { confirmed: o.yes === true },
-    );
-    let code = res.exitCode;
-    if (res.outcome === 'confirm') process.stderr.write('switchboard: this command needs confirmation; run it again with --yes\n');
-    for (const id of res.jobIds) {
-      const row = await app.jobs.wait(id);
-      if (row.status !== 'succeeded') code = Math.max(code, 1);
+    // Whatever the store does meanwhile (a node dies, no host answers), exec ends with a message and exit 1.
+    const storeLost = (err: unknown): never => {
+      const out = cli.render();
+      if (out) process.stdout.write(`${out}\n`);
+      const what = isStoreUnavailable(err) ? `the store became unavailable (${storeErrorReason(err)})` : (err as Error)?.message ?? String(err);
+      process.stderr.write(`switchboard: ${what}; the command did not finish here${jobIds.length ? ` (job ${jobIds.map((j) => `#${j}`).join(', ')}: a running replica settles it once the store answers; see \`jobs\`)` : ''}\n`);
+      process.exit(1);
+    };
+    const jobIds: number[] = [];
+    process.on('unhandledRejection', storeLost);
+    let code = 1;
+    try {
+      const res = await app.dispatcher.handle(
+        { platform: 'cli', channel: 'terminal', user: { id: o.as, name: o.as }, text: line, files },
+        { confirmed: o.yes === true },
+      );
+      jobIds.push(...res.jobIds);
+      code = res.exitCode;
+      if (res.outcome === 'confirm') process.stderr.write('switchboard: this command needs confirmation; run it again with --yes\n');
+      for (const id of res.jobIds) {
+        const row = await app.jobs.wait(id);
+        if (row.status !== 'succeeded') {
+          code = Math.max(code, 1);
+          // Said on stderr too: a job another process settled (this one lost the store and looked dead) posted nothing here.
+          process.stderr.write(`switchboard: job #${id} ${row.status}${row.error ? `: ${row.error}` : ''}\n`);
+        }
+      }
+    } catch (err) {
+      storeLost(err);
     }
     const out = cli.render();
     if (out) process.stdout.write(`${out}\n`);
-    await app.close();
+    await app.close().catch(() => undefined);
     process.exit(code);
   });
 
@@ -137,7 +177,7 @@ program
   .action(async (o: { config?: string }) => {
     try {
       const cfg = config(o);
-      const store = openStore({ databaseUrl: cfg.databaseUrl, sqlitePath: `${cfg.dataDir}/switchboard.sqlite` });
+      const store = openStore({ databaseUrl: cfg.databaseUrl, sqlitePath: `${cfg.dataDir}/switchboard.sqlite`, writeTo: cfg.database.writeTo });
       const r = await migrateToLatest(store);
       await store.close();
       process.stdout.write(r.applied.length ? `applied ${r.applied.length} migration(s): ${r.applied.join(', ')}\n` : `store is up to date (${r.total} migrations)\n`);
@@ -153,11 +193,11 @@ program
   .option('-c, --config <path>', 'config file')
   .option('--password-file <path>', 'read the password from a file')
   .option('--reset', 'reset an existing user (default: create; fails if it exists)')
-  .addOption(new Option('--role <role>', 'role of this console user').choices(['viewer', 'operator', 'admin']).default('admin'))
+  .addOption(new Option('--role <role>', 'role of this console user').choices(['viewer', 'operator', 'admin']).default('viewer'))
   .action(async (username: string, o: { config?: string; passwordFile?: string; reset?: boolean; role: 'viewer' | 'operator' | 'admin' }) => {
     try {
       const cfg = config(o);
-      const store = openStore({ databaseUrl: cfg.databaseUrl, sqlitePath: `${cfg.dataDir}/switchboard.sqlite` });
+      const store = openStore({ databaseUrl: cfg.databaseUrl, sqlitePath: `${cfg.dataDir}/switchboard.sqlite`, writeTo: cfg.database.writeTo });
       await migrateToLatest(store);
       const auth = new ConsoleAuth(store.db, { lockoutFailures: cfg.console.lockoutFailures, lockoutMinutes: cfg.console.lockoutMinutes, sessionHours: cfg.console.sessionHours });
       const exists = await auth.exists(username);
@@ -178,12 +218,24 @@ program
   });
 
 program
+  .command('doctor')
+  .description('check this install and print a table with a fix for each failing row (exit 0: no failure, 1: a check failed)')
+  .option('-c, --config <path>', 'config file; default $SWITCHBOARD_CONFIG')
+  .action(async (o: { config?: string }) => {
+    const { runDoctor, formatDoctor, doctorExitCode } = await import('./doctor/doctor.js');
+    const rows = await runDoctor({ loadConfig: () => config(o), configFile: o.config ?? process.env.SWITCHBOARD_CONFIG });
+    process.stdout.write(`${formatDoctor(rows)}\n`);
+    process.exit(doctorExitCode(rows));
+  });
+
+program
   .command('version')
   .description('print the version')
   .action(() => {
     process.stdout.write(`switchboard ${VERSION}\n`);
   });
 
-for (const ext of cliExtensions) ext(program, { loadConfig: config, createLogger: (level?: string): Logger => createLogger({ level }) });
+// Sub-commands the features add (e.g. `switchboard agent` from monitoring).
+for (const f of features) f.cli?.(program, { loadConfig: config, createLogger: (level?: string): Logger => createLogger({ level }) });
 
 program.parseAsync(process.argv).catch((e) => fail(e));

@@ -3,18 +3,23 @@
 // core stays ignorant of them while a bad value anywhere stops start-up with key, value and expectation.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
+import type { ErrorObject } from 'ajv';
+import type YamlModule from 'yaml';
+import { configValidator } from './config-validator.js';
 
 export interface CoreConfig {
   dataDir: string;
   databaseUrl?: string;
-  http: { host: string; port: number; publicUrl?: string; trustProxy: boolean };
+  /** With several store hosts in DATABASE_URL: where writes go (see host-pool.ts). */
+  database: { writeTo: 'first' | 'any' };
+  http: { host: string; port: number; publicUrl?: string; trustProxy: boolean; backlog: number };
   log: { level: string };
   console: { defaultRoom: string; rooms: string[]; sessionHours: number; lockoutFailures: number; lockoutMinutes: number };
   auth: { defaultRole: 'none' | 'viewer' | 'operator' | 'admin'; admins: string[] };
   notify: { default: string[] };
   jobs: { editIntervalMs: number; heartbeatMs: number; staleAfterMs: number };
+  schedules: { leaseTtlMs: number; renewMs: number; keepRunsDays: number };
   uploads: { maxBytes: number };
 }
 
@@ -41,6 +46,12 @@ const coreSchema = {
   properties: {
     dataDir: { type: 'string', minLength: 1, default: './data' },
     databaseUrl: { type: 'string', pattern: '^(mysql|mariadb|sqlite):' },
+    database: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { writeTo: { enum: ['first', 'any'], default: 'first' } },
+    },
     http: {
       type: 'object',
       additionalProperties: false,
@@ -50,6 +61,9 @@ const coreSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
         publicUrl: { type: 'string', pattern: '^https?://' },
         trustProxy: { type: 'boolean', default: false },
+        // Connections the kernel may hold before the bot accepts them (capped by net.core.somaxconn): a
+        // thousand agents reconnecting at once after a restart must not overflow it into SYN retries.
+        backlog: { type: 'integer', minimum: 1, maximum: 65535, default: 4096 },
       },
     },
     log: {
@@ -95,6 +109,16 @@ const coreSchema = {
         staleAfterMs: { type: 'integer', minimum: 1000, default: 30000 },
       },
     },
+    schedules: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        leaseTtlMs: { type: 'integer', minimum: 1000, maximum: 40_000, default: 30000 },
+        renewMs: { type: 'integer', minimum: 100, maximum: 20_000, default: 5000 },
+        keepRunsDays: { type: 'number', exclusiveMinimum: 0, default: 3 },
+      },
+    },
     uploads: {
       type: 'object',
       additionalProperties: false,
@@ -107,6 +131,7 @@ const coreSchema = {
 const coreEnv: Record<string, string> = {
   SWITCHBOARD_DATA_DIR: 'dataDir',
   DATABASE_URL: 'databaseUrl',
+  SWITCHBOARD_DB_WRITE_TO: 'database.writeTo',
   SWITCHBOARD_HTTP_HOST: 'http.host',
   SWITCHBOARD_HTTP_PORT: 'http.port',
   SWITCHBOARD_PUBLIC_URL: 'http.publicUrl',
@@ -178,6 +203,13 @@ export interface LoadOptions {
   overrides?: Record<string, unknown>;
 }
 
+/** The sub-schema at a dotted key path (through `properties`), if any. */
+function schemaAt(schema: unknown, dotted: string): unknown {
+  let cur = schema as { properties?: Record<string, unknown> } | undefined;
+  for (const part of dotted.split('.')) cur = cur?.properties?.[part] as typeof cur;
+  return cur;
+}
+
 export function buildSchema(sections: ConfigSection[]): Record<string, unknown> {
   const props: Record<string, unknown> = { ...coreSchema.properties };
   for (const s of sections) props[s.key] = { default: {}, ...s.schema };
@@ -197,7 +229,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
     }
     try {
-      const parsed = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text);
+      const parsed = /\.json$/i.test(file) ? JSON.parse(text) : (createRequire(import.meta.url)('yaml') as typeof YamlModule).parse(text); // yaml: only for a YAML file
       raw = parsed ?? {};
     } catch (e) {
       throw new ConfigError(`config file ${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
@@ -210,9 +242,14 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     for (const [k, p] of Object.entries(s.env ?? {})) envMap[k] = `${s.key}.${p}`;
     for (const p of s.secrets ?? []) secretPaths.add(`${s.key}.${p}`);
   }
+  const schema = buildSchema(sections);
   for (const [name, dotted] of Object.entries(envMap)) {
     const v = env[name];
-    if (v !== undefined && v !== '') setPath(raw, dotted, envValue(v));
+    if (v === undefined || v === '') continue;
+    const value = envValue(v);
+    // A comma list for keys whose schema is an array (SWITCHBOARD_RENEW_ALLOW=10.0.1.0/24,10.0.2.0/24).
+    const isArray = (schemaAt(schema, dotted) as { type?: string } | undefined)?.type === 'array';
+    setPath(raw, dotted, isArray && typeof value === 'string' ? value.split(',').map((x) => x.trim()).filter(Boolean) : value);
   }
   // Generic override: SWITCHBOARD__http__port=9000 sets http.port.
   for (const [name, v] of Object.entries(env)) {
@@ -220,8 +257,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
   for (const [k, v] of Object.entries(opts.overrides ?? {})) setPath(raw, k, v);
 
-  const ajv = new Ajv({ useDefaults: true, coerceTypes: 'array', allErrors: true, strict: false });
-  const validate = ajv.compile(buildSchema(sections));
+  const { validate } = configValidator(schema);
   if (!validate(raw)) {
     const msgs = (validate.errors ?? []).map((e) => describeAjvError(e, raw, secretPaths));
     throw new ConfigError(`invalid configuration:\n  - ${[...new Set(msgs)].join('\n  - ')}`);

@@ -1,6 +1,9 @@
 // The package version, read from the package.json above this module: two levels up from dist/src/, one
-// from src/ when the TypeScript sources run directly (tests).
+// from src/ when the TypeScript sources run directly (tests). The agent bundle (build/bundle-agent.ts) has no
+// package.json beside it: the bundler writes the version in for SWITCHBOARD_BUNDLED_VERSION.
 import fs from 'node:fs';
+
+declare const SWITCHBOARD_BUNDLED_VERSION: string | undefined;
 
 function findVersion(): string {
   for (const rel of ['../../package.json', '../package.json']) {
@@ -14,4 +17,4 @@ function findVersion(): string {
   return '0.0.0';
 }
 
-export const VERSION: string = findVersion();
+export const VERSION: string = typeof SWITCHBOARD_BUNDLED_VERSION === 'string' ? SWITCHBOARD_BUNDLED_VERSION : findVersion();

@@ -4,6 +4,7 @@ import { makeTestApp, type TestApp } from './helpers/app.js';
 import { DiscordFake } from './fakes/discord-fake.js';
 import { waitFor } from './fakes/common.js';
 import { addTestCommands, auditRows, CSV, DHCP_SUBNETS, IMPORT_LINE, IMPORT_REPLY } from './fakes/setup.js';
+import { auditRowsOnce, commandIn, expireButton, PHONE, provisioningTo, unknownPhoneFetches } from './fakes/unknown-phone.js';
 
 const GUILD = '3300000000000000001';
 const CH = '3300000000000000011';
@@ -66,11 +67,21 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
     expect(msg.via).toBe('original');
     expect(msg.channel_id).toBe(CH);
     expect(msg.content).toMatch(/```\n[\s\S]*audit[\s\S]*\n```/);
-    // A help longer than Discord's 2000 characters continues in follow-ups, every part a closed code block.
-    await waitFor(() => fake.messages.some((m) => m.interaction === id && m.content.includes('whoami')), 10_000, 'last part of help');
-    const parts = fake.messages.filter((m) => m.interaction === id);
-    expect(parts.map((m) => m.content).join('\n')).toMatch(/selftest/);
-    for (const m of parts) expect(m.content.length).toBeLessThanOrEqual(2000);
+    // A reply longer than Discord's 2000 characters (the monitor group's table) continues in follow-ups, every
+    // part a closed code block.
+    // Waits for the reply's last line ('monitor fraud hours' is in the first part as well): help as an admin
+    // says the same on every platform.
+    await t.app.roles.grant('test', 'help-reader', 'admin', 'test');
+    const lastLine = (await t.run('help monitor', { user: 'help-reader' })).replies.join('\n').split('\n').filter((l) => l.trim() && !l.startsWith('```')).at(-1)!.trim();
+    const long = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'help monitor' });
+    await waitFor(() => fake.messages.some((m) => m.interaction === long && m.content.includes(lastLine)), 10_000, 'last part of help monitor');
+    const parts = fake.messages.filter((m) => m.interaction === long);
+    expect(parts.length).toBeGreaterThanOrEqual(2);
+    expect(parts.map((m) => m.content).join('\n')).toMatch(/monitor enroll[\s\S]*monitor fraud hours/);
+    for (const m of parts) {
+      expect(m.content.length).toBeLessThanOrEqual(2000);
+      expect((m.content.match(/```/g) ?? []).length % 2).toBe(0);
+    }
   });
 
   it('the prefix form answers with a reply to the message', async () => {
@@ -211,7 +222,10 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
   });
 
   it('a guild that is not allowed gets nothing done', async () => {
-    const before = (await auditRows(t.app, 'discord')).length;
+    // Only this stranger's rows count: an earlier test's command may still be writing its audit row.
+    const stranger = (rows: Awaited<ReturnType<typeof auditRows>>) => rows.filter((r) => r.user_id === '4400000000000000009' || r.channel === OTHER_CH || r.channel === '5500000000000000001');
+    const before = stranger(await auditRows(t.app, 'discord')).length;
+    expect(before).toBe(0);
     const id = fake.slash({ guild: OTHER_GUILD, channel: OTHER_CH, user: '4400000000000000009', line: 'selftest 1' });
     fake.message({ guild: OTHER_GUILD, channel: OTHER_CH, user: '4400000000000000009', content: '!sb help' });
     fake.message({ channel: '5500000000000000001', user: '4400000000000000009', content: 'help' });
@@ -219,7 +233,7 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
     expect(fake.callbacks.find((c) => c.id === id)).toBeUndefined();
     expect(fake.in(OTHER_CH)).toHaveLength(0);
     expect(fake.in('5500000000000000001')).toHaveLength(0);
-    expect((await auditRows(t.app, 'discord')).length).toBe(before);
+    expect(stranger(await auditRows(t.app, 'discord'))).toHaveLength(0);
     expect(t.logs.join('')).toContain('not allowed');
   });
 
@@ -271,5 +285,67 @@ describe('discord adapter: expired interactions and direct messages', () => {
     const mid = fake.message({ channel: DM, user: USER, content: 'whoami' });
     const reply = await waitFor(() => fake.in(DM).find((m) => m.reply_to === mid), 10_000, 'dm reply');
     expect(reply.content).toContain(USER);
+  });
+});
+
+describe.each(['sqlite', 'mysql'] as const)('discord command buttons on %s', (engine) => {
+  const PROV_CH = '3300000000000000033';
+  const STRANGER = '4400000000000000002';
+  let fake: DiscordFake;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await new DiscordFake([{ id: GUILD, channels: [PROV_CH] }]).start();
+    t = await makeTestApp({
+      engine,
+      listen: true,
+      admins: [`discord:${USER}`],
+      overrides: {
+        ...provisioningTo(`discord:${PROV_CH}`),
+        'chat.discord.botToken': fake.token,
+        'chat.discord.applicationId': fake.appId,
+        'chat.discord.apiUrl': fake.apiUrl,
+        'chat.discord.allowedGuilds': [GUILD],
+        'chat.reconnect.baseMs': 200,
+      },
+    });
+    await waitFor(() => fake.connected > 0 && fake.commands.has(GUILD), 15_000, 'gateway connection');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('the unknown-phone announcement has an action row; a press (component interaction) is deferred and runs as the presser', async () => {
+    await unknownPhoneFetches(t.app);
+    const ann = await waitFor(() => fake.in(PROV_CH).find((m) => m.content.includes(PHONE.pretty)), 10_000, 'announcement');
+    const command = commandIn(ann.content);
+    const ext = /ext=(\d+)/.exec(command)![1];
+    expect(ann.components).toHaveLength(1);
+    const [button] = ann.components![0]!.components;
+    expect(button).toMatchObject({ type: 2, style: 1, label: `Provision as Fanvil X1SG, ext ${ext}` });
+    expect(button!.custom_id).toMatch(/^sb:[A-Za-z0-9_-]{22}$/);
+    const answer = (ix: string, pattern: RegExp, what: string) => waitFor(() => fake.messages.find((m) => m.interaction === ix && pattern.test(m.content)), 10_000, what);
+
+    // Someone without the operator role: deferred at once (type 5), then the refusal in the interaction's reply.
+    const denied = fake.press({ guild: GUILD, user: STRANGER, message: ann });
+    expect((await waitFor(() => fake.callbacks.find((c) => c.id === denied), 3000, 'deferral')).type).toBe(5);
+    const refusal = await answer(denied, /⛔ `provision` needs the operator role; you have no role/, 'refusal');
+    expect(refusal.channel_id).toBe(PROV_CH);
+    expect(await t.app.services.provision.store.exists(PHONE.mac)).toBe(false);
+    // A custom_id nobody was given.
+    await answer(fake.press({ guild: GUILD, user: USER, message: ann, custom_id: 'sb:AAAAAAAAAAAAAAAAAAAAAA' }), /not one the bot made for this chat/, 'forged id refused');
+    // The admin presses it: provisioned, the password in a DM to the presser.
+    await answer(fake.press({ guild: GUILD, user: USER, message: ann }), /sent to you in a direct message/, 'provisioned');
+    expect(await t.app.services.provision.store.exists(PHONE.mac)).toBe(true);
+    await waitFor(() => fake.in(`9${USER.slice(1)}`).find((m) => m.content.includes(PHONE.pretty)), 10_000, 'password by DM');
+    const audit = (await auditRowsOnce(t.app, 'discord', 3)).map((r) => [r.user_id, r.command, r.outcome, r.channel]);
+    expect(audit).toEqual([
+      [STRANGER, 'provision', 'denied', PROV_CH],
+      [USER, '(button)', 'invalid', PROV_CH],
+      [USER, 'provision', 'ok', PROV_CH],
+    ]);
+    await expireButton(t.app, button!.custom_id.slice(3));
+    const late = await answer(fake.press({ guild: GUILD, user: USER, message: ann }), /expired/, 'expired answer');
+    expect(late.content).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\``);
   });
 });

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from './helpers/app.js';
 import { SlackFake } from './fakes/slack-fake.js';
 import { listen, waitFor } from './fakes/common.js';
+import { structured, tablePart } from '../src/core/message.js';
 import { addTestCommands, auditRows, CSV, DHCP_SUBNETS, IMPORT_LINE, IMPORT_REPLY } from './fakes/setup.js';
+import { auditRowsOnce, commandIn, expireButton, PHONE, provisioningTo, unknownPhoneFetches } from './fakes/unknown-phone.js';
 
 const CH = 'C0SUPPORT';
 const USER = 'U0ANN';
@@ -115,6 +117,26 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
     expect(eph.user).toBe(USER);
   });
 
+  it('a table reply goes as Block Kit: a native table block (cells as raw text), the plain text as fallback', async () => {
+    t.app.registry.add({ name: 'testtable', usage: 'testtable', summary: 'test', role: 'none', run: async () => structured(['2 hosts:', tablePart(['host', 'phones'], [['<!channel> pc-1', '7'], ['pc-2', '12']])]) });
+    const ts = fake.mention({ channel: CH, user: USER, text: 'testtable' });
+    const post = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'table reply');
+    expect(post.blocks).toEqual([
+      { type: 'section', text: { type: 'mrkdwn', text: '2 hosts:' } },
+      {
+        type: 'table',
+        column_settings: [{ align: 'left' }, { align: 'right' }],
+        rows: [
+          [{ type: 'raw_text', text: 'host' }, { type: 'raw_text', text: 'phones' }],
+          [{ type: 'raw_text', text: '<!channel> pc-1' }, { type: 'raw_text', text: '7' }],
+          [{ type: 'raw_text', text: 'pc-2' }, { type: 'raw_text', text: '12' }],
+        ],
+      },
+    ]);
+    expect(post.text).toContain('```host');
+    expect(post.text).toContain('&lt;!channel&gt; pc-1');
+  });
+
   it('long replies are split into several messages in the thread', async () => {
     const ts = fake.mention({ channel: CH, user: USER, text: 'testlong' });
     await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts && p.text.includes('line 299')), 10_000, 'last part');
@@ -137,13 +159,14 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
   });
 
   it('a Slack Connect user of another workspace gets nothing done, even in an allowed workspace channel', async () => {
-    const before = (await auditRows(t.app, 'slack')).length;
+    // Only the guest's rows count: an earlier test's command may still be writing its own audit row.
+    const guestRows = async () => (await auditRows(t.app, 'slack')).filter((r) => r.user_id === 'U0EXT').length;
     const ts = fake.mention({ channel: CH, user: 'U0EXT', text: 'selftest 1', userTeam: 'T0GUEST' });
     const dts = fake.dm({ channel: 'D0EXT', user: 'U0EXT', text: 'whoami', userTeam: 'T0GUEST' });
     await new Promise((r) => setTimeout(r, 1500));
     expect(fake.in(CH).filter((p) => p.thread_ts === ts)).toHaveLength(0);
     expect(fake.in('D0EXT').filter((p) => p.thread_ts === dts)).toHaveLength(0);
-    expect((await auditRows(t.app, 'slack')).length).toBe(before);
+    expect(await guestRows()).toBe(0);
     expect(t.logs.join('')).toContain('T0GUEST');
     // The same channel, a user of our own workspace: served.
     const ok = fake.mention({ channel: CH, user: USER, text: 'help', userTeam: fake.team });
@@ -238,6 +261,20 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
     expect(job.edits).toHaveLength(4);
   });
 
+  it('an event Slack retries (same event_id, retry_attempt) is acked again but dispatched once', async () => {
+    const before = (await auditRows(t.app, 'slack')).length;
+    const seen = () => t.logs.filter((l) => l.includes('inbound event already handled')).length;
+    const seenBefore = seen();
+    const ts = fake.mention({ channel: 'C0RETRY', user: USER, text: 'whoami' });
+    await waitFor(() => fake.in('C0RETRY').find((p) => p.thread_ts === ts), 10_000, 'reply');
+    const retries = [fake.redeliver(1, 'timeout'), fake.redeliver(2, 'timeout')];
+    await waitFor(() => retries.every((env) => fake.acks.some((a) => a.envelope_id === env)), 5000, 'acks of the retries');
+    // Both retries recognised as repeats (or, if they were not, their duplicate replies arrived).
+    await waitFor(() => seen() === seenBefore + 2 || fake.in('C0RETRY').filter((p) => p.thread_ts === ts).length > 1, 10_000, 'both retries handled');
+    expect(fake.in('C0RETRY').filter((p) => p.thread_ts === ts)).toHaveLength(1);
+    expect((await auditRows(t.app, 'slack')).length).toBe(before + 1);
+  });
+
   it('a workspace that is not allowed gets nothing done', async () => {
     const before = (await auditRows(t.app, 'slack')).length;
     fake.mention({ channel: 'C0OTHER', user: 'U0EVE', text: 'selftest 1', team: 'T0EVIL' });
@@ -310,6 +347,140 @@ describe('slack adapter in HTTP mode (signing secret)', () => {
     expect(res.status).toBe(200);
     const reply = await waitFor(() => fake.in(CH)[0], 10_000, 'reply');
     expect(reply.text).toContain('Switchboard commands');
+  });
+
+  it('a button press arrives as a signed payload= form (block_actions) and runs as the presser', async () => {
+    await t.app.notifier.send({ platform: 'slack', channel: CH }, { text: 'Who are you? Type `whoami`.', buttons: [{ label: 'Who am I', command: 'whoami' }] });
+    const msg = await waitFor(() => fake.in(CH).find((p) => p.text.includes('Who are you?')), 10_000, 'message with a button');
+    expect(fake.buttonsOf(msg)).toMatchObject([{ action_id: 'sb-button-0', text: 'Who am I' }]);
+    const body = new URLSearchParams({ payload: JSON.stringify(fake.pressPayload({ post: msg, user: USER })) }).toString();
+    const now = Math.floor(Date.now() / 1000);
+    expect((await post(body, { 'x-slack-request-timestamp': String(now), 'x-slack-signature': sign(now, body) })).status).toBe(200);
+    const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === msg.ts), 10_000, 'answer in the thread');
+    expect(reply.text).toContain(USER);
+    expect((await auditRows(t.app, 'slack')).at(-1)).toMatchObject({ user_id: USER, command: 'whoami', outcome: 'ok', channel: CH });
+  });
+});
+
+describe.each(['sqlite', 'mysql'] as const)('slack command buttons on %s (Socket Mode)', (engine) => {
+  const PROV_CH = 'C0PROV';
+  const STRANGER = 'U0BOB';
+  let fake: SlackFake;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await new SlackFake().start();
+    t = await makeTestApp({
+      engine,
+      listen: true,
+      admins: [`slack:${USER}`],
+      overrides: {
+        ...provisioningTo(`slack:${PROV_CH}`),
+        'chat.slack.botToken': fake.botToken,
+        'chat.slack.appToken': fake.appToken,
+        'chat.slack.apiUrl': fake.apiUrl,
+        'chat.slack.allowedWorkspaces': [fake.team],
+        'chat.reconnect.baseMs': 200,
+      },
+    });
+    await waitFor(() => fake.connected > 0, 10_000, 'socket mode connection');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('the unknown-phone announcement has a native button; a press runs as the presser (refused without the role, forged and expired ids refused)', async () => {
+    await unknownPhoneFetches(t.app);
+    const post = await waitFor(() => fake.in(PROV_CH).find((p) => p.text.includes(PHONE.pretty)), 10_000, 'announcement');
+    const command = commandIn(post.text);
+    const ext = /ext=(\d+)/.exec(command)![1];
+    // Block Kit: the text as a section (with the command, to copy) and an actions block with the button.
+    expect(post.blocks!.map((b) => b.type)).toEqual(['section', 'actions']);
+    expect(JSON.stringify(post.blocks![0])).toContain(command);
+    const [button] = fake.buttonsOf(post);
+    expect(button).toMatchObject({ action_id: 'sb-button-0', text: `Provision as Fanvil X1SG, ext ${ext}` });
+    expect(button!.value).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(button!.value).not.toContain('provision');
+    const answer = async (pattern: RegExp, what: string) => waitFor(() => fake.in(PROV_CH).find((p) => p.thread_ts === post.ts && pattern.test(p.text)), 10_000, what);
+
+    // A user without the operator role: acked at once, then the normal refusal in the thread.
+    const env = fake.press({ post, user: STRANGER });
+    await waitFor(() => fake.acks.find((a) => a.envelope_id === env), 3000, 'ack of the press');
+    await answer(/⛔ `provision` needs the operator role; you have no role/, 'refusal');
+    expect(await t.app.services.provision.store.exists(PHONE.mac)).toBe(false);
+    // A payload with an id the bot never made.
+    fake.press({ post, user: USER, value: 'AAAAAAAAAAAAAAAAAAAAAA' });
+    await answer(/not one the bot made for this chat/, 'forged id refused');
+    // The admin presses it: provisioned, the password in a DM to the presser, audited as them.
+    fake.press({ post, user: USER });
+    await answer(/sent to you in a direct message/, 'provisioned');
+    expect(await t.app.services.provision.store.exists(PHONE.mac)).toBe(true);
+    await waitFor(() => fake.in(`D${USER}`).find((p) => p.text.includes(PHONE.pretty)), 10_000, 'password by DM');
+    const audit = (await auditRowsOnce(t.app, 'slack', 3)).map((r) => [r.user_id, r.command, r.outcome, r.channel]);
+    expect(audit).toEqual([
+      [STRANGER, 'provision', 'denied', PROV_CH],
+      [USER, '(button)', 'invalid', PROV_CH],
+      [USER, 'provision', 'ok', PROV_CH],
+    ]);
+    // Used up: a second press says who used it and runs nothing (a new password would be generated).
+    fake.press({ post, user: STRANGER });
+    await answer(new RegExp(`already used by slack:${USER} \\(ann\\)`), 'already used');
+    expect((await auditRows(t.app, 'slack')).filter((r) => r.command === 'provision')).toHaveLength(2);
+    // After seven days the button answers with the command to type.
+    await expireButton(t.app, button!.value);
+    fake.press({ post, user: USER });
+    const late = await answer(/expired/, 'expired answer');
+    expect(late.text).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\``);
+  });
+});
+
+describe('slack adapter in HTTP mode: retried events', () => {
+  let fake: SlackFake;
+  let t: TestApp;
+  let url = '';
+  const secret = 'test-signing-secret-0123456789';
+  const sign = (ts: number, body: string) => `v0=${crypto.createHmac('sha256', secret).update(`v0:${ts}:${body}`).digest('hex')}`;
+
+  beforeAll(async () => {
+    fake = await new SlackFake().start();
+    t = await makeTestApp({
+      engine: 'mysql',
+      listen: true,
+      admins: [`slack:${USER}`],
+      overrides: {
+        'chat.slack.mode': 'http',
+        'chat.slack.botToken': fake.botToken,
+        'chat.slack.signingSecret': secret,
+        'chat.slack.apiUrl': fake.apiUrl,
+        'chat.slack.allowedWorkspaces': [fake.team],
+        'chat.slack.http': { host: '127.0.0.1', port: 0, path: '/slack/events' },
+      },
+    });
+    const server = await waitFor(() => t.app.services.chat.slack?.server, 10_000, 'slack http receiver');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('a retry (X-Slack-Retry-Num, same event_id) is answered 200 but dispatched once', async () => {
+    const payload = fake.mentionPayload({ channel: CH, user: USER, text: 'whoami' });
+    const body = JSON.stringify(payload);
+    const deliver = async (retry?: number) => {
+      const now = Math.floor(Date.now() / 1000);
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'x-slack-request-timestamp': String(now), 'x-slack-signature': sign(now, body) };
+      if (retry) Object.assign(headers, { 'x-slack-retry-num': String(retry), 'x-slack-retry-reason': 'http_timeout' });
+      return (await fetch(url, { method: 'POST', body, headers })).status;
+    };
+    expect(await deliver()).toBe(200);
+    await waitFor(() => fake.in(CH).find((p) => p.thread_ts === payload.event.ts), 10_000, 'reply');
+    expect(await deliver(1)).toBe(200);
+    expect(await deliver(2)).toBe(200);
+    const replies = () => fake.in(CH).filter((p) => p.thread_ts === payload.event.ts);
+    await waitFor(() => t.logs.filter((l) => l.includes('inbound event already handled')).length === 2 || replies().length > 1, 10_000, 'both retries handled');
+    expect(fake.in(CH).filter((p) => p.thread_ts === payload.event.ts)).toHaveLength(1);
+    expect(await auditRows(t.app, 'slack')).toHaveLength(1);
   });
 });
 

@@ -4,6 +4,7 @@ import { makeTestApp, type TestApp } from './helpers/app.js';
 import { TelegramFake } from './fakes/telegram-fake.js';
 import { waitFor } from './fakes/common.js';
 import { addTestCommands, auditRows, CSV, DHCP_SUBNETS, IMPORT_LINE, IMPORT_REPLY } from './fakes/setup.js';
+import { auditRowsOnce, commandIn, expireButton, PHONE, provisioningTo, unknownPhoneFetches } from './fakes/unknown-phone.js';
 
 const GROUP = -100123;
 const USER = 42;
@@ -152,13 +153,21 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
     expect(fake.deleted).not.toContain(`${GROUP}|${id2}`);
   });
 
-  it('a chat that is not allowed gets nothing done', async () => {
+  it('a chat that is not allowed gets nothing done, and is told once its id and the setting that allows it', async () => {
     const before = (await auditRows(t.app, 'telegram')).length;
-    fake.say({ chat: -100999, user: USER, text: '/selftest 1' });
+    const first = fake.say({ chat: -100999, user: USER, text: '/selftest 1' });
     fake.say({ chat: 555, user: 555, text: 'help' });
+    const told = await waitFor(() => fake.to(-100999).find((s) => s.reply_to === first), 10_000, 'answer to a chat not allowed');
+    expect(told.text).toBe('This chat is not allowed to use this bot, so nothing was run. Its chat id is -100999: to allow it, add -100999 to chat.telegram.allowedChats (env TELEGRAM_ALLOWED_CHATS, comma-separated) and restart the bot. (Said once per chat.)');
+    await waitFor(() => fake.to(555).length === 1 || undefined, 10_000, 'answer to a private chat not allowed');
+    expect(fake.to(555)[0]!.text).toMatch(/chat id is 555: to allow it, add 555 to chat\.telegram\.allowedChats/);
+    // Once per chat, by a claim in the store: later commands from there get silence again.
+    fake.say({ chat: -100999, user: USER, text: '/help' });
+    fake.say({ chat: -100999, user: USER, text: '/selftest 1' });
     await new Promise((r) => setTimeout(r, 1500));
-    expect(fake.to(-100999)).toHaveLength(0);
-    expect(fake.to(555)).toHaveLength(0);
+    expect(fake.to(-100999)).toHaveLength(1);
+    expect(fake.to(555)).toHaveLength(1);
+    expect(await t.app.db.selectFrom('claims').select('k').where('k', 'like', 'chat:telegram:%refused:-100999').execute()).toHaveLength(1);
     expect((await auditRows(t.app, 'telegram')).length).toBe(before);
     expect(t.logs.join('')).toContain('not allowed');
   });
@@ -191,6 +200,67 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
   it('markup and mentions in text from data are escaped', async () => {
     await t.app.notifier.notify([`telegram:${GROUP}`], { text: 'Caller: <a href="tg://user?id=1">@everyone</a> <b>boss</b> & co' });
     expect(fake.to(GROUP).some((s) => s.text === 'Caller: &lt;a href="tg://user?id=1"&gt;@everyone&lt;/a&gt; &lt;b&gt;boss&lt;/b&gt; &amp; co')).toBe(true);
+  });
+});
+
+describe.each(['sqlite', 'mysql'] as const)('telegram command buttons on %s', (engine) => {
+  const PROV_CHAT = -100777;
+  const STRANGER = 43;
+  let fake: TelegramFake;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await new TelegramFake().start();
+    t = await makeTestApp({
+      engine,
+      listen: true,
+      admins: [`telegram:${USER}`],
+      overrides: { ...provisioningTo(`telegram:${PROV_CHAT}`), 'chat.telegram.botToken': fake.token, 'chat.telegram.apiRoot': fake.url, 'chat.telegram.allowedChats': [String(PROV_CHAT), String(USER)], 'chat.reconnect.baseMs': 200 },
+    });
+    await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 10_000, 'polling');
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+  });
+
+  it('the unknown-phone announcement has an inline keyboard; a press (callback_query) runs as the presser, forged and expired ids refused', async () => {
+    await unknownPhoneFetches(t.app);
+    const ann = await waitFor(() => fake.to(PROV_CHAT).find((s) => s.text?.includes(PHONE.pretty)), 10_000, 'announcement');
+    const command = commandIn(ann.text!);
+    const ext = /ext=(\d+)/.exec(command)![1];
+    const [button] = ann.reply_markup!.inline_keyboard[0]!;
+    expect(button!.text).toBe(`Provision as Fanvil X1SG, ext ${ext}`);
+    // callback_data is only a reference to the stored command (Telegram allows 64 bytes).
+    expect(button!.callback_data).toMatch(/^sb:[A-Za-z0-9_-]{22}$/);
+    const answer = (pattern: RegExp, what: string) => waitFor(() => fake.to(PROV_CHAT).find((s) => s.reply_to === ann.message_id && pattern.test(s.text ?? '')), 10_000, what);
+
+    // Someone without the operator role: the query is answered (the client stops waiting), then the refusal.
+    const q = fake.press({ sent: ann, user: STRANGER, username: 'bob' });
+    await answer(/⛔ <code>provision<\/code> needs the operator role; you have no role/, 'refusal');
+    expect(fake.answers.map((a) => a.callback_query_id)).toContain(q);
+    expect(await t.app.services.provision.store.exists(PHONE.mac)).toBe(false);
+    // Data a modified client made up.
+    fake.press({ sent: ann, user: USER, data: 'sb:AAAAAAAAAAAAAAAAAAAAAA' });
+    await answer(/not one the bot made for this chat/, 'forged id refused');
+    // A press in a chat that is not allowed is answered with a notice and runs nothing.
+    const outside = fake.press({ sent: { ...ann, chat_id: '-100999' }, user: USER });
+    await waitFor(() => fake.answers.find((a) => a.callback_query_id === outside), 10_000, 'notice to a chat not allowed');
+    expect(fake.answers.find((a) => a.callback_query_id === outside)!.text).toMatch(/not allowed/);
+    // The admin presses it: provisioned, the password privately to the presser.
+    fake.press({ sent: ann, user: USER });
+    await answer(/sent to you in a direct message/, 'provisioned');
+    expect(await t.app.services.provision.store.exists(PHONE.mac)).toBe(true);
+    await waitFor(() => fake.to(USER).find((s) => s.text?.includes(PHONE.pretty)), 10_000, 'password in the private chat');
+    const audit = (await auditRowsOnce(t.app, 'telegram', 3)).map((r) => [r.user_id, r.user_name, r.command, r.outcome, r.channel]);
+    expect(audit).toEqual([
+      [String(STRANGER), 'bob', 'provision', 'denied', String(PROV_CHAT)],
+      [String(USER), 'ann', '(button)', 'invalid', String(PROV_CHAT)],
+      [String(USER), 'ann', 'provision', 'ok', String(PROV_CHAT)],
+    ]);
+    await expireButton(t.app, button!.callback_data.slice(3));
+    fake.press({ sent: ann, user: USER });
+    const late = await answer(/expired/, 'expired answer');
+    expect(late.text).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: <code>${command}</code>`);
   });
 });
 
@@ -227,6 +297,16 @@ describe('telegram adapter in webhook mode', () => {
     const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === 503), 10_000, 'webhook reply');
     expect(reply.text).toContain('Switchboard commands');
     expect(fake.calls.some((c) => c.method === 'getUpdates')).toBe(false);
+  });
+
+  it('an update delivered twice (a webhook retry, or another replica) is dispatched once', async () => {
+    const url = `${t.app.baseUrl()}/telegram/webhook`;
+    const post = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret }, body: JSON.stringify(update(7, '/whoami')) });
+    expect((await post()).status).toBe(200);
+    expect((await post()).status).toBe(200);
+    await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === 507), 10_000, 'reply');
+    await waitFor(() => t.logs.some((l) => l.includes('inbound event already handled')) || fake.to(GROUP).filter((s) => s.reply_to === 507).length > 1, 10_000, 'the repeat handled');
+    expect(fake.to(GROUP).filter((s) => s.reply_to === 507)).toHaveLength(1);
   });
 });
 

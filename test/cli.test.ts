@@ -11,7 +11,7 @@ describe('switchboard CLI', () => {
     const r = await runCli(['exec', 'help'], env());
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Switchboard commands/);
-    expect(r.stdout).toMatch(/users grant/);
+    expect(r.stdout).toMatch(/Access and audit .*help users/);
   });
 
   it('exec nosuch exits 2 and suggests the nearest command', async () => {
@@ -47,6 +47,38 @@ describe('switchboard CLI', () => {
     expect(r.stdout).toMatch(/Dry run, nothing written: 3 added/);
     const list = await runCli(['exec', 'dhcp', 'list'], e);
     expect(list.stdout).not.toMatch(/desk-1/);
+  });
+
+  it('exec - reads the command line from standard input; a password among the arguments is warned about', async () => {
+    const e = env();
+    const piped = await runCli(['exec', '-'], e, { input: 'whoami\n' });
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toMatch(/cli/);
+    expect(piped.stderr).toBe('');
+    const audit = await runCli(['exec', 'audit', '3'], e);
+    expect(audit.stdout).toMatch(/ok\s+whoami/);
+    // A password on the command line: the command still runs, with a warning that points at `exec -`.
+    const inline = await runCli(['exec', 'provision', 'fanvil-x1sg', 'mac=0c:38:3e:12:34:56', 'ext=1001', 'server=pbx.example.lan', 'password=Secret-Pw-1', '--dry-run'], e);
+    expect(inline.stderr).toMatch(/warning: a password in the arguments is visible .*ps.*switchboard exec -/);
+    expect(inline.stderr).not.toContain('Secret-Pw-1');
+    // The same through standard input: no warning, and the password is not in this process's arguments.
+    const stdin = await runCli(['exec', '-'], e, { input: 'provision fanvil-x1sg mac=0c:38:3e:12:34:56 ext=1001 server=pbx.example.lan password=Secret-Pw-1 --dry-run\n' });
+    expect(stdin.stderr).not.toMatch(/warning/);
+    expect(stdin.stdout).toMatch(/Dry run/i);
+    expect(stdin.code).toBe(inline.code);
+    for (const r of [inline, stdin]) expect(r.stdout).toMatch(/0c:38:3e:12:34:56\s+1001\s.*added/);
+    const empty = await runCli(['exec', '-'], e, { input: '' });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/standard input held no command line/);
+  });
+
+  it('console-user without --role makes a viewer', async () => {
+    const e = env();
+    const u = await runCli(['console-user', 'carol'], e);
+    expect(u.code).toBe(0);
+    expect(u.stdout).toMatch(/console user carol created \(role viewer\)/);
+    const users = await runCli(['exec', 'users', 'list'], e);
+    expect(users.stdout).toMatch(/console:carol\s+viewer/);
   });
 
   it('audits exec commands with platform cli', async () => {

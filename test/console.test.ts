@@ -35,7 +35,7 @@ describe('web console', () => {
     await page.press('#cmd', 'Enter');
     await page.waitForSelector('.msg:not(.mine) >> text=Switchboard commands', { timeout: 10_000 });
     const log = await page.textContent('#log');
-    expect(log).toContain('users grant');
+    expect(log).toContain('help users');
     expect(await page.locator('.msg.mine').first().textContent()).toContain('help');
 
     await page.fill('#cmd', 'selftest 2');
@@ -95,6 +95,38 @@ describe('web console', () => {
     expect(rows.every((r) => r.success === 0 && r.source === '127.0.0.1')).toBe(true);
     // another username from the same address is not locked
     expect((await fetch(`${url}/console/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) })).status).toBe(200);
+  });
+
+  it('stores a name that matches no user as a keyed hash, and `audit logins` lists and counts attempts', async () => {
+    const typo = 'Tr0ub4dor&3-typed-as-name';
+    const attempt = (username: string, pw: string) => fetch(`${url}/console/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: pw }) });
+    for (let i = 0; i < 3; i++) expect((await attempt(typo, `x-${i}`)).status).toBe(401);
+    expect((await attempt('admin', password)).status).toBe(200);
+    const stored = await t.app.db.selectFrom('login_attempts').selectAll().orderBy('id', 'desc').limit(4).execute();
+    const unknown = stored.filter((r) => r.username !== 'admin');
+    expect(unknown).toHaveLength(3);
+    expect(new Set(unknown.map((r) => r.username)).size).toBe(1);
+    expect(unknown[0]!.username).toMatch(/^#[0-9a-f]{32}$/);
+    const all = await t.app.db.selectFrom('login_attempts').select('username').execute();
+    expect(all.some((r) => r.username.includes('Tr0ub4dor'))).toBe(false);
+    expect(t.logs.join('')).not.toContain('Tr0ub4dor');
+    // Keyed: not a plain hash of the name, and the key is a secret in the store that every replica reads.
+    const crypto = await import('node:crypto');
+    expect(unknown[0]!.username.slice(1)).not.toBe(crypto.createHash('sha256').update(typo).digest('hex').slice(0, 32));
+    const key = await t.app.secrets.get('login-name-key');
+    expect(unknown[0]!.username.slice(1)).toBe(crypto.createHmac('sha256', key!).update(typo).digest('hex').slice(0, 32));
+
+    const list = await t.run('audit logins 10');
+    expect(list.exitCode, list.replies.join('\n')).toBe(0);
+    const text = list.replies.join('\n');
+    expect(text).toMatch(new RegExp(`\\(unknown user ${unknown[0]!.username.slice(0, 9)}\\)\\s+127\\.0\\.0\\.1\\s+failed`));
+    expect(text).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d\s+admin\s+127\.0\.0\.1\s+ok/);
+    expect(text).not.toContain('Tr0ub4dor');
+    const counted = (await t.run(`audit logins ${typo}`)).replies.join('\n');
+    expect(counted).toMatch(/no console user of that name.*: 3 attempts, 3 failed, since /);
+    expect((await t.run('audit logins admin 2')).replies.join('\n')).toMatch(/^admin: \d+ attempts?, \d+ failed.*\n```\nwhen\s+user\s+source\s+result/);
+    await t.run('users grant test:vic viewer');
+    expect((await t.run('audit logins', { user: 'vic' })).outcome).toBe('denied');
   });
 
   it('answers health and metrics', async () => {

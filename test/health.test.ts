@@ -4,7 +4,6 @@ import Fastify from 'fastify';
 import { registerHealthRoutes } from '../src/http/health.js';
 import { openStore } from '../src/store/db.js';
 import { migrateToLatest } from '../src/store/migrate.js';
-import type { App } from '../src/app-types.js';
 import { makeTestApp, type TestApp } from './helpers/app.js';
 import { tmpDir } from './helpers/env.js';
 
@@ -19,7 +18,7 @@ describe('health', () => {
     const store = openStore({ sqlitePath: `${tmpDir()}/h.sqlite` });
     const http = Fastify();
     const state = { migrated: false };
-    registerHealthRoutes({ ...t.app, http, db: store.db } as unknown as App, state);
+    registerHealthRoutes({ ...t.app, http, db: store.db } as unknown as Parameters<typeof registerHealthRoutes>[0], state);
     const before = await http.inject({ url: '/healthz' });
     expect(before.statusCode).toBe(503);
     expect(before.json()).toEqual({ status: 'starting', reason: 'store not migrated yet' });

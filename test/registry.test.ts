@@ -61,5 +61,13 @@ describe('command registry', () => {
       expect(c.usage.startsWith(c.name), `${c.name} usage starts with its name`).toBe(true);
       expect(c.summary.length).toBeGreaterThan(3);
     }
+    // Argument schemas compile on first use; every real command's must compile.
+    expect(() => r.compileAll()).not.toThrow();
+  });
+
+  it('compiles argument schemas on first use, and compileAll finds a bad one', () => {
+    const r = reg();
+    r.add({ name: 'broken', usage: 'broken', summary: 'a bad schema', role: 'none', args: { named: { n: { type: 'nonsense' } as never } }, run: noop });
+    expect(() => r.compileAll()).toThrow(/nonsense|type/);
   });
 });

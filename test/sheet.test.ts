@@ -12,7 +12,7 @@ describe('readSheet', () => {
     expect(s.format).toBe('csv');
     expect(s.keys).toEqual(['mac', 'extension', 'name', 'password', 'server', 'ip', 'room']);
     expect(s.rows).toHaveLength(4);
-    expect(s.rows[1]!.cells.name).toBe('Silva, Ana');
+    expect(s.rows[1]!.cells.name).toBe('Moreau, Claire');
     expect(s.rows[1]!.row).toBe(3);
   });
 
@@ -21,7 +21,8 @@ describe('readSheet', () => {
     expect(s.delimiter).toBe(';');
     expect(s.encoding).toBe('utf-8-bom');
     expect(s.keys[0]).toBe('mac');
-    expect(s.rows[0]!.cells.nome).toBe('João Conceição');
+    expect(s.rows[0]!.cells.nome).toBe('Conceição Brandão');
+    expect(s.rows.map((r) => r.cells.sala)).toEqual(['Expedição', 'Jurídico', 'Auditório 2']);
   });
 
   it('reads Windows-1252', async () => {
@@ -34,8 +35,11 @@ describe('readSheet', () => {
   it('reads the XLSX fixture with Portuguese headers and numeric cells', async () => {
     const s = await readSheet(fs.readFileSync(fixture('phones-fanvil-pt.xlsx')), 'phones-fanvil-pt.xlsx');
     expect(s.format).toBe('xlsx');
+    expect(s.keys).toEqual(['mac', 'ramal', 'nome', 'senha', 'servidor', 'sala']);
     expect(s.rows.length).toBe(3);
-    expect(Object.values(s.rows[0]!.cells).some((v) => /^\d+$/.test(v))).toBe(true);
+    // Ramal is a number cell on rows 2 and 3 and a text cell on row 4: all read as the same digits.
+    expect(s.rows.map((r) => r.cells.ramal)).toEqual(['2411', '2412', '2413']);
+    expect(s.rows[0]!.cells).toMatchObject({ nome: 'Secretária', sala: 'Pátio' });
   });
 
   it('flags formula cells in CSV and XLSX on their row', async () => {

@@ -17,7 +17,12 @@
 // - Basic auth: no separate keys are known, so the credentials go into the URL as userinfo
 //   (http://user:password@host/…), which the phone's HTTP client honours.
 // - Version: the format has no config-version key; a comment line carries it so changed files differ.
-import type { FieldProblem, Phone, PhoneDriver, ProvisionSettings, RenderedFile, UserAgentInfo } from '../../src/provision/driver.js';
+// - Overrides (`provision set`): any path/key; its "key=value" line is replaced (keys compared ignoring case)
+//   or added at the end. A value cannot carry ";" and is not wrapped in { }, as for the fields. The line
+//   credentials (voip/line/N/id, auth_name, auth_password), the admin login (system/user_name, system/password)
+//   and the provisioning method and URL are Switchboard's.
+import type { FieldProblem, OverrideStyle, Phone, PhoneDriver, ProvisionSettings, RenderedFile, UserAgentInfo } from './contract.js';
+import { editFile, lineKeyProblem, lineValueProblem, looksSecret, setKeyValueLines } from './override-styles.js';
 import { colonMac, commonProblems, normMac, urlWithAuth } from './util.js';
 
 const MAX_LINES = 2;
@@ -131,6 +136,34 @@ function parseUserAgent(ua: string): UserAgentInfo | null {
   return info;
 }
 
+const FORMAT = 'AudioCodes "path/key=value" lines';
+const KEY_RE = /^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/;
+const OWNED: [RegExp, string][] = [
+  [/^voip\/line\/\d+\/(id|auth_name|auth_password)$/i, 'a line credential (from the phone\'s row: provision it again to change it)'],
+  [/^system\/(user_name|password)$/i, 'the admin login (provision.adminPassword)'],
+  [/^provisioning\/(method|configuration\/url)$/i, 'the provisioning method and URL'],
+];
+
+const overrides: OverrideStyle = {
+  describe: `${FORMAT}, e.g. personal_settings/language or voip/services/do_not_disturb/activated`,
+  example: { key: 'personal_settings/language', value: 'Portuguese' },
+  key(key) {
+    const problem = lineKeyProblem(key, { format: FORMAT, separator: '=', comment: [';'], pattern: KEY_RE, hint: 'names of letters, digits and _ joined by /, e.g. personal_settings/language' });
+    return problem ? { problem } : { key };
+  },
+  valueProblem(key, value) {
+    const problem = lineValueProblem(value, FORMAT);
+    if (problem) return problem;
+    if (value.includes(';')) return 'its value contains ";", which starts a comment in AudioCodes configuration files';
+    if (value.startsWith('{') && value.endsWith('}')) return 'its value is wrapped in { }, which AudioCodes phones read as an encrypted value';
+    return null;
+  },
+  owned: (key) => OWNED.find(([re]) => re.test(key))?.[1] ?? null,
+  secret: (key) => looksSecret(key),
+  apply: (files, list) =>
+    editFile(files, () => true, (body) => setKeyValueLines(body, list.filter((o) => KEY_RE.test(o.key)), { separator: '=', comment: (l) => l.startsWith(';'), line: (k, v) => `${k}=${v}` })),
+};
+
 export const driver: PhoneDriver = {
   id: 'audiocodes-405hd',
   vendor: 'AudioCodes',
@@ -145,4 +178,7 @@ export const driver: PhoneDriver = {
   render,
   commonFile,
   parseUserAgent,
+  sampleUserAgent: 'AUDC-IPPhone/2.2.12.126 (405HD; 00908FAABB01)',
+  source: 'AudioCodes 400HD keys as in public 400HD configuration files (shanehoey/ipphones) and the 400HD admin manual',
+  overrides,
 };

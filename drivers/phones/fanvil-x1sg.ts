@@ -18,7 +18,15 @@
 //   2.NNNN (settings.version, 4 digits, as in Fanvil's own "2.0002" examples), carrying into the integer part
 //   past 9999 so both numeric and string comparison keep increasing.
 // - DST: the core passes only the standard offset, so DST is switched off (right for America/Sao_Paulo).
-import type { FieldProblem, Phone, PhoneDriver, ProvisionSettings, RenderedFile, UserAgentInfo } from '../../src/provision/driver.js';
+// - Overrides (`provision set`) follow the configured format. Text: "MODULE NAME/Key Name" (e.g.
+//   "PHONE FEATURE MODULE/DST Type"): the key's line in that module is replaced, or added at the module's end
+//   (a missing module is added before <<END OF FILE>>). XML: an element path under <sysConf>, "[n]" for an
+//   index attribute (phone/date/EnableDST, sip/line[1]/DTMFMode): the element is replaced or created with the
+//   missing elements of its path. Keys of the other format are left out (after a format change). The line
+//   credentials, the admin account, the auto-provisioning server and credentials are Switchboard's; the
+//   version cannot be overridden (the phone applies a file only when it rises).
+import type { FieldProblem, Override, OverrideStyle, Phone, PhoneDriver, ProvisionSettings, RenderedFile, UserAgentInfo } from './contract.js';
+import { basicKeyProblem, lineValueProblem, looksSecret, parsePath, setXmlPath, showKey } from './override-styles.js';
 import { commonProblems, normMac, xmlEscape } from './util.js';
 
 const MAX_LINES = 2;
@@ -214,6 +222,80 @@ function parseUserAgent(ua: string): UserAgentInfo | null {
   return info;
 }
 
+const TEXT_FORMAT = 'Fanvil text configuration';
+const XML_FORMAT = 'Fanvil XML configuration';
+const TEXT_KEY_RE = /^([A-Za-z0-9][A-Za-z0-9 ]*MODULE)\/([A-Za-z0-9-][A-Za-z0-9 ._#()+-]*)$/i;
+const OWNED: [RegExp, string][] = [
+  [/^SIP CONFIG MODULE\/SIP\d+ (Register Pswd|Register User|Phone Number)$/i, 'a line credential (from the phone\'s row: provision it again to change it)'],
+  [/^sip\/line(\[\d+\])?\/(RegisterPswd|RegisterUser|PhoneNumber)$/, 'a line credential (from the phone\'s row: provision it again to change it)'],
+  [/^MMI CONFIG MODULE\/Account1 (Name|Password)$/i, 'the admin account (provision.adminPassword)'],
+  [/^web\/account(\[1\])?\/(Name|Password)$/, 'the admin account (provision.adminPassword)'],
+  [/^AUTOUPDATE CONFIG MODULE\/(Default Username|Default Password|Flash Server IP|Flash Protocol)$/i, 'the auto-provisioning server and its credentials'],
+  [/^ap\/(DefaultUsername|DefaultPassword|FlashServerIP|FlashProtocol)$/, 'the auto-provisioning server and its credentials'],
+];
+
+/** "PHONE FEATURE MODULE/DST Type" → module and key, the module in upper case as the file writes it. */
+function textKey(key: string): { module: string; name: string } | null {
+  const m = TEXT_KEY_RE.exec(key);
+  if (!m || m[2]!.trim() !== m[2] || /\s{2}/.test(m[1]!)) return null;
+  return { module: m[1]!.toUpperCase(), name: m[2]! };
+}
+
+/** Sets "Key:value" lines inside their module sections of the text format. */
+function applyText(body: string, list: Override[]): string {
+  const lines = body.split('\r\n');
+  for (const o of list) {
+    const k = textKey(o.key);
+    if (!k) continue;
+    const line = kv(k.name, o.value);
+    const start = lines.indexOf(`<${k.module}>`);
+    if (start < 0) {
+      lines.splice(lines.indexOf('<<END OF FILE>>'), 0, `<${k.module}>`, line, '');
+      continue;
+    }
+    let end = start + 1;
+    while (end < lines.length && lines[end] !== '' && !lines[end]!.startsWith('<')) end++;
+    const at = lines.slice(start + 1, end).findIndex((l) => l.includes(':') && l.slice(0, l.indexOf(':')).trim().toLowerCase() === k.name.toLowerCase());
+    if (at >= 0) lines[start + 1 + at] = line;
+    else lines.splice(end, 0, line);
+  }
+  return lines.join('\r\n');
+}
+
+function applyXml(body: string, list: Override[]): string {
+  let out = body;
+  for (const o of list) {
+    const path = parsePath(o.key);
+    if (path && o.key !== 'Version') out = setXmlPath(out, path, xmlEscape(o.value), '    ');
+  }
+  return out;
+}
+
+const overrides: OverrideStyle = {
+  describe: `${TEXT_FORMAT}: "MODULE NAME/Key Name", e.g. "PHONE FEATURE MODULE/DST Type"; with provision.drivers.fanvil-x1sg.format xml, an element path, e.g. phone/date/EnableDST or sip/line[1]/DTMFMode`,
+  example: { key: 'PHONE FEATURE MODULE/DST Type', value: '2' },
+  key(key, options) {
+    const xml = formatOf(options) === 'xml';
+    const basic = basicKeyProblem(key, xml ? XML_FORMAT : TEXT_FORMAT);
+    if (basic) return { problem: basic };
+    if (xml) {
+      if (key === 'Version') return { problem: '"Version" is the config version Switchboard raises with every change (the phone applies a file only when it rises); it cannot be overridden' };
+      return parsePath(key) ? { key } : { problem: `${showKey(key)} is not a ${XML_FORMAT} key: element names joined by /, "[n]" for an index, e.g. phone/date/EnableDST or sip/line[1]/DTMFMode` };
+    }
+    if (key.includes(':')) return { problem: `${showKey(key)} contains ":", which ends the key in ${TEXT_FORMAT}` };
+    const k = textKey(key);
+    return k ? { key: `${k.module}/${k.name}` } : { problem: `${showKey(key)} is not a ${TEXT_FORMAT} key: "MODULE NAME/Key Name", e.g. "PHONE FEATURE MODULE/DST Type" (the module as the file names it, without < >)` };
+  },
+  valueProblem: (_key, value, options) => lineValueProblem(value, formatOf(options) === 'xml' ? XML_FORMAT : TEXT_FORMAT, { trims: formatOf(options) !== 'xml' }),
+  owned: (key) => OWNED.find(([re]) => re.test(key))?.[1] ?? null,
+  secret: (key) => looksSecret(key),
+  apply(files, list, settings) {
+    const xml = formatOf(settings.options) === 'xml';
+    const mine = list.filter((o) => (xml ? !textKey(o.key) && parsePath(o.key) : textKey(o.key)));
+    return files.map((f) => ({ ...f, body: xml ? applyXml(f.body, mine) : applyText(f.body, mine) }));
+  },
+};
+
 export const driver: PhoneDriver = {
   id: 'fanvil-x1sg',
   vendor: 'Fanvil',
@@ -232,4 +314,7 @@ export const driver: PhoneDriver = {
   render,
   commonFile,
   parseUserAgent,
+  sampleUserAgent: 'Fanvil X1SG 2.12.1 0c383e123456',
+  source: 'Fanvil X-series text/XML keys as in the Wazo provd Fanvil plugin and FreePBX-style X-series templates',
+  overrides,
 };

@@ -1,6 +1,6 @@
 // Helpers shared by the phone drivers: field checks that every vendor format needs, XML escaping, MACs.
 // Pure functions only (drivers must stay pure and deterministic).
-import type { FieldProblem, Phone } from '../../src/provision/driver.js';
+import type { FieldProblem, Phone } from './contract.js';
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const LINE_BREAK = /[\r\n\u0085\u2028\u2029]/;
@@ -101,3 +101,29 @@ export function urlWithAuth(url: string, auth: { user: string; password: string 
   if (!m) return url;
   return `${m[1]}${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@${m[2]}`;
 }
+
+/** Offset in minutes → "-03:00" / "+05:30". */
+export function hhmmOffset(minutes: number): string {
+  const abs = Math.abs(Math.round(minutes));
+  return `${minutes < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** Offset in minutes → a POSIX TZ string without DST: -180 → "<-03>3", +330 → "<+0530>-5:30". */
+export function posixTz(minutes: number): string {
+  const abs = Math.abs(Math.round(minutes));
+  const h = Math.floor(abs / 60);
+  const m = abs % 60;
+  const sign = minutes < 0 ? '-' : '+';
+  const name = `<${sign}${String(h).padStart(2, '0')}${m ? String(m).padStart(2, '0') : ''}>`;
+  return `${name}${minutes > 0 ? '-' : ''}${h}${m ? `:${String(m).padStart(2, '0')}` : ''}`;
+}
+
+/** The host of a URL and the rest after it ("http://h:8080/provision/" → { scheme: 'http', hostPort: 'h:8080', path: '/provision/' }). */
+export function splitUrl(url: string): { scheme: string; hostPort: string; path: string } {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/]*)(\/.*)?$/i.exec(url);
+  if (!m) return { scheme: '', hostPort: url, path: '/' };
+  return { scheme: m[1]!.toLowerCase(), hostPort: m[2]!, path: m[3] ?? '/' };
+}
+
+/** A value for a "key = value" line: an empty one is written as Yealink's %NULL% elsewhere; here only checked. */
+export const lf = (lines: string[]): string => `${lines.join('\n')}\n`;

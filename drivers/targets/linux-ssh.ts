@@ -3,7 +3,9 @@
 // private `mktemp -d` directory and run it (as root, or through `sudo -n`), feeding "user:password" on its
 // standard input so the password is never part of any command line.
 import { createHash } from 'node:crypto';
-import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { createRequire } from 'node:module';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
+import type * as Ssh2 from 'ssh2';
 import { DEPLOY_SCRIPT, PASSWORD_SET_MARKER } from './linux-ssh-deploy.js';
 
 export interface HostKeyInfo {
@@ -49,6 +51,8 @@ export interface ConnectOptions {
 
 export function connect(o: ConnectOptions): Promise<{ client: Client; hostKey: HostKeyInfo }> {
   return new Promise((resolve, reject) => {
+    // ssh2 is loaded on the first connection, not at start-up.
+    const { Client } = createRequire(import.meta.url)('ssh2') as typeof Ssh2;
     const client = new Client();
     let seen: HostKeyInfo | undefined;
     let mismatch: HostKeyMismatchError | undefined;
@@ -247,6 +251,12 @@ export async function deploy(client: Client, o: DeployOptions): Promise<DeployOu
     for (const s of steps) o.onStep?.(s.level, s.message);
     return { code: r.code, passwordSet: marker ? 'yes' : killed ? 'unknown' : 'no', facts, factsError, steps };
   } finally {
-    await exec(client, `${o.sudo ? 'sudo -n ' : ''}rm -rf ${q(dir)}`, { timeoutMs: 15_000 }).catch(() => undefined);
+    // The upload holds the deploy script: remove it, once more after a moment if the first try did not work
+    // (a busy sshd can refuse a channel), and say so in the step log when it stays.
+    const rm = () => exec(client, `${o.sudo ? 'sudo -n ' : ''}rm -rf ${q(dir)}`, { timeoutMs: 15_000 }).then((r) => r.code === 0, () => false);
+    if (!(await rm())) {
+      await new Promise((r) => setTimeout(r, 500));
+      if (!(await rm())) o.onStep?.('WARNING', `could not remove the upload directory ${dir} on the PC`);
+    }
   }
 }

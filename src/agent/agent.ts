@@ -1,57 +1,33 @@
 // `switchboard agent`: the small process on each PBX. Needs only its own YAML config (server URL, node id,
-// token); no store, no bot config. Fetches its sensors (ETag), runs them on their intervals with jitter,
-// spools every result on disk and uploads in order with exponential back-off, sends heartbeats with host
-// facts, and tails the CDR CSV.
+// token; see config.ts); no store, no bot config. Fetches its sensors (ETag) and keeps the last list on disk
+// (run when the bot is unreachable at start), runs what its config allows (policy.ts) on their intervals with
+// jitter, spools every result on disk and uploads in order with exponential back-off, sends heartbeats with
+// host facts, and moves CDRs (the cdr-csv file or FreePBX's CDR database) to the bot.
 import { v7 as uuidv7 } from 'uuid';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import YAML from 'yaml';
 import { VERSION } from '../version.js';
-import { registerSecret } from '../secrets.js';
-import { runCheck, runCommand, type SensorDef } from './checks.js';
+import type { AgentConfigBody, AgentResult, AgentSensor, CheckResult, ResultsBody } from '../wire/results.js';
+import type { SensorKinds } from '../wire/sensor-kinds.js';
+import { runCheck, runCommand } from './checks.js';
+import { AGENT_KINDS } from './kinds.js';
 import { Spool } from './spool.js';
-import { CdrTail, type CdrTimezone } from './cdr.js';
+import { CdrTail, cdrLayout } from './cdr.js';
+import { CdrDbReader } from './cdr-db.js';
+import { BACKOFF_START_MS, CdrPump, csvSource, nextBackoff, type CdrSource } from './cdr-pump.js';
+import { cdrDbPassword, type AgentConfig } from './config.js';
+import { policyFrom, refusedOutput, vet, type AgentPolicy } from './policy.js';
+import { SensorCache } from './sensor-cache.js';
+import { ApplyRunner } from './apply.js';
 
-export const DEFAULT_AGENT_CONFIG = '/etc/switchboard/agent.yaml';
+export { DEFAULT_AGENT_CONFIG, enroll, loadAgentConfig, type AgentConfig } from './config.js';
+export { BACKOFF_START_MS, CDR_CHUNK_BYTES, CDR_CHUNK_CALLS, nextBackoff } from './cdr-pump.js';
 
-export interface AgentConfig {
-  server: string;
-  nodeId: number;
-  node?: string;
-  token: string;
-  spoolDir: string;
-  spoolMaxBytes: number;
-  cdrPath: string;
-  cdrPollMs: number;
-  configPollMs: number;
-  heartbeatMs: number;
-  backoffMaxMs: number;
-  batchSize: number;
-  asterisk: string;
-  /** The time zone of the CDR CSV's timestamps: the PBX's local time (cdr-csv's default) or UTC (usegmtime=yes). */
-  cdrTimezone: CdrTimezone;
-}
-
-const DEFAULTS: Omit<AgentConfig, 'server' | 'nodeId' | 'token'> = {
-  spoolDir: '/var/lib/switchboard-agent',
-  spoolMaxBytes: 20 * 1024 * 1024,
-  cdrPath: '/var/log/asterisk/cdr-csv/Master.csv',
-  cdrPollMs: 1000,
-  configPollMs: 60_000,
-  heartbeatMs: 30_000,
-  backoffMaxMs: 60_000,
-  batchSize: 200,
-  asterisk: 'asterisk',
-  cdrTimezone: 'local',
-};
-
-/** Per CDR post: well inside the bot's limits (5000 calls, `monitor.bodyLimitBytes`, 4 MiB by default). */
-export const CDR_CHUNK_CALLS = 1000;
-export const CDR_CHUNK_BYTES = 1024 * 1024;
 /** The Asterisk version is asked for at most this often (it runs `asterisk -rx`). */
 export const ASTERISK_FACT_MS = 10 * 60_000;
-export const BACKOFF_START_MS = 500;
+/** A config fetch that takes longer is given up (a bot that does not answer at all). */
+export const CONFIG_FETCH_TIMEOUT_MS = 15_000;
 
 /** Delay to a sensor's next run: its interval ±10 % jitter, less the time the run took, at least 100 ms. */
 export function nextRunDelay(intervalMs: number, elapsedMs: number, rand: () => number = Math.random): number {
@@ -59,64 +35,8 @@ export function nextRunDelay(intervalMs: number, elapsedMs: number, rand: () => 
   return Math.max(100, intervalMs + jitter - elapsedMs);
 }
 
-/** Exponential back-off: doubles, capped. */
-export function nextBackoff(prevMs: number, maxMs: number): number {
-  return Math.min(prevMs * 2, maxMs);
-}
-
-export function loadAgentConfig(file: string): AgentConfig {
-  let raw: Record<string, unknown>;
-  try {
-    raw = (YAML.parse(fs.readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`cannot read agent config ${file}: ${(e as Error).message}`);
-  }
-  const cfg = { ...DEFAULTS, ...raw } as AgentConfig;
-  for (const k of ['server', 'nodeId', 'token'] as const) if (!cfg[k]) throw new Error(`agent config ${file}: "${k}" is missing (run switchboard agent enroll first)`);
-  if (cfg.cdrTimezone !== 'local' && cfg.cdrTimezone !== 'utc') throw new Error(`agent config ${file}: cdrTimezone must be local or utc, not ${JSON.stringify(cfg.cdrTimezone)}`);
-  registerSecret(cfg.token);
-  return cfg;
-}
-
-/** Trade a one-time enrolment code for the node's id and token and write the config file (mode 0600). */
-export async function enroll(opts: { server: string; code: string; config: string }): Promise<{ nodeId: number; node: string }> {
-  registerSecret(opts.code);
-  const server = opts.server.replace(/\/$/, '');
-  const res = await fetch(`${server}/api/v1/agent/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: opts.code, hostname: os.hostname() }) });
-  const body = (await res.json().catch(() => ({}))) as { nodeId?: number; node?: string; token?: string; error?: string };
-  if (!res.ok || !body.token || !body.nodeId) throw new Error(`enrolment refused (${res.status}): ${body.error ?? 'no token in the answer'}`);
-  registerSecret(body.token);
-  let existing: Record<string, unknown> = {};
-  try {
-    existing = (YAML.parse(fs.readFileSync(opts.config, 'utf8')) ?? {}) as Record<string, unknown>;
-  } catch {
-    /* new file */
-  }
-  fs.mkdirSync(path.dirname(path.resolve(opts.config)), { recursive: true });
-  const cfg = { ...existing, server, nodeId: body.nodeId, node: body.node, token: body.token };
-  // The token is written into a new 0600 file that replaces the old one by rename: an existing config
-  // with wider permissions never holds it, not even for a moment.
-  const tmp = `${opts.config}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { force: true });
-  const fd = fs.openSync(tmp, 'wx', 0o600);
-  try {
-    fs.fchmodSync(fd, 0o600);
-    fs.writeFileSync(fd, YAML.stringify(cfg));
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, opts.config);
-  return { nodeId: body.nodeId, node: body.node ?? '' };
-}
-
-interface SpooledResult {
-  id: string;
-  sensorId: number;
-  at: number;
-  status: number;
-  output: string;
-  perfdata: unknown[];
-}
+/** A result as spooled and posted. */
+type SpooledResult = AgentResult;
 
 export type AgentLog = (level: string, msg: string, extra?: Record<string, unknown>) => void;
 
@@ -126,11 +46,12 @@ const stderrLog: AgentLog = (level, msg, extra = {}) => {
 
 export class Agent {
   private spool: Spool;
-  private sensors = new Map<number, SensorDef>();
+  private sensors = new Map<number, AgentSensor>();
   private timers = new Map<number, NodeJS.Timeout>();
   private etag = '';
   private stopped = false;
-  private cdr?: CdrTail;
+  private cdr?: CdrPump;
+  private cdrSource?: CdrSource;
   private cdrEnabled = true;
   private wake?: () => void;
   private facts: Record<string, unknown> = {};
@@ -138,21 +59,33 @@ export class Agent {
   private factsBusy = false;
   private others: NodeJS.Timeout[] = [];
   private log: AgentLog;
-  private cdrChunkBytes = CDR_CHUNK_BYTES;
-  /** CDR back-off: after a failed post no new attempt before cdrRetryAt; the delay doubles up to backoffMaxMs. */
-  private cdrBackoff = BACKOFF_START_MS;
-  private cdrRetryAt = 0;
-  /** CDR lines given up on: unparsable, longer than the read window, or refused by the bot even alone (counted once the position passes them). */
-  cdrSkipped = 0;
+  private policy: AgentPolicy;
+  private cache: SensorCache;
+  /** The DHCP/proxy apply side, when agent.yaml has an `apply:` section (a node with role apply). */
+  readonly applier?: ApplyRunner;
+  /** What was last logged about each sensor's vetting (so a refusal is logged once, not every run). */
+  private vetted = new Map<number, string>();
 
-  constructor(private cfg: AgentConfig, opts: { log?: AgentLog } = {}) {
+  /** The kinds this agent runs (default: src/agent/sensors/). */
+  private kinds: SensorKinds;
+
+  constructor(private cfg: AgentConfig, opts: { log?: AgentLog; kinds?: SensorKinds } = {}) {
     this.spool = new Spool(cfg.spoolDir, cfg.spoolMaxBytes);
     this.log = opts.log ?? stderrLog;
+    this.kinds = opts.kinds ?? AGENT_KINDS;
+    this.policy = policyFrom(cfg, this.kinds);
+    this.cache = new SensorCache(cfg.spoolDir, cfg.server.replace(/\/$/, ''), cfg.nodeId);
+    if (cfg.apply) this.applier = new ApplyRunner(cfg.apply, { server: cfg.server.replace(/\/$/, ''), nodeId: cfg.nodeId, spoolDir: cfg.spoolDir, headers: (extra) => this.headers(extra), log: this.log });
   }
 
   /** Results waiting in the spool, and how many were dropped and not yet reported to the bot. */
   get spoolState(): { size: number; dropped: number } {
     return { size: this.spool.size(), dropped: this.spool.dropped };
+  }
+
+  /** CDR records given up on (unreadable, or refused by the bot even alone), counted once each. */
+  get cdrSkipped(): number {
+    return this.cdr?.skipped ?? 0;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -164,8 +97,15 @@ export class Agent {
   }
 
   async start(): Promise<void> {
+    // The saved list first: checks run even if the bot does not answer now.
+    const { saved, problem } = this.cache.load();
+    if (problem) this.log('warn', 'saved sensor list not used', { file: this.cache.file, problem });
+    if (saved) {
+      this.apply(saved.sensors, saved.cdr, saved.etag);
+      this.log('info', 'running the saved sensor list until the bot answers', { sensors: saved.sensors.length, etag: saved.etag, savedAt: new Date(saved.savedAt).toISOString() });
+    }
     await this.refreshFacts();
-    await this.fetchConfig().catch((e) => this.log('warn', 'config fetch failed; will retry', { err: (e as Error).message }));
+    await this.fetchConfig().catch((e) => this.log('warn', saved ? 'config fetch failed; running the saved sensor list' : 'config fetch failed and no sensor list is saved; will retry', { err: (e as Error).message }));
     this.others.push(setInterval(() => void this.fetchConfig().catch((e) => this.log('warn', 'config fetch failed', { err: (e as Error).message })), this.cfg.configPollMs));
     this.others.push(
       setInterval(() => {
@@ -173,21 +113,39 @@ export class Agent {
         this.kick();
       }, this.cfg.heartbeatMs),
     );
+    this.startCdr();
+    this.applier?.start();
+    void this.uploadLoop();
+  }
+
+  private startCdr(): void {
+    const source = this.cfg.cdrSource ?? 'csv';
+    if (source === 'off') return;
     try {
       fs.mkdirSync(this.cfg.spoolDir, { recursive: true });
-      this.cdr = new CdrTail(this.cfg.cdrPath, path.join(this.cfg.spoolDir, 'cdr-position.json'), this.cfg.cdrTimezone);
-      this.others.push(setInterval(() => void this.pumpCdr(), this.cfg.cdrPollMs));
+      let pollMs = this.cfg.cdrPollMs;
+      if (source === 'mysql') {
+        const db = this.cfg.cdrDb!;
+        this.cdrSource = new CdrDbReader(db, cdrDbPassword(db), path.join(this.cfg.spoolDir, 'cdr-db-position.json'), this.cfg.cdrTimezone);
+        pollMs = db.pollMs;
+      } else {
+        this.cdrSource = csvSource(new CdrTail(this.cfg.cdrPath, path.join(this.cfg.spoolDir, 'cdr-position.json'), this.cfg.cdrTimezone, cdrLayout(this.cfg.cdrColumns)));
+      }
+      const post = (body: string) => fetch(this.url('/api/v1/agent/cdr'), { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body, signal: AbortSignal.timeout(15_000) });
+      this.cdr = new CdrPump(this.cdrSource, post, this.cfg.nodeId, this.cfg.backoffMaxMs, this.log, () => this.stopped);
+      this.others.push(setInterval(() => void (this.cdrEnabled && this.cdr?.pump()), pollMs));
     } catch (e) {
-      this.log('warn', 'CDR tail disabled', { err: (e as Error).message });
+      this.log('warn', 'CDR source disabled', { source, err: (e as Error).message });
     }
-    void this.uploadLoop();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     for (const t of this.others) clearInterval(t);
+    await this.applier?.stop();
     this.kick();
+    await this.cdrSource?.close();
   }
 
   private kick(): void {
@@ -225,16 +183,27 @@ export class Agent {
   }
 
   async fetchConfig(): Promise<void> {
-    const res = await fetch(this.url('/api/v1/agent/config'), { headers: this.headers(this.etag ? { 'if-none-match': this.etag } : {}) });
+    const res = await fetch(this.url('/api/v1/agent/config'), { headers: this.headers(this.etag ? { 'if-none-match': this.etag } : {}), signal: AbortSignal.timeout(CONFIG_FETCH_TIMEOUT_MS) });
     if (res.status === 304) return;
     if (!res.ok) throw new Error(`config: HTTP ${res.status}`);
-    const body = (await res.json()) as { sensors: SensorDef[]; cdr?: { enabled?: boolean } };
-    this.etag = res.headers.get('etag') ?? '';
-    this.cdrEnabled = body.cdr?.enabled !== false;
-    const next = new Map<number, SensorDef>();
-    for (const s of body.sensors) {
+    const body = (await res.json()) as AgentConfigBody;
+    const etag = res.headers.get('etag') ?? '';
+    this.apply(body.sensors, body.cdr, etag);
+    try {
+      this.cache.save(etag, body.sensors, body.cdr);
+    } catch (e) {
+      this.log('warn', 'sensor list could not be saved', { file: this.cache.file, err: (e as Error).message });
+    }
+    this.log('info', 'sensor list loaded', { sensors: this.sensors.size, etag });
+  }
+
+  /** Take a sensor list: unchanged sensors keep their timer, changed ones restart, removed ones stop. */
+  private apply(sensors: AgentSensor[], cdr: { enabled?: boolean } | undefined, etag: string): void {
+    this.etag = etag;
+    this.cdrEnabled = cdr?.enabled !== false;
+    const next = new Map<number, AgentSensor>();
+    for (const s of sensors) {
       const old = this.sensors.get(s.id);
-      // Unchanged sensors keep their object (and their running timer); changed ones are restarted.
       if (old && JSON.stringify(old) === JSON.stringify(s)) next.set(s.id, old);
       else {
         next.set(s.id, s);
@@ -251,16 +220,28 @@ export class Agent {
     }
     this.sensors = next;
     for (const s of next.values()) if (!this.timers.has(s.id)) this.schedule(s, Math.random() * Math.min(s.intervalMs, 2000));
-    this.log('info', 'sensor list loaded', { sensors: next.size, etag: this.etag });
   }
 
-  private schedule(s: SensorDef, delay: number): void {
+  /** Run one sensor as the agent's config allows: refused → UNKNOWN with the reason, nothing run. */
+  private async runVetted(s: AgentSensor): Promise<CheckResult> {
+    const v = vet(s, this.policy);
+    const note = v.ok ? (v.ignored.length ? `ignored ${v.ignored.join(', ')}` : '') : `refused: ${v.reason}`;
+    if (note && this.vetted.get(s.id) !== note) {
+      this.log('warn', v.ok ? "sensor overrides ignored (not allowed by the agent's config)" : "sensor refused by the agent's config", { sensor: s.name, kind: s.kind, ...(v.ok ? { ignored: v.ignored } : { reason: v.reason }) });
+    }
+    this.vetted.set(s.id, note);
+    if (!v.ok) return { status: 3, output: refusedOutput(v.reason), perfdata: [] };
+    const r = await runCheck(v.sensor, this.kinds);
+    return v.ignored.length ? { ...r, output: `${r.output} (ignored by the agent's config: ${v.ignored.join(', ')})` } : r;
+  }
+
+  private schedule(s: AgentSensor, delay: number): void {
     if (this.stopped) return;
     const t = setTimeout(() => {
       const at = Date.now();
       void (async () => {
         try {
-          const r = await runCheck({ ...s, args: { asterisk: this.cfg.asterisk, ...s.args } });
+          const r = await this.runVetted(s);
           if (this.sensors.get(s.id) !== s || this.stopped) return false;
           const item: SpooledResult = { id: uuidv7(), sensorId: s.id, at, status: r.status, output: r.output, perfdata: r.perfdata };
           this.spool.append([item]);
@@ -294,8 +275,10 @@ export class Agent {
         lastBeat = Date.now();
         backoff = BACKOFF_START_MS;
       } catch (e) {
-        this.log('warn', 'upload failed; spooling', { err: (e as Error).message, spooled: this.spool.size(), retryMs: backoff });
-        await new Promise((r) => setTimeout(r, backoff));
+        const asked = (e as { retryAfterMs?: number }).retryAfterMs;
+        const wait = asked ? Math.min(this.cfg.backoffMaxMs, Math.max(backoff, asked)) : backoff;
+        this.log('warn', 'upload failed; spooling', { err: (e as Error).message, spooled: this.spool.size(), retryMs: wait });
+        await new Promise((r) => setTimeout(r, wait));
         backoff = nextBackoff(backoff, this.cfg.backoffMaxMs);
       }
     }
@@ -312,7 +295,7 @@ export class Agent {
     const res = await fetch(this.url('/api/v1/agent/results'), {
       method: 'POST',
       headers: this.headers({ 'content-type': 'application/json' }),
-      body: JSON.stringify({ nodeId: this.cfg.nodeId, results: batch, dropped, facts: this.facts }),
+      body: JSON.stringify({ nodeId: this.cfg.nodeId, results: batch, dropped, facts: this.facts, clock: Date.now() } satisfies ResultsBody),
       signal: AbortSignal.timeout(15_000),
     });
     const text = await res.text().catch(() => '');
@@ -333,7 +316,11 @@ export class Agent {
       if (bad.length) this.refuse(bad, res.status, body.rejected?.[0]?.reason);
       return;
     }
-    if ((res.status !== 400 && res.status !== 413) || !batch.length) throw new Error(`HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`);
+    if ((res.status !== 400 && res.status !== 413) || !batch.length) {
+      // A busy bot (503/429) says when to come back; the results stay in the spool meanwhile.
+      const after = Number(res.headers.get('retry-after'));
+      throw Object.assign(new Error(`HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`), Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {});
+    }
     const bad = batch.filter((r) => named.has(r.id));
     if (bad.length) {
       this.refuse(bad, res.status, body.error);
@@ -354,86 +341,5 @@ export class Agent {
     const missing = this.spool.ack(items.map((r) => r.id));
     this.spool.setDropped(this.spool.dropped + items.length - missing);
     this.log('error', 'results refused by the bot; dropped', { status, count: items.length, sensors: [...new Set(items.map((r) => r.sensorId))], error: error?.slice(0, 300) });
-  }
-
-  private cdrBusy = false;
-  private async pumpCdr(): Promise<void> {
-    if (!this.cdr || !this.cdrEnabled || this.cdrBusy || Date.now() < this.cdrRetryAt) return;
-    this.cdrBusy = true;
-    try {
-      // A backlog is drained read window by read window, each in posts that fit the bot's limits; the
-      // position advances after every delivered post. Skipped lines and refused calls are counted when the
-      // position passes them: a failed post re-reads (and re-posts) from the last committed position.
-      for (let round = 0; round < 16 && !this.stopped; round++) {
-        const got = this.cdr.read();
-        if (!got) return;
-        let k = 0;
-        const passed = (offset: number): void => {
-          const from = k;
-          while (k < got.skippedEnds.length && got.skippedEnds[k]! <= offset) k++;
-          if (k > from) {
-            this.cdrSkipped += k - from;
-            this.log('warn', 'CDR lines skipped (unparsable or longer than the read window)', { count: k - from });
-          }
-        };
-        for (let i = 0; i < got.calls.length; ) {
-          let bytes = 0;
-          let j = i;
-          while (j < got.calls.length && j - i < CDR_CHUNK_CALLS) {
-            const b = Buffer.byteLength(JSON.stringify(got.calls[j])) + 1;
-            if (j > i && bytes + b > this.cdrChunkBytes) break;
-            bytes += b;
-            j++;
-          }
-          const refused = await this.deliverCdr(got.calls.slice(i, j));
-          this.cdrBackoff = BACKOFF_START_MS;
-          this.cdr.commit(this.cdr.positionAt(got.ino, got.ends[j - 1]!));
-          this.cdrSkipped += refused;
-          passed(got.ends[j - 1]!);
-          i = j;
-        }
-        this.cdr.commit(got.next);
-        passed(Infinity);
-        if (!got.more) return;
-      }
-    } catch (e) {
-      // The same calls are posted again after the back-off (the position was not advanced past them).
-      const retryMs = this.cdrBackoff;
-      this.cdrRetryAt = Date.now() + retryMs;
-      this.cdrBackoff = nextBackoff(retryMs, this.cfg.backoffMaxMs);
-      this.log('warn', 'CDR upload failed; will retry', { err: (e as Error).message, retryMs });
-    } finally {
-      this.cdrBusy = false;
-    }
-  }
-
-  /**
-   * Post calls. A 400/413 refuses something in the post for good: it is halved down to single calls, and a
-   * single refused call is skipped (returned in the count). Anything else (401, 403, 404, 429, 5xx, no
-   * answer) throws: the caller backs off and posts the same calls again.
-   */
-  private async deliverCdr(calls: unknown[]): Promise<number> {
-    const body = JSON.stringify({ nodeId: this.cfg.nodeId, calls });
-    const res = await fetch(this.url('/api/v1/agent/cdr'), { method: 'POST', headers: this.headers({ 'content-type': 'application/json' }), body, signal: AbortSignal.timeout(15_000) });
-    const text = await res.text().catch(() => '');
-    if (res.ok) return 0;
-    if (res.status !== 400 && res.status !== 413) {
-      let error: unknown;
-      try {
-        error = (JSON.parse(text) as { error?: unknown }).error;
-      } catch {
-        /* not JSON (a proxy's page) */
-      }
-      throw new Error(`HTTP ${res.status}${typeof error === 'string' ? `: ${error.slice(0, 200)}` : ''}`);
-    }
-    if (calls.length > 1) {
-      // Smaller posts from now on when the body was too large.
-      if (res.status === 413) this.cdrChunkBytes = Math.max(4096, Math.floor(Buffer.byteLength(body) / 2));
-      const mid = Math.ceil(calls.length / 2);
-      const a = await this.deliverCdr(calls.slice(0, mid));
-      return a + (await this.deliverCdr(calls.slice(mid)));
-    }
-    this.log('error', 'CDR call refused by the bot; skipped', { status: res.status, error: text.slice(0, 300), callId: (calls[0] as { callId?: string }).callId });
-    return 1;
   }
 }

@@ -1,8 +1,14 @@
-// `switchboard agent [--config PATH]` and `switchboard agent enroll --server URL --code CODE [--config PATH]`.
-import type { CliExtension } from '../cli-extensions.js';
-import { Agent, DEFAULT_AGENT_CONFIG, enroll, loadAgentConfig } from './agent.js';
+// `switchboard agent [--config PATH]`, `switchboard agent enroll --server URL --code CODE [--config PATH]` and
+// `switchboard agent kinds` (the sensor kinds this agent runs: the names allowKinds takes).
+import type { Command } from 'commander';
+import type { Agent } from './agent.js';
+import { DEFAULT_AGENT_CONFIG } from './defaults.js';
 
-export const agentCli: CliExtension = (program) => {
+// The agent (and its mysql2, yaml, uuid) is imported only when an agent command runs, not on `switchboard start`.
+const agentModule = () => import('./agent.js');
+
+/** Monitoring's Feature.cli (src/monitor/feature.ts); src/agent/main.ts runs it on its own. */
+export const agentCli = (program: Command): void => {
   const agent = program
     .command('agent')
     .description('run the PBX monitoring agent (its own YAML config; see `agent enroll`)')
@@ -10,6 +16,7 @@ export const agentCli: CliExtension = (program) => {
     .action(async (o: { config: string }) => {
       let a: Agent;
       try {
+        const { Agent, loadAgentConfig } = await agentModule();
         a = new Agent(loadAgentConfig(o.config));
         await a.start();
       } catch (e) {
@@ -32,11 +39,20 @@ export const agentCli: CliExtension = (program) => {
       // --config may be taken by the parent `agent` command (commander parses parent options anywhere).
       o.config = o.config ?? (agent.opts() as { config: string }).config;
       try {
+        const { enroll } = await agentModule();
         const r = await enroll(o as { server: string; code: string; config: string });
         process.stdout.write(`enrolled as node ${r.node} (id ${r.nodeId}); config written to ${o.config}\n`);
       } catch (e) {
         process.stderr.write(`switchboard agent enroll: ${(e as Error).message}\n`);
         process.exit(1);
       }
+    });
+  agent
+    .command('kinds')
+    .description('list the sensor kinds this agent runs (the names allowKinds takes), one a line: name, builtin|plugin, summary')
+    .action(async () => {
+      const { AGENT_KINDS } = await import('./kinds.js');
+      const width = Math.max(...AGENT_KINDS.names().map((n) => n.length));
+      for (const k of AGENT_KINDS.all()) process.stdout.write(`${k.name.padEnd(width)}  ${k.runs.padEnd(7)}  ${k.summary}\n`);
     });
 };

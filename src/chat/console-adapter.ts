@@ -4,6 +4,8 @@ import { dmRoom, type ConsoleHub } from './console-hub.js';
 
 export class ConsoleAdapter implements ChatAdapter {
   readonly platform = 'console';
+  /** Bot messages show their command buttons; a click posts the button's id to /console/api/command. */
+  readonly buttons = true;
   sink?: (incoming: Incoming) => Promise<void>;
 
   constructor(private hub: ConsoleHub) {}
@@ -15,15 +17,15 @@ export class ConsoleAdapter implements ChatAdapter {
   async stop(): Promise<void> {}
 
   async send(target: Target, msg: OutMessage): Promise<MessageRef> {
-    const id = await this.hub.post(target.channel, 'bot', msg.text, msg.files);
+    const id = await this.hub.postMessage(target.channel, msg);
     return { platform: 'console', channel: target.channel, id: String(id) };
   }
 
   async update(ref: MessageRef, msg: OutMessage): Promise<void> {
-    await this.hub.edit(Number(ref.id), msg.text);
+    await this.hub.edit(Number(ref.id), msg.text, msg.parts);
   }
 
   async dm(userId: string, msg: OutMessage): Promise<void> {
-    await this.hub.post(dmRoom(userId), 'bot', msg.text, msg.files);
+    await this.hub.postMessage(dmRoom(userId), msg);
   }
 }

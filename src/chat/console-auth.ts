@@ -3,7 +3,14 @@
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 import type { DB } from '../store/db.js';
-import { now } from '../store/db.js';
+import { isUniqueViolation, now } from '../store/db.js';
+
+declare module '../app-types.js' {
+  interface Services {
+    /** Web-console logins (built by the composition root, src/app.ts): `audit logins` reads the attempts. */
+    consoleAuth: ConsoleAuth;
+  }
+}
 
 const scryptAsync = promisify(crypto.scrypt) as (pw: string, salt: Buffer, len: number, opts: crypto.ScryptOptions) => Promise<Buffer>;
 const N = 16384, R = 8, P = 1, LEN = 32;
@@ -35,8 +42,59 @@ export function randomPassword(len = 20): string {
 
 export const USERNAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/;
 
+/** One row of `login_attempts`: `username` is a console user's name, or `#` + a keyed hash for any other name. */
+export interface LoginAttempt {
+  id: number;
+  username: string;
+  at: number;
+  source: string;
+  success: number;
+}
+
+export interface ConsoleAuthOptions {
+  lockoutFailures: number;
+  lockoutMinutes: number;
+  sessionHours: number;
+  /**
+   * The HMAC key for names that match no console user (a password typed into the username field must not be
+   * stored as text): a secret in the store (app.secrets), so every replica hashes a name alike.
+   */
+  nameKey?: () => Promise<string>;
+}
+
+/** Stored names starting with this are keyed hashes; a console user's name cannot start with it (USERNAME_RE). */
+const HASHED = '#';
+
 export class ConsoleAuth {
-  constructor(private db: DB, private opts: { lockoutFailures: number; lockoutMinutes: number; sessionHours: number }) {}
+  constructor(private db: DB, private opts: ConsoleAuthOptions) {}
+
+  /** `#` + the first 128 bits (hex) of HMAC-SHA256(store secret, name): how an unknown name is stored. */
+  async hashedName(name: string): Promise<string> {
+    if (!this.opts.nameKey) throw new Error('console logins need the store secrets (nameKey) to record unknown names');
+    const key = await this.opts.nameKey();
+    return HASHED + crypto.createHmac('sha256', key).update(name.slice(0, 64), 'utf8').digest('hex').slice(0, 32);
+  }
+
+  static isHashedName(stored: string): boolean {
+    return stored.startsWith(HASHED);
+  }
+
+  /** Login attempts, newest first; for a name, those stored under it and under its keyed hash. */
+  async attempts(opts: { name?: string; limit: number }): Promise<LoginAttempt[]> {
+    let q = this.db.selectFrom('login_attempts').selectAll().orderBy('id', 'desc').limit(opts.limit);
+    if (opts.name !== undefined) q = q.where('username', 'in', [opts.name.slice(0, 64), await this.hashedName(opts.name)]);
+    return q.execute();
+  }
+
+  /** How many attempts a name has had (stored as the name or as its hash), and how many failed. */
+  async countAttempts(name: string): Promise<{ total: number; failed: number; first?: number }> {
+    const r = await this.db
+      .selectFrom('login_attempts')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>(eb.case().when('success', '=', 0).then(1).else(0).end()).as('failed'), eb.fn.min('at').as('first')])
+      .where('username', 'in', [name.slice(0, 64), await this.hashedName(name)])
+      .executeTakeFirst();
+    return { total: Number(r?.n ?? 0), failed: Number(r?.failed ?? 0), first: r?.first == null ? undefined : Number(r.first) };
+  }
 
   async count(): Promise<number> {
     const r = await this.db.selectFrom('console_users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
@@ -61,6 +119,24 @@ export class ConsoleAuth {
     return 'created';
   }
 
+  /**
+   * Create a console user unless one of that name exists; never resets. True only for the caller whose insert
+   * made the user, so of several processes bootstrapping at once exactly one learns it created it.
+   */
+  async createIfAbsent(username: string, password: string): Promise<boolean> {
+    if (!USERNAME_RE.test(username)) throw new Error(`console user name "${username}" is not valid (letters, digits, . _ -; at most 64)`);
+    if (await this.exists(username)) return false;
+    const hash = await hashPassword(password);
+    const t = now();
+    try {
+      await this.db.insertInto('console_users').values({ username, password_hash: hash, created_at: t, updated_at: t }).execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
   async isLocked(username: string, source: string): Promise<boolean> {
     const since = now() - this.opts.lockoutMinutes * 60_000;
     const lastOk = await this.db.selectFrom('login_attempts').select((eb) => eb.fn.max('at').as('at')).where('username', '=', username).where('source', '=', source).where('success', '=', 1).executeTakeFirst();
@@ -76,18 +152,22 @@ export class ConsoleAuth {
     return Number(r?.n ?? 0) >= this.opts.lockoutFailures;
   }
 
-  /** Check a login; every attempt is recorded. */
-  async login(username: string, password: string, source: string): Promise<{ ok: true; session: string; csrf: string } | { ok: false; locked: boolean }> {
+  /**
+   * Check a login; every attempt is recorded, under the user's name or, for a name that matches no console
+   * user, under its keyed hash (`as`: what was recorded, the only form of the name fit for a log).
+   */
+  async login(username: string, password: string, source: string): Promise<{ ok: true; session: string; csrf: string } | { ok: false; locked: boolean; as: string }> {
     const name = username.slice(0, 64);
-    const record = (success: boolean) => this.db.insertInto('login_attempts').values({ username: name, at: now(), source: source.slice(0, 64), success: success ? 1 : 0 }).execute();
-    if (await this.isLocked(name, source)) {
-      await record(false);
-      return { ok: false, locked: true };
-    }
     const user = await this.db.selectFrom('console_users').select(['password_hash']).where('username', '=', name).executeTakeFirst();
+    const as = user ? name : await this.hashedName(name);
+    const record = (success: boolean) => this.db.insertInto('login_attempts').values({ username: as, at: now(), source: source.slice(0, 64), success: success ? 1 : 0 }).execute();
+    if (await this.isLocked(as, source)) {
+      await record(false);
+      return { ok: false, locked: true, as };
+    }
     const ok = user ? await verifyPassword(password, user.password_hash) : (await hashPassword(password), false);
     await record(ok);
-    if (!ok) return { ok: false, locked: await this.isLocked(name, source) };
+    if (!ok) return { ok: false, locked: await this.isLocked(as, source), as };
     const session = crypto.randomBytes(32).toString('base64url');
     const csrf = crypto.randomBytes(24).toString('base64url');
     const t = now();

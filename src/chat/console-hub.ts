@@ -4,14 +4,18 @@
 import { EventEmitter } from 'node:events';
 import type { DB } from '../store/db.js';
 import { now, insertedId } from '../store/db.js';
-import type { OutFile } from '../core/types.js';
+import type { MessagePart, OutFile, OutMessage } from '../core/types.js';
 
 export interface ConsoleMessage {
   id: number;
   room: string;
   author: string;
   text: string;
-  files: { id: number; name: string; mime: string }[];
+  files: { id: number; name: string; mime: string; size?: number }[];
+  /** The structured form of a bot reply (tables, code, images, files), when it has one. */
+  parts?: MessagePart[];
+  /** Command buttons of a bot message: the console draws them; a click sends the id to /console/api/command. */
+  buttons?: { id: string; label: string }[];
   created_at: number;
   updated_at: number;
 }
@@ -67,36 +71,47 @@ export class ConsoleHub extends EventEmitter {
 
   async message(id: number): Promise<ConsoleMessage | undefined> {
     const r = await this.db.selectFrom('console_messages').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? { ...r, files: r.files ? JSON.parse(r.files) : [] } : undefined;
+    return r ? fromRow(r) : undefined;
   }
 
   async history(room: string, limit = 100): Promise<ConsoleMessage[]> {
     const rows = await this.db.selectFrom('console_messages').selectAll().where('room', '=', room).orderBy('id', 'desc').limit(limit).execute();
-    return rows.reverse().map((r) => ({ ...r, files: r.files ? JSON.parse(r.files) : [] }));
+    return rows.reverse().map(fromRow);
   }
 
-  async post(room: string, author: string, text: string, files: OutFile[] = []): Promise<number> {
+  async post(room: string, author: string, text: string, files: OutFile[] = [], parts?: MessagePart[], buttons?: { id: string; label: string }[]): Promise<number> {
     const t = now();
-    const stored: { id: number; name: string; mime: string }[] = [];
+    const stored: { id: number; name: string; mime: string; size: number }[] = [];
     for (const f of files) {
       const r = await this.db.insertInto('console_files').values({ name: f.name, mime: f.mime ?? 'application/octet-stream', data: f.data, created_at: t }).executeTakeFirst();
-      stored.push({ id: insertedId(r), name: f.name, mime: f.mime ?? 'application/octet-stream' });
+      stored.push({ id: insertedId(r), name: f.name, mime: f.mime ?? 'application/octet-stream', size: f.data.length });
     }
-    const r = await this.db.insertInto('console_messages').values({ room, author, text, files: stored.length ? JSON.stringify(stored) : null, created_at: t, updated_at: t }).executeTakeFirst();
+    const r = await this.db.insertInto('console_messages').values({ room, author, text, files: stored.length ? JSON.stringify(stored) : null, parts: parts?.length ? JSON.stringify(parts) : null, buttons: buttons?.length ? JSON.stringify(buttons) : null, created_at: t, updated_at: t }).executeTakeFirst();
     const id = insertedId(r);
     await this.db.insertInto('console_events').values({ room, message_id: id, kind: 'new', at: t }).execute();
     return id;
   }
 
-  async edit(id: number, text: string): Promise<void> {
+  /** A bot message: its text, structure, files and stored command buttons. */
+  async postMessage(room: string, msg: OutMessage): Promise<number> {
+    const buttons = (msg.buttons ?? []).flatMap((b) => (b.id ? [{ id: b.id, label: b.label }] : []));
+    return this.post(room, 'bot', msg.text, msg.files, msg.parts, buttons);
+  }
+
+  async edit(id: number, text: string, parts?: MessagePart[]): Promise<void> {
     const t = now();
     const row = await this.db.selectFrom('console_messages').select('room').where('id', '=', id).executeTakeFirst();
     if (!row) return;
-    await this.db.updateTable('console_messages').set({ text, updated_at: t }).where('id', '=', id).execute();
+    await this.db.updateTable('console_messages').set({ text, parts: parts?.length ? JSON.stringify(parts) : null, updated_at: t }).where('id', '=', id).execute();
     await this.db.insertInto('console_events').values({ room: row.room, message_id: id, kind: 'edit', at: t }).execute();
   }
 
   async file(id: number): Promise<{ name: string; mime: string; data: Buffer } | undefined> {
     return this.db.selectFrom('console_files').select(['name', 'mime', 'data']).where('id', '=', id).executeTakeFirst();
   }
+}
+
+function fromRow(r: { id: number; room: string; author: string; text: string; files: string | null; parts?: string | null; buttons?: string | null; created_at: number; updated_at: number }): ConsoleMessage {
+  const { parts, files, buttons, ...rest } = r;
+  return { ...rest, files: files ? JSON.parse(files) : [], ...(parts ? { parts: JSON.parse(parts) as MessagePart[] } : {}), ...(buttons ? { buttons: JSON.parse(buttons) as { id: string; label: string }[] } : {}) };
 }

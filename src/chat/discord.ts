@@ -2,14 +2,15 @@
 // guild, and a prefix form (`!sb help`, or a mention) where the message-content intent is granted.
 // Interactions are deferred at once and answered through the interaction webhook (ephemeral with flag 64);
 // other replies, job progress edits and files go through the channel REST API; DMs via POST /users/@me/channels.
+// Command buttons are an action row; a press (message component interaction) is handled like a slash command.
 // discord.js resumes a dropped gateway connection itself and queues requests per its rate-limit headers
 // (429 retry_after honoured). When it gives up (a fatal close code such as 4004, or the client is invalidated)
 // the adapter replaces the client and logs in again through its Reconnector with back-off. Every message goes
 // out with allowed_mentions {parse: []}: text from data (caller names, room fields) never pings @everyone.
-import { Client, GatewayIntentBits, Partials, Routes, Events, MessageFlags, ApplicationCommandOptionType, type Interaction, type Message, type Attachment } from 'discord.js';
+import { Client, GatewayIntentBits, Partials, Routes, Events, MessageFlags, ApplicationCommandOptionType, type Interaction, type Message, type Attachment, type ButtonInteraction, type ChatInputCommandInteraction } from 'discord.js';
 import type { Logger } from '../log.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
-import { allowed, backoff, discardWith, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toDiscordMarkdown } from './util.js';
+import { allowed, backoff, BUTTON_PREFIX, buttonLabel, discardWith, downloadCapped, FileTooLarge, EditCoalescer, firstDelivery, Reconnector, renderChunks, storedButtons, toDiscordMarkdown, type InboundClaim } from './util.js';
 
 export const DISCORD_LIMIT = 2000;
 /** Interaction tokens live 15 minutes; after that replies go to the channel. */
@@ -32,6 +33,8 @@ export interface DiscordOptions {
   /** After this long an interaction's message can no longer be edited; default 14 minutes. */
   interactionTtlMs?: number;
   editIntervalMs?: number;
+  /** De-duplicates gateway events across sessions and replicas (by interaction id / message id). */
+  claimInbound?: InboundClaim;
 }
 
 export const SLASH_COMMAND = {
@@ -52,6 +55,7 @@ interface PendingInteraction {
 
 export class DiscordAdapter implements ChatAdapter {
   readonly platform = 'discord';
+  readonly buttons = true;
   client: Client;
   private sink?: (i: Incoming) => Promise<void>;
   private reconnector: Reconnector;
@@ -201,8 +205,19 @@ export class DiscordAdapter implements ChatAdapter {
     this.registerRun++;
     const inFlight = this.loggingIn;
     await this.reconnector.idle(); // a login in flight finishes (and closes itself) first
-    if (this.loggedIn || inFlight === this.client) await this.client.destroy().catch(() => undefined);
+    // A destroyed client has no token: a fresh one keeps REST (posts, edits, DMs) working, and start() can log
+    // in again (a replica that lost the gateway lease still sends, and connects when it gets the lease back).
+    if (this.loggedIn || inFlight === this.client) {
+      const old = this.client;
+      this.client = this.newClient();
+      await old.destroy().catch(() => undefined);
+    }
     this.loggedIn = false;
+  }
+
+  /** Whether this replica holds a gateway session now. */
+  get connected(): boolean {
+    return this.loggedIn;
   }
 
   /** No mass or role pings from text; only an explicit mention of the requester may notify. */
@@ -233,19 +248,31 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   private async onInteraction(i: Interaction): Promise<void> {
+    // A press of a command button (a message component interaction): custom_id `sb:<button id>`, looked up in
+    // the store by the dispatcher and run as the presser, answered like a slash command (deferred reply).
+    if (i.isButton()) {
+      if (!i.customId.startsWith(BUTTON_PREFIX)) return;
+      return this.dispatchInteraction(i, { text: '', files: [], button: i.customId.slice(BUTTON_PREFIX.length) });
+    }
     if (!i.isChatInputCommand() || i.commandName !== SLASH_COMMAND.name) return;
+    const att = i.options.getAttachment('file');
+    return this.dispatchInteraction(i, { text: i.options.getString('command', true), files: att ? [this.file(att)] : [] });
+  }
+
+  /** An interaction (slash command or button) deferred at once and answered through its webhook. */
+  private async dispatchInteraction(i: ChatInputCommandInteraction | ButtonInteraction, what: Pick<Incoming, 'text' | 'files' | 'button'>): Promise<void> {
     if (!this.permitted(i.guildId, i.user.id)) return;
+    // Claimed before the deferral: an interaction can be acknowledged once, by the replica that claimed it.
+    if (!(await firstDelivery(this.opts.claimInbound, `ix:${i.id}`, this.log, { platform: 'discord' }))) return;
     await i.deferReply();
     for (const [k, v] of this.interactions) if (Date.now() - v.at > this.ttlMs) this.interactions.delete(k);
     this.interactions.set(i.id, { token: i.token, at: Date.now(), originalUsed: false, user: i.user.id });
-    const att = i.options.getAttachment('file');
     const inc: Incoming = {
       platform: 'discord',
       channel: i.channelId,
       thread: `ix:${i.id}`,
       user: { id: i.user.id, name: i.user.username },
-      text: i.options.getString('command', true),
-      files: att ? [this.file(att)] : [],
+      ...what,
       direct: !i.guildId,
     };
     await this.sink?.(inc);
@@ -267,6 +294,7 @@ export class DiscordAdapter implements ChatAdapter {
     else if (!m.guildId && content) text = content;
     if (text === undefined) return;
     if (!this.permitted(m.guildId, m.author.id)) return;
+    if (!(await firstDelivery(this.opts.claimInbound, `m:${m.id}`, this.log, { platform: 'discord' }))) return;
     if (this.askers.size > 5000) this.askers.clear();
     this.askers.set(`${m.channelId}|${m.id}`, m.author.id);
     await this.sink({
@@ -294,11 +322,16 @@ export class DiscordAdapter implements ChatAdapter {
     if (!msg.text && !files.length) return { platform: 'discord', channel: target.channel, id: '', thread: target.thread };
     const chunks = msg.text ? renderChunks(msg.text, DISCORD_LIMIT, toDiscordMarkdown) : [''];
     const ix = this.liveInteraction(target.thread);
+    // Command buttons: one action row under the last piece, custom_id `sb:<button id>`.
+    const buttons = storedButtons(msg);
+    const components = buttons.length ? [{ type: 1, components: buttons.map((b) => ({ type: 2, style: 1, label: buttonLabel(b.label, 80), custom_id: `${BUTTON_PREFIX}${b.id}` })) }] : undefined;
     let first: string | undefined;
     for (let n = 0; n < chunks.length; n++) {
       const content = chunks[n]!;
-      const withFiles = n === chunks.length - 1 ? files : [];
+      const last = n === chunks.length - 1;
+      const withFiles = last ? files : [];
       const body: Record<string, unknown> = { content, allowed_mentions: this.mentions(content, target) };
+      if (last && components) body.components = components;
       if (withFiles.length) body.attachments = withFiles.map((f, id) => ({ id, filename: f.name }));
       let r: { id: string };
       if (ix) {

@@ -1,9 +1,16 @@
 // The `chat` feature: creates the enabled Slack / Telegram / Discord adapters, registers them with the
 // notifier (so `slack:C0123`-style targets work) and connects them on start. One platform failing to
-// connect never stops the others: each adapter retries with back-off in the background.
+// connect never stops the others: each adapter retries with back-off in the background. Across replicas: the
+// Discord gateway and Telegram long polling are held by one replica through a lease (connection-lease.ts),
+// and every inbound event is claimed in the store by its platform id, so it is dispatched once.
+import crypto from 'node:crypto';
 import type { App, Feature } from '../app-types.js';
 import type { ChatAdapter } from '../core/types.js';
 import { registerSecret } from '../secrets.js';
+import { Leases } from '../core/leases.js';
+import { OWNER } from '../core/jobs.js';
+import { ConnectionLease } from './connection-lease.js';
+import type { InboundClaim } from './util.js';
 // The platform SDKs are loaded only for the platforms in use (each is tens of MB of resident memory).
 import type { SlackAdapter } from './slack.js';
 import type { TelegramAdapter } from './telegram.js';
@@ -55,6 +62,17 @@ export interface ChatService {
   slack?: SlackAdapter;
   telegram?: TelegramAdapter;
   discord?: DiscordAdapter;
+  /** The connections held through a lease (server mode): Discord's gateway, Telegram's long polling. */
+  leases: { discord?: ConnectionLease; telegram?: ConnectionLease };
+}
+
+/** Inbound events are remembered this long: Slack retries an event for about 5 minutes after the first try. */
+export const INBOUND_CLAIM_TTL_MS = 60 * 60_000;
+
+/** A lease name within the store's 64 characters (ids are short; anything odd is hashed). */
+function leaseName(platform: string, id: string): string {
+  const name = `chat:${platform}:${id}`;
+  return name.length <= 64 ? name : `chat:${platform}:${crypto.createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
 }
 
 declare module '../app-types.js' {
@@ -159,12 +177,28 @@ function on(enabled: boolean | undefined, token: string | undefined): boolean {
 
 export const chatFeature: Feature = {
   name: 'chat',
+  // Connects the chat platforms last, once every capability is up.
+  after: ['dhcp', 'monitor', 'provision', 'renew'],
   config: chatConfigSection,
   async init(app: App) {
     const c = app.config.chat;
     const log = app.log.child({ mod: 'chat' });
     const maxBytes = app.config.uploads.maxBytes;
-    const svc: ChatService = { adapters: [] };
+    const svc: ChatService = { adapters: [], leases: {} };
+    // The store decides which replica handles an event; if it cannot answer, the event is handled here
+    // (a possible duplicate rather than a lost command).
+    // A chat not on the Telegram allow-list is told its id once; the claim outlives any realistic setup.
+    const REFUSAL_NOTICE_TTL_MS = 365 * 24 * 3600_000;
+    const claimInbound =
+      (platform: string): InboundClaim =>
+      async (key) => {
+        try {
+          return await app.claims.claim(`chat:${platform}:${key}`, INBOUND_CLAIM_TTL_MS);
+        } catch (err) {
+          log.warn({ platform, err: String(err) }, 'could not claim an inbound event in the store; handling it here');
+          return true;
+        }
+      };
     for (const s of [c.slack.botToken, c.slack.appToken, c.slack.signingSecret, c.telegram.botToken, c.telegram.webhookSecret, c.discord.botToken]) registerSecret(s);
     if (on(c.slack.enabled, c.slack.botToken)) {
       if (!c.slack.botToken) throw new Error('chat.slack is enabled but SLACK_BOT_TOKEN (chat.slack.botToken) is not set');
@@ -172,7 +206,7 @@ export const chatFeature: Feature = {
       if (c.slack.mode === 'http' && !c.slack.signingSecret) throw new Error('chat.slack.mode is http but SLACK_SIGNING_SECRET (chat.slack.signingSecret) is not set');
       const { SlackAdapter } = await import('./slack.js');
       svc.slack = new SlackAdapter(
-        { ...c.slack, botToken: c.slack.botToken, allowedWorkspaces: ids(c.slack.allowedWorkspaces), maxBytes, reconnect: c.reconnect },
+        { ...c.slack, botToken: c.slack.botToken, allowedWorkspaces: ids(c.slack.allowedWorkspaces), maxBytes, reconnect: c.reconnect, claimInbound: claimInbound('slack') },
         log.child({ platform: 'slack' }),
       );
     }
@@ -181,7 +215,7 @@ export const chatFeature: Feature = {
       if (c.telegram.mode === 'webhook' && !c.telegram.webhookSecret) throw new Error('chat.telegram.mode is webhook but TELEGRAM_WEBHOOK_SECRET (chat.telegram.webhookSecret) is not set');
       const { TelegramAdapter } = await import('./telegram.js');
       const tg = new TelegramAdapter(
-        { botToken: c.telegram.botToken, apiRoot: c.telegram.apiRoot, mode: c.telegram.mode, webhookSecret: c.telegram.webhookSecret, allowedChats: ids(c.telegram.allowedChats), maxBytes, reconnect: c.reconnect, registry: app.registry },
+        { botToken: c.telegram.botToken, apiRoot: c.telegram.apiRoot, mode: c.telegram.mode, webhookSecret: c.telegram.webhookSecret, allowedChats: ids(c.telegram.allowedChats), maxBytes, reconnect: c.reconnect, registry: app.registry, claimInbound: claimInbound('telegram'), claimRefusalNotice: (key) => app.claims.claim(`chat:telegram:${key}`, REFUSAL_NOTICE_TTL_MS), allowSetting: 'chat.telegram.allowedChats (env TELEGRAM_ALLOWED_CHATS, comma-separated)' },
         log.child({ platform: 'telegram' }),
       );
       svc.telegram = tg;
@@ -197,7 +231,7 @@ export const chatFeature: Feature = {
       if (!c.discord.botToken || !c.discord.applicationId) throw new Error('chat.discord is enabled but DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID must both be set');
       const { DiscordAdapter } = await import('./discord.js');
       svc.discord = new DiscordAdapter(
-        { ...c.discord, botToken: c.discord.botToken, applicationId: c.discord.applicationId, allowedGuilds: ids(c.discord.allowedGuilds), maxBytes, reconnect: c.reconnect },
+        { ...c.discord, botToken: c.discord.botToken, applicationId: c.discord.applicationId, allowedGuilds: ids(c.discord.allowedGuilds), maxBytes, reconnect: c.reconnect, claimInbound: claimInbound('discord') },
         log.child({ platform: 'discord' }),
       );
     }
@@ -219,13 +253,28 @@ export const chatFeature: Feature = {
         app.log.error({ err: String(err), platform: inc.platform }, 'dispatch failed');
       }
     };
+    const svc = app.services.chat;
+    const c = app.config.chat;
+    // This app instance's name in the lease rows (several app instances in one process are distinct holders).
+    const leases = new Leases(app.db, `${OWNER}/chat-${crypto.randomBytes(4).toString('hex')}`);
+    const single: { platform: 'discord' | 'telegram'; name: string }[] = [];
+    if (svc.discord) single.push({ platform: 'discord', name: leaseName('discord', c.discord.applicationId!) });
+    if (svc.telegram && c.telegram.mode === 'polling') single.push({ platform: 'telegram', name: leaseName('telegram', svc.telegram.botId) });
     // Adapters retry their own connection with back-off; connect them side by side and in the background,
     // so a platform that is down neither delays start-up nor holds up the others.
-    for (const a of app.services.chat.adapters) {
-      void a.start(sink).catch((err) => app.log.error({ err: String(err), platform: a.platform }, 'chat adapter failed to start'));
+    for (const a of svc.adapters) {
+      const leased = single.find((s) => s.platform === a.platform);
+      if (!leased) {
+        void a.start(sink).catch((err) => app.log.error({ err: String(err), platform: a.platform }, 'chat adapter failed to start'));
+        continue;
+      }
+      const lease = new ConnectionLease(leases, leased.name, { connect: () => a.start(sink), disconnect: () => a.stop() }, app.log.child({ mod: 'chat', platform: a.platform }));
+      svc.leases[leased.platform] = lease;
+      lease.start();
     }
     app.onStop(async () => {
-      await Promise.all(app.services.chat.adapters.map((a) => a.stop().catch(() => undefined)));
+      await Promise.all(Object.values(svc.leases).map((l) => l.stop()));
+      await Promise.all(svc.adapters.map((a) => a.stop().catch(() => undefined)));
     });
   },
 };

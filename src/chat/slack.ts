@@ -1,6 +1,7 @@
 // Slack adapter (@slack/bolt v4): Socket Mode (bot + app-level token) by default, HTTP mode (signing secret;
 // Bolt's receiver answers 401 to a bad signature or a timestamp older than 5 minutes) as an option.
-// Commands arrive as a mention, a DM or `/sb <line>` (acked at once; long work continues as a job).
+// Commands arrive as a mention, a DM or `/sb <line>` (acked at once; long work continues as a job), and as a
+// press of a command button (a block_actions interaction: acked at once, run as the presser).
 // Replies go in the request's thread; progress edits one message (chat.update, coalesced); files go out with
 // files.getUploadURLExternal + completeUploadExternal; DMs through conversations.open. Rate limits (429 +
 // Retry-After) are honoured by the Web API client. The allow-list checks the requesting user's own team (in a
@@ -8,11 +9,11 @@
 // off: every closed connection is re-opened by the adapter's Reconnector with back-off, so a client that
 // would otherwise give up (apps.connections.open failing) keeps being retried while other platforms serve.
 import type { Server } from 'node:http';
-import { App, SocketModeReceiver, HTTPReceiver, LogLevel, type Logger as BoltLogger } from '@slack/bolt';
+import { App, SocketModeReceiver, HTTPReceiver, LogLevel, type BlockAction, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from '../log.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
 import { UserError } from '../core/command.js';
-import { allowed, discardWith, downloadCapped, drop, FileTooLarge, EditCoalescer, Reconnector, renderChunks, toSlackMrkdwn } from './util.js';
+import { allowed, discardWith, downloadCapped, drop, FileTooLarge, EditCoalescer, firstDelivery, Reconnector, renderChunks, SLACK_BUTTON_ACTION, SLACK_MAX_BLOCKS, slackActionsBlock, slackTextWithButtons, storedButtons, toSlackBlocks, toSlackMrkdwn, type InboundClaim } from './util.js';
 
 export const SLACK_LIMIT = 3900;
 /** Edits of one message at most about once a second (chat.update is a tier-3 method, ~50/min). */
@@ -52,6 +53,14 @@ export interface SlackOptions {
   maxBytes: number;
   reconnect: { baseMs: number; maxMs: number };
   editIntervalMs?: number;
+  /** De-duplicates inbound events across retries and replicas (by event_id; slash commands by trigger_id). */
+  claimInbound?: InboundClaim;
+}
+
+/** The key a delivery is de-duplicated by: Slack keeps an event's event_id on every retry. */
+function eventKey(body: unknown): string | undefined {
+  const b = body as { event_id?: unknown; api_app_id?: unknown };
+  return typeof b.event_id === 'string' && b.event_id ? `${typeof b.api_app_id === 'string' ? `${b.api_app_id}:` : ''}${b.event_id}` : undefined;
 }
 
 function boltLogger(log: Logger): BoltLogger {
@@ -81,6 +90,7 @@ interface SlackFile {
 
 export class SlackAdapter implements ChatAdapter {
   readonly platform = 'slack';
+  readonly buttons = true;
   readonly app: App;
   private sink?: (i: Incoming) => Promise<void>;
   private reconnector: Reconnector;
@@ -120,17 +130,20 @@ export class SlackAdapter implements ChatAdapter {
       }
       await args.next();
     });
-    this.app.event('app_mention', async ({ event }) => {
+    // Events are acked by Bolt before these run; a retry (X-Slack-Retry-Num / retry_attempt) carries the
+    // same event_id and is answered but dispatched once.
+    this.app.event('app_mention', async ({ event, body, context }) => {
       const e = event as unknown as SlackMsg;
-      await this.fromMessage(e, false);
+      await this.fromMessage(e, false, eventKey(body), context.retryNum);
     });
-    this.app.message(async ({ message }) => {
+    this.app.message(async ({ message, body, context }) => {
       const e = message as unknown as SlackMsg;
       if (e.channel_type !== 'im') return; // channel messages come in as app_mention
-      await this.fromMessage(e, true);
+      await this.fromMessage(e, true, eventKey(body), context.retryNum);
     });
-    this.app.command('/sb', async ({ command, ack }) => {
+    this.app.command('/sb', async ({ command, ack, context }) => {
       await ack();
+      if (command.trigger_id && !(await this.first(`cmd:${command.trigger_id}`, context.retryNum))) return;
       // A synthetic thread names this command, so its replies can fall back to its response_url.
       const thread = `slash:${++this.slashSeq}`;
       for (const [k, v] of this.slashes) if (Date.now() - v.at > RESPONSE_URL_TTL_MS) this.slashes.delete(k);
@@ -138,6 +151,21 @@ export class SlackAdapter implements ChatAdapter {
       this.askers.set(`${command.channel_id}|${thread}`, command.user_id);
       const inc: Incoming = { platform: 'slack', channel: command.channel_id, thread, user: { id: command.user_id, name: command.user_name }, text: command.text ?? '', files: [], direct: command.channel_name === 'directmessage' };
       void this.deliver(inc);
+    });
+    // A press of a command button (block_actions): acked at once, then dispatched as the presser. The action's
+    // value is the button's id; what it runs is looked up in the store by the dispatcher.
+    this.app.action({ type: 'block_actions', action_id: SLACK_BUTTON_ACTION }, async ({ ack, body, action, context }) => {
+      await ack();
+      const b = body as BlockAction;
+      const value = (action as { value?: unknown }).value;
+      const channel = b.channel?.id ?? (typeof b.container?.channel_id === 'string' ? b.container.channel_id : undefined);
+      if (typeof value !== 'string' || !channel) return;
+      const key = b.trigger_id || (action as { action_ts?: string }).action_ts;
+      if (key && !(await this.first(`act:${key}`, context.retryNum))) return;
+      // Answers go in the thread of the message that carried the button.
+      const thread = (b.message?.thread_ts as string | undefined) ?? b.message?.ts ?? (typeof b.container?.message_ts === 'string' ? b.container.message_ts : undefined);
+      if (thread) this.askers.set(`${channel}|${thread}`, b.user.id);
+      void this.deliver({ platform: 'slack', channel, thread, user: { id: b.user.id, name: b.user.username ?? b.user.name }, text: '', files: [], direct: b.channel?.name === 'directmessage' || channel.startsWith('D'), button: value });
     });
     this.app.error(async (err) => {
       this.log.error({ err: String(err) }, 'slack handler error');
@@ -194,9 +222,15 @@ export class SlackAdapter implements ChatAdapter {
     }
   }
 
-  private async fromMessage(e: SlackMsg, direct: boolean): Promise<void> {
+  /** Whether this delivery is the first of its event across retries and replicas (claimed in the store). */
+  private first(key: string, retryNum: number | undefined): Promise<boolean> {
+    return firstDelivery(this.opts.claimInbound, key, this.log, { platform: 'slack', retry: retryNum });
+  }
+
+  private async fromMessage(e: SlackMsg, direct: boolean, key: string | undefined, retryNum: number | undefined): Promise<void> {
     if (e.bot_id || (e.subtype && e.subtype !== 'file_share') || !e.user) return;
     if (this.botUserId && e.user === this.botUserId) return;
+    if (key && !(await this.first(key, retryNum))) return;
     const text = (e.text ?? '').replace(/<@[A-Z0-9]+(\|[^>]*)?>/g, '').trim();
     const thread = e.thread_ts ?? e.ts;
     if (this.askers.size > 5000) this.askers.clear();
@@ -281,14 +315,27 @@ export class SlackAdapter implements ChatAdapter {
     // A slash command has no thread; its synthetic thread only names its response_url.
     const slash = target.thread?.startsWith('slash:') ? target.thread : undefined;
     const threadTs = slash ? undefined : target.thread;
-    for (const text of msg.text ? renderChunks(msg.text, SLACK_LIMIT, toSlackMrkdwn) : []) {
+    // Command buttons: an actions block under the message (not on ephemeral or response_url answers).
+    const buttons = !msg.ephemeral && !slash ? storedButtons(msg) : [];
+    // A structured reply goes as one Block Kit message (its plain text is the notification's fallback).
+    let blocks = msg.parts && !msg.ephemeral && !slash ? toSlackBlocks(msg.parts) : undefined;
+    if (blocks && buttons.length) blocks = blocks.length < SLACK_MAX_BLOCKS ? [...blocks, slackActionsBlock(buttons)] : undefined;
+    if (blocks) {
+      const fallback = renderChunks(msg.text, SLACK_LIMIT, toSlackMrkdwn)[0] ?? '';
+      const r = await client.chat.postMessage({ channel: target.channel, text: fallback, blocks: blocks as never, ...(threadTs ? { thread_ts: threadTs } : {}) });
+      first = r.ts;
+    }
+    const chunks = msg.text && !blocks ? renderChunks(msg.text, SLACK_LIMIT, toSlackMrkdwn) : [];
+    for (const [n, text] of chunks.entries()) {
       try {
         if (msg.ephemeral && asker) {
           await client.chat.postEphemeral({ channel: target.channel, user: asker, text, ...(threadTs ? { thread_ts: threadTs } : {}) });
           first ??= 'ephemeral';
           continue;
         }
-        const r = await client.chat.postMessage({ channel: target.channel, text, ...(threadTs ? { thread_ts: threadTs } : {}) });
+        // The last piece carries the buttons: its text as sections, then the actions block.
+        const withButtons = buttons.length && n === chunks.length - 1 ? { blocks: slackTextWithButtons(text, buttons) as never } : {};
+        const r = await client.chat.postMessage({ channel: target.channel, text, ...withButtons, ...(threadTs ? { thread_ts: threadTs } : {}) });
         first ??= r.ts;
       } catch (err) {
         // A private channel the bot has not joined: answer through the slash command's response_url.

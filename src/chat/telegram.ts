@@ -2,11 +2,12 @@
 // option. Commands are `/dhcp add …` (the first word after / is the command; @botname is stripped); a
 // document whose caption is a command is fetched with getFile and handed to the command. Replies quote the
 // request, progress edits one message (editMessageText), text is HTML (parse_mode) split at 4 096 characters.
+// Command buttons are an inline keyboard; a press arrives as a callback_query, answered at once and run as the presser.
 import { Telegraf, TelegramError } from 'telegraf';
 import type { Logger } from '../log.js';
 import type { Registry } from '../core/registry.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
-import { allowed, discardWith, downloadCapped, FileTooLarge, EditCoalescer, Reconnector, renderChunks, retryRateLimited, toTelegramHtml } from './util.js';
+import { allowed, BUTTON_PREFIX, buttonLabel, discardWith, downloadCapped, FileTooLarge, EditCoalescer, firstDelivery, Reconnector, renderChunks, retryRateLimited, storedButtons, toTelegramHtml, type InboundClaim } from './util.js';
 
 export const TELEGRAM_LIMIT = 4096;
 
@@ -21,6 +22,15 @@ export interface TelegramOptions {
   registry?: Registry;
   /** Minimum time between two edits of one message (Telegram allows about one per second per chat). */
   editIntervalMs?: number;
+  /** De-duplicates updates across replicas and pollers (by the bot's id and update_id). */
+  claimInbound?: InboundClaim;
+  /**
+   * True for the one delivery that should answer a chat not on the allow-list (a claim in the store per bot and
+   * chat, so replicas and restarts agree); without it such chats are never answered.
+   */
+  claimRefusalNotice?: InboundClaim;
+  /** Where the allow-list is set, named in that answer. */
+  allowSetting?: string;
 }
 
 /** Progress edits of one message are at least this far apart unless configured otherwise. */
@@ -38,6 +48,7 @@ function retryAfter(err: unknown): number | undefined {
 
 export class TelegramAdapter implements ChatAdapter {
   readonly platform = 'telegram';
+  readonly buttons = true;
   readonly bot: Telegraf;
   private sink?: (i: Incoming) => Promise<void>;
   private reconnector: Reconnector;
@@ -57,7 +68,10 @@ export class TelegramAdapter implements ChatAdapter {
       return next();
     });
     this.bot.on('message', (ctx) => {
-      void this.onMessage(ctx.message as unknown as TgMessage).catch((err) => this.log.error({ err: String(err) }, 'telegram message handling failed'));
+      void this.onMessage(ctx.message as unknown as TgMessage, ctx.update.update_id).catch((err) => this.log.error({ err: String(err) }, 'telegram message handling failed'));
+    });
+    this.bot.on('callback_query', (ctx) => {
+      void this.onPress(ctx.callbackQuery as unknown as TgCallbackQuery, ctx.update.update_id).catch((err) => this.log.error({ err: String(err) }, 'telegram button press handling failed'));
     });
     this.bot.catch((err) => this.log.error({ err: String(err) }, 'telegram handler error'));
     this.reconnector = new Reconnector('telegram', () => this.connect(), log, opts.reconnect.baseMs, opts.reconnect.maxMs);
@@ -162,7 +176,17 @@ export class TelegramAdapter implements ChatAdapter {
     return isPrivate ? t : undefined;
   }
 
-  private async onMessage(msg: TgMessage): Promise<void> {
+  /** The bot's id: the public part of its token (`<id>:<secret>`), never the secret. */
+  get botId(): string {
+    return /^(\d+):/.exec(this.opts.botToken)?.[1] ?? 'bot';
+  }
+
+  /** Whether this replica is polling now (the holder of the polling lease). */
+  get polling(): boolean {
+    return this.running && this.opts.mode === 'polling';
+  }
+
+  private async onMessage(msg: TgMessage, updateId: number): Promise<void> {
     if (!this.sink) return;
     const chatId = String(msg.chat.id);
     const isPrivate = msg.chat.type === 'private';
@@ -171,8 +195,11 @@ export class TelegramAdapter implements ChatAdapter {
     if (text === undefined || !msg.from || msg.from.is_bot) return;
     if (!allowed(this.opts.allowedChats, chatId)) {
       this.log.warn({ platform: 'telegram', chat: chatId, user: String(msg.from.id) }, 'message from a chat that is not allowed; ignored');
+      await this.answerRefusedChat(chatId, msg.message_id);
       return;
     }
+    // update_id counts per bot: the bot's id keeps two bots on one store apart.
+    if (!(await firstDelivery(this.opts.claimInbound, `${this.botId}:u:${updateId}`, this.log, { platform: 'telegram' }))) return;
     const files: IncomingFile[] = [];
     if (msg.document) {
       const d = msg.document;
@@ -202,6 +229,61 @@ export class TelegramAdapter implements ChatAdapter {
     await this.sink(inc);
   }
 
+  /** Stops the client's spinner on a pressed button; a short text shows as a notice. Never throws. */
+  private async answerPress(id: string, text?: string): Promise<void> {
+    try {
+      await this.call(() => this.bot.telegram.answerCbQuery(id, text), 'answerCallbackQuery');
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'telegram answerCallbackQuery failed');
+    }
+  }
+
+  /**
+   * A press of a command button (callback_query): its data is `sb:<button id>`, which the dispatcher looks up in
+   * the store (the data comes from the presser's client and proves nothing by itself). Answered at once so the
+   * client stops waiting; the command runs as the presser and replies to the message that carried the button.
+   */
+  private async onPress(q: TgCallbackQuery, updateId: number): Promise<void> {
+    if (!this.sink) return;
+    const msg = q.message;
+    if (!q.data?.startsWith(BUTTON_PREFIX) || !msg) return this.answerPress(q.id);
+    const chatId = String(msg.chat.id);
+    if (!allowed(this.opts.allowedChats, chatId)) {
+      this.log.warn({ platform: 'telegram', chat: chatId, user: String(q.from.id) }, 'button press from a chat that is not allowed; ignored');
+      return this.answerPress(q.id, 'This chat is not allowed to use this bot, so nothing was run.');
+    }
+    if (!(await firstDelivery(this.opts.claimInbound, `${this.botId}:u:${updateId}`, this.log, { platform: 'telegram' }))) return;
+    await this.answerPress(q.id);
+    if (this.askers.size > 5000) this.askers.clear();
+    this.askers.set(`${chatId}|${msg.message_id}`, String(q.from.id));
+    await this.sink({
+      platform: 'telegram',
+      channel: chatId,
+      thread: String(msg.message_id),
+      user: { id: String(q.from.id), name: q.from.username ?? q.from.first_name },
+      text: '',
+      files: [],
+      direct: msg.chat.type === 'private',
+      button: q.data.slice(BUTTON_PREFIX.length),
+    });
+  }
+
+  /**
+   * Tells a chat that is not on the allow-list, once, its id and the setting that would let it in: the person
+   * setting the bot up has no other way to learn the id. Nothing of the command runs.
+   */
+  private async answerRefusedChat(chatId: string, messageId: number): Promise<void> {
+    if (!this.opts.claimRefusalNotice) return;
+    try {
+      if (!(await this.opts.claimRefusalNotice(`${this.botId}:refused:${chatId}`))) return;
+      const setting = this.opts.allowSetting ?? 'chat.telegram.allowedChats (TELEGRAM_ALLOWED_CHATS)';
+      const text = `This chat is not allowed to use this bot, so nothing was run. Its chat id is ${chatId}: to allow it, add ${chatId} to ${setting} and restart the bot. (Said once per chat.)`;
+      await this.send({ platform: 'telegram', channel: chatId, thread: String(messageId) }, { text });
+    } catch (err) {
+      this.log.warn({ platform: 'telegram', chat: chatId, err: String(err) }, 'could not answer a chat that is not allowed');
+    }
+  }
+
   async send(target: Target, msg: OutMessage): Promise<MessageRef> {
     const asker = target.thread ? this.askers.get(`${target.channel}|${target.thread}`) : undefined;
     if (msg.ephemeral && asker && asker !== target.channel) {
@@ -211,8 +293,12 @@ export class TelegramAdapter implements ChatAdapter {
     const chunks = msg.text ? telegramChunks(msg.text) : [];
     let first: number | undefined;
     const reply = target.thread && /^\d+$/.test(target.thread) ? { reply_parameters: { message_id: Number(target.thread), allow_sending_without_reply: true } } : {};
-    for (const html of chunks) {
-      const sent = await this.call(() => this.bot.telegram.sendMessage(target.channel, html, { parse_mode: 'HTML', ...reply } as never), 'sendMessage');
+    // Command buttons: an inline keyboard under the last piece of text, callback_data `sb:<button id>` (fits 64 bytes).
+    const buttons = storedButtons(msg);
+    const keyboard = buttons.length ? { reply_markup: { inline_keyboard: [buttons.map((b) => ({ text: buttonLabel(b.label, 64), callback_data: `${BUTTON_PREFIX}${b.id}` }))] } } : {};
+    for (const [n, html] of chunks.entries()) {
+      const extra = n === chunks.length - 1 ? keyboard : {};
+      const sent = await this.call(() => this.bot.telegram.sendMessage(target.channel, html, { parse_mode: 'HTML', ...reply, ...extra } as never), 'sendMessage');
       first ??= sent.message_id;
     }
     for (const f of msg.files ?? []) {
@@ -239,4 +325,12 @@ interface TgMessage {
   text?: string;
   caption?: string;
   document?: { file_id: string; file_name?: string; file_size?: number; mime_type?: string };
+}
+
+interface TgCallbackQuery {
+  id: string;
+  from: { id: number; is_bot: boolean; username?: string; first_name?: string };
+  /** Absent for a button on an inline-mode message (the bot sends none). */
+  message?: { message_id: number; chat: { id: number; type: string } };
+  data?: string;
 }

@@ -2,6 +2,8 @@
 // edit coalescing, retry on rate limits, reconnect back-off, allow-list checks and capped downloads.
 import type { Logger } from '../log.js';
 import { UserError } from '../core/command.js';
+import { tableAsText } from '../core/message.js';
+import type { CommandButton, MessagePart } from '../core/types.js';
 
 /** Split text into chunks of at most `limit` characters, preferring line breaks; fenced blocks are re-opened. */
 export function splitText(text: string, limit: number): string[] {
@@ -58,6 +60,76 @@ export function toSlackMrkdwn(text: string): string {
     .map((p) => (p.code ? '```' + escapeHtml(p.text) + '```' : escapeHtml(p.text)))
     .join('');
 }
+
+/** Slack Block Kit limits this renderer keeps to (per message, per section text, per table block). */
+const SLACK_BLOCKS = { maxBlocks: 50, sectionChars: 3000, tableRows: 100, tableCols: 20 };
+
+/**
+ * Slack Block Kit for a structured message: text as mrkdwn sections, code as a code block, the first table as a
+ * native table block (Slack allows one per message; header row + at most 99 rows, 20 columns) and any other
+ * table as a monospace code block. Images and files go as uploads beside it. Undefined when the message does
+ * not fit Block Kit's limits: the caller then sends the plain text.
+ */
+export function toSlackBlocks(parts: MessagePart[]): Record<string, unknown>[] | undefined {
+  const blocks: Record<string, unknown>[] = [];
+  let tableUsed = false;
+  const section = (mrkdwn: string) => {
+    for (const chunk of renderChunks(mrkdwn, SLACK_BLOCKS.sectionChars, (x) => x)) if (chunk.trim()) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
+  };
+  for (const p of parts) {
+    if (p.kind === 'text') section(toSlackMrkdwn(p.text));
+    else if (p.kind === 'code') section('```' + escapeHtml(p.text) + '```');
+    else if (p.kind === 'table') {
+      if (p.caption) section(escapeHtml(p.caption));
+      if (!tableUsed && p.rows.length < SLACK_BLOCKS.tableRows && p.columns.length <= SLACK_BLOCKS.tableCols) {
+        tableUsed = true;
+        const cell = (s: string) => ({ type: 'raw_text', text: s === '' ? ' ' : s });
+        blocks.push({
+          type: 'table',
+          column_settings: p.columns.map((_, i) => ({ align: p.align?.[i] === 'right' ? 'right' : 'left' })),
+          rows: [p.columns.map(cell), ...p.rows.map((r) => p.columns.map((_, i) => cell(r[i] ?? '')))],
+        });
+      } else section('```' + escapeHtml(tableAsText(p)) + '```');
+    }
+  }
+  return blocks.length && blocks.length <= SLACK_BLOCKS.maxBlocks ? blocks : undefined;
+}
+
+/** A button's label cut to a platform's limit (with an ellipsis), never empty. */
+export function buttonLabel(label: string, max: number): string {
+  const l = label.replace(/\s+/g, ' ').trim() || 'Run';
+  return l.length > max ? `${l.slice(0, max - 1)}…` : l;
+}
+
+/** The buttons of a message that the notifier stored (only those have an id the platform can hand back). */
+export function storedButtons(msg: { buttons?: CommandButton[] }): (CommandButton & { id: string })[] {
+  return (msg.buttons ?? []).filter((b): b is CommandButton & { id: string } => typeof b.id === 'string' && b.id.length > 0);
+}
+
+/** The prefix of Telegram callback_data and Discord custom_id for a command button (`sb:<button id>`). */
+export const BUTTON_PREFIX = 'sb:';
+/** Slack action_ids of command buttons: `sb-button-<n>` (unique within the message); the value is the button id. */
+export const SLACK_BUTTON_ACTION = /^sb-button-\d+$/;
+
+/** A Slack `actions` block with one button element per command button. */
+export function slackActionsBlock(buttons: (CommandButton & { id: string })[]): Record<string, unknown> {
+  return {
+    type: 'actions',
+    block_id: 'sb-buttons',
+    elements: buttons.map((b, i) => ({ type: 'button', action_id: `sb-button-${i}`, text: { type: 'plain_text', text: buttonLabel(b.label, 75), emoji: true }, value: b.id })),
+  };
+}
+
+/** Slack Block Kit for a piece of mrkdwn text followed by command buttons (sections of at most 3 000 characters). */
+export function slackTextWithButtons(mrkdwn: string, buttons: (CommandButton & { id: string })[]): Record<string, unknown>[] {
+  const sections = renderChunks(mrkdwn, SLACK_BLOCKS.sectionChars, (x) => x)
+    .filter((c) => c.trim())
+    .map((c) => ({ type: 'section', text: { type: 'mrkdwn', text: c } }));
+  return [...sections.slice(0, SLACK_BLOCKS.maxBlocks - 1), slackActionsBlock(buttons)];
+}
+
+/** Slack's message-level limit on blocks: a structured message's blocks plus the actions block must fit. */
+export const SLACK_MAX_BLOCKS = SLACK_BLOCKS.maxBlocks;
 
 /** Discord markdown: fences are native; make sure they start on their own line. */
 export function toDiscordMarkdown(text: string): string {
@@ -311,6 +383,19 @@ export class Reconnector {
     this.timer = undefined;
     this.healthTimer = undefined;
   }
+}
+
+/**
+ * Claims an inbound event for the whole cluster: true for exactly one call per key (the store's claims), so
+ * a retried delivery or the same event from a second connection is dispatched once.
+ */
+export type InboundClaim = (key: string) => Promise<boolean>;
+
+/** True when this delivery of `key` is the one to handle (always, without a claimer); a repeat is logged. */
+export async function firstDelivery(claim: InboundClaim | undefined, key: string, log: Logger, fields: Record<string, unknown> = {}): Promise<boolean> {
+  if (!claim || (await claim(key))) return true;
+  log.info({ ...fields, event: key }, 'inbound event already handled (a retry, or another connection delivered it); not dispatched again');
+  return false;
 }
 
 export function allowed(list: readonly string[], id: string | undefined): boolean {

@@ -16,9 +16,13 @@ export function redactLine(text: string, cmd?: Command): string {
     tokens = text.split(/\s+/);
   }
   const declared = new Set(Object.entries(cmd?.args?.named ?? {}).filter(([, s]) => s.secret).map(([k]) => k));
+  const plain = new Set(Object.keys(cmd?.args?.named ?? {}).filter((k) => !declared.has(k)));
   const out = tokens.map((t) => {
     const m = /^(--)?([A-Za-z_][\w.-]*)=(.*)$/s.exec(t);
     if (m && (SECRET_ARG_RE.test(m[2]!) || declared.has(m[2]!))) return `${m[1] ?? ''}${m[2]}=***`;
+    // Any other key=value word of such a command, whatever its key looks like (a/b, x[1], "A B/C").
+    const eq = t.indexOf('=');
+    if (cmd?.args?.secretPairs && eq > 0 && !t.startsWith('--') && !plain.has(t.slice(0, eq))) t = `${t.slice(0, eq)}=***`;
     return /\s/.test(t) ? JSON.stringify(t) : t;
   });
   return scrub(out.join(' ')).slice(0, 4000);

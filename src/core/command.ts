@@ -1,7 +1,7 @@
 // What a command is, and what its handler is given. Command files in commands/ export
-// `commands: Command[]` and, when they run long work, `jobKinds: Record<string, JobKind>`.
+// `commands: Command[]` and, when they run long work, `jobKinds: Record<string, JobKind>` (the App-bound
+// forms from src/app-types.ts). `A` is what the handler gets as `ctx.app`; the core never looks into it.
 import type { Incoming, MessageRef, OutMessage, Role } from './types.js';
-import type { App } from '../app-types.js';
 import type { Logger } from '../log.js';
 
 export type RoleReq = Role | 'none';
@@ -44,6 +44,12 @@ export interface ArgSpec {
   flags?: Record<string, FlagSpec>;
   /** Accept key=value pairs not listed in `named` (they arrive as strings). */
   allowUnknownNamed?: boolean;
+  /**
+   * Every key=value word other than the declared (non-secret) named ones may carry a secret — e.g. vendor
+   * keys of `provision set`: the audit log keeps the key and never the value, and a pending confirmation
+   * keeps the command sealed.
+   */
+  secretPairs?: boolean;
 }
 
 export interface Caller {
@@ -53,8 +59,8 @@ export interface Caller {
   role: RoleReq;
 }
 
-export interface CommandContext {
-  app: App;
+export interface CommandContext<A = unknown> {
+  app: A;
   incoming: Incoming;
   caller: Caller;
   /** True when the caller confirmed (confirm <code>, a button, or exec --yes). */
@@ -70,21 +76,26 @@ export interface CommandContext {
 
 export type Args = Record<string, unknown> & { flags: Record<string, string | true> };
 
-export interface Command {
+export interface Command<A = unknown> {
   /** One or more words: 'help', 'dhcp add', 'monitor sensor add'. */
   name: string;
   usage: string;
   summary: string;
   role: RoleReq;
   args?: ArgSpec;
+  /**
+   * A complete command line that works as given (shown by `help <command>`; a test runs every example).
+   * Names things a fresh install may not have only where the command itself explains what is missing.
+   */
+  example?: string;
   /** Extra help lines shown by `help <command>`. */
   details?: string;
   /**
    * Destructive commands return a one-line description of what will happen; the core then asks the
    * caller to confirm (button or `confirm <code>`) unless already confirmed. Return null to skip.
    */
-  confirm?(args: Args, ctx: CommandContext): string | null | Promise<string | null>;
-  run(ctx: CommandContext, args: Args): Promise<OutMessage | string | void>;
+  confirm?(args: Args, ctx: CommandContext<A>): string | null | Promise<string | null>;
+  run(ctx: CommandContext<A>, args: Args): Promise<OutMessage | string | void>;
 }
 
 /** A failure the user caused or can fix: shown as-is, exit code 1. */

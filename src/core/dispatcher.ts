@@ -1,7 +1,6 @@
 // Incoming → parse → resolve command → role check → bind/validate args → confirmation → run → reply,
 // with one audit row per attempt whatever its outcome.
 import crypto from 'node:crypto';
-import type { App } from '../app-types.js';
 import { now } from '../store/db.js';
 import { scrub } from '../secrets.js';
 import { writeAudit, redactLine, type Outcome } from './audit.js';
@@ -9,6 +8,8 @@ import { toMessage, UsageError, UserError, type Args, type Caller, type Command,
 import { parseLine, ParseError } from './parser.js';
 import { roleAtLeast } from './roles.js';
 import type { Incoming, MessageRef, OutMessage, Target } from './types.js';
+import type { DispatcherPorts } from './ports.js';
+import type { ButtonLookup } from './buttons.js';
 
 export interface DispatchResult {
   outcome: Outcome | 'ignored';
@@ -23,9 +24,12 @@ export interface DispatchOptions {
 }
 
 export const CONFIRM_TTL_MS = 60_000;
+/** How long an expired confirmation is kept to be named as expired. */
+const EXPIRED_CONFIRM_KEPT_MS = 24 * 3600_000;
 
-export class Dispatcher {
-  constructor(private app: App) {}
+/** `A` is the app: the dispatcher uses its ports and hands the whole of it to handlers as `ctx.app`. */
+export class Dispatcher<A extends DispatcherPorts<A>> {
+  constructor(private app: A) {}
 
   private targetOf(inc: Incoming): Target {
     return { platform: inc.platform, channel: inc.channel, thread: inc.thread };
@@ -41,11 +45,30 @@ export class Dispatcher {
   }
 
   async handle(inc: Incoming, opts: DispatchOptions = {}): Promise<DispatchResult> {
+    if (inc.button === undefined) return this.handleLine(inc, opts);
+    const pressed = await this.pressed(inc);
+    if ('outcome' in pressed) return pressed;
+    // From here on a press is the stored command typed by the presser: same role check, audit, confirmation.
+    const { button: id, ...typed } = inc;
+    // A single-use button is used up only by a press that did what it offers.
+    const giveBack = () => this.app.buttons.release(id!, pressed.user).catch((err) => this.app.log.error({ err: String(err) }, 'could not give a single-use button back'));
+    let result: DispatchResult;
+    try {
+      result = await this.handleLine({ ...typed, text: pressed.command }, opts);
+    } catch (err) {
+      if (pressed.once) await giveBack();
+      throw err;
+    }
+    if (pressed.once && result.outcome !== 'ok') await giveBack();
+    return result;
+  }
+
+  private async handleLine(inc: Incoming, opts: DispatchOptions): Promise<DispatchResult> {
     const text = inc.text.trim().replace(/^\//, '');
     if (!text) return { outcome: 'ignored', exitCode: 0, jobIds: [] };
     const role = await this.app.roles.roleOf(inc.platform, inc.user.id);
     const caller: Caller = { platform: inc.platform, id: inc.user.id, name: inc.user.name, role };
-    const audit = (command: string, outcome: Outcome, detail?: string, cmd?: Command) =>
+    const audit = (command: string, outcome: Outcome, detail?: string, cmd?: Command<A>) =>
       writeAudit(this.app.db, { platform: inc.platform, userId: inc.user.id, userName: inc.user.name, channel: inc.channel, command, args: redactLine(text, cmd), outcome, detail }).catch((err) =>
         this.app.log.error({ err: String(err) }, 'audit write failed'),
       );
@@ -84,7 +107,7 @@ export class Dispatcher {
       }
       throw e;
     }
-    const ctx: CommandContext = {
+    const ctx: CommandContext<A> = {
       app: this.app,
       incoming: inc,
       caller,
@@ -134,6 +157,48 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * The command behind a pressed button, or the refusal already answered and audited (an id the bot never made
+   * for this platform and channel, an expired button, one this process's store key cannot open).
+   */
+  private async pressed(inc: Incoming): Promise<{ command: string; once: boolean; user: string } | DispatchResult> {
+    let found: ButtonLookup;
+    // Who used a single-use button, as its row keeps it (platform and user id, and the name when known).
+    const user = `${inc.platform}:${inc.user.id}${inc.user.name && inc.user.name !== inc.user.id ? ` (${inc.user.name})` : ''}`;
+    try {
+      found = await this.app.buttons.open(inc.button!, inc.platform, inc.channel);
+      if (found.ok && found.once && !(await this.app.buttons.take(inc.button!, user))) {
+        const used = await this.app.buttons.usedBy(inc.button!);
+        found = { ok: false, reason: 'used', command: found.command, usedBy: used?.usedBy ?? 'someone else', usedAt: used?.usedAt ?? Date.now() };
+      }
+    } catch (err) {
+      this.app.log.error({ err: String(err), platform: inc.platform }, 'could not look up a pressed button');
+      await this.reply(inc, '❌ The store could not be asked what this button runs, so nothing was run; press it again in a moment or type the command.');
+      return this.done('failed', 1, undefined, []);
+    }
+    if (found.ok) return { command: found.command, once: found.once, user };
+    const refuse = async (detail: string, answer: string) => {
+      await writeAudit(this.app.db, { platform: inc.platform, userId: inc.user.id, userName: inc.user.name, channel: inc.channel, command: '(button)', args: '', outcome: 'invalid', detail }).catch((err) =>
+        this.app.log.error({ err: String(err) }, 'audit write failed'),
+      );
+      await this.reply(inc, answer);
+      return this.done('invalid', 1, undefined, []);
+    };
+    if (found.reason === 'expired') {
+      const days = Math.round(this.app.buttons.ttlMs / 86_400_000);
+      // The command as the bot offered it (its message showed it too; the notifier's scrubber still applies).
+      const line = found.command?.replace(/`/g, "'") ?? '';
+      return refuse('button expired', `⌛ This button has expired (buttons work for ${days} day${days === 1 ? '' : 's'}), so nothing was run.${line ? ` Type the command instead: \`${line}\`` : ' Type the command instead.'}`);
+    }
+    if (found.reason === 'used') {
+      const ago = Math.round((Date.now() - found.usedAt) / 60_000);
+      const when = ago < 1 ? 'just now' : ago < 120 ? `${ago} min ago` : ago < 2880 ? `${Math.round(ago / 60)} h ago` : `${Math.round(ago / 1440)} days ago`;
+      return refuse('button already used', `✔️ This button was already used by ${found.usedBy} ${when}, so nothing was run again. To run it anyway, type the command: \`${found.command.replace(/`/g, "'")}\``);
+    }
+    if (found.reason === 'unreadable') return refuse('button unreadable with this store key', '❌ This button cannot be read with this process\'s store key, so nothing was run; type the command instead.');
+    return refuse('unknown button', '⚠️ This button is not one the bot made for this chat (or it was removed), so nothing was run. Type the command instead.');
+  }
+
   private done(outcome: Outcome, exitCode: number, command: string | undefined, jobIds: number[]): DispatchResult {
     if (outcome !== 'ok') this.app.metrics.commands.inc({ command: command ?? '(unknown)', outcome });
     return { outcome, exitCode, command, jobIds };
@@ -142,14 +207,16 @@ export class Dispatcher {
   private async createConfirmation(inc: Incoming, summary: string): Promise<string> {
     const code = crypto.randomBytes(4).toString('hex').slice(0, 6).toUpperCase();
     const t = now();
-    await this.app.db.deleteFrom('confirmations').where('expires_at', '<', t).execute();
+    // Expired codes are kept a day, so that `confirm` can say a late code expired rather than that it is unknown.
+    await this.app.db.deleteFrom('confirmations').where('expires_at', '<', t - EXPIRED_CONFIRM_KEPT_MS).execute();
     await this.app.db
       .insertInto('confirmations')
       .values({
         code,
         platform: inc.platform,
         user_id: inc.user.id,
-        incoming: JSON.stringify({ text: inc.text, channel: inc.channel, thread: inc.thread, user: inc.user, direct: inc.direct }),
+        // Sealed with the store key: the command line may carry a secret (a password, an override's value).
+        incoming: this.app.sealer.seal(JSON.stringify({ text: inc.text, channel: inc.channel, thread: inc.thread, user: inc.user, direct: inc.direct })),
         summary,
         created_at: t,
         expires_at: t + CONFIRM_TTL_MS,
@@ -158,13 +225,28 @@ export class Dispatcher {
     return code;
   }
 
+  /** A stored confirmation's original request (sealed; rows from before sealing are plain JSON); null when it cannot be opened. */
+  private openIncoming(stored: string): Pick<Incoming, 'text' | 'channel' | 'thread' | 'user' | 'direct'> | null {
+    try {
+      return JSON.parse(stored.startsWith('{') ? stored : this.app.sealer.open(stored)) as Pick<Incoming, 'text' | 'channel' | 'thread' | 'user' | 'direct'>;
+    } catch {
+      return null;
+    }
+  }
+
   /** Run a pending confirmation of this caller. Files attached to the original request are not kept. */
   async confirm(inc: Incoming, code: string): Promise<DispatchResult | string> {
     const row = await this.app.db.selectFrom('confirmations').selectAll().where('code', '=', code.toUpperCase()).executeTakeFirst();
     if (!row || row.platform !== inc.platform || row.user_id !== inc.user.id) return `No pending confirmation ${code} of yours.`;
+    const orig = this.openIncoming(row.incoming);
+    if (row.expires_at < now()) {
+      const line = orig?.text ?? '';
+      const ago = Math.max(1, Math.round((now() - row.expires_at) / 1000));
+      const cmd = line ? this.app.registry.resolve(parseLine(line).words)?.cmd : undefined;
+      return `Code ${row.code} expired ${ago < 120 ? `${ago} s` : `${Math.round(ago / 60)} min`} ago (codes are good for ${CONFIRM_TTL_MS / 1000} s), so nothing was done. Run the command again for a new code${line ? `: \`${redactLine(line, cmd)}\`` : ''}.`;
+    }
     await this.app.db.deleteFrom('confirmations').where('code', '=', row.code).execute();
-    if (row.expires_at < now()) return `Confirmation ${row.code} expired; run the command again.`;
-    const orig = JSON.parse(row.incoming) as Pick<Incoming, 'text' | 'channel' | 'thread' | 'user' | 'direct'>;
+    if (!orig) return `Confirmation ${row.code} cannot be read with this process's store key, so nothing was done; run the command again.`;
     return this.handle({ ...orig, platform: inc.platform, files: [] }, { confirmed: true });
   }
 }

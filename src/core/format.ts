@@ -1,16 +1,9 @@
 // Text helpers for replies: monospace tables and timestamps that read the same on every platform.
+import { tableAsText } from './message.js';
 
 /** A fixed-width table inside a fenced block. Cells are flattened to one line. */
 export function table(head: string[], rows: string[][], opts: { maxWidth?: number } = {}): string {
-  const max = opts.maxWidth ?? 60;
-  const clean = (s: string) => {
-    const t = String(s ?? '').replace(/[\r\n\t]+/g, ' ').replace(/```/g, "'''");
-    return t.length > max ? `${t.slice(0, max - 1)}…` : t;
-  };
-  const all = [head.map(clean), ...rows.map((r) => r.map(clean))];
-  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]!))).join('  ').trimEnd();
-  return `\`\`\`\n${[fmt(all[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(fmt)].join('\n')}\n\`\`\``;
+  return '```\n' + tableAsText({ columns: head, rows }, opts) + '\n```';
 }
 
 /** 2026-11-22 14:03 (UTC). */

@@ -1,192 +1,122 @@
 // Durable jobs: a row in `jobs` per piece of long work (queued → running → succeeded|failed|cancelled),
 // with progress (done/total/note) and a result. One chat message per job is edited in place as progress
-// moves (at most one edit per jobs.editIntervalMs) and ends with the result. A heartbeat marks the owner
-// alive; after a crash the next start (or any live process's sweeper) fails what was interrupted, or
-// re-runs it when its kind is resumable, so no job stays "running" forever.
-import os from 'node:os';
-import type { App } from '../app-types.js';
-import type { Logger } from '../log.js';
+// moves (at most one edit per jobs.editIntervalMs) and ends with the result. While a process runs jobs (in any
+// mode, `exec` too) it heartbeats them; every progress and final write is made only while this process still
+// owns the running job, so a job another process settled (its owner looked dead, e.g. paused past its
+// heartbeat) is stopped here without another word. A job records the result of its stored work with
+// `ctx.committed`; recovery (src/core/job-recovery.ts) reports such a job as succeeded, never "interrupted".
+import type { Kysely, Updateable } from 'kysely';
+import type { Tables } from '../store/db.js';
 import { now, insertedId, affected } from '../store/db.js';
+import { retryWhileUnavailable, withConflictRetry } from '../store/conflict-retry.js';
+import { isStoreUnavailable, storeErrorReason } from '../store/store-errors.js';
 import { scrub } from '../secrets.js';
 import { UserError } from './command.js';
-import type { MessageRef, OutFile, OutMessage, Target } from './types.js';
+import type { MessageRef, Target } from './types.js';
+import { JobCancelled, JobLost, type JobContext, type JobKind, type JobResult, type JobRow, type JobStatus } from './job-types.js';
+import { OWNER } from './owner.js';
+import { renderJob, resultJson, withNote } from './job-render.js';
+import { recoverJobs } from './job-recovery.js';
+import type { EnqueueOptions, JobRunnerPorts } from './ports.js';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export { OWNER, ownerIsDeadLocalProcess } from './owner.js';
+export { renderJob } from './job-render.js';
 
-export interface JobResult {
-  text: string;
-  files?: OutFile[];
-  /** Structured result kept in the store (no secrets). */
-  data?: unknown;
-}
-
-export interface JobContext {
-  id: number;
-  args: any;
-  app: App;
-  log: Logger;
-  /** Aborted when someone runs `cancel <id>`. */
-  signal: AbortSignal;
-  requester: { platform: string; userId: string };
-  target: Target | null;
-  /** Report progress; cheap to call often (store writes and chat edits are throttled). */
-  progress(done: number, total?: number, note?: string): void;
-  /** Direct message to whoever started the job. */
-  dm(msg: OutMessage | string, opts?: { secret?: boolean }): Promise<void>;
-  /** A separate message in the job's channel (e.g. a file). */
-  post(msg: OutMessage | string): Promise<void>;
-  throwIfCancelled(): void;
-}
-
-export interface JobKind {
-  title?(args: any): string;
-  run(ctx: JobContext): Promise<JobResult | string>;
-  /** After a crash, run again from the start instead of failing as interrupted. */
-  resumable?: boolean;
-}
-
-export interface JobRow {
-  id: number;
-  kind: string;
-  args: string;
-  status: string;
-  done: number;
-  total: number;
-  note: string | null;
-  result: string | null;
-  error: string | null;
-  requested_platform: string;
-  requested_user: string;
-  target: string | null;
-  message_ref: string | null;
-  owner: string | null;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  heartbeat_at: number | null;
-}
-
-export class JobCancelled extends Error {
-  constructor() {
-    super('cancelled');
-  }
-}
-
-/** This process, as named in job and lease rows: host, pid and start time. */
-export const OWNER = `${os.hostname()}:${process.pid}:${Date.now().toString(36)}`;
-
-function bar(done: number, total: number): string {
-  if (total <= 0) return '';
-  const w = 20;
-  const f = Math.max(0, Math.min(w, Math.round((done / total) * w)));
-  return `[${'#'.repeat(f)}${'.'.repeat(w - f)}] ${done}/${total}`;
-}
-
-export function renderJob(row: Pick<JobRow, 'id' | 'kind' | 'status' | 'done' | 'total' | 'note' | 'result' | 'error'>, title?: string): string {
-  const head = `Job #${row.id} ${title ?? row.kind}`;
-  switch (row.status) {
-    case 'queued':
-      return `⏳ ${head}: queued`;
-    case 'running':
-      return `⏳ ${head}: running ${bar(row.done, row.total)}${row.note ? ` — ${row.note}` : ''}`.trimEnd();
-    case 'succeeded': {
-      const text = row.result ? (JSON.parse(row.result) as { text?: string }).text ?? '' : '';
-      return `✅ ${head}: done${text ? `\n${text}` : ''}`;
-    }
-    case 'cancelled':
-      return `🚫 ${head}: cancelled${row.done || row.total ? ` after ${row.done}/${row.total}` : ''}`;
-    default:
-      return `❌ ${head}: failed — ${row.error ?? 'unknown error'}`;
-  }
-}
+export * from './job-types.js';
 
 interface Live {
   abort: AbortController;
   done: Promise<JobRow>;
+  /** Claimed by this process (running here); before that the heartbeat leaves it alone. */
+  claimed: boolean;
+  /** Settled by another process: no more writes or chat edits from here. */
+  lost: boolean;
 }
 
-export class JobRunner {
+/** `A` is the app: the runner uses its ports and hands the whole of it to jobs as `ctx.app`. */
+export class JobRunner<A extends JobRunnerPorts<A>> {
   private live = new Map<number, Live>();
   private heartbeat?: NodeJS.Timeout;
   private sweeper?: NodeJS.Timeout;
-  readonly owner = OWNER;
 
-  constructor(private app: App) {}
+  constructor(
+    private app: A,
+    readonly owner: string = OWNER,
+  ) {}
 
   private get db() {
     return this.app.db;
   }
 
-  private kind(kind: string): JobKind {
+  private kind(kind: string): JobKind<A> {
     const k = this.app.registry.jobKinds.get(kind);
     if (!k) throw new Error(`unknown job kind "${kind}"`);
     return k;
   }
 
-  /** Begin heartbeats and the sweeper; recover what a crash left behind. */
+  /** Server mode: recover what a crash left behind, then sweep for dead owners every staleAfterMs/2. */
   async startBackground(): Promise<void> {
     const cfg = this.app.config.jobs;
     await this.recover();
-    this.heartbeat = setInterval(() => void this.beat().catch((e) => this.app.log.warn({ err: String(e) }, 'job heartbeat failed')), cfg.heartbeatMs);
-    this.heartbeat.unref();
     this.sweeper = setInterval(() => void this.recover().catch((e) => this.app.log.warn({ err: String(e) }, 'job sweep failed')), Math.max(cfg.staleAfterMs / 2, 1000));
     this.sweeper.unref();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.heartbeat);
     clearInterval(this.sweeper);
     for (const l of this.live.values()) l.abort.abort();
     await Promise.allSettled([...this.live.values()].map((l) => l.done));
+    this.stopBeating();
+  }
+
+  /** The heartbeat runs while this process has live jobs, in every mode. */
+  private startBeating(): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => void this.beat().catch((e) => this.app.log.warn({ err: String(e) }, 'job heartbeat failed')), this.app.config.jobs.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private stopBeating(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
   }
 
   private async beat(): Promise<void> {
-    if (this.live.size === 0) return;
-    const ids = [...this.live.keys()];
-    await this.db.updateTable('jobs').set({ heartbeat_at: now() }).where('id', 'in', ids).where('status', '=', 'running').execute();
-    // Cancellation requested from another process.
-    const cancelled = await this.db.selectFrom('jobs').select('id').where('id', 'in', ids).where('cancel_requested', '=', 1).execute();
-    for (const c of cancelled) this.live.get(c.id)?.abort.abort();
+    const ids = [...this.live].filter(([, l]) => l.claimed && !l.lost).map(([id]) => id);
+    if (ids.length === 0) return;
+    await this.db.updateTable('jobs').set({ heartbeat_at: now() }).where('id', 'in', ids).where('owner', '=', this.owner).where('status', '=', 'running').execute();
+    const rows = await this.db.selectFrom('jobs').select(['id', 'status', 'owner', 'cancel_requested']).where('id', 'in', ids).execute();
+    for (const r of rows) {
+      if (r.status !== 'running' || r.owner !== this.owner) this.lose(r.id, r.status);
+      else if (r.cancel_requested) this.live.get(r.id)?.abort.abort(); // cancelled from another process
+    }
   }
 
-  /** Fail (or re-run, if resumable) jobs whose owner died: a dead local pid, or a heartbeat older than staleAfterMs. */
-  async recover(): Promise<number> {
-    const rows = (await this.db.selectFrom('jobs').selectAll().where('status', '=', 'running').execute()) as JobRow[];
-    let n = 0;
-    const t = now();
-    for (const row of rows) {
-      if (row.owner === OWNER) continue;
-      const deadLocal = ownerIsDeadLocalProcess(row.owner);
-      const stale = (row.heartbeat_at ?? row.started_at ?? 0) < t - this.app.config.jobs.staleAfterMs;
-      if (!deadLocal && !stale) continue;
-      const kind = this.app.registry.jobKinds.get(row.kind);
-      if (kind?.resumable && this.app.mode === 'server') {
-        const r = await this.db.updateTable('jobs').set({ status: 'queued', owner: null, done: 0, note: 'resumed after interruption' }).where('id', '=', row.id).where('status', '=', 'running').where('owner', '=', row.owner).executeTakeFirst();
-        if (affected(r)) {
-          n++;
-          void this.run(row.id);
-        }
-        continue;
-      }
-      const reason = `interrupted: the process running it (${row.owner ?? 'unknown'}) stopped before it finished`;
-      const r = await this.db
-        .updateTable('jobs')
-        .set({ status: 'failed', error: reason, finished_at: t })
-        .where('id', '=', row.id)
-        .where('status', '=', 'running')
-        .where((eb) => (row.owner === null ? eb('owner', 'is', null) : eb('owner', '=', row.owner)))
-        .executeTakeFirst();
-      if (affected(r)) {
-        n++;
-        this.app.log.warn({ job: row.id, kind: row.kind }, reason);
-        await this.editMessage({ ...row, status: 'failed', error: reason });
-      }
-    }
-    return n;
+  /** Another process settled this job while it ran here: stop it, and write or edit nothing more. */
+  private lose(id: number, status?: string): void {
+    const l = this.live.get(id);
+    if (!l || l.lost) return;
+    l.lost = true;
+    l.abort.abort();
+    this.app.log.warn({ job: id, status }, 'another process settled this job (this one looked dead); stopping it here without reporting');
+  }
+
+  /** Settle jobs whose owner died (a dead local pid, or a heartbeat older than staleAfterMs); see job-recovery.ts. */
+  recover(): Promise<number> {
+    return recoverJobs({
+      db: this.db,
+      log: this.app.log,
+      owner: this.owner,
+      staleAfterMs: this.app.config.jobs.staleAfterMs,
+      kinds: this.app.registry.jobKinds,
+      resume: this.app.mode === 'server',
+      run: (id) => void this.run(id),
+      edit: (row) => this.editMessage(row),
+    });
   }
 
   /** Create a job and start it in this process. */
-  async enqueue(kind: string, args: unknown, opts: { platform: string; userId: string; target: Target | null; total?: number; note?: string }): Promise<number> {
+  async enqueue(kind: string, args: unknown, opts: EnqueueOptions): Promise<number> {
     const def = this.kind(kind);
     const r = await this.db
       .insertInto('jobs')
@@ -263,27 +193,48 @@ export class JobRunner {
   private run(id: number): Promise<JobRow> {
     const abort = new AbortController();
     let resolveDone!: (r: JobRow) => void;
-    const done = new Promise<JobRow>((r) => (resolveDone = r));
-    this.live.set(id, { abort, done });
-    void this.execute(id, abort).then(
-      (row) => {
-        this.live.delete(id);
-        resolveDone(row);
-      },
-      async (err) => {
-        this.app.log.error({ err, job: id }, 'job runner failed');
-        this.live.delete(id);
-        resolveDone((await this.get(id))!);
-      },
-    );
+    let rejectDone!: (err: unknown) => void;
+    const done = new Promise<JobRow>((res, rej) => ((resolveDone = res), (rejectDone = rej)));
+    done.catch(() => undefined); // nobody may be waiting (a chat command's job): the failure is logged above
+    const live: Live = { abort, done, claimed: false, lost: false };
+    this.live.set(id, live);
+    this.startBeating();
+    const finish = (row: JobRow) => {
+      this.live.delete(id);
+      if (this.live.size === 0) this.stopBeating();
+      resolveDone(row);
+    };
+    void this.execute(id, live).then(finish, async (err: unknown) => {
+      // The store may be what failed (no host answers): then the row cannot be read either, and the job's end
+      // is reported to whoever waits as that error (exec prints it and exits 1), never as an unhandled rejection.
+      if (isStoreUnavailable(err)) this.app.log.warn({ job: id, reason: storeErrorReason(err) }, 'job stopped: the store is unavailable');
+      else this.app.log.error({ err, job: id }, 'job runner failed');
+      const row = await this.get(id).catch(() => undefined);
+      if (row) return finish(row);
+      this.live.delete(id);
+      if (this.live.size === 0) this.stopBeating();
+      rejectDone(err);
+    });
     return done;
   }
 
-  private async execute(id: number, abort: AbortController): Promise<JobRow> {
+  /** A write to this job's row, made only while this process owns it and it runs; false (and the job stops) otherwise. */
+  private async ownWrite(id: number, set: Updateable<Tables['jobs']>, db: Kysely<Tables> = this.db): Promise<boolean> {
+    // Inside a caller's transaction a conflict aborts that transaction: only a standalone write is retried here.
+    const write = () => db.updateTable('jobs').set(set).where('id', '=', id).where('owner', '=', this.owner).where('status', '=', 'running').executeTakeFirst();
+    const r = db === this.db ? await withConflictRetry(write) : await write();
+    if (affected(r)) return true;
+    this.lose(id);
+    return false;
+  }
+
+  private async execute(id: number, live: Live): Promise<JobRow> {
+    const { abort } = live;
     const t0 = now();
-    const claim = await this.db.updateTable('jobs').set({ status: 'running', owner: OWNER, started_at: t0, heartbeat_at: t0 }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst();
+    const claim = await withConflictRetry(() => this.db.updateTable('jobs').set({ status: 'running', owner: this.owner, started_at: t0, heartbeat_at: t0 }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst());
     let row = (await this.get(id))!;
     if (!affected(claim)) return row;
+    live.claimed = true;
     const def = this.kind(row.kind);
     const args = JSON.parse(row.args);
     const title = def.title?.(args);
@@ -297,16 +248,28 @@ export class JobRunner {
     let editing: Promise<void> = Promise.resolve();
     const interval = this.app.config.jobs.editIntervalMs;
 
-    const writeProgress = async () => {
+    const writeProgress = async (): Promise<boolean> => {
       lastDbWrite = Date.now();
-      await this.db.updateTable('jobs').set({ done: state.done, total: state.total, note: state.note?.slice(0, 1000) ?? null, heartbeat_at: now() }).where('id', '=', id).execute();
+      if (live.lost) return false;
+      return this.ownWrite(id, { done: state.done, total: state.total, note: state.note?.slice(0, 1000) ?? null, heartbeat_at: now() });
     };
+    // An edit follows a write that proves this process still owns the job, so a settled job's message stays settled.
     const doEdit = () => {
       lastEdit = Date.now();
       editTimer = undefined;
-      editing = editing.then(() => this.editMessage({ ...row, status: 'running', done: state.done, total: state.total, note: state.note }));
+      editing = editing.then(async () => {
+        if (!(await writeProgress().catch(() => false))) return;
+        await this.editMessage({ ...row, status: 'running', done: state.done, total: state.total, note: state.note });
+        // Paused between the write and the edit, another process may have settled the job and edited the
+        // message meanwhile: then this late "running" edit must not be the last word.
+        const now = await this.get(id).catch(() => undefined);
+        if (now && (now.status !== 'running' || now.owner !== this.owner)) {
+          this.lose(id);
+          await this.editMessage(now);
+        }
+      });
     };
-    const ctx: JobContext = {
+    const ctx: JobContext<A> = {
       id,
       args,
       app: this.app,
@@ -318,6 +281,7 @@ export class JobRunner {
         state.done = d;
         if (total !== undefined) state.total = total;
         if (note !== undefined) state.note = note;
+        if (live.lost) return;
         const since = Date.now() - lastDbWrite;
         if (since >= 250) void writeProgress().catch(() => undefined);
         else if (!dbTimer) dbTimer = setTimeout(() => { dbTimer = undefined; void writeProgress().catch(() => undefined); }, 250 - since);
@@ -326,6 +290,9 @@ export class JobRunner {
         if (wait <= 0) doEdit();
         else editTimer = setTimeout(doEdit, wait);
       },
+      committed: async (r, tx) => {
+        if (live.lost || !(await this.ownWrite(id, { committed: resultJson(typeof r === 'string' ? { text: r } : r) }, tx))) throw new JobLost(id);
+      },
       dm: async (msg, opts) => {
         await this.app.notifier.dm(row.requested_platform, row.requested_user, typeof msg === 'string' ? { text: msg } : msg, opts);
       },
@@ -333,7 +300,7 @@ export class JobRunner {
         if (target) await this.app.notifier.send(target, typeof msg === 'string' ? { text: msg } : msg);
       },
       throwIfCancelled: () => {
-        if (abort.signal.aborted) throw new JobCancelled();
+        if (abort.signal.aborted) throw live.lost ? new JobLost(id) : new JobCancelled();
       },
     };
 
@@ -360,18 +327,29 @@ export class JobRunner {
       clearTimeout(dbTimer);
     }
     await editing;
-    const resultJson = result ? JSON.stringify({ text: scrub(result.text), data: result.data, files: result.files?.map((f) => f.name) }) : null;
-    await this.db
-      .updateTable('jobs')
-      .set({ status, done: state.done, total: state.total, note: state.note, result: resultJson, error: error ? scrub(error) : null, finished_at: now() })
-      .where('id', '=', id)
-      .execute();
+    // Settled by another process while this one was away: its verdict stands, and nothing more is said here.
+    if (live.lost) return (await this.get(id))!;
+    let resultText = result ? resultJson(result) : null;
+    if (status !== 'succeeded') {
+      // The work was stored before the failure or the cancel came: that is what the job did.
+      const committed = (await this.get(id))?.committed;
+      if (committed) {
+        resultText = withNote(committed, status === 'cancelled' ? '⚠ The cancel came after this work was stored.' : `⚠ After this work was stored: ${scrub(error ?? 'failed')}`);
+        status = 'succeeded';
+        error = null;
+      }
+    }
+    // The final word waits for the store when no host answers (a cluster losing a node, a restart): a server
+    // keeps trying for minutes, exec for a few seconds; the conditional write keeps it once-only either way.
+    const final = { status, done: state.done, total: state.total, note: state.note, result: resultText, error: error ? scrub(error) : null, finished_at: now() };
+    const written = await retryWhileUnavailable(() => this.ownWrite(id, final), { maxMs: this.app.mode === 'server' ? 300_000 : 10_000, onWait: (err) => log.warn({ reason: storeErrorReason(err) }, 'store unavailable; the job result waits for it') });
+    if (!written) return (await this.get(id))!;
     this.app.metrics.jobs.inc({ kind: row.kind, status });
     row = (await this.get(id))!;
     await this.editMessage(row);
     if (result?.files?.length && target) {
       try {
-        await this.app.notifier.send(target, { text: `Job #${id} ${title ?? row.kind}: files`, files: result.files });
+        await this.app.notifier.send(target, { text: filesCaption(id, title ?? row.kind, result.files), files: result.files });
       } catch (err) {
         log.warn({ err: String(err) }, 'could not upload job files');
       }
@@ -380,18 +358,7 @@ export class JobRunner {
   }
 }
 
-/** True when `owner` names a process on this machine that is gone (so what it held can be taken over). */
-export function ownerIsDeadLocalProcess(owner: string | null): boolean {
-  if (!owner) return true;
-  const [host, pidStr] = owner.split(':');
-  if (host !== os.hostname()) return false;
-  const pid = Number(pidStr);
-  if (!Number.isInteger(pid) || pid <= 0) return true;
-  if (pid === process.pid) return owner !== OWNER;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+/** "Job #5 (provision 40 rows from desks.csv): the result for each phone, provisioned.csv". */
+export function filesCaption(id: number, title: string, files: readonly { name: string; title?: string }[]): string {
+  return `Job #${id} (${title}): ${files.map((f) => (f.title ? `${f.title}, ${f.name}` : f.name)).join('; ')}`;
 }

@@ -1,9 +1,10 @@
-// Named leases in the store: a scheduled task runs on the one process that holds its lease, so several
-// `switchboard start` replicas on one database do not each prune, check stale nodes or repeat alerts.
-// A holder renews its lease every time it runs; a lease a dead process held is taken over once it expires.
+// Named leases in the store: one process at a time holds a name until its lease expires. Schedules use them
+// (src/core/scheduler.ts renews every lease of the schedules it runs on a heartbeat), and so can anything that
+// must run in one place in the cluster (a single chat connection): `acquire` takes or renews, `release` gives up.
+// A lease held by a dead process on this machine is taken over at once; one held on another host once it expires.
 import type { DB } from '../store/db.js';
 import { affected, isUniqueViolation } from '../store/db.js';
-import { ownerIsDeadLocalProcess } from './jobs.js';
+import { ownerIsDeadLocalProcess } from './owner.js';
 
 declare module '../store/db.js' {
   interface Tables {
@@ -40,8 +41,19 @@ export class Leases {
     return affected(taken) === 1;
   }
 
+  /** Gives up the lease `name` if this process holds it, so another replica can take it at once. */
+  async release(name: string): Promise<void> {
+    await this.db.deleteFrom('schedule_leases').where('name', '=', name).where('owner', '=', this.owner).execute();
+  }
+
   /** Gives up every lease this process holds (on a clean stop), so another replica takes over at once. */
   async releaseAll(): Promise<void> {
     await this.db.deleteFrom('schedule_leases').where('owner', '=', this.owner).execute();
+  }
+
+  /** Who holds `name` now (an unexpired lease), or undefined. */
+  async holder(name: string, at = Date.now()): Promise<string | undefined> {
+    const row = await this.db.selectFrom('schedule_leases').select(['owner', 'expires_at']).where('name', '=', name).executeTakeFirst();
+    return row && row.expires_at >= at ? row.owner : undefined;
   }
 }

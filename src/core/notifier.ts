@@ -1,19 +1,40 @@
 // Routes outgoing messages to the adapter of their platform. Targets are written `platform:channel`;
 // a target whose platform is not connected falls back to the console's default room, so the bot is
 // useful with no chat platform configured. Channel text passes the secret scrubber; only DMs marked
-// secret (e.g. a new account's password for its requester) bypass it.
+// secret (e.g. a new account's password for its requester) bypass it. Command buttons are stored here (one
+// store for every replica, see buttons.ts) for adapters that draw them, and dropped for the others: the text
+// carries the command as well.
 import type { Logger } from '../log.js';
+import { MAX_BUTTONS, type ButtonStore } from './buttons.js';
 import { scrub } from '../secrets.js';
+import { mapMessageText } from './message.js';
 import { parseTarget, type ChatAdapter, type MessageRef, type OutMessage, type Target } from './types.js';
 
 function scrubbed(msg: OutMessage): OutMessage {
-  return { ...msg, text: scrub(msg.text) };
+  return mapMessageText(msg, scrub);
 }
 
 export class Notifier {
   private adapters = new Map<string, ChatAdapter>();
 
-  constructor(private log: Logger, private opts: { defaultTargets: string[]; fallback: Target }) {}
+  constructor(private log: Logger, private opts: { defaultTargets: string[]; fallback: Target; buttons?: ButtonStore }) {}
+
+  /**
+   * The message as this adapter gets it: buttons stored with their ids where the adapter draws them, none
+   * otherwise. A button that cannot be stored is left out (logged); the message still goes, its text names the command.
+   */
+  private async withButtons(adapter: ChatAdapter, channel: string | null, msg: OutMessage): Promise<OutMessage> {
+    if (!msg.buttons) return msg;
+    const { buttons, ...rest } = msg;
+    if (!buttons.length || !adapter.buttons || !this.opts.buttons) return rest;
+    if (buttons.length > MAX_BUTTONS) this.log.warn({ buttons: buttons.length, kept: MAX_BUTTONS }, 'a message had more buttons than a row holds; the first ones are kept');
+    try {
+      return { ...rest, buttons: await this.opts.buttons.create(adapter.platform, channel, buttons.slice(0, MAX_BUTTONS)) };
+    } catch (err) {
+      this.log.error({ err: String(err), platform: adapter.platform }, 'could not store the buttons of a message; sending it without them');
+      return rest;
+    }
+  }
 
   register(adapter: ChatAdapter): void {
     this.adapters.set(adapter.platform, adapter);
@@ -42,20 +63,26 @@ export class Notifier {
   async send(target: Target, msg: OutMessage): Promise<MessageRef> {
     const r = this.route(target);
     const m = scrubbed(msg);
-    if (r.rerouted) m.text = `[for ${target.platform}:${target.channel}] ${m.text}`;
-    return r.adapter.send(r.target, m);
+    if (r.rerouted) {
+      const note = `[for ${target.platform}:${target.channel}] `;
+      m.text = note + m.text;
+      if (m.parts) m.parts = [{ kind: 'text', text: note.trim() }, ...m.parts];
+    }
+    return r.adapter.send(r.target, await this.withButtons(r.adapter, r.target.channel, m));
   }
 
   async update(ref: MessageRef, msg: OutMessage): Promise<void> {
     const a = this.adapters.get(ref.platform);
     if (!a) return;
-    await a.update(ref, scrubbed(msg));
+    // Buttons go out with new messages only (job progress edits carry none).
+    const { buttons: _buttons, ...rest } = scrubbed(msg);
+    await a.update(ref, rest);
   }
 
   async dm(platform: string, userId: string, msg: OutMessage, opts: { secret?: boolean } = {}): Promise<void> {
     const a = this.adapters.get(platform);
     if (!a) throw new Error(`no chat adapter for platform "${platform}"`);
-    await a.dm(userId, opts.secret ? msg : scrubbed(msg), opts);
+    await a.dm(userId, await this.withButtons(a, null, opts.secret ? msg : scrubbed(msg)), opts);
   }
 
   /** Post to notification targets (given, else config notify.default, else the console's default room). Never throws. */

@@ -3,40 +3,55 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { lazyAjv } from '../util/lazy-ajv.js';
 import { distance } from 'fastest-levenshtein';
 import { UsageError, type Args, type Command } from './command.js';
 import type { ParsedLine } from './parser.js';
-import type { JobKind } from './jobs.js';
+import type { JobKind } from './job-types.js';
 
 export const COMMANDS_DIR = fileURLToPath(new URL('../../commands/', import.meta.url));
 
-interface Compiled {
-  cmd: Command;
-  validate: ValidateFunction;
+/** Ajv options for command arguments (loaded on the first command, not at start-up). */
+const ARG_AJV_OPTIONS = { coerceTypes: true, useDefaults: true, allErrors: true, strict: false } as const;
+
+interface Compiled<A> {
+  cmd: Command<A>;
+  /** Compiled on the command's first use (ajv compiles cost ~1 ms each; start-up does not pay for them). */
+  validate?: ValidateFunction;
 }
 
-export class Registry {
-  private byName = new Map<string, Compiled>();
-  readonly jobKinds = new Map<string, JobKind>();
-  private ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: false });
+/** `A` is what handlers get as `ctx.app` (App, bound in src/app-types.ts). */
+export class Registry<A = unknown> {
+  private byName = new Map<string, Compiled<A>>();
+  readonly jobKinds = new Map<string, JobKind<A>>();
 
-  add(cmd: Command): void {
+  add(cmd: Command<A>): void {
     const name = cmd.name.trim().toLowerCase();
     if (this.byName.has(name)) throw new Error(`command "${name}" is defined twice`);
-    this.byName.set(name, { cmd, validate: this.ajv.compile(schemaOf(cmd)) });
+    this.byName.set(name, { cmd });
   }
 
-  addJobKind(kind: string, def: JobKind): void {
+  addJobKind(kind: string, def: JobKind<A>): void {
     if (this.jobKinds.has(kind)) throw new Error(`job kind "${kind}" is defined twice`);
     this.jobKinds.set(kind, def);
   }
 
-  get(name: string): Command | undefined {
+  /** The command's argument validator, compiled once on first use. */
+  private validatorOf(c: Compiled<A>): ValidateFunction {
+    return (c.validate ??= lazyAjv(ARG_AJV_OPTIONS).compile(schemaOf(c.cmd)));
+  }
+
+  /** Compile every command's argument schema now (tests: a bad ArgSpec fails here, not on first use). */
+  compileAll(): void {
+    for (const c of this.byName.values()) this.validatorOf(c);
+  }
+
+  get(name: string): Command<A> | undefined {
     return this.byName.get(name)?.cmd;
   }
 
-  all(): Command[] {
+  all(): Command<A>[] {
     return [...this.byName.values()].map((c) => c.cmd).sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -45,14 +60,14 @@ export class Registry {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     const files = fs.readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith('_')).sort();
     for (const f of files) {
-      const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { commands?: Command[]; jobKinds?: Record<string, JobKind> };
+      const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { commands?: Command<A>[]; jobKinds?: Record<string, JobKind<A>> };
       for (const c of mod.commands ?? []) this.add(c);
       for (const [k, v] of Object.entries(mod.jobKinds ?? {})) this.addJobKind(k, v);
     }
   }
 
   /** Longest registered name that prefixes the words. */
-  resolve(words: string[]): { cmd: Command; rest: string[] } | null {
+  resolve(words: string[]): { cmd: Command<A>; rest: string[] } | null {
     const lower = words.map((w) => w.toLowerCase());
     for (let n = Math.min(lower.length, 4); n >= 1; n--) {
       const c = this.byName.get(lower.slice(0, n).join(' '));
@@ -90,7 +105,7 @@ export class Registry {
   }
 
   /** Bind parsed words/pairs/flags to the command's declared arguments and validate them. */
-  bind(cmd: Command, rest: string[], line: ParsedLine): Args {
+  bind(cmd: Command<A>, rest: string[], line: ParsedLine): Args {
     const compiled = this.byName.get(cmd.name.toLowerCase())!;
     const spec = cmd.args ?? {};
     const out: Record<string, unknown> = {};
@@ -119,7 +134,8 @@ export class Registry {
       if (!f.value && v !== true) throw new UsageError(`--${k} takes no value`, cmd.usage);
       flags[k] = v;
     }
-    if (!compiled.validate(out)) throw new UsageError(describeArgErrors(compiled.validate.errors ?? [], cmd), cmd.usage);
+    const validate = this.validatorOf(compiled);
+    if (!validate(out)) throw new UsageError(describeArgErrors(validate.errors ?? [], cmd), cmd.usage);
     return Object.assign(out, { flags }) as Args;
   }
 }

@@ -1,20 +1,21 @@
 // Render → check with the daemons' own checkers → atomic rename → reload. A failed check touches no live file.
+// Each backend is one file in backends/ (render, check, install, reload); backends assigned to an apply node
+// are handed to its agent (apply-agents.ts) instead of being written here.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import type { App } from '../app-types.js';
 import type { DhcpStore, HostRecord } from './service.js';
 import { hostSubnetIndex, type Subnet } from './validate.js';
-import { renderIsc } from '../../drivers/dhcp/isc.js';
-import { renderKea, parseKeaTemplate } from '../../drivers/dhcp/kea.js';
+import { parseKeaTemplate } from '../../drivers/dhcp/kea.js';
 import { ConfigError } from '../config.js';
-import { renderDnsmasq } from '../../drivers/dhcp/dnsmasq.js';
-import { renderProxyList, squidWrapper } from '../../drivers/proxy/squid.js';
 import type { RenderSubnet } from '../../drivers/dhcp/types.js';
 import { now } from '../store/db.js';
+import { writeTransaction } from '../store/conflict-retry.js';
+import { BACKENDS, type BackendName, type BackendSettings, type CheckResult, type RenderInput, type Target } from './backends/index.js';
+import { installAll, type PlanItem } from './backends/engine.js';
 
-export type Target = 'isc' | 'kea' | 'dnsmasq' | 'proxy1' | 'proxy2' | 'proxy3';
-export const TARGETS: Target[] = ['isc', 'kea', 'dnsmasq', 'proxy1', 'proxy2', 'proxy3'];
+export { TARGETS, type Target, checkerMessage, run } from './backends/index.js';
+export { iscWrapper } from './backends/isc.js';
 
 export function renderSubnets(nets: Subnet[]): RenderSubnet[] {
   return nets.map((s) => ({ cidr: s.cfg.cidr, network: s.cfg.cidr.split('/')[0]!, netmask: s.netmask, pool: s.cfg.pool, gateway: s.cfg.gateway, dns: s.cfg.dns }));
@@ -23,17 +24,15 @@ export function renderSubnets(nets: Subnet[]): RenderSubnet[] {
 /** A render that cannot be done (e.g. an unreadable Kea template): the message is for the chat. */
 export class RenderError extends Error {}
 
+export function renderInput(hosts: HostRecord[], nets: Subnet[], keaTemplate?: Record<string, unknown>): RenderInput {
+  return { hosts, subnets: renderSubnets(nets), subnetOf: (ip) => hostSubnetIndex(ip, nets), keaTemplate };
+}
+
+const TARGET_BACKEND: Record<Target, BackendName> = { isc: 'isc', kea: 'kea', dnsmasq: 'dnsmasq', proxy1: 'proxy', proxy2: 'proxy', proxy3: 'proxy' };
+
 export function renderTarget(target: Target, hosts: HostRecord[], nets: Subnet[], keaTemplate?: Record<string, unknown>): string {
-  switch (target) {
-    case 'isc':
-      return renderIsc(hosts);
-    case 'kea':
-      return renderKea(hosts, renderSubnets(nets), (ip) => hostSubnetIndex(ip, nets), keaTemplate);
-    case 'dnsmasq':
-      return renderDnsmasq(hosts);
-    default:
-      return renderProxyList(hosts, Number(target.slice(5)) as 1 | 2 | 3);
-  }
+  const files = BACKENDS[TARGET_BACKEND[target]].render(renderInput(hosts, nets, keaTemplate));
+  return files.find((f) => f.target === target)!.text;
 }
 
 /** Read and parse dhcp.backends.kea.template (undefined when not set). Throws RenderError. */
@@ -70,72 +69,59 @@ export function renderForApp(app: App, target: Target, hosts: HostRecord[], nets
   return { text: renderTarget('kea', hosts, nets, tpl), note: outsideNote(hostsOutsideSubnets(hosts, nets)) };
 }
 
-/** dhcpd wrapper: the configured subnets (so fixed addresses resolve) and the include of the hosts file. */
-export function iscWrapper(nets: Subnet[], hostsFile: string, leaseFile: string): string {
-  const subs = nets.map((s) => {
-    const range = s.cfg.pool ? `  range ${s.cfg.pool.replace('-', ' ')};\n` : '';
-    const gw = s.cfg.gateway ? `  option routers ${s.cfg.gateway};\n` : '';
-    return `subnet ${s.cfg.cidr.split('/')[0]} netmask ${s.netmask} {\n${range}${gw}}`;
-  });
-  return [`lease-file-name "${leaseFile}";`, ...subs, `include "${hostsFile}";`, ''].join('\n');
-}
-
-/** The checker's own message: blank lines and dhcpd's banner and bug-report boilerplate dropped, last 15 lines. */
-export function checkerMessage(output: string): string {
-  const noise = /^(Internet Systems Consortium|Copyright \d|All rights reserved|For info, please visit|If you think you have received|than a configuration issue|bugs on either our web page|before submitting a bug|process and the information we find|exiting\.)/;
-  const lines = output.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() && !noise.test(l.trim()));
-  return (lines.length ? lines : output.split('\n')).slice(-15).join('\n');
-}
-
-export interface CheckResult { ok: boolean; output: string }
-
-export function run(argv: string[], timeoutMs = 120_000): Promise<CheckResult> {
-  return new Promise((resolve) => {
-    execFile(argv[0]!, argv.slice(1), { timeout: timeoutMs, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-      const output = `${stdout}${stderr}`.trim();
-      if (err) resolve({ ok: false, output: output || String((err as Error).message) });
-      else resolve({ ok: true, output });
-    });
-  });
-}
-
-const subst = (argv: string[], vars: Record<string, string>) => argv.map((a) => a.replace(/\{(\w+)\}/g, (m, k: string) => vars[k] ?? m));
-
-/** Run the real checker for one backend on candidate files in dir. Used by apply and by tests. */
+/** Run the real checker for one backend on candidate files in dir. Used by tests. */
 export async function checkBackend(kind: 'isc' | 'kea' | 'proxy', file: string | [string, string, string], nets: Subnet[], checkCmd: string[]): Promise<CheckResult> {
-  const dir = path.dirname(Array.isArray(file) ? file[0] : file);
-  const work = fs.mkdtempSync(path.join(dir, '.sb-check-'));
-  try {
-    let wrapper = '';
-    if (kind === 'isc') {
-      wrapper = path.join(work, 'dhcpd.conf');
-      fs.writeFileSync(wrapper, iscWrapper(nets, file as string, path.join(work, 'dhcpd.leases')));
-      fs.writeFileSync(path.join(work, 'dhcpd.leases'), '');
-    } else if (kind === 'proxy') {
-      wrapper = path.join(work, 'squid.conf');
-      fs.writeFileSync(wrapper, squidWrapper(file as [string, string, string], work));
-    }
-    if (!checkCmd.length) return { ok: true, output: '' };
-    return await run(subst(checkCmd, { wrapper, file: Array.isArray(file) ? file[0] : file, dir: work }));
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+  const files = Array.isArray(file) ? file : [file];
+  return BACKENDS[kind].check({ texts: files.map((f) => fs.readFileSync(f, 'utf8')), files, subnets: renderSubnets(nets) }, { check: checkCmd });
 }
 
 export interface ApplyReport { ok: boolean; text: string; added: number; changed: number; removed: number }
 
-const SNAP_KEY = 'dhcp.lastApply';
+export const SNAP_KEY = 'dhcp.lastApply';
+/** max(dhcp_history.id) when the last apply read the hosts: later history rows are changes not applied yet. */
+export const APPLIED_HISTORY_KEY = 'dhcp.lastApplyHistory';
 
-/** One apply at a time per process: a manual apply and a debounced auto-apply never interleave. */
-let applyChain: Promise<unknown> = Promise.resolve();
-export function applyAll(app: App, svc: DhcpStore, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
-  const run = applyChain.then(() => applyOnce(app, svc, opts));
-  applyChain = run.catch(() => undefined);
-  return run;
+export async function historyHead(app: App): Promise<number> {
+  const r = await app.db.selectFrom('dhcp_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+  return Number(r?.id ?? 0);
 }
 
-async function applyOnce(app: App, svc: DhcpStore, opts: { dryRun?: boolean }): Promise<ApplyReport> {
+export interface ApplyOptions {
+  dryRun?: boolean;
+  /** Asked right before the first live file is replaced; false aborts (this process lost the apply lock). */
+  stillHolder?: () => Promise<boolean>;
+  /** The request row (apply-queue.ts) and where it was asked: an apply agent's outcome is posted there. */
+  requestId?: number;
+  replyTo?: string | null;
+}
+
+/** Runs an apply where the cluster runs them (the apply lease's holder, see apply-queue.ts) and returns its report. */
+export function applyAll(app: App, _svc: DhcpStore, opts: { dryRun?: boolean; replyTo?: { platform: string; channel: string; thread?: string } } = {}): Promise<ApplyReport> {
+  return app.services.dhcpApply.request(opts);
+}
+
+/** The bot's own settings of each locally enabled backend (those no apply node owns). */
+export function localBackends(app: App, agentOwned: Set<BackendName>): { name: BackendName; settings: BackendSettings }[] {
   const cfg = app.config.dhcp.backends;
+  const out: { name: BackendName; settings: BackendSettings }[] = [];
+  const add = (name: BackendName, enabled: boolean, settings: BackendSettings) => {
+    if (enabled && !agentOwned.has(name)) out.push({ name, settings });
+  };
+  add('isc', cfg.isc.enabled, cfg.isc);
+  add('kea', cfg.kea.enabled, cfg.kea);
+  add('keaControl', cfg.keaControl.enabled, cfg.keaControl);
+  add('dnsmasq', cfg.dnsmasq.enabled, cfg.dnsmasq);
+  add('proxy', cfg.proxy.enabled, cfg.proxy);
+  return out;
+}
+
+/**
+ * One apply in this process: render, check, install all or nothing, record, reload — and hand the backends an
+ * apply node owns to its agent. Callers go through the cluster's apply queue (apply-queue.ts), so only the
+ * holder of the apply lease runs this.
+ */
+export async function applyOnce(app: App, svc: DhcpStore, opts: ApplyOptions = {}): Promise<ApplyReport> {
+  const history = await historyHead(app);
   const hosts = await svc.all();
   const nets = svc.subnets();
   // What changed since the last apply.
@@ -151,58 +137,54 @@ async function applyOnce(app: App, svc: DhcpStore, opts: { dryRun?: boolean }): 
   }
   const removed = Object.keys(prev).filter((m) => !(m in snap)).length;
   const summary = `${added} added, ${changed} changed, ${removed} removed since the last apply`;
+  const report = (ok: boolean, text: string): ApplyReport => ({ ok, text, added, changed, removed });
 
-  const plan: { live: string; tmp: string; data: string }[] = [];
+  const agents = app.services.dhcpAgents;
+  const nodes = (await agents.nodes()).filter((n) => n.backends.length);
+  const owned = new Set(nodes.flatMap((n) => n.backends));
+  const locals = localBackends(app, owned);
+  if (!locals.length && !nodes.length) return report(false, 'No backend is enabled (dhcp.backends.*.enabled).');
+
+  let input: RenderInput;
   const notes: string[] = [];
-  const stamp = `.sb-new-${process.pid}-${Date.now()}`;
-  const add = (live: string, target: Target) => {
-    const r = renderForApp(app, target, hosts, nets);
-    if (r.note) notes.push(r.note);
-    plan.push({ live, tmp: path.join(path.dirname(live), `.${path.basename(live)}${stamp}`), data: r.text });
-  };
+  const plan: PlanItem[] = [];
   try {
-    if (cfg.isc.enabled) add(cfg.isc.path, 'isc');
-    if (cfg.kea.enabled) add(cfg.kea.path, 'kea');
-    if (cfg.dnsmasq.enabled) add(cfg.dnsmasq.path, 'dnsmasq');
-    if (cfg.proxy.enabled) for (const l of [1, 2, 3] as const) add(path.join(cfg.proxy.dir, `proxy${l}`), `proxy${l}`);
+    const needsKea = [...locals.map((l) => l.name), ...owned].some((n) => n === 'kea' || n === 'keaControl');
+    input = renderInput(hosts, nets, needsKea ? loadKeaTemplate(app.config.dhcp.backends.kea.template) : undefined);
+    if (needsKea) {
+      const note = outsideNote(hostsOutsideSubnets(hosts, nets));
+      if (note) notes.push(note);
+    }
+    for (const l of locals) plan.push({ backend: BACKENDS[l.name], settings: l.settings, files: BACKENDS[l.name].render(input) });
   } catch (e) {
-    if (e instanceof RenderError) return { ok: false, text: `Apply aborted; no live file was changed.\n${e.message}`, added, changed, removed };
+    if (e instanceof RenderError) return report(false, `Apply aborted; no live file was changed.\n${e.message}`);
     throw e;
   }
-  if (!plan.length) return { ok: false, text: 'No backend is enabled (dhcp.backends.*.enabled).', added, changed, removed };
   const noteText = notes.length ? `\n${notes.join('\n')}` : '';
-
-  const failures: string[] = [];
-  try {
-    for (const p of plan) fs.writeFileSync(p.tmp, p.data);
-    let i = 0;
-    const checks: [string, Promise<CheckResult>][] = [];
-    if (cfg.isc.enabled) checks.push(['dhcpd', checkBackend('isc', plan[i++]!.tmp, nets, cfg.isc.check)]);
-    if (cfg.kea.enabled) checks.push(['kea-dhcp4', checkBackend('kea', plan[i++]!.tmp, nets, cfg.kea.check)]);
-    if (cfg.dnsmasq.enabled) checks.push(['dnsmasq', cfg.dnsmasq.check.length ? run(subst(cfg.dnsmasq.check, { file: plan[i]!.tmp })) : Promise.resolve({ ok: true, output: '' })]), i++;
-    if (cfg.proxy.enabled) checks.push(['squid', checkBackend('proxy', [plan[i]!.tmp, plan[i + 1]!.tmp, plan[i + 2]!.tmp], nets, cfg.proxy.check)]);
-    for (const [name, pr] of checks) {
-      const r = await pr;
-      if (!r.ok) failures.push(`${name} check failed:\n${checkerMessage(r.output)}`);
-    }
-    if (failures.length) return { ok: false, text: `Apply aborted; no live file was changed.\n${failures.join('\n')}${noteText}`, added, changed, removed };
-    if (opts.dryRun) return { ok: true, text: `Dry run: all checks passed; ${summary}. Nothing written.${noteText}`, added, changed, removed };
-    for (const p of plan) fs.renameSync(p.tmp, p.live);
-  } finally {
-    for (const p of plan) fs.rmSync(p.tmp, { force: true });
+  const record = async () => {
+    await writeTransaction(app.db, async (tx) => {
+      await tx.deleteFrom('kv').where('k', 'in', [SNAP_KEY, APPLIED_HISTORY_KEY]).execute();
+      await tx.insertInto('kv').values([{ k: SNAP_KEY, v: JSON.stringify(snap), updated_at: now() }, { k: APPLIED_HISTORY_KEY, v: String(history), updated_at: now() }]).execute();
+    });
+  };
+  let text = '';
+  if (plan.length) {
+    const r = await installAll(plan, { subnets: input.subnets, dryRun: opts.dryRun, summary, notes: noteText, what: ` (${hosts.length} hosts)`, stillHolder: opts.stillHolder, record, recordStep: { step: 'record the applied hosts in the store', file: `kv ${SNAP_KEY}` } });
+    // A local failure stops here: the agents get nothing from an apply that did not happen.
+    if (!r.ok || !nodes.length) return report(r.ok, r.text);
+    text = r.text;
+  } else if (!opts.dryRun) {
+    if (opts.stillHolder && !(await opts.stillHolder())) return report(false, 'Apply aborted: another process took over the apply lock before the files were handed over; nothing was changed. Run dhcp apply again.');
+    await record();
   }
-  const v = JSON.stringify(snap);
-  await app.db.transaction().execute(async (tx) => {
-    await tx.deleteFrom('kv').where('k', '=', SNAP_KEY).execute();
-    await tx.insertInto('kv').values({ k: SNAP_KEY, v, updated_at: now() }).execute();
-  });
-  const reloads: string[] = [];
-  for (const b of ['isc', 'kea', 'dnsmasq', 'proxy'] as const) {
-    if (!cfg[b].enabled || !cfg[b].reload.length) continue;
-    const r = await run(cfg[b].reload);
-    reloads.push(`${b} reload ${r.ok ? 'ok' : `FAILED: ${r.output.slice(0, 500)}`}`);
+  const handed: string[] = [];
+  for (const n of nodes) {
+    const id = await agents.handOver(n, input, { requestId: opts.requestId ?? null, dryRun: !!opts.dryRun, replyTo: opts.replyTo ?? null, summary, notes: noteText });
+    const seen = n.lastSeen ? '' : n.enrolled ? ' (it has not reported yet)' : ' (its agent is not enrolled yet)';
+    handed.push(`Handed ${n.backends.join(', ')} to the apply agent on ${n.name} (generation ${id})${seen}; it checks, installs and reloads on its own machine, and its result will be posted here.`);
   }
-  return { ok: true, text: `Applied ${plan.length} file(s) (${hosts.length} hosts): ${summary}.${noteText}${reloads.length ? `\n${reloads.join('\n')}` : ''}`, added, changed, removed };
+  const head = text || (opts.dryRun ? `Dry run: ${summary}.` : `${summary}.`);
+  return report(true, `${head}\n${handed.join('\n')}${text ? '' : noteText}`);
 }
 
 /** Start-up checks of the apply settings (a bad value stops the bot naming the key). */
@@ -215,12 +197,4 @@ export function checkApplyConfig(app: App): void {
   } catch (e) {
     throw new ConfigError(`invalid configuration: ${(e as Error).message}`);
   }
-}
-
-export function attachApply(app: App, svc: DhcpStore): void {
-  checkApplyConfig(app);
-  svc.onAutoApply = async () => {
-    const r = await applyAll(app, svc);
-    await app.notifier.notify(app.config.dhcp.callerid.targets.length ? app.config.dhcp.callerid.targets : [], { text: `DHCP auto-apply: ${r.text}` });
-  };
 }

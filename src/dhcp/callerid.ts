@@ -3,13 +3,15 @@ import crypto from 'node:crypto';
 import type { App } from '../app-types.js';
 import type { FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { clientIp } from '../http/server.js';
+import { clientIp, storeUnavailableRaw } from '../http/server.js';
+import { isStoreUnavailable } from '../store/store-errors.js';
 import { now } from '../store/db.js';
 import { WriteBehind } from '../store/write-behind.js';
 import { bulkInserter } from '../store/bulk-insert.js';
 import type { HostRecord } from './service.js';
 import ipaddr from 'ipaddr.js';
 import { ConfigError } from '../config.js';
+import { PostOnce } from './post-once.js';
 
 type Rule = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -59,7 +61,7 @@ declare module '../store/db.js' {
 type CallRow = { number: string; normalized: string; name: string | null; called: string | null; source: string; matches: string; at: number };
 
 declare module '../app-types.js' {
-  interface Services { callLog: { flush(): Promise<void>; /** Phone index rebuilds so far (tests). */ indexRebuilds(): number } }
+  interface Services { callLog: { /** Stores the calls written behind and sends the posts still being decided. */ flush(): Promise<void>; /** Phone index rebuilds so far (tests). */ indexRebuilds(): number } }
 }
 
 export interface CallMatch { mac: string; ip: string; hostname: string; room: string | null; owner: string | null }
@@ -189,20 +191,16 @@ export function registerCallerId(app: App): void {
     write: bulkInserter<'calls', CallRow>(app.store, 'calls', ['number', 'normalized', 'name', 'called', 'source', 'matches', 'at']),
     onError: (err, n) => app.log.error({ err: String(err), rows: n }, 'could not store calls'),
   });
-  app.services.callLog = { flush: () => writer.flush(), indexRebuilds: () => idx.rebuilds };
-  app.onStop(() => writer.flush());
-  const lastPosted = new Map<string, number>();
+  // Ring groups and retries hit the hook once per leg, on any replica: the same number within the window is
+  // posted once (claimed in the store after the answer); every hit is still a `calls` row.
+  const posts = new PostOnce(app, cfg.dedupeSeconds * 1000, (text) => app.notifier.notify(postTargets.length ? postTargets : undefined, { text }));
+  app.services.callLog = { flush: async () => (await posts.settle(), await writer.flush()), indexRebuilds: () => idx.rebuilds };
+  app.onStop(() => app.services.callLog.flush());
   const handle = async (number: string, name: string | null, called: string | null, source: string) => {
     const matches = await idx.lookup(number);
     const key = normalizeNumber(number);
     writer.add({ number: number.slice(0, 64), normalized: key.slice(0, 64), name: name?.slice(0, 255) ?? null, called: called?.slice(0, 64) ?? null, source: source.slice(0, 64), matches: jsonOfMatches(matches), at: now() });
-    // Ring groups and retries hit the hook once per leg: the same number within the window is posted once.
-    const t = Date.now();
-    if (t - (lastPosted.get(key) ?? 0) >= cfg.dedupeSeconds * 1000) {
-      lastPosted.set(key, t);
-      if (lastPosted.size > 10_000) for (const [k, v] of lastPosted) if (t - v >= cfg.dedupeSeconds * 1000) lastPosted.delete(k);
-      void app.notifier.notify(postTargets.length ? postTargets : undefined, { text: formatCall(number, matches, name) });
-    }
+    posts.offer(key, formatCall(number, matches, name));
     return matches;
   };
   const NUM = '^[0-9+()\\-. ]{1,64}$';
@@ -239,6 +237,7 @@ export function registerCallerId(app: App): void {
     handle(number, null, null, ip).then(
       (m) => json(res, 200, { ok: true, matches: m.length }),
       (err: unknown) => {
+        if (isStoreUnavailable(err)) return storeUnavailableRaw(res, err, app.log);
         app.log.error({ err }, 'caller-ID hook failed');
         if (!res.headersSent) json(res, 500, { error: 'internal error' });
         else res.end();
@@ -255,7 +254,8 @@ export function registerCallerId(app: App): void {
         const bad = guard(req);
         if (bad) return reply.code(bad.startsWith('source') ? 403 : 401).send({ error: bad });
       },
-      schema: { body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } } } },
+      schema: { body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } } },
+    },
     async (req) => {
       const m = await handle(req.body.number, req.body.name ?? null, req.body.called ?? null, req.ip);
       return { ok: true, matches: m.length };

@@ -8,7 +8,7 @@ export interface DhcpConfig {
   autoApply: boolean;
   autoApplyDelayMs: number;
   /** Where `dhcp apply` keeps temp wrappers (default: beside the live files). */
-  backends: { isc: BackendConfig; kea: BackendConfig & { template?: string }; dnsmasq: BackendConfig; proxy: BackendConfig & { dir: string } };
+  backends: { isc: BackendConfig; kea: BackendConfig & { template?: string }; keaControl: { enabled: boolean; socket: string; timeoutMs: number }; dnsmasq: BackendConfig; proxy: BackendConfig & { dir: string } };
   callerid: { token?: string; allow: string[]; targets: string[]; matchDigits: number; dedupeSeconds: number };
 }
 
@@ -59,6 +59,16 @@ export const dhcpConfigSection: ConfigSection = {
         properties: {
           isc: backend('/etc/dhcp/dhcpd.hosts', ['dhcpd', '-t', '-cf', '{wrapper}'], []),
           kea: backend('/etc/kea/kea-dhcp4.conf', ['kea-dhcp4', '-t', '{file}'], [], { template: { type: 'string', minLength: 1 } }),
+          keaControl: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              enabled: { type: 'boolean', default: false },
+              socket: { type: 'string', minLength: 1, default: '/run/kea/kea4-ctrl-socket' },
+              timeoutMs: { type: 'integer', minimum: 100, default: 30000 },
+            },
+          },
           dnsmasq: backend('/etc/dnsmasq.d/switchboard-hosts.conf', [], []),
           proxy: {
             type: 'object',

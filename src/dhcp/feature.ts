@@ -3,6 +3,11 @@ import type { Feature } from '../app-types.js';
 import { dhcpConfigSection } from './config.js';
 import { DhcpStore } from './service.js';
 import { registerSecret } from '../secrets.js';
+import type { ApplyAgents } from './apply-agents.js';
+
+declare module '../app-types.js' {
+  interface Services { dhcpAgents: ApplyAgents }
+}
 
 export const dhcpFeature: Feature = {
   name: 'dhcp',
@@ -10,11 +15,22 @@ export const dhcpFeature: Feature = {
   async init(app) {
     const svc = new DhcpStore(app);
     app.services.dhcp = svc;
-    app.onStop(() => svc.stop());
     registerSecret(app.config.dhcp.callerid.token);
-    const { attachApply } = await import('./apply.js');
-    attachApply(app, svc);
+    const { checkApplyConfig } = await import('./apply.js');
+    checkApplyConfig(app);
+    const { ApplyQueue } = await import('./apply-queue.js');
+    const queue = new ApplyQueue(app, svc);
+    app.services.dhcpApply = queue;
+    svc.onChange = () => queue.poke();
+    app.onStop(() => queue.stop());
+    const { ApplyAgents } = await import('./apply-agents.js');
+    app.services.dhcpAgents = new ApplyAgents(app);
+    app.services.dhcpAgents.registerRoutes();
     const { registerCallerId } = await import('./callerid.js');
     registerCallerId(app);
+  },
+  start(app) {
+    // A running server holds the apply lease when it is free and runs every replica's applies.
+    app.services.dhcpApply.start();
   },
 };

@@ -1,8 +1,13 @@
 // Host reservations: validation, all-or-nothing batches, lookups, history.
 import type { App } from '../app-types.js';
-import { parseMac, macProblem } from '../util/mac.js';
+import { parseMac, macProblem, isMulticastMac } from '../util/mac.js';
 import { now } from '../store/db.js';
-import { compileSubnets, HOSTNAME_RE, ipProblem, ipToNum, numToIp, PHONE_RE, BOOT_RE, textProblem, type Subnet } from './validate.js';
+import { publishChanges } from '../store/change-feed.js';
+
+/** Change-feed topic of DHCP hosts (keys: MACs), published in every host-writing transaction. */
+export const HOSTS_TOPIC = 'dhcp-hosts';
+import { compileSubnets, HOSTNAME_RE, ipProblem, ipToNum, numToIp, phoneProblem, BOOT_RE, textProblem, type Subnet } from './validate.js';
+import { writeTransaction } from '../store/conflict-retry.js';
 
 /**
  * One host to add or update. A field left undefined keeps an existing host's value (a new host gets the
@@ -28,7 +33,7 @@ export interface DhcpService {
   /** Validate every input first (MAC any notation, IP in a configured subnet and outside its pool and not network/broadcast, 'auto' = lowest free, uniqueness of MAC/IP/hostname against the store AND within the batch, field safety); then all-or-nothing in one transaction. An input whose MAC exists updates that host. dryRun writes nothing. */
   upsertHosts(inputs: HostInput[], by: string, opts?: UpsertOptions): Promise<BatchResult>;
   getByMac(mac: string): Promise<HostRecord | undefined>;
-  /** Debounced auto-apply if configured (dhcp.autoApply); no-op otherwise. */
+  /** Hosts changed in this process: caches are refreshed, and the apply queue looks for auto-apply at once. */
   changed(): void;
   /** mac, ip or hostname. */
   lookup(key: string): Promise<HostRecord | undefined>;
@@ -37,8 +42,8 @@ export interface DhcpService {
   find(text: string): Promise<HostRecord[]>;
   history(mac: string): Promise<{ action: string; by: string; at: number; before: HostRecord | null; after: HostRecord | null }[]>;
   subnets(): Subnet[];
-  /** Set by the apply module: runs on debounced change when dhcp.autoApply. */
-  onAutoApply?: () => Promise<void>;
+  /** Set by the apply queue: told of every change made in this process. */
+  onChange?: () => void;
 }
 
 declare module '../app-types.js' {
@@ -70,6 +75,7 @@ export function checkFields(inp: HostInput, subnets: Subnet[]): { problems: stri
   const problems: string[] = [];
   const mac = parseMac(String(inp.mac ?? ''));
   if (!mac) problems.push(`mac: ${macProblem(String(inp.mac ?? ''))}`);
+  else if (isMulticastMac(mac)) problems.push(`mac: ${mac} is a multicast address (the first octet is odd), not a host's`);
   const ip = String(inp.ip ?? '').trim().toLowerCase() || 'auto';
   if (ip !== 'auto') {
     const p = ipProblem(ip, subnets);
@@ -91,7 +97,10 @@ export function checkFields(inp: HostInput, subnets: Subnet[]): { problems: stri
     }
   }
   const phones = (inp.phones ?? []).map((p) => String(p).trim()).filter(Boolean);
-  for (const p of phones) if (!PHONE_RE.test(p)) problems.push(`phone: ${JSON.stringify(p.slice(0, 40))} is not a phone number (digits, spaces, + - ( ) . only)`);
+  for (const p of phones) {
+    const why = phoneProblem(p);
+    if (why) problems.push(`phone: ${why}`);
+  }
   if (phones.length > 8) problems.push('phone: at most 8 numbers');
   let access = 0;
   if (inp.access !== undefined && inp.access !== null && String(inp.access).trim() !== '') {
@@ -105,11 +114,16 @@ export function checkFields(inp: HostInput, subnets: Subnet[]): { problems: stri
 }
 
 export class DhcpStore implements DhcpService {
-  private timer?: NodeJS.Timeout;
   private nets: Subnet[];
-  onAutoApply?: () => Promise<void>;
+  onChange?: () => void;
   constructor(private app: App) {
     this.nets = compileSubnets(app.config.dhcp.subnets);
+    // The addresses the bot's own config names for phones and hosts — the provisioning (boot) server, the public
+    // URL, the NTP server — are services too: ip=auto leaves them alone in whichever subnet holds them.
+    for (const a of serviceAddresses(app.config as unknown as ServiceConfig)) {
+      const n = ipToNum(a);
+      for (const s of this.nets) if (n > s.network && n < s.broadcast) s.reserved.add(n);
+    }
   }
   subnets() {
     return this.nets;
@@ -153,9 +167,10 @@ export class DhcpStore implements DhcpService {
   async remove(mac: string, by: string) {
     const h = await this.getByMac(mac);
     if (!h) return false;
-    await this.app.db.transaction().execute(async (tx) => {
+    await writeTransaction(this.app.db, async (tx) => {
       await tx.deleteFrom('dhcp_hosts').where('mac', '=', h.mac).execute();
       await tx.insertInto('dhcp_history').values({ mac: h.mac, action: 'remove', before: JSON.stringify(h), after: null, by, at: now() }).execute();
+      await publishChanges(tx, HOSTS_TOPIC, [h.mac]);
     });
     this.changed();
     return true;
@@ -221,7 +236,8 @@ export class DhcpStore implements DhcpService {
       const no = nameOwner.get(rec.hostname)!.split('|');
       if (no.length > 1) errors.push({ index, message: `hostname: ${rec.hostname} is already used by ${no.filter((m) => m !== rec.mac).map(who).join(', ')}` });
     }
-    // 'auto': lowest free address outside pool/network/broadcast/gateway. One walk per batch over the
+    // 'auto': lowest free address outside pool/network/broadcast and the addresses the subnet config names
+    // (gateway, DNS servers). One walk per batch over the
     // subnets in address order (they never overlap) and the sorted used addresses (allocations only move
     // forward), not a rescan per host.
     if (!errors.length && batch.some((b) => b.rec.ip === 'auto')) {
@@ -242,7 +258,7 @@ export class DhcpStore implements DhcpService {
             cur = s.poolLast + 1;
             continue;
           }
-          if (cur === s.gateway) {
+          if (s.reserved.has(cur)) {
             cur++;
             continue;
           }
@@ -282,7 +298,7 @@ export class DhcpStore implements DhcpService {
     }
     if (errors.length) return { ok: false, errors, added: [], changed: [], before: new Map(), unchanged: 0 };
     if (opts.dryRun || !writes.length) return { ok: true, errors, added, changed, before, unchanged };
-    await this.app.db.transaction().execute(async (tx) => {
+    await writeTransaction(this.app.db, async (tx) => {
       // Free unique values first so swaps inside one batch do not collide mid-transaction.
       const moving = writes.filter((w) => w.prev);
       for (const w of moving) await tx.updateTable('dhcp_hosts').set({ ip: `~${ipToNum(w.prev!.ip)}`, hostname: `~${w.prev!.mac}` }).where('mac', '=', w.rec.mac).execute();
@@ -293,6 +309,7 @@ export class DhcpStore implements DhcpService {
       }
       const hist = writes.map((w) => ({ mac: w.rec.mac, action: w.prev ? 'edit' : 'add', before: w.prev ? JSON.stringify(w.prev) : null, after: JSON.stringify(w.rec), by, at: t }));
       for (let i = 0; i < hist.length; i += 500) await tx.insertInto('dhcp_history').values(hist.slice(i, i + 500)).execute();
+      await publishChanges(tx, HOSTS_TOPIC, writes.map((w) => w.rec.mac));
     });
     this.changed();
     return { ok: true, errors, added, changed, before, unchanged };
@@ -302,15 +319,21 @@ export class DhcpStore implements DhcpService {
   version = 0;
   changed(): void {
     this.version++;
-    if (!this.app.config.dhcp.autoApply || !this.onAutoApply) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.onAutoApply!().catch((err) => this.app.log.error({ err }, 'dhcp auto-apply failed'));
-    }, this.app.config.dhcp.autoApplyDelayMs);
-    this.timer.unref();
+    this.onChange?.();
   }
-  stop() {
-    if (this.timer) clearTimeout(this.timer);
-  }
+}
+
+type ServiceConfig = { http?: { publicUrl?: string }; provision?: { url?: string; ntpServer?: string } };
+
+/** IPv4 addresses named as services in the config (URL hosts and the NTP server); names are not resolved. */
+export function serviceAddresses(cfg: ServiceConfig): string[] {
+  const hostOf = (u: string | undefined) => {
+    try {
+      return u ? new URL(u).hostname : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const quad = /^\d{1,3}(\.\d{1,3}){3}$/;
+  return [hostOf(cfg.http?.publicUrl), hostOf(cfg.provision?.url), cfg.provision?.ntpServer].filter((a): a is string => !!a && quad.test(a) && a.split('.').every((o) => Number(o) <= 255));
 }

@@ -18,13 +18,37 @@ const COLUMNS = {
   boot: ['boot_server', 'bootserver', 'option66'],
 } as const;
 
-export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_000): Promise<{ inputs: HostInput[]; rowNums: number[]; issues: string[] }> {
-  const sheet = await readSheet(data, name, { maxRows, maxBytes: 64 << 20 });
+/** The largest host sheet read (the chat platform's upload limit usually stops a file first). */
+export const SHEET_MAX_BYTES = 64 << 20;
+
+/** The field name checkFields reports problems under, per sheet column. */
+const FIELD: Record<keyof typeof COLUMNS, string> = { mac: 'mac', ip: 'ip', hostname: 'hostname', room: 'room', phone: 'phone', owner: 'owner', access: 'access', comment: 'comment', boot: 'bootServer' };
+
+/** The problem reports of one import: the sheet's own (row issues) and the hosts' checks, each once, in row order. */
+export function importProblems(parsed: { rowNums: number[]; rowIssues: { row: number; message: string }[]; formulaFields: Set<string> }, errors: { index: number; message: string }[]): string[] {
+  const all = [
+    ...parsed.rowIssues,
+    // A formula cell is reported once, by the sheet reader; its (computed) value is not judged again.
+    ...errors.filter((e) => !parsed.formulaFields.has(`${e.index}:${/^(\w+):/.exec(e.message)?.[1] ?? ''}`)).map((e) => ({ row: parsed.rowNums[e.index] ?? 0, message: e.message })),
+  ];
+  return all.map((p, i) => ({ ...p, i })).sort((a, b) => a.row - b.row || a.i - b.i).map((p) => `row ${p.row}: ${p.message}`);
+}
+
+export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_000): Promise<{ inputs: HostInput[]; rowNums: number[]; issues: string[]; rowIssues: { row: number; message: string }[]; formulaFields: Set<string> }> {
+  const sheet = await readSheet(data, name, { maxRows, maxBytes: SHEET_MAX_BYTES });
   const inputs: HostInput[] = [];
   const rowNums: number[] = [];
   const issues: string[] = [];
+  const rowIssues: { row: number; message: string }[] = [];
+  const formulaFields = new Set<string>();
   for (const r of sheet.rows) {
-    for (const i of r.issues) issues.push(`row ${r.row}: ${i}`);
+    for (const i of r.issues) {
+      issues.push(`row ${r.row}: ${i}`);
+      rowIssues.push({ row: r.row, message: i });
+    }
+    for (const [k, aliases] of Object.entries(COLUMNS) as [keyof typeof COLUMNS, readonly string[]][]) {
+      if (r.formulas?.some((f) => aliases.includes(f))) formulaFields.add(`${inputs.length}:${FIELD[k]}`);
+    }
     const get = (k: keyof typeof COLUMNS): string | undefined => {
       const v = pick(r.cells, COLUMNS[k]);
       return v === undefined ? undefined : fromSpreadsheetSafe(v);
@@ -44,7 +68,7 @@ export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_00
     });
     rowNums.push(r.row);
   }
-  return { inputs, rowNums, issues };
+  return { inputs, rowNums, issues, rowIssues, formulaFields };
 }
 
 export function hostsToCsv(hosts: HostRecord[]): string {

@@ -7,7 +7,20 @@ export const HOSTNAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const UNSAFE_RE = /["\\{};#]/;
 export const BOOT_RE = /^[A-Za-z0-9._~:/?=&%+@-]{1,255}$/;
-export const PHONE_RE = /^\+?[0-9 ()./-]{2,32}$/;
+/** The fewest digits a phone number (an extension at least) has. */
+export const PHONE_MIN_DIGITS = 2;
+
+/** Why a host's phone number is refused, in words that say what is wrong; null when it is fine. */
+export function phoneProblem(p: string): string | null {
+  const shown = JSON.stringify(p.length > 40 ? `${p.slice(0, 40)}…` : p);
+  const bad = /[^0-9 ()./+-]/.exec(p);
+  if (bad) return `${shown} is not a phone number: ${JSON.stringify(bad[0])} is not allowed (digits, spaces and + - ( ) . only)`;
+  if (p.lastIndexOf('+') > 0) return `${shown} is not a phone number: + may only start it`;
+  if (p.length > 32) return `${shown} is too long: ${p.length} characters, at most 32`;
+  const digits = p.replace(/\D/g, '').length;
+  if (digits < PHONE_MIN_DIGITS) return `${shown} is too short: ${digits} digit${digits === 1 ? '' : 's'}, at least ${PHONE_MIN_DIGITS}`;
+  return null;
+}
 
 /** Free text (room, owner, comment): printable, no quotes/braces/semicolons/hash/backslash, bounded. */
 export function textProblem(field: string, v: string, max: number): string | null {
@@ -27,7 +40,21 @@ export function numToIp(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-export interface Subnet { cfg: SubnetConfig; network: number; broadcast: number; prefix: number; poolFirst: number; poolLast: number; gateway: number | null; netmask: string }
+export interface Subnet {
+  cfg: SubnetConfig;
+  network: number;
+  broadcast: number;
+  prefix: number;
+  poolFirst: number;
+  poolLast: number;
+  gateway: number | null;
+  netmask: string;
+  /**
+   * Addresses of this subnet named for a service (gateway, DNS servers; DhcpStore adds the provisioning/boot
+   * server, public URL and NTP server of the bot's config): never handed out by ip=auto.
+   */
+  reserved: Set<number>;
+}
 
 /** Compile dhcp.subnets; a bad entry throws ConfigError naming the key and the value. */
 export function compileSubnets(list: SubnetConfig[]): Subnet[] {
@@ -58,7 +85,8 @@ export function compileSubnets(list: SubnetConfig[]): Subnet[] {
     }
     if (cfg.gateway && !inside(cfg.gateway)) throw bad('gateway', cfg.gateway, `must lie inside ${cfg.cidr} (not its network or broadcast address)`);
     for (const d of cfg.dns ?? []) if (!ipaddr.IPv4.isValidFourPartDecimal(d)) throw bad('dns', d, 'is not an IPv4 address');
-    return { cfg, network, broadcast, prefix, poolFirst, poolLast, gateway: cfg.gateway ? ipToNum(cfg.gateway) : null, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString() };
+    const reserved = new Set([cfg.gateway, ...(cfg.dns ?? [])].filter((a): a is string => !!a && inside(a)).map(ipToNum));
+    return { cfg, network, broadcast, prefix, poolFirst, poolLast, gateway: cfg.gateway ? ipToNum(cfg.gateway) : null, netmask: ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString(), reserved };
   });
   out.forEach((s, i) => {
     const o = out.findIndex((x, j) => j < i && x.network <= s.broadcast && s.network <= x.broadcast);

@@ -6,11 +6,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app-types.js';
 import type { ConsoleAuth } from '../chat/console-auth.js';
 import type { ConsoleAdapter } from '../chat/console-adapter.js';
-import { dmRoom, type ConsoleMessage } from '../chat/console-hub.js';
+import { dmRoom, type ConsoleHub, type ConsoleMessage } from '../chat/console-hub.js';
 import type { IncomingFile } from '../core/types.js';
+import { byteSize } from '../core/attachment.js';
 import { consolePage } from './console-page.js';
 
-const COOKIE = 'sb_session';
+export const COOKIE = 'sb_session';
 const ROOM_RE = /^(@[a-zA-Z0-9._-]{1,64}|[a-z0-9][a-z0-9_-]{0,63})$/;
 
 declare module 'fastify' {
@@ -19,7 +20,7 @@ declare module 'fastify' {
   }
 }
 
-export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: ConsoleAuth, adapter: ConsoleAdapter): void {
+export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, http: FastifyInstance, auth: ConsoleAuth, adapter: ConsoleAdapter): void {
   const cfg = app.config.console;
   const rooms = () => [...new Set([cfg.defaultRoom, ...cfg.rooms])];
 
@@ -47,7 +48,8 @@ export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: Con
     if (typeof body.username !== 'string' || typeof body.password !== 'string' || !body.username) return reply.code(400).send({ error: 'username and password are required' });
     const r = await auth.login(body.username, body.password, req.ip);
     if (!r.ok) {
-      app.log.warn({ username: body.username.slice(0, 64), source: req.ip, locked: r.locked }, 'console login failed');
+      // `as`: the user's name, or the keyed hash of a name that is no user's (it may be a mistyped password).
+      app.log.warn({ username: r.as, source: req.ip, locked: r.locked }, 'console login failed');
       if (r.locked) return reply.code(429).send({ error: `too many failed logins for this user from your address; try again in ${cfg.lockoutMinutes} minutes` });
       return reply.code(401).send({ error: 'wrong username or password' });
     }
@@ -67,7 +69,7 @@ export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: Con
   http.get('/console/api/me', async (req, reply) => {
     const u = await requireUser(req, reply, false);
     if (!u) return;
-    return { username: u.username, csrf: u.csrf, rooms: rooms(), defaultRoom: cfg.defaultRoom, dmRoom: dmRoom(u.username) };
+    return { username: u.username, csrf: u.csrf, rooms: rooms(), defaultRoom: cfg.defaultRoom, dmRoom: dmRoom(u.username), uploadLimit: { bytes: app.config.uploads.maxBytes, text: byteSize(app.config.uploads.maxBytes) }, now: Date.now() };
   });
 
   http.get('/console/api/messages', async (req, reply) => {
@@ -115,27 +117,55 @@ export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: Con
     const u = await requireUser(req, reply, true);
     if (!u) return;
     let text = '';
+    let button: string | undefined;
     let room = cfg.defaultRoom;
     const files: IncomingFile[] = [];
+    const tooBig: string[] = [];
+    const limit = app.config.uploads.maxBytes;
     if (req.isMultipart()) {
-      for await (const part of req.parts({ limits: { fileSize: app.config.uploads.maxBytes, files: 5 } })) {
+      // Over-limit files are read to their end (busboy drops the bytes past the limit) so the whole request is
+      // consumed and the browser gets the answer; a 0-byte file goes on to the command, which names it as empty.
+      for await (const part of req.parts({ limits: { fileSize: limit, files: 5 }, throwFileSizeLimit: false } as Parameters<typeof req.parts>[0])) {
         if (part.type === 'file') {
           const data = await part.toBuffer();
-          if (part.file.truncated) return reply.code(413).send({ error: `file ${part.filename} is larger than ${app.config.uploads.maxBytes} bytes` });
-          if (data.length) files.push({ name: part.filename, size: data.length, mime: part.mimetype, fetch: async () => data });
+          if (part.file.truncated) tooBig.push(part.filename);
+          else if (data.length || part.filename) files.push({ name: part.filename, size: data.length, mime: part.mimetype, fetch: async () => data });
         } else if (part.fieldname === 'text') text = String(part.value);
+        else if (part.fieldname === 'button') button = String(part.value);
         else if (part.fieldname === 'room') room = String(part.value);
       }
     } else {
-      const b = (req.body ?? {}) as { text?: unknown; room?: unknown };
+      const b = (req.body ?? {}) as { text?: unknown; room?: unknown; button?: unknown };
       text = typeof b.text === 'string' ? b.text : '';
       if (typeof b.room === 'string') room = b.room;
+      if (b.button !== undefined) {
+        if (typeof b.button !== 'string') return reply.code(400).send({ error: 'button must be the id of a button (a string)' });
+        button = b.button;
+      }
     }
     if (!ROOM_RE.test(room) || !canSee(u.username, room)) return reply.code(404).send({ error: 'no such room' });
+    if (button !== undefined) {
+      // A click on a command button: the dispatcher runs what the store holds for this id in this room, as this
+      // user (or answers that the button is unknown or expired). The room shows what was clicked, as for a typed line.
+      if (!button || button.length > 64) return reply.code(400).send({ error: 'button must be the id of a button (1 to 64 characters)' });
+      if (files.length || tooBig.length) return reply.code(400).send({ error: 'a button click carries no files' });
+      const found = await app.buttons.open(button, 'console', room).catch(() => undefined);
+      await app.consoleHub.post(room, u.username, found?.ok ? `🔘 ${found.label}: ${redactLine(found.command)}` : '🔘 (a button)');
+      const pressed = { platform: 'console', channel: room, user: { id: u.username, name: u.username }, text: '', files: [], direct: room.startsWith('@'), button };
+      void (adapter.sink ? adapter.sink(pressed) : app.dispatcher.handle(pressed)).catch((err) => app.log.error({ err }, 'console button failed'));
+      return reply.code(202).send({ ok: true });
+    }
     text = text.trim();
     if (!text) return reply.code(400).send({ error: 'empty command' });
     if (text.length > 10_000) return reply.code(413).send({ error: 'command too long' });
-    await app.consoleHub.post(room, u.username, redactLine(text) + (files.length ? `\n📎 ${files.map((f) => f.name).join(', ')}` : ''));
+    const attached = [...files.map((f) => f.name), ...tooBig];
+    await app.consoleHub.post(room, u.username, redactLine(text) + (attached.length ? `\n📎 ${attached.join(', ')}` : ''));
+    if (tooBig.length) {
+      // Refused in the room, where the person is looking, as well as in the answer; the command does not run.
+      const error = `${tooBig.join(', ')} ${tooBig.length > 1 ? 'are' : 'is'} larger than the upload limit of ${byteSize(limit)} (uploads.maxBytes), so the command was not run. Attach a smaller file or split it.`;
+      await app.consoleHub.post(room, 'bot', `❌ ${error}`);
+      return reply.code(413).send({ error, posted: true });
+    }
     const incoming = { platform: 'console', channel: room, user: { id: u.username, name: u.username }, text, files, direct: room.startsWith('@') };
     // Run in the background: the reply and any job progress arrive over the event stream.
     void (adapter.sink ? adapter.sink(incoming) : app.dispatcher.handle(incoming)).catch((err) => app.log.error({ err }, 'console command failed'));

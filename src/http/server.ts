@@ -1,9 +1,31 @@
 // The Fastify server every HTTP face plugs into. Errors never leak stacks; bodies are size-capped.
 import nodeHttp from 'node:http';
+import { createRequire } from 'node:module';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import type { Logger } from '../log.js';
+import { lazyValidator } from './lazy-validator.js';
+import { MAX_JSON_DEPTH, useDepthCheckedJson } from './json-depth.js';
+import { RETRY_AFTER_SECONDS, isStoreUnavailable, storeErrorReason } from '../store/store-errors.js';
+
+/**
+ * The answer when the store cannot serve a request now (no host answers, a node not ready, conflicts past their
+ * retry bound): 503 with Retry-After, so agents back off and keep their spool, never a 500.
+ */
+export function storeUnavailableReply(reply: { code(n: number): { header(k: string, v: string): { send(b: unknown): unknown } } }, err: unknown, log: Logger): unknown {
+  log.warn({ reason: storeErrorReason(err) }, 'store unavailable; answered 503');
+  return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'store unavailable, try again shortly' });
+}
+
+/** The same for the plain Node handlers (fastRoute). */
+export function storeUnavailableRaw(res: nodeHttp.ServerResponse, err: unknown, log: Logger, type: 'json' | 'text' = 'json'): void {
+  log.warn({ reason: storeErrorReason(err) }, 'store unavailable; answered 503');
+  if (res.headersSent) return void res.end();
+  const body = type === 'json' ? JSON.stringify({ error: 'store unavailable, try again shortly' }) : 'store unavailable, try again shortly\n';
+  res.writeHead(503, { 'content-type': type === 'json' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8', 'retry-after': String(RETRY_AFTER_SECONDS) });
+  res.end(body);
+}
 
 /** A plain Node handler for a hot path that must not pay for routing and hooks (phone config fetches). */
 export type FastHandler = (req: nodeHttp.IncomingMessage, res: nodeHttp.ServerResponse) => void;
@@ -22,6 +44,19 @@ export function clientIp(req: nodeHttp.IncomingMessage, trustProxy: boolean): st
   return raw.startsWith('::ffff:') ? raw.slice(7) : raw;
 }
 
+/** Fastify's serializer compiler, loaded when a route with a response schema first answers. */
+function lazySerializerFactory(externalSchemas: unknown, options: unknown) {
+  let build: ((route: unknown) => (data: unknown) => string) | undefined;
+  return (route: unknown) => {
+    let serialize: ((data: unknown) => string) | undefined;
+    return (data: unknown) => {
+      build ??= (createRequire(import.meta.url)('@fastify/fast-json-stringify-compiler') as () => (e: unknown, o: unknown) => (r: unknown) => (d: unknown) => string)()(externalSchemas, options);
+      serialize ??= build(route);
+      return serialize(data);
+    };
+  };
+}
+
 export async function createHttp(opts: { log: Logger; bodyLimit?: number; uploadLimit: number; trustProxy: boolean }): Promise<FastifyInstance> {
   const fast: { prefix: string; handler: FastHandler }[] = [];
   const http = Fastify({
@@ -38,14 +73,27 @@ export async function createHttp(opts: { log: Logger; bodyLimit?: number; upload
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     trustProxy: opts.trustProxy,
     return503OnClosing: true,
+    // Route schemas are compiled on each route's first request (src/http/lazy-validator.ts): Fastify's default
+    // compilers would load Ajv, ajv-formats and fast-json-stringify and compile every schema before listening.
+    schemaController: {
+      compilersFactory: {
+        buildValidator: () => ({ schema }: { schema: unknown }) => lazyValidator(schema),
+        buildSerializer: lazySerializerFactory,
+      },
+    } as never, // Fastify types these factories for its own compilers' shapes
+
     forceCloseConnections: true,
   }) as unknown as FastifyInstance;
   http.decorate('fastRoute', (prefix: string, handler: FastHandler) => {
     fast.push({ prefix, handler });
   });
+  // Every JSON body: refused with 400 when it nests deeper than MAX_JSON_DEPTH (checked on the text, before
+  // parsing), then parsed as Fastify does (prototype-poisoning keys refused).
+  useDepthCheckedJson(http, MAX_JSON_DEPTH);
   await http.register(cookie);
   await http.register(multipart, { limits: { fileSize: opts.uploadLimit, files: 5 } });
   http.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
+    if (isStoreUnavailable(err)) return void storeUnavailableReply(reply, err, opts.log);
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
     const message = status >= 500 ? 'internal error' : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'request body is too large' : err.message;

@@ -2,6 +2,18 @@
 // optional basic auth or per-phone URL tokens, announcements, SIP NOTIFY and driver options.
 import type { ConfigSection } from '../config.js';
 
+/** The read-only TFTP server (src/provision/tftp.ts). */
+export interface TftpConfig {
+  enabled: boolean;
+  address: string;
+  port: number;
+  /** Resend a block after this long without its ACK (a client's timeout option overrides it). */
+  timeoutMs: number;
+  retries: number;
+  /** Largest block size granted to a client's blksize option (1468 fills an Ethernet frame). */
+  maxBlksize: number;
+}
+
 export interface ProvisionConfig {
   /** URL of the provisioning root as phones reach it (default: <http.publicUrl or host:port>/provision/). */
   url?: string;
@@ -13,7 +25,7 @@ export interface ProvisionConfig {
   ntpServer: string;
   /** IANA zone (default: this machine's). */
   timezone?: string;
-  /** Admin/web password set on every phone (default: generated once into <dataDir>/phone-admin.secret). */
+  /** Admin/web password set on every phone (default: generated once and kept in the store, shared by every replica). */
   adminPassword?: string;
   /** HTTP basic auth phones must present. */
   auth?: { user: string; password: string };
@@ -23,6 +35,9 @@ export interface ProvisionConfig {
   drivers: Record<string, Record<string, unknown>>;
   announce: { fetches: boolean; unknown: boolean; targets: string[] };
   notify: { port: number; timeoutMs: number };
+  /** Optional read-only TFTP server for the same files (off by default). */
+  tftp: TftpConfig;
+  firmware: { maxBytes: number };
   maxSheetBytes: number;
   maxRows: number;
   logRetentionDays: number;
@@ -60,7 +75,7 @@ export const provisionConfigSection: ConfigSection = {
         default: {},
         properties: {
           fetches: { type: 'boolean', default: true },
-          unknown: { type: 'boolean', default: false },
+          unknown: { type: 'boolean', default: true },
           targets: { type: 'array', items: { type: 'string', pattern: '^[a-z]+:.+$' }, default: [] },
         },
       },
@@ -69,6 +84,25 @@ export const provisionConfigSection: ConfigSection = {
         additionalProperties: false,
         default: {},
         properties: { port: { type: 'integer', minimum: 1, maximum: 65535, default: 5060 }, timeoutMs: { type: 'integer', minimum: 100, default: 4000 } },
+      },
+      tftp: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          enabled: { type: 'boolean', default: false },
+          address: { type: 'string', pattern: '^[0-9a-fA-F.:]{2,45}$', default: '0.0.0.0' },
+          port: { type: 'integer', minimum: 0, maximum: 65535, default: 69 },
+          timeoutMs: { type: 'integer', minimum: 50, maximum: 255000, default: 1000 },
+          retries: { type: 'integer', minimum: 1, maximum: 20, default: 5 },
+          maxBlksize: { type: 'integer', minimum: 512, maximum: 65464, default: 1468 },
+        },
+      },
+      firmware: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: { maxBytes: { type: 'integer', minimum: 1024, maximum: 512 * 1024 * 1024, default: 64 * 1024 * 1024 } },
       },
       maxSheetBytes: { type: 'integer', minimum: 1024, default: 5 * 1024 * 1024 },
       maxRows: { type: 'integer', minimum: 1, default: 20000 },
@@ -80,6 +114,7 @@ export const provisionConfigSection: ConfigSection = {
     SWITCHBOARD_PHONE_ADMIN_PASSWORD: 'adminPassword',
     SWITCHBOARD_PROVISION_AUTH_USER: 'auth.user',
     SWITCHBOARD_PROVISION_AUTH_PASSWORD: 'auth.password',
+    SWITCHBOARD_PROVISION_TFTP: 'tftp.enabled',
   },
   secrets: ['adminPassword', 'auth.password'],
 };

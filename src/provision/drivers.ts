@@ -2,9 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { PhoneDriver, UserAgentInfo } from './driver.js';
+import type { PhoneDriver, UserAgentInfo } from '../../drivers/phones/contract.js';
 
 export const PHONE_DRIVERS_DIR = fileURLToPath(new URL('../../drivers/phones/', import.meta.url));
+/** Modules of drivers/phones/ that are not drivers: the contract and the pieces drivers share (so are `_*` ones). */
+export const NOT_DRIVERS = ['contract', 'override-styles', 'util'];
 
 export class DriverSet {
   private byKey = new Map<string, PhoneDriver>();
@@ -20,7 +22,7 @@ export class DriverSet {
 
   static async load(dir = PHONE_DRIVERS_DIR): Promise<DriverSet> {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith('_') && f !== `util${ext}`).sort() : [];
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith('_') && !NOT_DRIVERS.includes(f.slice(0, -ext.length))).sort() : [];
     const list: PhoneDriver[] = [];
     for (const f of files) {
       const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { driver?: PhoneDriver };

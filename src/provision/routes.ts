@@ -3,10 +3,11 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app-types.js';
-import { clientIp } from '../http/server.js';
+import { clientIp, storeUnavailableRaw } from '../http/server.js';
+import { isStoreUnavailable } from '../store/store-errors.js';
 import type { ProvisionService } from './service.js';
 import type { Decision } from './request-log.js';
-import { fmtMac } from './rows.js';
+import { fmtMac } from '../util/mac.js';
 
 const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;
@@ -34,7 +35,7 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     const ip = clientIp(req, trustProxy);
     let file: string | null = null;
     let mac: string | null = null;
-    const done = (status: number, decision: Decision, reason: string | null, body?: { data: string; type: string }): void => {
+    const done = (status: number, decision: Decision, reason: string | null, body?: { data: string | Buffer; type: string }): void => {
       svc.log.add({ at: Date.now(), ip, userAgent: ua, path: rawPath, file, mac, status, decision, reason });
       const data = body ? body.data : `${reason ?? 'error'}\n`;
       const headers: Record<string, string | number> = { 'content-type': body ? body.type : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(data), 'cache-control': 'no-store' };
@@ -58,6 +59,9 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
       token = parts[1]!;
       fileParts = parts.slice(2);
     }
+    // Firmware images: fw/<sha256>/<name>, the same bytes for every phone of the model.
+    const fw = parts.length === 3 && parts[0] === 'fw' && /^[0-9a-f]{64}$/.test(parts[1]!) && FILE_RE.test(parts[2]!) ? { sha: parts[1]!, name: parts[2]! } : null;
+    if (fw) fileParts = [fw.name];
     if (/%2e|%2f|%5c|\\|\0/i.test(rawPath) || parts.some((p) => p === '..' || p === '.') || fileParts.length !== 1 || !FILE_RE.test(fileParts[0]!)) {
       file = rest.slice(0, 255) || null;
       return done(400, 'bad_request', 'not a file name in the provisioning root');
@@ -76,6 +80,18 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
       if (!m || i < 0 || !(sameSecret(given.slice(0, i), auth.user) && sameSecret(given.slice(i + 1), auth.password))) {
         return done(401, 'unauthorized', m ? 'wrong user or password' : 'no credentials (basic auth is required)');
       }
+    }
+
+    if (fw) {
+      mac = null;
+      void svc.firmware.read(fw.sha, fw.name).then(
+        (data) => (data ? done(200, 'served', 'firmware image', { data, type: 'application/octet-stream' }) : done(404, 'not_found', 'no such firmware image')),
+        (err: unknown) => {
+          app.log.error({ err: String(err) }, 'could not read a firmware image');
+          done(503, 'not_found', 'the firmware image could not be read from the store');
+        },
+      );
+      return;
     }
 
     let tokenMac: string | undefined;
@@ -113,6 +129,7 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     try {
       handler(req, res);
     } catch (err) {
+      if (isStoreUnavailable(err)) return storeUnavailableRaw(res, err, app.log, 'text');
       app.log.error({ err }, 'provisioning request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('internal error\n');

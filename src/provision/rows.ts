@@ -1,9 +1,9 @@
 // Sheet rows (or one inline phone) → phone drafts with every problem found, before anything is written.
 // Pure: store-dependent checks (MACs and extensions already provisioned, DHCP) live in the service.
-import { parseMac, macProblem, isMulticastMac, macHex } from '../util/mac.js';
+import { parseMac, macProblem, isMulticastMac, macHex, fmtMac } from '../util/mac.js';
 import { pick, type Sheet } from '../util/sheet.js';
 import type { DriverSet } from './drivers.js';
-import type { Phone, PhoneDriver } from './driver.js';
+import type { Phone, PhoneDriver } from '../../drivers/phones/contract.js';
 
 /** A phone as a sheet row (or an inline command) describes it, checked, with its driver instead of a model id. */
 export interface PhoneDraft extends Omit<Phone, 'model'> {
@@ -191,10 +191,6 @@ export function draftsFromSheet(sheet: Sheet, drivers: DriverSet, d: DraftDefaul
   }
   problems.sort((a, b) => a.row - b.row);
   return { drafts, problems, ignored };
-}
-
-export function fmtMac(hex12: string): string {
-  return hex12.match(/../g)!.join(':');
 }
 
 /** The first `max` problems as bullet lines; `more` is said after "… and N more" (e.g. where the rest are). */

@@ -8,7 +8,7 @@ import { parseMac } from '../util/mac.js';
 
 export const renewFeature: Feature = {
   name: 'renew',
-  config: { key: 'renew', schema: renewSchema, env: { SWITCHBOARD_RENEW_ALLOW: 'renew.allow', SWITCHBOARD_RENEW_BOOTSTRAP_PASSWORD_FILE: 'renew.bootstrap.passwordFile' } },
+  config: { key: 'renew', schema: renewSchema, env: { SWITCHBOARD_RENEW_ALLOW: 'allow', SWITCHBOARD_RENEW_BOOTSTRAP_PASSWORD_FILE: 'bootstrap.passwordFile' } },
   init(app) {
     for (const c of app.config.renew.allow) {
       try {

@@ -1,9 +1,18 @@
-// Passwords set on a PC whose direct message to the requester could not be sent (the chat platform down,
-// DMs closed). They are kept in this process's memory only — never in the store, a log, a job row or an
-// error — for a day, still registered with the secret scrubber, until the requester has them sent again
-// with `renew resend <request>`. A restart loses them: then the only way left is renewing the PC again.
+// Passwords set on a PC whose direct message to the requester could not be sent (the chat platform down, DMs
+// closed). They are kept for a day, sealed with the store key in `renew_undelivered` — never in clear in the
+// store, a log, a job row or an error — so that the requester can have them sent again with
+// `renew resend <request>` from any replica, also after a restart. Opened only to be sent; a password read back
+// is registered with the secret scrubber until it is delivered or expires.
+import type { DB } from '../store/db.js';
+import type { Sealer } from '../store/sealer.js';
 import type { OutFile } from '../core/types.js';
-import { forgetSecret } from '../secrets.js';
+import { forgetSecret, registerSecret } from '../secrets.js';
+
+declare module '../store/db.js' {
+  interface Tables {
+    renew_undelivered: { request_id: number; requester: string; account: string; host: string; sealed: string; expires_at: number };
+  }
+}
 
 export interface UndeliveredPassword {
   requestId: number;
@@ -18,45 +27,60 @@ export interface UndeliveredPassword {
   expiresAt: number;
 }
 
-export class UndeliveredPasswords {
-  private items = new Map<number, UndeliveredPassword>();
+interface SealedPart {
+  password: string;
+  text: string;
+  files: { name: string; mime?: string; data: string }[];
+}
 
+export class UndeliveredPasswords {
   constructor(
+    private db: DB,
+    private sealer: Sealer,
     readonly ttlMs = 24 * 3600_000,
     private clock: () => number = Date.now,
   ) {}
 
-  keep(u: Omit<UndeliveredPassword, 'expiresAt'>): UndeliveredPassword {
-    this.sweep();
-    const kept = { ...u, expiresAt: this.clock() + this.ttlMs };
-    this.items.set(u.requestId, kept);
-    return kept;
+  async keep(u: Omit<UndeliveredPassword, 'expiresAt'>): Promise<UndeliveredPassword> {
+    await this.sweep();
+    const expiresAt = this.clock() + this.ttlMs;
+    const part: SealedPart = { password: u.password, text: u.text, files: u.files.map((f) => ({ name: f.name, mime: f.mime, data: f.data.toString('base64') })) };
+    const row = { requester: u.requester, account: u.account, host: u.host, sealed: this.sealer.seal(JSON.stringify(part)), expires_at: expiresAt };
+    await this.db.deleteFrom('renew_undelivered').where('request_id', '=', u.requestId).execute();
+    await this.db.insertInto('renew_undelivered').values({ request_id: u.requestId, ...row }).execute();
+    return { ...u, expiresAt };
   }
 
-  has(requestId: number): boolean {
-    this.sweep();
-    return this.items.has(requestId);
+  async has(requestId: number): Promise<boolean> {
+    const row = await this.db.selectFrom('renew_undelivered').select('request_id').where('request_id', '=', requestId).where('expires_at', '>', this.clock()).executeTakeFirst();
+    return !!row;
   }
 
-  get(requestId: number): UndeliveredPassword | undefined {
-    this.sweep();
-    return this.items.get(requestId);
+  async get(requestId: number): Promise<UndeliveredPassword | undefined> {
+    await this.sweep();
+    const row = await this.db.selectFrom('renew_undelivered').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+    if (!row) return undefined;
+    const part = JSON.parse(this.sealer.open(row.sealed)) as SealedPart;
+    registerSecret(part.password);
+    return {
+      requestId,
+      requester: row.requester,
+      account: row.account,
+      host: row.host,
+      password: part.password,
+      text: part.text,
+      files: part.files.map((f) => ({ name: f.name, mime: f.mime, data: Buffer.from(f.data, 'base64') })),
+      expiresAt: Number(row.expires_at),
+    };
   }
 
   /** Delivered at last: drop it, and let the scrubber forget the password. */
-  delivered(requestId: number): void {
-    const u = this.items.get(requestId);
-    if (!u) return;
-    this.items.delete(requestId);
-    forgetSecret(u.password);
+  async delivered(requestId: number, password?: string): Promise<void> {
+    await this.db.deleteFrom('renew_undelivered').where('request_id', '=', requestId).execute();
+    if (password) forgetSecret(password);
   }
 
-  private sweep(): void {
-    const t = this.clock();
-    for (const [id, u] of this.items) {
-      if (u.expiresAt > t) continue;
-      this.items.delete(id);
-      forgetSecret(u.password);
-    }
+  private async sweep(): Promise<void> {
+    await this.db.deleteFrom('renew_undelivered').where('expires_at', '<=', this.clock()).execute();
   }
 }

@@ -3,9 +3,15 @@
 // merging (`declare module '…/store/db.js' { interface Tables { my_table: MyRow } }`).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Kysely, SqliteDialect, MysqlDialect, sql, type Generated, type RawBuilder } from 'kysely';
+import type { Generated, RawBuilder } from 'kysely';
+import { Kysely, SqliteDialect, MysqlDialect, sql } from './kysely.js';
 import SqliteDatabase from 'better-sqlite3';
-import { createPool } from 'mysql2';
+import { createRequire } from 'node:module';
+import type * as Mysql2 from 'mysql2';
+import { HostPool, parseMysqlUrl, type HostState, type WriteTo } from './host-pool.js';
+
+// mysql2 is loaded only when the store is MariaDB/MySQL: a SQLite start does not pay for its ~80 modules.
+const require = createRequire(import.meta.url);
 
 export type Engine = 'sqlite' | 'mysql';
 
@@ -72,6 +78,7 @@ export interface Tables {
     started_at: number | null;
     finished_at: number | null;
     heartbeat_at: number | null;
+    committed: string | null; // JSON {text, ...}: the result that stands once the job's work is stored
   };
   confirmations: {
     code: string;
@@ -87,7 +94,9 @@ export interface Tables {
     room: string;
     author: string; // 'bot' or username
     text: string;
-    files: string | null; // JSON [{name, mime, id}]
+    files: string | null; // JSON [{name, mime, id, size}]
+    parts: string | null; // JSON MessagePart[] (structured replies), null for plain text
+    buttons: string | null; // JSON [{id, label}] of the message's command buttons (see core/buttons.ts)
     created_at: number;
     updated_at: number;
   };
@@ -121,10 +130,13 @@ export interface Store {
   describe: string;
   /** The better-sqlite3 handle (SQLite only), for bulk inserts on hot paths; see bulk-insert.ts. */
   sqlite?: InstanceType<typeof SqliteDatabase>;
+  /** MySQL: each store host and whether it is usable now (host-pool.ts). */
+  hosts?: () => HostState[];
   close(): Promise<void>;
 }
 
 export function redactUrl(url: string): string {
+  if (/^(mysql|mariadb):\/\//i.test(url) && url.includes(',')) return url.replace(/^([a-z]+:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
@@ -134,25 +146,38 @@ export function redactUrl(url: string): string {
   }
 }
 
-export function openStore(opts: { databaseUrl?: string; sqlitePath?: string; poolSize?: number }): Store {
+export interface OpenStoreOptions {
+  databaseUrl?: string;
+  sqlitePath?: string;
+  poolSize?: number;
+  /** Several MySQL hosts: `first` (default) sends everything to the first healthy one; `any` lets replicas write through different nodes (sessions read with wsrep_sync_wait). */
+  writeTo?: WriteTo;
+  /** Told when a store host goes down or comes back. */
+  onHostChange?: (host: string, up: boolean, reason?: string) => void;
+}
+
+export function openStore(opts: OpenStoreOptions): Store {
   const url = opts.databaseUrl;
   if (url && /^(mysql|mariadb):\/\//i.test(url)) {
-    const u = new URL(url.replace(/^mariadb:/i, 'mysql:'));
-    const pool = createPool({
-      host: u.hostname,
-      port: u.port ? Number(u.port) : 3306,
-      user: decodeURIComponent(u.username),
-      password: decodeURIComponent(u.password),
-      database: u.pathname.replace(/^\//, ''),
+    const target = parseMysqlUrl(url);
+    const { createPool } = require('mysql2') as typeof Mysql2;
+    const pool = new HostPool(target, {
       connectionLimit: opts.poolSize ?? 10,
-      supportBigNumbers: true,
-      bigNumberStrings: false,
-      dateStrings: true,
-      charset: 'utf8mb4',
-      timezone: 'Z',
+      writeTo: opts.writeTo ?? 'first',
+      onHostChange: opts.onHostChange,
+      createPool,
+      poolOptions: {
+        supportBigNumbers: true,
+        bigNumberStrings: false,
+        dateStrings: true,
+        charset: 'utf8mb4',
+        timezone: 'Z',
+        // A host that does not answer (down, cut off) is passed over after 3 s instead of mysql2's 10 s.
+        connectTimeout: 3000,
+      },
     });
     const db = new Kysely<Tables>({ dialect: new MysqlDialect({ pool }) });
-    return { db, engine: 'mysql', describe: redactUrl(url), close: () => db.destroy() };
+    return { db, engine: 'mysql', describe: redactUrl(url), hosts: () => pool.hosts(), close: () => db.destroy() };
   }
   if (url && !/^sqlite:/i.test(url)) throw new Error(`DATABASE_URL must start with mysql://, mariadb:// or sqlite: (got ${redactUrl(url)})`);
   const file = url ? url.replace(/^sqlite:(\/\/)?/i, '') : opts.sqlitePath;

@@ -28,6 +28,11 @@ export function macProblem(input: string): string {
   return `"${s}" is not a MAC address (use aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff)`;
 }
 
+/** 12 hex digits → the colon form (the inverse of macHex). */
+export function fmtMac(hex12: string): string {
+  return hex12.match(/../g)!.join(':');
+}
+
 /** 12 hex digits, no separators (file names such as Fanvil's <mac>.cfg). */
 export function macHex(canonical: string): string {
   return canonical.replace(/:/g, '');

@@ -9,6 +9,9 @@ import { allowed, compileAllow } from '../../src/dhcp/callerid.js';
 import type { DhcpStore } from '../../src/dhcp/service.js';
 import { sleep, until } from '../helpers/wait.js';
 
+/** Posts are decided behind the response (a claim in the store): wait for them, then look. */
+const settled = (t: TestApp) => t.app.services.callLog.flush();
+
 const storedCalls = async (t: TestApp) => {
   await t.app.services.callLog.flush(); // rows are written behind the response: count what is really stored
   return (await t.app.db.selectFrom('calls').selectAll().execute()).length;
@@ -176,7 +179,8 @@ describe('dhcp apply with the real checkers', () => {
 
 describe('debounced auto-apply', () => {
   it('many changes inside the delay give one apply with all of them, reported to the targets', { timeout: 30_000 }, async () => {
-    const t = await makeTestApp({ overrides: { 'dhcp.subnets': SUBNETS, 'dhcp.autoApply': true, 'dhcp.autoApplyDelayMs': 1500, 'dhcp.callerid.targets': ['test:noc'] } });
+    // Auto-apply runs on the server holding the apply lease.
+    const t = await makeTestApp({ listen: true, overrides: { 'dhcp.subnets': SUBNETS, 'dhcp.autoApply': true, 'dhcp.autoApplyDelayMs': 1500, 'dhcp.callerid.targets': ['test:noc'] } });
     try {
       const dir = path.join(t.dataDir, 'etc');
       fs.mkdirSync(dir);
@@ -212,14 +216,15 @@ describe('caller-ID hook', () => {
   afterAll(() => t.close());
 
   it('GET /set_call with the good token posts ONE message listing both hosts of the number', async () => {
-    const res = await fetch(`${base}/set_call/2101?token=good-token-123`);
+    const res = await fetch(`${base}/set_call/3210?token=good-token-123`);
     expect(res.status).toBe(200);
+    await settled(t);
     const msgs = t.chat.messages.filter((m) => m.channel === 'support');
     expect(msgs).toHaveLength(1);
-    expect(msgs[0]!.text).toMatch(/Call from 2101: 2 matching hosts/);
-    expect(msgs[0]!.text).toMatch(/room 101, Ivanova, pc-101, 10\.20\.0\.11, 00:11:22:33:44:01/);
-    expect(msgs[0]!.text).toMatch(/room 101, -, printer-1, 10\.20\.0\.13, 00:11:22:33:44:03/);
-    expect((await t.run('call last')).replies[0]).toMatch(/pc-101[\s\S]*printer-1/);
+    expect(msgs[0]!.text).toMatch(/Call from 3210: 2 matching hosts/);
+    expect(msgs[0]!.text).toMatch(/room 210, Okafor, ws-alder, 10\.20\.0\.21, 3c:52:82:1f:a0:01/);
+    expect(msgs[0]!.text).toMatch(/room 210, -, mfp-2f, 10\.20\.0\.23, 3c:52:82:1f:a0:03/);
+    expect((await t.run('call last')).replies[0]).toMatch(/ws-alder[\s\S]*mfp-2f/);
   });
 
   it('a wrong or missing token gets 401 and stores and posts nothing', async () => {
@@ -254,21 +259,40 @@ describe('caller-ID hook', () => {
     const res = await fetch(`${base}/set_call/%2B7%20812%20555-2104`, { headers: { authorization: 'Bearer good-token-123' } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, matches: expect.any(Number) });
+    await settled(t);
     expect(t.chat.texts('support')[0]).toMatch(/^📞 Call from \+7 812 555-2104/);
   });
 
   it('normalises formatted numbers (+country, spaces, brackets, dashes) and POST /hooks/call with header token', async () => {
     t.chat.clear();
-    const res = await fetch(`${base}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: JSON.stringify({ number: '8 812 555 2103', name: 'Sidorov' }) });
+    const res = await fetch(`${base}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: JSON.stringify({ number: '0 11 3555 0212', name: 'Haddad' }) });
     expect(res.status).toBe(200);
-    expect(t.chat.texts('support')[0]).toMatch(/Call from 8 812 555 2103 \(Sidorov\): 1 matching host\n• room 103, Sidorov, pc-103/);
+    await settled(t);
+    expect(t.chat.texts('support')[0]).toMatch(/Call from 0 11 3555 0212 \(Haddad\): 1 matching host\n• room 212, Haddad, ws-cedar/);
     await fetch(`${base}/set_call/999?token=good-token-123`);
+    await settled(t);
     expect(t.chat.texts('support')[1]).toMatch(/no host matches/);
     // A second leg of the same call (ring group) within dedupeSeconds is recorded but not posted again.
     expect((await fetch(`${base}/set_call/999?token=good-token-123`)).status).toBe(200);
+    await settled(t);
     expect(t.chat.texts('support')).toHaveLength(2);
     expect((await t.run('calls 5')).replies[0]!.match(/Call from 999:/g)).toHaveLength(2);
-    expect((await t.run('calls 5')).replies[0]).toMatch(/999[\s\S]*8 812 555 2103/);
+    expect((await t.run('calls 5')).replies[0]).toMatch(/999[\s\S]*0 11 3555 0212/);
+  });
+
+  it('a JSON body nested thousands deep is a 400 naming the limit on every JSON route (caller ID, console login), never a 500', async () => {
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    for (const [path, headers] of [
+      ['/hooks/call', { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }],
+      ['/console/api/login', { 'content-type': 'application/json' }],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { method: 'POST', headers, body: deep });
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(/nests deeper than 64 levels/);
+    }
+    // Ordinary nesting is untouched.
+    const ok = await fetch(`${base}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: JSON.stringify({ number: '999' }) });
+    expect(ok.status).toBe(200);
   });
 });
 
@@ -286,20 +310,20 @@ describe('caller-ID hook: console, HEAD, token before body, rebuilds', () => {
 
   it('a call posted to another platform is also in the console default room, live', async () => {
     const before = (await t.app.consoleHub.history('general')).length;
-    expect((await fetch(`${base}/set_call/2102?token=${TOKEN}`)).status).toBe(200);
+    expect((await fetch(`${base}/set_call/3211?token=${TOKEN}`)).status).toBe(200);
     await until('the call posted behind the response', () => t.chat.texts('support').length > 0, 10_000);
-    expect(t.chat.texts('support')).toEqual([expect.stringMatching(/^📞 Call from 2102: 1 matching host\n• room 102, Petrov, pc-102/)]);
+    expect(t.chat.texts('support')).toEqual([expect.stringMatching(/^📞 Call from 3211: 1 matching host\n• room 211, Lindqvist, ws-birch/)]);
     const room = await t.app.consoleHub.history('general');
     expect(room.length).toBe(before + 1);
-    expect(room[room.length - 1]!.text).toMatch(/^📞 Call from 2102: 1 matching host\n• room 102, Petrov, pc-102/);
+    expect(room[room.length - 1]!.text).toMatch(/^📞 Call from 3211: 1 matching host\n• room 211, Lindqvist, ws-birch/);
   });
 
   it('HEAD /set_call answers like GET (token checked) but stores and posts nothing', async () => {
     const n0 = await storedCalls(t);
     const console0 = (await t.app.consoleHub.history('general')).length;
     t.chat.clear();
-    expect((await fetch(`${base}/set_call/2101?token=${TOKEN}`, { method: 'HEAD' })).status).toBe(200);
-    expect((await fetch(`${base}/set_call/2101?token=bad`, { method: 'HEAD' })).status).toBe(401);
+    expect((await fetch(`${base}/set_call/3210?token=${TOKEN}`, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${base}/set_call/3210?token=bad`, { method: 'HEAD' })).status).toBe(401);
     await new Promise((r) => setTimeout(r, 150));
     expect(await storedCalls(t)).toBe(n0);
     expect(t.chat.messages).toHaveLength(0);
@@ -323,9 +347,9 @@ describe('caller-ID hook: console, HEAD, token before body, rebuilds', () => {
   });
 
   it('concurrent calls after a change share one index rebuild', async () => {
-    await t.app.services.dhcp.upsertHosts([{ mac: '00:11:22:33:44:02', phones: ['2102', '2199'] }], 't');
+    await t.app.services.dhcp.upsertHosts([{ mac: '3c:52:82:1f:a0:02', phones: ['3211', '2199'] }], 't');
     const r0 = t.app.services.callLog.indexRebuilds();
-    const res = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${base}/set_call/${i % 2 ? '2199' : '2101'}?token=${TOKEN}`)));
+    const res = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${base}/set_call/${i % 2 ? '2199' : '3210'}?token=${TOKEN}`)));
     expect(res.map((r) => r.status)).toEqual(Array(40).fill(200));
     expect(t.app.services.callLog.indexRebuilds()).toBe(r0 + 1);
     expect(await res[1]!.json()).toEqual({ ok: true, matches: 1 });

@@ -20,15 +20,15 @@ describe.each(['sqlite', 'mysql'] as const)('dhcp import and export on %s', (eng
 
   it('a column absent from the sheet keeps the existing value; an empty cell in a present column clears it', async () => {
     expect((await t.run('dhcp import', { files: [file('hosts.csv', hostsCsv())] })).replies.join('\n')).toMatch(/Imported: 4 added/);
-    const r = await t.run('dhcp import', { files: [file('rename.csv', 'mac,hostname\n00:11:22:33:44:01,pc-101b\n')] });
-    expect(r.replies.join('\n')).toMatch(/Imported: 0 added, 1 changed, 0 unchanged[\s\S]*pc-101b \(00:11:22:33:44:01\): hostname pc-101 → pc-101b/);
-    expect(await t.app.services.dhcp.getByMac('00:11:22:33:44:01')).toMatchObject({ hostname: 'pc-101b', ip: '10.20.0.11', room: '101', owner: 'Ivanova', access: 2, phones: ['2101'], comment: 'Accountant' });
+    const r = await t.run('dhcp import', { files: [file('rename.csv', 'mac,hostname\n3c:52:82:1f:a0:01,ws-alder-b\n')] });
+    expect(r.replies.join('\n')).toMatch(/Imported: 0 added, 1 changed, 0 unchanged[\s\S]*ws-alder-b \(3c:52:82:1f:a0:01\): hostname ws-alder → ws-alder-b/);
+    expect(await t.app.services.dhcp.getByMac('3c:52:82:1f:a0:01')).toMatchObject({ hostname: 'ws-alder-b', ip: '10.20.0.21', room: '210', owner: 'Okafor', access: 2, phones: ['3210'], comment: 'Payroll' });
     // A new host in the same kind of sheet gets the defaults.
-    await t.run('dhcp import', { files: [file('new.csv', 'mac,hostname\n00:11:22:33:44:0a,pc-new\n')] });
-    expect(await t.app.services.dhcp.getByMac('00:11:22:33:44:0a')).toMatchObject({ ip: '10.20.0.3', room: null, owner: null, access: 0, phones: [] });
+    await t.run('dhcp import', { files: [file('new.csv', 'mac,hostname\n3c:52:82:1f:a0:0a,ws-new\n')] });
+    expect(await t.app.services.dhcp.getByMac('3c:52:82:1f:a0:0a')).toMatchObject({ ip: '10.20.0.3', room: null, owner: null, access: 0, phones: [] });
     // Present but empty: cleared.
-    await t.run('dhcp import', { files: [file('clear.csv', 'mac,room,owner,phone,access\n00:11:22:33:44:01,,,,\n')] });
-    expect(await t.app.services.dhcp.getByMac('00:11:22:33:44:01')).toMatchObject({ hostname: 'pc-101b', room: null, owner: null, phones: [], access: 0, comment: 'Accountant' });
+    await t.run('dhcp import', { files: [file('clear.csv', 'mac,room,owner,phone,access\n3c:52:82:1f:a0:01,,,,\n')] });
+    expect(await t.app.services.dhcp.getByMac('3c:52:82:1f:a0:01')).toMatchObject({ hostname: 'ws-alder-b', room: null, owner: null, phones: [], access: 0, comment: 'Payroll' });
   });
 
   it('export writes formula-like cells as text and export → import round-trips unchanged', async () => {
@@ -49,14 +49,14 @@ describe.each(['sqlite', 'mysql'] as const)('dhcp import and export on %s', (eng
     const n0 = await count(t, 'dhcp_hosts');
     const dupMac = await t.run('dhcp import', { files: [file('d.csv', 'mac,hostname\naa:bb:cc:00:01:01,u-1\nAA-BB-CC-00-01-01,u-2\n')] });
     expect(dupMac.replies.join('\n')).toMatch(/row 3: mac: aa:bb:cc:00:01:01 appears twice in this batch \(also item 1\)/);
-    const dupName = await t.run('dhcp import', { files: [file('d.csv', 'mac,hostname\naa:bb:cc:00:01:02,pc-102\n')] });
-    expect(dupName.replies.join('\n')).toMatch(/row 2: hostname: pc-102 is already used by existing host pc-102 \(00:11:22:33:44:02\)/);
+    const dupName = await t.run('dhcp import', { files: [file('d.csv', 'mac,hostname\naa:bb:cc:00:01:02,ws-birch\n')] });
+    expect(dupName.replies.join('\n')).toMatch(/row 2: hostname: ws-birch is already used by existing host ws-birch \(3c:52:82:1f:a0:02\)/);
     const inBatch = await t.run('dhcp import', { files: [file('d.csv', 'mac,hostname\naa:bb:cc:00:01:03,same\naa:bb:cc:00:01:04,same\n')] });
     expect(inBatch.replies.join('\n')).toMatch(/row 2: hostname: same is already used by item 2 \(aa:bb:cc:00:01:04\)/);
-    const add = await t.run('dhcp add mac=0011.2233.4402 ip=auto name=other');
+    const add = await t.run('dhcp add mac=3c52.821f.a002 ip=auto name=other');
     expect(add.exitCode).toBe(1);
-    expect(add.replies.join('\n')).toMatch(/A host with MAC 00:11:22:33:44:02 exists \(pc-102, 10\.20\.0\.12\); use dhcp edit/);
-    expect((await t.run('dhcp edit pc-103 name=pc-102')).replies.join('\n')).toMatch(/hostname: pc-102 is already used by existing host pc-102/);
+    expect(add.replies.join('\n')).toMatch(/A host with MAC 3c:52:82:1f:a0:02 exists \(ws-birch, 10\.20\.0\.22\); use dhcp edit/);
+    expect((await t.run('dhcp edit ws-cedar name=ws-birch')).replies.join('\n')).toMatch(/hostname: ws-birch is already used by existing host ws-birch/);
     expect(await count(t, 'dhcp_hosts')).toBe(n0);
   });
 });
@@ -119,7 +119,7 @@ describe('dhcp commands', () => {
   it('dhcp list pages (50 a page) and filters by room= and access=', async () => {
     const p1 = (await t.run('dhcp list', { user: 'vic' })).replies[0]!;
     expect(p1).toMatch(/^120 host\(s\), page 1\/3:/);
-    expect(p1).toMatch(/next: dhcp list page=2$/);
+    expect(p1).toMatch(/next: `dhcp list page=2`$/);
     expect(p1.split('\n').filter((l) => /^h-\d+\s/.test(l))).toHaveLength(50);
     const p3 = (await t.run('dhcp list page=3', { user: 'vic' })).replies[0]!;
     expect(p3).toMatch(/page 3\/3/);

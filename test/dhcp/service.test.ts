@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { fixture } from '../helpers/env.js';
 import { SUBNETS } from './helpers.js';
 
-const FIXTURE = '/work/shared/fixtures/hosts-sample.csv';
 const file = (name: string, data: Buffer | string) => ({ name, size: Buffer.byteLength(data), fetch: async () => Buffer.from(data) });
 
 describe.each(['sqlite', 'mysql'] as const)('dhcp hosts on %s', (engine) => {
@@ -16,22 +16,22 @@ describe.each(['sqlite', 'mysql'] as const)('dhcp hosts on %s', (engine) => {
   afterAll(() => t.close());
 
   it('imports the fixture, canonicalises MACs, allocates auto and exports', async () => {
-    const r = await t.run('dhcp import', { files: [file('hosts-sample.csv', fs.readFileSync(FIXTURE))] });
+    const r = await t.run('dhcp import', { files: [file('hosts-sample.csv', fs.readFileSync(fixture('hosts-sample.csv')))] });
     expect(r.replies.join('\n')).toMatch(/Imported: 4 added/);
-    const h = await t.app.services.dhcp.getByMac('0011.2233.4404');
-    expect(h).toMatchObject({ mac: '00:11:22:33:44:04', ip: '10.20.0.2', hostname: 'pc-103', access: 3, phones: ['+7 (812) 555-21-03'] });
+    const h = await t.app.services.dhcp.getByMac('3c52.821f.a004');
+    expect(h).toMatchObject({ mac: '3c:52:82:1f:a0:04', ip: '10.20.0.2', hostname: 'ws-cedar', access: 3, phones: ['+55 (11) 3555-0212'] });
     const exp = await t.run('dhcp export', { user: 'vic' });
-    expect(t.chat.last()!.files[0]!.data.toString()).toMatch(/00:11:22:33:44:01,10\.20\.0\.11,pc-101/);
+    expect(t.chat.last()!.files[0]!.data.toString()).toMatch(/3c:52:82:1f:a0:01,10\.20\.0\.21,ws-alder/);
     expect(exp.exitCode).toBe(0);
   });
 
   it('viewers read, operators change', async () => {
-    expect((await t.run('dhcp show pc-101', { user: 'vic' })).replies[0]).toMatch(/room: 101\s+owner: Ivanova/);
+    expect((await t.run('dhcp show ws-alder', { user: 'vic' })).replies[0]).toMatch(/room: 210\s+owner: Okafor/);
     expect((await t.run('dhcp add mac=00:11:22:33:44:99 ip=auto name=x1', { user: 'vic' })).outcome).toBe('denied');
   });
 
   it('rejects addresses outside the rules with clear reasons', async () => {
-    for (const [ip, why] of [['10.20.0.150', /dynamic pool/], ['10.20.0.0', /network address/], ['10.20.0.255', /broadcast/], ['10.99.0.5', /no configured subnet/], ['10.20.0.11', /already used by existing host pc-101/]] as const) {
+    for (const [ip, why] of [['10.20.0.150', /dynamic pool/], ['10.20.0.0', /network address/], ['10.20.0.255', /broadcast/], ['10.99.0.5', /no configured subnet/], ['10.20.0.21', /already used by existing host ws-alder/]] as const) {
       const r = await t.run(`dhcp add mac=aa:bb:cc:00:00:01 ip=${ip} name=newpc`);
       expect(r.exitCode).toBe(1);
       expect(r.replies.join('\n')).toMatch(why);
@@ -75,13 +75,13 @@ describe.each(['sqlite', 'mysql'] as const)('dhcp hosts on %s', (engine) => {
   });
 
   it('edit, history and rm (with confirmation)', async () => {
-    expect((await t.run('dhcp edit 10.20.0.12 room=204 access=0')).replies[0]).toMatch(/Changed:[\s\S]*room: 204/);
-    expect((await t.run('dhcp history pc-102', { user: 'vic' })).replies[0]).toMatch(/edit[\s\S]*add/);
-    const ask = await t.run('dhcp rm pc-102');
+    expect((await t.run('dhcp edit 10.20.0.22 room=204 access=0')).replies[0]).toMatch(/Changed:[\s\S]*room: 204/);
+    expect((await t.run('dhcp history ws-birch', { user: 'vic' })).replies[0]).toMatch(/edit[\s\S]*add/);
+    const ask = await t.run('dhcp rm ws-birch');
     expect(ask.outcome).toBe('confirm');
-    expect(await t.app.services.dhcp.lookup('pc-102')).toBeTruthy();
-    expect((await t.run('dhcp rm pc-102', { confirmed: true })).replies[0]).toMatch(/Removed pc-102/);
-    expect(await t.app.services.dhcp.lookup('pc-102')).toBeUndefined();
+    expect(await t.app.services.dhcp.lookup('ws-birch')).toBeTruthy();
+    expect((await t.run('dhcp rm ws-birch', { confirmed: true })).replies[0]).toMatch(/Removed ws-birch/);
+    expect(await t.app.services.dhcp.lookup('ws-birch')).toBeUndefined();
   });
 });
 
@@ -100,5 +100,55 @@ describe('dhcp import of 500 rows into a big subnet', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('host checks that say what is wrong, once, in row order', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeTestApp({
+      overrides: { 'dhcp.subnets': [{ cidr: '10.30.0.0/24', pool: '10.30.0.100-10.30.0.200', gateway: '10.30.0.1', dns: ['10.30.0.2', '10.30.0.4', '8.8.8.8'] }], 'provision.url': 'http://10.30.0.5:8080/provision/', 'provision.ntpServer': '10.30.0.6' },
+    });
+  });
+  afterAll(() => t.close());
+
+  it('a phone number that is too short is refused as too short, not as having the wrong characters', async () => {
+    const r = await t.run('dhcp add mac=aa:bb:cc:00:10:01 ip=auto name=p1 phone=1');
+    expect(r.exitCode).toBe(1);
+    const text = r.replies.join('\n');
+    expect(text).toMatch(/phone: "1" is too short: 1 digit, at least 2/);
+    expect(text).not.toMatch(/digits, spaces/);
+    expect((await t.run('dhcp add mac=aa:bb:cc:00:10:01 ip=auto name=p1 phone=12x4')).replies.join('\n')).toMatch(/phone: "12x4" is not a phone number: "x" is not allowed \(digits, spaces and \+ - \( \) \. only\)/);
+    expect((await t.run('dhcp add mac=aa:bb:cc:00:10:01 ip=auto name=p1 phone="+7 812 555-01-01"')).exitCode).toBe(0);
+  });
+
+  it("a multicast MAC (first octet's low bit set) is refused as a host's", async () => {
+    const r = await t.run('dhcp add mac=01:00:5e:00:00:fb ip=auto name=mc1');
+    expect(r.exitCode).toBe(1);
+    expect(r.replies.join('\n')).toMatch(/mac: 01:00:5e:00:00:fb is a multicast address \(the first octet is odd\), not a host's/);
+    expect(await t.app.services.dhcp.getByMac('01:00:5e:00:00:fb')).toBeFalsy();
+  });
+
+  it('ip=auto never hands out the gateway, a DNS server, the provisioning (boot) server or the NTP server the config names', async () => {
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await t.run(`dhcp add mac=aa:bb:cc:00:30:0${i} ip=auto name=auto-${i}`);
+      expect(r.exitCode, r.replies.join('\n')).toBe(0);
+      got.push((await t.app.services.dhcp.getByMac(`aa:bb:cc:00:30:0${i}`))!.ip);
+    }
+    // .1 gateway, .2 and .4 DNS, .5 the provisioning server phones boot from, .6 NTP; the host added above took .3.
+    expect(got).toEqual(['10.30.0.7', '10.30.0.8', '10.30.0.9']);
+  });
+
+  it('import problems are listed by row, and a formula cell once', async () => {
+    const csv = ['mac,ip,hostname,phone', 'aa:bb:cc:00:20:01,10.30.0.150,h-1,', 'aa:bb:cc:00:20:02,auto,=1+2,', 'aa:bb:cc:00:20:03,auto,h-3,1', '01:bb:cc:00:20:04,auto,h-4,'].join('\n');
+    const r = await t.run('dhcp import', { files: [file('mixed.csv', csv)] });
+    expect(r.exitCode).toBe(1);
+    const lines = r.replies.join('\n').split('\n').filter((l) => /^row \d+:/.test(l));
+    expect(lines.map((l) => Number(/^row (\d+)/.exec(l)![1]))).toEqual([2, 3, 4, 5]);
+    expect(lines[1]).toMatch(/^row 3: hostname is a formula \(column C\)/);
+    expect(r.replies.join('\n').match(/row 3:/g)).toHaveLength(1);
+    expect(lines[2]).toMatch(/^row 4: phone: "1" is too short/);
+    expect(lines[3]).toMatch(/^row 5: mac: 01:bb:cc:00:20:04 is a multicast address/);
   });
 });

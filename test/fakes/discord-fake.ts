@@ -3,6 +3,10 @@
 // HEARTBEAT/ACK, RESUME -> RESUMED, dispatches with sequence numbers), interaction callbacks and webhooks,
 // and a CDN for attachments. Records what the bot did; injects slash commands, messages, 429s, drops and
 // outages (every IDENTIFY/RESUME closed with 4004, after which discord.js does not reconnect by itself).
+// As real Discord does for several sessions of one bot, every dispatch goes to every identified session, and
+// an interaction can be acknowledged once (a second callback gets 40060). Messages keep their components (action
+// rows of buttons); a press is an INTERACTION_CREATE of type 3 (message component) carrying the message and the
+// button's custom_id, acknowledged through the same callback route.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -22,6 +26,8 @@ export interface DcMessage {
   times: number[];
   /** allowed_mentions of the post and of the last edit. */
   allowed_mentions?: unknown;
+  /** Action rows of components (buttons) under the message. */
+  components?: { type: number; components: { type: number; style: number; label: string; custom_id: string }[] }[];
 }
 
 const EPOCH = 1420070400000n;
@@ -35,6 +41,8 @@ export class DiscordFake {
   readonly guilds: { id: string; channels: string[] }[];
   readonly messages: DcMessage[] = [];
   readonly callbacks: { id: string; token: string; type: number; at: number }[] = [];
+  /** Every interaction callback, including the ones refused as already acknowledged. */
+  readonly callbackAttempts: { id: string; status: number }[] = [];
   readonly commands = new Map<string, unknown[]>();
   readonly requests: { method: string; path: string; at: number; status: number }[] = [];
   identifies: { intents: number }[] = [];
@@ -46,12 +54,13 @@ export class DiscordFake {
   connections = 0;
   private server: http.Server;
   private wss: WebSocketServer;
-  private sockets = new Map<WebSocket, { seq: number; identified: boolean }>();
+  private sockets = new Map<WebSocket, { seq: number; identified: boolean; intents: number }>();
   private failures = new Map<string, Failure[]>();
   private cdn = new Map<string, Buffer>();
   private seq = 1n;
   private tokens = new Map<string, string>(); // interaction token -> interaction id
   private sessionSeq = 0;
+  private sessionIntents = new Map<string, number>();
 
   constructor(guilds: { id: string; channels: string[] }[]) {
     this.guilds = guilds;
@@ -107,7 +116,7 @@ export class DiscordFake {
     const q = new URL(req.url ?? '/', this.url).searchParams;
     if (q.get('encoding') && q.get('encoding') !== 'json') return ws.close(4002, 'Decode error');
     this.connections++;
-    const state = { seq: 0, identified: false };
+    const state = { seq: 0, identified: false, intents: 0 };
     this.sockets.set(ws, state);
     ws.on('close', () => this.sockets.delete(ws));
     const send = (p: unknown) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(p));
@@ -121,7 +130,9 @@ export class DiscordFake {
         if (p.d.token !== this.token) return ws.close(4004, 'Authentication failed.');
         this.identifies.push({ intents: p.d.intents });
         state.identified = true;
+        state.intents = Number(p.d.intents ?? 0);
         const session = `sess${++this.sessionSeq}`;
+        this.sessionIntents.set(session, state.intents);
         dispatch('READY', {
           v: 10,
           user: { id: this.botId, username: 'switchboard', discriminator: '0', global_name: null, avatar: null, bot: true, flags: 0 },
@@ -138,6 +149,7 @@ export class DiscordFake {
         if (p.d.token !== this.token) return ws.close(4004, 'Authentication failed.');
         this.resumes++;
         state.identified = true;
+        state.intents = this.sessionIntents.get(String(p.d.session_id)) ?? 0;
         state.seq = Number(p.d.seq ?? 0);
         return dispatch('RESUMED', {});
       }
@@ -169,11 +181,14 @@ export class DiscordFake {
     };
   }
 
-  private dispatchAll(t: string, d: unknown): void {
-    const ws = [...this.sockets.entries()].find(([, s]) => s.identified);
-    if (!ws) throw new Error('no gateway connection');
-    ws[1].seq++;
-    ws[0].send(JSON.stringify({ op: 0, t, s: ws[1].seq, d }));
+  /** Sends a dispatch to every identified session (`d` may depend on the session, e.g. on its intents). */
+  private dispatchAll(t: string, d: unknown | ((session: { intents: number }) => unknown)): void {
+    const sessions = [...this.sockets.entries()].filter(([, s]) => s.identified);
+    if (!sessions.length) throw new Error('no gateway connection');
+    for (const [ws, s] of sessions) {
+      s.seq++;
+      ws.send(JSON.stringify({ op: 0, t, s: s.seq, d: typeof d === 'function' ? (d as (x: { intents: number }) => unknown)(s) : d }));
+    }
   }
 
   private user(id: string) {
@@ -221,19 +236,53 @@ export class DiscordFake {
     return id;
   }
 
+  /**
+   * A member clicks button `index` of a message the bot posted (or sends any `custom_id`). Returns the
+   * interaction id.
+   */
+  press(o: { guild: string; user: string; message: DcMessage; index?: number; custom_id?: string }): string {
+    const button = o.message.components?.[0]?.components[o.index ?? 0];
+    if (!button && o.custom_id === undefined) throw new Error(`message ${o.message.id} has no button ${o.index ?? 0}`);
+    const id = this.snowflake();
+    const token = crypto.randomBytes(16).toString('hex');
+    this.tokens.set(token, id);
+    const channel = o.message.channel_id;
+    this.noteChannel(id, channel);
+    this.dispatchAll('INTERACTION_CREATE', {
+      id,
+      application_id: this.appId,
+      type: 3,
+      token,
+      version: 1,
+      guild_id: o.guild,
+      channel_id: channel,
+      channel: { id: channel, type: 0, guild_id: o.guild, name: 'provisioning', permissions: '2147483647' },
+      member: { user: this.user(o.user), roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, pending: false, nick: null, avatar: null, permissions: '2147483647' },
+      message: this.msgJson(o.message),
+      data: { custom_id: o.custom_id ?? button!.custom_id, component_type: 2 },
+      app_permissions: '2147483647',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { '0': o.guild },
+      context: 0,
+      attachment_size_limit: 26214400,
+    });
+    return id;
+  }
+
   /** A user writes a message (guild channel or DM). Content arrives only with the message-content intent. */
   message(o: { guild?: string; channel: string; user: string; content: string; attachments?: Record<string, unknown>[] }): string {
     const id = this.snowflake();
-    const intents = this.identifies.at(-1)?.intents ?? 0;
     const mentioned = o.content.includes(`<@${this.botId}>`);
-    const content = intents & MESSAGE_CONTENT || !o.guild || mentioned ? o.content : '';
-    this.dispatchAll('MESSAGE_CREATE', {
+    // Content arrives only on sessions with the message-content intent (or in DMs and mentions).
+    this.dispatchAll('MESSAGE_CREATE', (session: { intents: number }) => ({
       id,
       channel_id: o.channel,
       // A DM's MESSAGE_CREATE names its channel type (1), so the client can build the DM channel.
       ...(o.guild ? { guild_id: o.guild, member: { roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0 } } : { channel_type: 1 }),
       author: this.user(o.user),
-      content,
+      content: session.intents & MESSAGE_CONTENT || !o.guild || mentioned ? o.content : '',
       timestamp: new Date().toISOString(),
       edited_timestamp: null,
       tts: false,
@@ -244,12 +293,12 @@ export class DiscordFake {
       embeds: [],
       pinned: false,
       type: 0,
-    });
+    }));
     return id;
   }
 
   private msgJson(m: DcMessage): Record<string, unknown> {
-    return { id: m.id, channel_id: m.channel_id, content: m.content, author: { id: this.botId, username: 'switchboard', discriminator: '0', bot: true, avatar: null, global_name: null }, timestamp: new Date().toISOString(), edited_timestamp: null, tts: false, mention_everyone: false, mentions: [], mention_roles: [], attachments: m.files.map((f, i) => ({ id: String(i), filename: f.name, size: f.data.length })), embeds: [], pinned: false, type: 0, flags: m.flags ?? 0 };
+    return { id: m.id, channel_id: m.channel_id, content: m.content, author: { id: this.botId, username: 'switchboard', discriminator: '0', bot: true, avatar: null, global_name: null }, timestamp: new Date().toISOString(), edited_timestamp: null, tts: false, mention_everyone: false, mentions: [], mention_roles: [], attachments: m.files.map((f, i) => ({ id: String(i), filename: f.name, size: f.data.length })), embeds: [], pinned: false, type: 0, flags: m.flags ?? 0, components: m.components ?? [] };
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -292,6 +341,11 @@ export class DiscordFake {
     }
     if ((r = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(route)) && method === 'POST') {
       if (this.tokens.get(r[2]!) !== r[1]) return json(res, 404, { message: 'Unknown interaction', code: 10062 });
+      if (this.callbacks.some((c) => c.id === r![1])) {
+        this.callbackAttempts.push({ id: r[1]!, status: 400 });
+        return json(res, 400, { message: 'Interaction has already been acknowledged.', code: 40060 });
+      }
+      this.callbackAttempts.push({ id: r[1]!, status: 204 });
       this.callbacks.push({ id: r[1]!, token: r[2]!, type: payload.type, at: Date.now() });
       if (payload.type === 5 || payload.type === 4) {
         const interaction = r[1]!;
@@ -305,7 +359,7 @@ export class DiscordFake {
       const interaction = this.tokens.get(r[2]!);
       if (!interaction || r[1] !== this.appId) return json(res, 404, { message: 'Unknown Webhook', code: 10015 });
       if (method === 'POST' && !r[3]) {
-        const msg: DcMessage = { id: this.snowflake(), channel_id: this.lastInteractionChannel.get(interaction) ?? '', content: payload.content ?? '', via: 'followup', interaction, flags: payload.flags, files: outFiles, edits: [], times: [Date.now()], allowed_mentions: payload.allowed_mentions };
+        const msg: DcMessage = { id: this.snowflake(), channel_id: this.lastInteractionChannel.get(interaction) ?? '', content: payload.content ?? '', via: 'followup', interaction, flags: payload.flags, files: outFiles, edits: [], times: [Date.now()], allowed_mentions: payload.allowed_mentions, ...(payload.components ? { components: payload.components } : {}) };
         if (!msg.content && !outFiles.length) return json(res, 400, { message: 'Cannot send an empty message', code: 50006 });
         this.messages.push(msg);
         return json(res, 200, this.msgJson(msg));
@@ -319,11 +373,18 @@ export class DiscordFake {
         msg.times.push(Date.now());
         msg.allowed_mentions = payload.allowed_mentions;
         if (outFiles.length) msg.files = outFiles;
+        if (payload.components) msg.components = payload.components;
         return json(res, 200, this.msgJson(msg));
       }
     }
+    // Discord checks components as it checks content: at most 5 rows of at most 5 buttons, labels of at most
+    // 80 characters, custom_ids of at most 100.
+    const rows = payload.components as DcMessage['components'];
+    if (rows && (rows.length > 5 || rows.some((row) => row.type !== 1 || row.components.length > 5 || row.components.some((b) => b.type !== 2 || !b.label || b.label.length > 80 || !b.custom_id || b.custom_id.length > 100)))) {
+      return json(res, 400, { message: 'Invalid Form Body', code: 50035 });
+    }
     if ((r = /^\/channels\/(\d+|D\d+)\/messages$/.exec(route)) && method === 'POST') {
-      const msg: DcMessage = { id: this.snowflake(), channel_id: r[1]!, content: payload.content ?? '', via: 'channel', reply_to: payload.message_reference?.message_id, files: outFiles, edits: [], times: [Date.now()], allowed_mentions: payload.allowed_mentions };
+      const msg: DcMessage = { id: this.snowflake(), channel_id: r[1]!, content: payload.content ?? '', via: 'channel', reply_to: payload.message_reference?.message_id, files: outFiles, edits: [], times: [Date.now()], allowed_mentions: payload.allowed_mentions, ...(payload.components ? { components: payload.components } : {}) };
       if (msg.content.length > 2000) return json(res, 400, { message: 'Invalid Form Body', code: 50035 });
       if (!msg.content && !outFiles.length) return json(res, 400, { message: 'Cannot send an empty message', code: 50006 });
       this.messages.push(msg);

@@ -3,7 +3,9 @@
 // need the bot token, and the external upload URLs of files.getUploadURLExternal. Records what the bot did;
 // injects mentions, DMs, slash commands, files, 429s (Retry-After), dropped connections and outages. Users of
 // another team (Slack Connect) carry `user_team`; private channels the bot has not joined answer
-// not_in_channel; slash commands' response_urls are served and recorded like posts.
+// not_in_channel; slash commands' response_urls are served and recorded like posts. A press of a message's
+// button is a block_actions interactive payload (Socket Mode envelope `interactive`, or `payload=` form posted to
+// the app's request URL in HTTP mode), carrying the presser, the channel, the message and the button's value.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -14,12 +16,24 @@ export interface SlackPost {
   channel: string;
   ts: string;
   text: string;
+  /** Block Kit blocks of a structured reply. */
+  blocks?: Record<string, unknown>[];
   thread_ts?: string;
   user?: string;
   edits: string[];
   /** When the post and each edit arrived (ms). */
   times: number[];
   response_type?: string;
+}
+
+export interface MentionOptions {
+  channel: string;
+  user: string;
+  text: string;
+  team?: string;
+  userTeam?: string;
+  thread_ts?: string;
+  files?: Record<string, unknown>[];
 }
 
 export class SlackFake {
@@ -50,6 +64,7 @@ export class SlackFake {
   private responseUrls = new Map<string, { channel: string; user: string; post?: SlackPost }>();
   private seq = 1;
   private ping?: NodeJS.Timeout;
+  private lastEvent?: unknown;
 
   constructor() {
     this.server = http.createServer((req, res) => void this.handle(req, res).catch((e) => json(res, 500, { ok: false, error: String(e) })));
@@ -121,25 +136,41 @@ export class SlackFake {
     return { id, name, title: name, mimetype: 'text/csv', filetype: 'csv', size: o.size ?? data.length, url_private: `${base}/files-pri/${this.team}-${id}/${name}`, url_private_download: `${base}/files-pri/${this.team}-${id}/download/${name}` };
   }
 
-  private envelope(type: string, payload: unknown): string {
+  private envelope(type: string, payload: unknown, retry = { attempt: 0, reason: '' }): string {
     const envelope_id = crypto.randomUUID();
-    const env = { envelope_id, payload, type, accepts_response_payload: type !== 'events_api', retry_attempt: 0, retry_reason: '' };
+    if (type === 'events_api') this.lastEvent = payload;
+    const env = { envelope_id, payload, type, accepts_response_payload: type !== 'events_api', retry_attempt: retry.attempt, retry_reason: retry.reason };
     const s = [...this.sockets][0];
     if (!s) throw new Error('no socket mode connection');
     s.send(JSON.stringify(env));
     return envelope_id;
   }
 
+  /**
+   * Slack retries an event it saw no ack for in time: the same payload (same event_id) in a new envelope with
+   * retry_attempt and retry_reason. Resends the last mention or DM; returns the new envelope id.
+   */
+  redeliver(attempt = 1, reason = 'timeout'): string {
+    if (!this.lastEvent) throw new Error('no event to redeliver');
+    return this.envelope('events_api', this.lastEvent, { attempt, reason });
+  }
+
   /** A user mentions the bot in a channel (or a thread). Returns the message ts. */
-  mention(o: { channel: string; user: string; text: string; team?: string; userTeam?: string; thread_ts?: string; files?: Record<string, unknown>[] }): string {
+  mention(o: MentionOptions): string {
+    const payload = this.mentionPayload(o);
+    this.envelope('events_api', payload);
+    return payload.event.ts;
+  }
+
+  /** The Events API payload of a mention (what `mention` sends; HTTP-mode tests post it themselves). */
+  mentionPayload(o: MentionOptions): { event_id: string; event: { ts: string } & Record<string, unknown> } & Record<string, unknown> {
     const ts = this.ts();
-    const event: Record<string, unknown> = { type: 'app_mention', user: o.user, text: `<@${this.botUser}> ${o.text}`, ts, channel: o.channel, event_ts: ts, team: o.team ?? this.team };
+    const event: { ts: string } & Record<string, unknown> = { type: 'app_mention', user: o.user, text: `<@${this.botUser}> ${o.text}`, ts, channel: o.channel, event_ts: ts, team: o.team ?? this.team };
     // Slack Connect: a user of another workspace in a channel shared with ours.
     if (o.userTeam) Object.assign(event, { user_team: o.userTeam, source_team: o.userTeam, user_profile: { team: o.userTeam, name: o.user } });
     if (o.thread_ts) event.thread_ts = o.thread_ts;
     if (o.files) event.files = o.files;
-    this.envelope('events_api', { token: 'verif', team_id: o.team ?? this.team, api_app_id: 'A0APP', event, type: 'event_callback', event_id: `Ev${this.seq++}`, event_time: Math.floor(Date.now() / 1000), authorizations: [{ team_id: o.team ?? this.team, user_id: this.botUser, is_bot: true }] });
-    return ts;
+    return { token: 'verif', team_id: o.team ?? this.team, api_app_id: 'A0APP', event, type: 'event_callback', event_id: `Ev${this.seq++}`, event_time: Math.floor(Date.now() / 1000), authorizations: [{ team_id: o.team ?? this.team, user_id: this.botUser, is_bot: true }] };
   }
 
   /** A user writes to the bot in a DM. */
@@ -159,6 +190,48 @@ export class SlackFake {
     const n = String(this.seq++);
     this.responseUrls.set(n, { channel: o.channel, user: o.user });
     return { token: 'verif', team_id: o.team ?? this.team, team_domain: 'office', channel_id: o.channel, channel_name: 'support', user_id: o.user, user_name: 'ann', command: '/sb', text: o.text, api_app_id: 'A0APP', is_enterprise_install: 'false', response_url: `${this.url}/response/${n}`, trigger_id: `trig${this.seq++}` };
+  }
+
+  /** The button elements of a posted message's actions blocks (what Slack draws as buttons). */
+  buttonsOf(post: SlackPost): { action_id: string; value: string; text: string }[] {
+    return (post.blocks ?? [])
+      .filter((b) => b.type === 'actions')
+      .flatMap((b) => (b.elements as { type: string; action_id: string; value: string; text: { text: string } }[]).filter((e) => e.type === 'button'))
+      .map((e) => ({ action_id: e.action_id, value: e.value, text: e.text.text }));
+  }
+
+  /**
+   * A user clicks button `index` of a posted message: the block_actions payload Slack sends, as a Socket Mode
+   * `interactive` envelope. `value` replaces the button's value (a payload nobody could get from Slack, for
+   * checking the bot trusts nothing in it). Returns the envelope id (acked by the bot).
+   */
+  press(o: { post: SlackPost; user: string; index?: number; value?: string; team?: string }): string {
+    return this.envelope('interactive', this.pressPayload(o));
+  }
+
+  /** The block_actions payload of a button press (what `press` sends; HTTP-mode tests post it as `payload=`). */
+  pressPayload(o: { post: SlackPost; user: string; index?: number; value?: string; team?: string }): Record<string, unknown> {
+    const button = this.buttonsOf(o.post)[o.index ?? 0];
+    if (!button) throw new Error(`message ${o.post.ts} has no button ${o.index ?? 0}`);
+    const team = o.team ?? this.team;
+    const message: Record<string, unknown> = { type: 'message', user: this.botUser, bot_id: 'B0BOT', ts: o.post.ts, text: o.post.text, blocks: o.post.blocks, team };
+    if (o.post.thread_ts) message.thread_ts = o.post.thread_ts;
+    return {
+      type: 'block_actions',
+      user: { id: o.user, username: 'ann', name: 'ann', team_id: team },
+      api_app_id: 'A0APP',
+      token: 'verif',
+      container: { type: 'message', message_ts: o.post.ts, channel_id: o.post.channel, is_ephemeral: false },
+      trigger_id: `trig${this.seq++}`,
+      team: { id: team, domain: 'office' },
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: o.post.channel, name: o.post.channel.startsWith('D') ? 'directmessage' : 'provisioning' },
+      message,
+      state: { values: {} },
+      response_url: `${this.url}/actions/${this.seq++}`,
+      actions: [{ action_id: button.action_id, block_id: 'sb-buttons', text: { type: 'plain_text', text: button.text, emoji: true }, value: o.value ?? button.value, type: 'button', action_ts: `${Date.now() / 1000}` }],
+    };
   }
 
   in(channel: string): SlackPost[] {
@@ -231,7 +304,7 @@ export class SlackFake {
         return ok({ url: `${this.url.replace(/^http/, 'ws')}/link?ticket=${this.seq++}` });
       case 'chat.postMessage':
       case 'chat.postEphemeral': {
-        const post: SlackPost = { method, channel: String(p.channel), ts: this.ts(), text: String(p.text ?? ''), thread_ts: p.thread_ts ? String(p.thread_ts) : undefined, user: p.user ? String(p.user) : undefined, edits: [], times: [Date.now()] };
+        const post: SlackPost = { method, channel: String(p.channel), ts: this.ts(), text: String(p.text ?? ''), blocks: p.blocks ? (typeof p.blocks === 'string' ? JSON.parse(p.blocks) : p.blocks) : undefined, thread_ts: p.thread_ts ? String(p.thread_ts) : undefined, user: p.user ? String(p.user) : undefined, edits: [], times: [Date.now()] };
         this.posts.push(post);
         return method === 'chat.postMessage' ? ok({ channel: post.channel, ts: post.ts, message: { text: post.text, ts: post.ts } }) : ok({ message_ts: post.ts });
       }

@@ -1,6 +1,10 @@
 // A local Telegram Bot API: /bot<token>/<method> (JSON or multipart), /file/bot<token>/<path>, long-polled
 // getUpdates. Records what the bot sends; injects user messages, documents and failures (429 retry_after, 5xx,
 // a 409 Conflict as when another process polls the same token, a long poll whose TCP connection is cut).
+// Like the Bot API it serves one poller at a time: a getUpdates that arrives while a long poll waits ends the
+// waiting one with 409 "Conflict: terminated by other getUpdates request" (counted in `conflicts`). Inline
+// keyboards are recorded with their message; a press is a callback_query update (with the data of the pressed
+// button, or any data: a client can send what it likes), answered with answerCallbackQuery.
 import http from 'node:http';
 import { json, listen, parseBody, readBody, type Failure } from './common.js';
 
@@ -12,6 +16,8 @@ export interface TgSent {
   parse_mode?: string;
   reply_to?: number;
   document?: { name: string; data: Buffer };
+  /** The inline keyboard under the message: rows of buttons. */
+  reply_markup?: { inline_keyboard: { text: string; callback_data: string }[][] };
   edits: string[];
   /** When the message and each edit arrived (ms). */
   times: number[];
@@ -24,16 +30,23 @@ export class TelegramFake {
   readonly calls: { method: string; params: Record<string, unknown>; at: number }[] = [];
   /** Messages removed with deleteMessage (chat|message id). */
   readonly deleted: string[] = [];
+  /** answerCallbackQuery calls: the query answered and the notice shown, if any. */
+  readonly answers: { callback_query_id: string; text?: string }[] = [];
   /** While true, every getUpdates answers 409 Conflict (another process polls this token). */
   conflict = false;
   /** Cut the TCP connection of the next long poll while it waits. */
   destroyNextPoll = false;
   destroyedPolls = 0;
+  /** Long polls ended with 409 because another getUpdates came in meanwhile (a second poller). */
+  conflicts = 0;
+  /** Ends the long poll that waits now with 409 (there is at most one). */
+  private activePoll?: () => void;
   commands: { command: string; description: string }[] = [];
   /** Per method: answer every call this many ms late (a slow connect). */
   readonly delays = new Map<string, number>();
   private server: http.Server;
-  private updates: { update_id: number; message: unknown }[] = [];
+  private updates: ({ update_id: number } & Record<string, unknown>)[] = [];
+  private nextQuery = 1;
   private nextUpdate = 1;
   private nextMsg = 1000;
   private waiters: (() => void)[] = [];
@@ -94,6 +107,22 @@ export class TelegramFake {
     return message_id;
   }
 
+  /**
+   * A user presses button `index` of the first row under a message the bot sent (or sends `data` of their own,
+   * as a modified client can). Returns the callback query id.
+   */
+  press(o: { sent: TgSent; user?: number; username?: string; index?: number; data?: string }): string {
+    const button = o.sent.reply_markup?.inline_keyboard[0]?.[o.index ?? 0];
+    if (!button && o.data === undefined) throw new Error(`message ${o.sent.message_id} has no button ${o.index ?? 0}`);
+    const id = `${Date.now()}${this.nextQuery++}`;
+    const chatId = Number(o.sent.chat_id);
+    const message = { message_id: o.sent.message_id, date: Math.floor(Date.now() / 1000), chat: { id: chatId, type: chatId > 0 ? 'private' : 'supergroup', title: 'ops' }, from: this.me, text: o.sent.text, reply_markup: o.sent.reply_markup };
+    const from = { id: o.user ?? 42, is_bot: false, first_name: 'Ann', username: o.username ?? 'ann' };
+    this.updates.push({ update_id: this.nextUpdate++, callback_query: { id, from, message, chat_instance: String(-chatId), data: o.data ?? button!.callback_data } });
+    this.waiters.splice(0).forEach((w) => w());
+    return id;
+  }
+
   /** Messages the bot sent to a chat (replies, documents). */
   to(chat: number | string): TgSent[] {
     return this.sent.filter((s) => s.chat_id === String(chat));
@@ -132,7 +161,12 @@ export class TelegramFake {
         this.commands = typeof p.commands === 'string' ? JSON.parse(p.commands) : (p.commands as typeof this.commands);
         return ok(true);
       case 'getUpdates': {
-        if (this.conflict) return json(res, 409, { ok: false, error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' });
+        const conflict = () => json(res, 409, { ok: false, error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' });
+        if (this.conflict) return conflict();
+        if (this.activePoll) {
+          this.conflicts++;
+          this.activePoll();
+        }
         if (this.destroyNextPoll && Number(p.timeout ?? 0) > 0) {
           this.destroyNextPoll = false;
           this.destroyedPolls++;
@@ -143,13 +177,25 @@ export class TelegramFake {
         const timeout = Math.min(Number(p.timeout ?? 0), 1);
         let pending = this.updates.filter((u) => u.update_id >= offset);
         if (!pending.length && timeout > 0) {
-          await new Promise<void>((r) => {
-            const t = setTimeout(r, timeout * 1000);
-            this.waiters.push(() => {
+          const outcome = await new Promise<'answer' | 'conflict' | 'gone'>((r) => {
+            const finish = (o: 'answer' | 'conflict' | 'gone') => {
               clearTimeout(t);
-              r();
-            });
+              const i = this.waiters.indexOf(wake);
+              if (i >= 0) this.waiters.splice(i, 1);
+              if (this.activePoll === terminate) this.activePoll = undefined;
+              res.off('close', gone);
+              r(o);
+            };
+            const wake = () => finish('answer');
+            const terminate = () => finish('conflict');
+            const gone = () => finish('gone'); // the client gave up (aborted): no longer a poller
+            const t = setTimeout(wake, timeout * 1000);
+            this.waiters.push(wake);
+            this.activePoll = terminate;
+            res.on('close', gone);
           });
+          if (outcome === 'conflict') return conflict();
+          if (outcome === 'gone') return;
           pending = this.updates.filter((u) => u.update_id >= offset);
         }
         this.updates = this.updates.filter((u) => u.update_id >= offset);
@@ -160,7 +206,9 @@ export class TelegramFake {
         const text = String(p.text ?? '');
         if (text.length > 4096) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' });
         const rp = (typeof p.reply_parameters === 'string' ? JSON.parse(p.reply_parameters) : p.reply_parameters) as { message_id?: number } | undefined;
-        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, text, parse_mode: p.parse_mode as string, reply_to: rp?.message_id ?? (p.reply_to_message_id as number), edits: [], times: [Date.now()] };
+        const markup = (typeof p.reply_markup === 'string' ? JSON.parse(p.reply_markup) : p.reply_markup) as TgSent['reply_markup'];
+        for (const b of markup?.inline_keyboard.flat() ?? []) if (Buffer.byteLength(b.callback_data ?? '') > 64) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: BUTTON_DATA_INVALID' });
+        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, text, parse_mode: p.parse_mode as string, reply_to: rp?.message_id ?? (p.reply_to_message_id as number), ...(markup ? { reply_markup: markup } : {}), edits: [], times: [Date.now()] };
         this.sent.push(s);
         return ok({ message_id: s.message_id, date: Math.floor(Date.now() / 1000), chat: chat(p.chat_id), from: this.me, text });
       }
@@ -183,6 +231,9 @@ export class TelegramFake {
         this.sent.push(s);
         return ok({ message_id: s.message_id, chat: chat(p.chat_id), document: { file_id: 'X', file_name: doc.name } });
       }
+      case 'answerCallbackQuery':
+        this.answers.push({ callback_query_id: String(p.callback_query_id), ...(p.text ? { text: String(p.text) } : {}) });
+        return ok(true);
       case 'deleteMessage':
         this.deleted.push(`${String(p.chat_id)}|${String(p.message_id)}`);
         return ok(true);

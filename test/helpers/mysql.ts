@@ -2,7 +2,9 @@
 import crypto from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { openStore, type Engine, type Store } from '../../src/store/db.js';
+import { migrateToLatest } from '../../src/store/migrate.js';
 import { mysqlUrl, tmpDir } from './env.js';
 
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -32,4 +34,25 @@ export async function openScratchStore(engine: Engine): Promise<{ store: Store; 
   }
   const store = openStore({ sqlitePath: path.join(tmpDir(), 'scratch.sqlite') });
   return { store, close: () => store.close() };
+}
+
+/**
+ * Inside a `describe`: a fresh, migrated store on `engine` for the block's tests (opened before them, closed
+ * after). Read `.store` inside the tests.
+ */
+export function useMigratedScratchStore(engine: Engine): { readonly store: Store } {
+  let opened: { store: Store; close(): Promise<void> } | undefined;
+  beforeAll(async () => {
+    opened = await openScratchStore(engine);
+    await migrateToLatest(opened.store);
+  });
+  afterAll(async () => {
+    await opened?.close();
+  });
+  return {
+    get store(): Store {
+      if (!opened) throw new Error('the scratch store is opened in beforeAll; read it inside a test');
+      return opened.store;
+    },
+  };
 }

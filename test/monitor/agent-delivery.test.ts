@@ -4,7 +4,7 @@
 // through, a call the bot refuses even alone is skipped so the position advances, a CDR post a proxy refuses
 // (403/404) is retried whole with back-off and nothing skipped; and the pure parts: the
 // spool acknowledging by id while it is trimmed, CDR times in local time or UTC, jitter bounds, enrolment
-// over an existing config, host facts.
+// over an existing config, host facts; a 503's Retry-After is waited before the same batch is sent again.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -27,8 +27,11 @@ const sub = (name: string) => {
   fs.mkdirSync(d, { recursive: true });
   return d;
 };
-const cdrLine = (id: string, dst: string, lastdata = `PJSIP/${dst}@trunk,300,`) =>
-  `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-01","PJSIP/trunk-02","Dial","${lastdata}","2026-11-22 10:00:00","2026-11-22 10:00:02","2026-11-22 10:01:02",62,60,"ANSWERED","DOCUMENTATION","","${id}"\n`;
+// cdr-csv's column order: …, amaflags, uniqueid, userfield.
+const cdrLine = (id: string, dst: string, lastdata = `PJSIP/${dst}@trunk,300,`, userfield = '') =>
+  `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-01","PJSIP/trunk-02","Dial","${lastdata}","2026-11-22 10:00:00","2026-11-22 10:00:02","2026-11-22 10:01:02",62,60,"ANSWERED","DOCUMENTATION","${id}","${userfield}"\n`;
+/** The uniqueid part of a stored call id (uniqueid#fingerprint). */
+const uid = (callId: string) => callId.split('#')[0]!;
 
 async function setup(t: TestApp, name: string) {
   const svc = t.app.services.monitor;
@@ -91,13 +94,13 @@ describe('agent delivery against the bot', () => {
     const pad = 'x'.repeat(300);
     const lines: string[] = [];
     for (let i = 0; i < 12_000; i++) lines.push(cdrLine(`1700000000.${i}`, `55${String(i).padStart(8, '0')}`, pad));
-    lines.splice(6000, 0, cdrLine('1700000000.long', '5599999999', 'y'.repeat(100_000)));
+    lines.splice(6000, 0, cdrLine('1700000000.99999', '5599999999', 'y'.repeat(100_000)));
     const text = lines.join('');
     expect(Buffer.byteLength(text)).toBeGreaterThan(4 * 1024 * 1024); // > the read window and the bot's body limit
     fs.appendFileSync(cfg.cdrPath, text);
     const count = async () => Number((await t.app.db.selectFrom('mon_cdr_calls').select((eb) => eb.fn.countAll().as('n')).where('node_id', '=', e.nodeId).executeTakeFirstOrThrow()).n);
     await until('all 12 001 calls stored', async () => (await count()) === 12_001, 90_000);
-    const long = await t.app.db.selectFrom('mon_cdr_calls').selectAll().where('call_id', '=', '1700000000.long').executeTakeFirstOrThrow();
+    const long = await t.app.db.selectFrom('mon_cdr_calls').selectAll().where('call_id', 'like', '1700000000.99999#%').executeTakeFirstOrThrow();
     expect(long.raw!.length).toBe(4000);
     expect(long.dst).toBe('5599999999');
     const pos = () => JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'cdr-position.json'), 'utf8')) as { offset: number };
@@ -127,6 +130,47 @@ describe('agent delivery against the bot', () => {
       expect(gaps[i]).toBeLessThan(want + 5000); // only "not stuck": a loaded machine delays timers a lot
     });
     expect(a.spoolState.size).toBe(1); // kept for later
+  }, 30_000);
+
+  it('waits what a 503 Retry-After asks (past its own back-off, within backoffMaxMs), then delivers the same batch', async () => {
+    // A stand-in bot on loopback: the first post is answered 503 with Retry-After: 2, the next ones 200.
+    const posts: { at: number; ids: string[] }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        if (req.url === '/api/v1/agent/config') return void res.end(JSON.stringify({ sensors: [], cdr: { enabled: false } }));
+        if (req.url !== '/api/v1/agent/results') return void res.writeHead(404).end('{"error":"not found"}');
+        const ids = ((JSON.parse(body) as { results: { id: string }[] }).results ?? []).map((r) => r.id);
+        posts.push({ at: Date.now(), ids });
+        if (posts.length === 1) {
+          res.writeHead(503, { 'retry-after': '2' });
+          return void res.end(JSON.stringify({ error: 'the bot is busy storing results; retry later' }));
+        }
+        res.end(JSON.stringify({ ok: true, stored: ids.length, duplicates: 0 }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const waits: number[] = [];
+      const cfg = agentConfig(t, { nodeId: 1, token: 'x'.repeat(20) }, { server: `http://127.0.0.1:${port}`, backoffMaxMs: 5000, cdrSource: 'off' });
+      const id = uuidv7();
+      new Spool(cfg.spoolDir, cfg.spoolMaxBytes).append([{ id, sensorId: 1, at: Date.now(), status: 0, output: 'x', perfdata: [] }]);
+      const a = new Agent(cfg, { log: (_l, msg, extra) => void (msg.startsWith('upload failed') && waits.push(extra!.retryMs as number)) });
+      agents.push(a);
+      await a.start();
+      await until('the batch delivered after the wait', () => posts.some((p, i) => i > 0 && p.ids.includes(id)), 15_000);
+      await a.stop();
+      expect(waits[0]).toBe(2000); // Retry-After: 2, not the first back-off step (500 ms)
+      const again = posts.findIndex((p, i) => i > 0 && p.ids.includes(id));
+      expect(posts[0]!.ids).toEqual([id]);
+      expect(posts[again]!.at - posts[0]!.at).toBeGreaterThanOrEqual(1980);
+      expect(a.spoolState.size).toBe(0); // acknowledged, so gone from the spool
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   }, 30_000);
 
   it('enrol over an existing config: new 0600 file with the token, other keys kept', async () => {
@@ -167,11 +211,12 @@ describe('CDR post that the bot refuses even alone (monitor.bodyLimitBytes 2048)
     const logs: string[] = [];
     a = new Agent(cfg, { log: (_l, msg) => void logs.push(msg) });
     await a.start();
-    fs.appendFileSync(cfg.cdrPath, cdrLine('1.1', '100') + cdrLine('1.2', '200', 'z'.repeat(3000)) + cdrLine('1.3', '300') + cdrLine('1.4', '400'));
-    const ids = async () => (await t.app.db.selectFrom('mon_cdr_calls').select('call_id').orderBy('call_id').execute()).map((r) => r.call_id);
+    fs.appendFileSync(cfg.cdrPath, cdrLine('1763000001.1', '100') + cdrLine('1763000001.2', '200', 'z'.repeat(3000)) + cdrLine('1763000001.3', '300') + cdrLine('1763000001.4', '400'));
+    const ids = async () => (await t.app.db.selectFrom('mon_cdr_calls').select('call_id').orderBy('call_id').execute()).map((r) => uid(r.call_id));
     await until('the calls around the refused one', async () => (await ids()).length === 3);
-    expect(await ids()).toEqual(['1.1', '1.3', '1.4']);
-    expect(a.cdrSkipped).toBe(1);
+    expect(await ids()).toEqual(['1763000001.1', '1763000001.3', '1763000001.4']);
+    // The last post's calls are in the store before the agent has read the bot's reply and counted the skip.
+    await until('the refused call counted', () => a!.cdrSkipped === 1);
     expect(logs).toContain('CDR call refused by the bot; skipped');
     await until('position at the end', () => (JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'cdr-position.json'), 'utf8')) as { offset: number }).offset === fs.statSync(cfg.cdrPath).size);
     expect(a.cdrSkipped).toBe(1); // still once: nothing is re-read after the position passed it
@@ -202,7 +247,7 @@ describe('CDR posts a proxy in front of the bot refuses (403, then 404)', () => 
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
         req.on('end', () => {
-          refused.push({ at: Date.now(), status, calls: (JSON.parse(Buffer.concat(chunks).toString()) as { calls: { callId: string }[] }).calls.map((c) => c.callId) });
+          refused.push({ at: Date.now(), status, calls: (JSON.parse(Buffer.concat(chunks).toString()) as { calls: { callId: string }[] }).calls.map((c) => uid(c.callId)) });
           res.writeHead(status, { 'content-type': 'text/html' }).end('<html><body>Forbidden by policy</body></html>');
         });
         return;
@@ -220,16 +265,16 @@ describe('CDR posts a proxy in front of the bot refuses (403, then 404)', () => 
     const retries: number[] = [];
     a = new Agent(cfg, { log: (_l, msg, extra) => void (msg === 'CDR upload failed; will retry' && retries.push(extra!.retryMs as number)) });
     await a.start();
-    fs.appendFileSync(cfg.cdrPath, cdrLine('p.1', '100') + 'not a cdr line\n' + cdrLine('p.2', '200') + cdrLine('p.3', '300'));
+    fs.appendFileSync(cfg.cdrPath, cdrLine('1763000002.1', '100') + 'not a cdr line\n' + cdrLine('1763000002.2', '200') + cdrLine('1763000002.3', '300'));
     await until('four refused posts', () => refused.length >= 4, 20_000);
     refuse = 404;
     await until('a refused post with 404', () => refused.some((r) => r.status === 404), 20_000);
     refuse = 0;
-    const ids = async () => (await t.app.db.selectFrom('mon_cdr_calls').select('call_id').where('node_id', '=', e.nodeId).orderBy('call_id').execute()).map((r) => r.call_id);
+    const ids = async () => (await t.app.db.selectFrom('mon_cdr_calls').select('call_id').where('node_id', '=', e.nodeId).orderBy('call_id').execute()).map((r) => uid(r.call_id));
     await until('the calls stored', async () => (await ids()).length === 3, 20_000);
-    expect(await ids()).toEqual(['p.1', 'p.2', 'p.3']);
+    expect(await ids()).toEqual(['1763000002.1', '1763000002.2', '1763000002.3']);
     // Every refused post carried all three calls (no halving), and the attempts were spaced by the back-off.
-    for (const r of refused) expect(r.calls).toEqual(['p.1', 'p.2', 'p.3']);
+    for (const r of refused) expect(r.calls).toEqual(['1763000002.1', '1763000002.2', '1763000002.3']);
     expect(retries.slice(0, 4)).toEqual([500, 1000, 2000, 2000]);
     for (let i = 1; i < Math.min(refused.length, 5); i++) expect(refused[i]!.at - refused[i - 1]!.at).toBeGreaterThanOrEqual(retries[i - 1]! - 20);
     await until('position at the end', () => (JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'cdr-position.json'), 'utf8')) as { offset: number }).offset === fs.statSync(cfg.cdrPath).size);
@@ -295,21 +340,21 @@ describe('agent pure parts', () => {
     const csv = path.join(d, 'Master.csv');
     fs.writeFileSync(csv, '');
     const tail = new CdrTail(csv, path.join(d, 'pos.json'));
-    fs.appendFileSync(csv, cdrLine('a.1', '100') + cdrLine('a.2', '200', 'q'.repeat(10_000)) + cdrLine('a.3', '300'));
+    fs.appendFileSync(csv, cdrLine('1763000003.1', '100') + cdrLine('1763000003.2', '200', 'q'.repeat(10_000)) + cdrLine('1763000003.3', '300'));
     const got: string[] = [];
     let skipped = 0;
     for (let i = 0; i < 10; i++) {
       const r = tail.read(4096);
       if (!r) break;
-      got.push(...r.calls.map((c) => c.callId));
+      got.push(...r.calls.map((c) => uid(c.callId)));
       skipped += r.skippedEnds.length;
       tail.commit(r.next);
     }
-    expect(got).toEqual(['a.1', 'a.3']);
+    expect(got).toEqual(['1763000003.1', '1763000003.3']);
     expect(skipped).toBe(1);
     expect(tail.read(4096)).toBeNull();
     // A restart inside the long line resumes skipping (the state is persisted).
-    fs.appendFileSync(csv, cdrLine('a.4', '400', 'r'.repeat(10_000)) + cdrLine('a.5', '500'));
+    fs.appendFileSync(csv, cdrLine('1763000003.4', '400', 'r'.repeat(10_000)) + cdrLine('1763000003.5', '500'));
     const r1 = tail.read(4096)!;
     tail.commit(r1.next);
     const again = new CdrTail(csv, path.join(d, 'pos.json'));
@@ -317,10 +362,10 @@ describe('agent pure parts', () => {
     for (let i = 0; i < 10; i++) {
       const r = again.read(4096);
       if (!r) break;
-      rest.push(...r.calls.map((c) => c.callId));
+      rest.push(...r.calls.map((c) => uid(c.callId)));
       again.commit(r.next);
     }
-    expect([...r1.calls.map((c) => c.callId), ...rest]).toEqual(['a.5']);
+    expect([...r1.calls.map((c) => uid(c.callId)), ...rest]).toEqual(['1763000003.5']);
   });
 
   it('CDR fields are cut to what the bot accepts', () => {

@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { alerts, parseRange, statusFor } from '../../src/agent/range.js';
-import { parsePerfdata, parsePluginOutput } from '../../src/agent/perfdata.js';
-import { parseRegistrations, runNagios, splitWords } from '../../src/agent/checks.js';
+import { alerts, parseRange, statusFor } from '../../src/wire/range.js';
+import { parsePerfdata, parsePluginOutput } from '../../src/wire/perfdata.js';
+import { runNagios, splitWords } from '../../src/agent/checks.js';
+import { parseRegistrations } from '../../src/agent/sensors/sip-registrations.js';
 import { Spool } from '../../src/agent/spool.js';
 import { CdrTail } from '../../src/agent/cdr.js';
 import { tmpDir } from '../helpers/env.js';
@@ -117,33 +118,34 @@ describe('spool', () => {
 });
 
 describe('CDR tail', () => {
-  const line = (id: string, dst: string) => `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-01","PJSIP/trunk-02","Dial","PJSIP/${dst}@trunk,300,","2026-11-22 10:00:00","2026-11-22 10:00:02","2026-11-22 10:01:02",62,60,"ANSWERED","DOCUMENTATION","","${id}"\n`;
+  const line = (id: string, dst: string) => `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-01","PJSIP/trunk-02","Dial","PJSIP/${dst}@trunk,300,","2026-11-22 10:00:00","2026-11-22 10:00:02","2026-11-22 10:01:02",62,60,"ANSWERED","DOCUMENTATION","${id}",""\n`;
+  const uid = (callId: string) => callId.split('#')[0]!;
   it('remembers its position across restarts and handles rotation and truncation', () => {
     const csv = path.join(dir, 'Master.csv');
     const state = path.join(dir, 'cdr.json');
-    fs.writeFileSync(csv, line('old.1', '100'));
+    fs.writeFileSync(csv, line('1763000010.1', '100'));
     let t = new CdrTail(csv, state);
     expect(t.read()).toBeNull(); // history at first start is not news
-    fs.appendFileSync(csv, line('a.1', '0900111') + '"partial');
+    fs.appendFileSync(csv, line('1763000010.2', '0900111') + '"partial');
     let r = t.read()!;
-    expect(r.calls.map((c) => [c.callId, c.dst, c.src, c.duration, c.disposition])).toEqual([['a.1', '0900111', '2001', 62, 'ANSWERED']]);
+    expect(r.calls.map((c) => [uid(c.callId), c.dst, c.src, c.duration, c.disposition])).toEqual([['1763000010.2', '0900111', '2001', 62, 'ANSWERED']]);
     t.commit(r.next);
     t = new CdrTail(csv, state); // restart
     expect(t.read()).toBeNull();
-    fs.appendFileSync(csv, ',"x"\n' + line('b.1', '200'));
+    fs.appendFileSync(csv, ',"x"\n' + line('1763000010.3', '200'));
     fs.appendFileSync(csv, 'short\n'); // lines shorter than the 64-byte fingerprint
-    expect(t.read()!.calls.map((c) => c.callId)).toEqual(['b.1']);
+    expect(t.read()!.calls.map((c) => uid(c.callId))).toEqual(['1763000010.3']);
     r = t.read()!;
-    expect(r.calls.map((c) => c.callId)).toEqual(['b.1']);
+    expect(r.calls.map((c) => uid(c.callId))).toEqual(['1763000010.3']);
     t.commit(r.next);
     fs.renameSync(csv, `${csv}.1`); // rotation
-    fs.writeFileSync(csv, line('c.1', '300'));
+    fs.writeFileSync(csv, line('1763000010.4', '300'));
     r = t.read()!;
-    expect(r.calls.map((c) => c.callId)).toEqual(['c.1']);
+    expect(r.calls.map((c) => uid(c.callId))).toEqual(['1763000010.4']);
     t.commit(r.next);
     fs.truncateSync(csv, 0); // truncation
-    fs.appendFileSync(csv, line('d.1', '400'));
-    expect(t.read()!.calls.map((c) => c.callId)).toEqual(['d.1']);
+    fs.appendFileSync(csv, line('1763000010.5', '400'));
+    expect(t.read()!.calls.map((c) => uid(c.callId))).toEqual(['1763000010.5']);
   });
 });
 

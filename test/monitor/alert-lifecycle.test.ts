@@ -106,15 +106,15 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     // A window long enough that start() surely runs inside it, even on a loaded machine.
     const svc = new MonitorService(t.app, { ...t.app.config.monitor, groupWindowMs: 1500 });
     t.chat.clear();
-    const send = svc.send.bind(svc);
-    svc.send = async () => {
+    const send = svc.alerts.send.bind(svc.alerts);
+    svc.alerts.send = async () => {
       throw new Error('chat down');
     };
     await svc.ingest(node, [res('bt', 2, 'again')]);
     await svc.start(); // younger than the window: left to the group buffer
     await until('the failed flush logged', () => t.logs.some((l) => l.includes('grouped alert flush failed') && l.includes('chat down')), 10_000);
     expect((await openAlerts('bt'))[0]!.notified).toBe(0);
-    svc.send = send;
+    svc.alerts.send = send;
     await svc.tick();
     expect(alerts().filter((m) => /^🚨 alert #\d+ CRITICAL boot\/bt: again$/.test(m))).toHaveLength(1);
     await svc.ingest(node, [res('bt', 0)]);
@@ -195,8 +195,8 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     const svc = new MonitorService(t.app, t.app.config.monitor);
     const node = await nodeRow('quiet');
     // The cache refreshes between the check and the transaction, and the sensor is gone from the new list.
-    const s = svc as unknown as { sensorsOf: (id: number) => Promise<Map<number, unknown>> };
-    const real = s.sensorsOf.bind(svc);
+    const s = svc.sensors as unknown as { sensorsOf: (id: number) => Promise<Map<number, unknown>> };
+    const real = s.sensorsOf.bind(svc.sensors);
     let lookups = 0;
     s.sensorsOf = async (id) => (++lookups === 1 ? real(id) : new Map());
     const r = res('q1', 0, 'checked once');

@@ -3,7 +3,9 @@
 // real Debian Nagios plugins and built-ins; a CRITICAL opens an alert posted to chat and e-mailed to a real
 // SMTP server (smtp-server, parsed with mailparser) and resolves; the bot is stopped for a real gap
 // (MONITOR_GAP_MS, default 60 s as the issue asks) and every result from the gap arrives once, in order; killing the agent
-// raises a stale alert within its freshness limit; a premium-rate CDR line raises a fraud alert within 5 s.
+// raises a stale alert within its freshness limit; an agent restarted while the bot is down runs its saved sensor
+// list and those results arrive once the bot is back; a premium-rate CDR line raises a fraud alert within 5 s; a
+// Master.csv in cdr-csv's column order with a repeated userfield gives two calls.
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -151,7 +153,8 @@ esac
     const dm = chat.messages.find((m) => m.dmTo === 'admin' && m.text.includes('agent enroll'))!;
     expect(dm.secret).toBe(true);
     code = /--code (\S+)/.exec(dm.text)![1]!;
-    fs.writeFileSync(agentCfg, `spoolDir: ${dir}/spool\ncdrPath: ${cdrFile}\ncdrPollMs: 200\nconfigPollMs: 300\nheartbeatMs: 500\nbackoffMaxMs: 1000\nasterisk: ${dir}/asterisk\n`);
+    // The PBX admin's part: counted.sh lives in the test dir, so that dir is a plugin dir of this agent.
+    fs.writeFileSync(agentCfg, `spoolDir: ${dir}/spool\ncdrPath: ${cdrFile}\ncdrPollMs: 200\nconfigPollMs: 300\nheartbeatMs: 500\nbackoffMaxMs: 1000\nasterisk: ${dir}/asterisk\npluginDirs: [${PLUGINS}, ${dir}]\n`);
     const r = await runCli(['agent', 'enroll', '--server', url, '--code', code, '--config', agentCfg]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -254,11 +257,32 @@ esac
     await until('stale resolved', () => alertsText().find((t) => t.includes(`alert #${id} RESOLVED: node pbx1 is reporting again`)), 15_000);
   }, 40_000);
 
+  it('an agent restarted during a bot outage runs its saved sensor list; the results arrive when the bot is back', async () => {
+    const sensor = await app.db.selectFrom('mon_sensors').select('id').where('name', '=', 'counted').executeTakeFirstOrThrow();
+    await stopAgent();
+    await app.close();
+    const restartedAt = Date.now();
+    const spool = path.join(dir, 'spool', 'results.jsonl');
+    const since = () => fs.readFileSync(spool, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sensorId: number; at: number }).filter((r) => r.sensorId === sensor.id && r.at >= restartedAt);
+    try {
+      startAgent();
+      await until('results of the saved list spooled while the bot is down', () => since().length >= 3, 20_000);
+      expect(agentErr).toMatch(/running the saved sensor list until the bot answers/);
+    } finally {
+      await startBot();
+    }
+    const spooled = since().map((r) => r.at);
+    await until('the outage results stored', async () => {
+      const rows = await app.db.selectFrom('mon_records').select('at').where('sensor_id', '=', sensor.id).where('at', 'in', spooled).execute();
+      return rows.length === spooled.length;
+    }, 30_000);
+  }, 60_000);
+
   it('a CDR line to a premium-rate prefix raises a fraud alert within 5 s', async () => {
     await run('monitor fraud add 0900 premium Premium-rate numbers');
     await sleep(1000); // agent up and its CDR position taken
     const start = new Date().toISOString().slice(0, 19).replace('T', ' ');
-    const line = `"","2001","0900123456","from-internal","""Reception"" <2001>","PJSIP/2001-00000001","PJSIP/trunk-main-00000002","Dial","PJSIP/0900123456@trunk-main,300,","${start}","${start}","${start}",65,60,"ANSWERED","DOCUMENTATION","","1763860000.42"\n`;
+    const line = `"","2001","0900123456","from-internal","""Reception"" <2001>","PJSIP/2001-00000001","PJSIP/trunk-main-00000002","Dial","PJSIP/0900123456@trunk-main,300,","${start}","${start}","${start}",65,60,"ANSWERED","DOCUMENTATION","1763860000.42",""\n`;
     const written = Date.now();
     fs.appendFileSync(cdrFile, line);
     const alert = await until('fraud alert', () => alertsText().find((t) => /TOLL FRAUD\? pbx1: call from 2001 to 0900123456/.test(t)), 5000);
@@ -267,7 +291,21 @@ esac
     await until('fraud mail', () => mails.find((m) => /TOLL FRAUD/.test(m.subject ?? '')));
     const stored = await app.db.selectFrom('mon_cdr_calls').selectAll().execute();
     expect(stored).toHaveLength(1);
-    expect(stored[0]).toMatchObject({ dst: '0900123456', src: '2001', call_id: '1763860000.42' });
+    expect(stored[0]).toMatchObject({ dst: '0900123456', src: '2001', call_id: expect.stringMatching(/^1763860000\.42#[0-9a-f]{10}$/) });
+  }, 20_000);
+
+  it('stores two calls with the same userfield from a Master.csv in cdr-csv\'s column order', async () => {
+    // accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start, answer, end,
+    // duration, billsec, disposition, amaflags, uniqueid, userfield (loguniqueid/loguserfield=yes).
+    const start = new Date().toISOString().slice(0, 19).replace('T', ' ');
+    const line = (uniqueid: string, dst: string) => `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-00000003","PJSIP/${dst}-00000004","Dial","PJSIP/${dst},30,","${start}","${start}","${start}",12,10,"ANSWERED","DOCUMENTATION","${uniqueid}","queue-sales"\n`;
+    fs.appendFileSync(cdrFile, line('1763860100.51', '2002') + line('1763860100.52', '2003'));
+    const rows = await until('both calls stored', async () => {
+      const r = await app.db.selectFrom('mon_cdr_calls').select(['call_id', 'dst', 'raw']).where('dst', 'in', ['2002', '2003']).orderBy('dst').execute();
+      return r.length === 2 && r;
+    });
+    expect(rows.map((r) => [r.dst, r.call_id.split('#')[0]])).toEqual([['2002', '1763860100.51'], ['2003', '1763860100.52']]);
+    expect(rows.every((r) => r.raw!.endsWith('"queue-sales"'))).toBe(true);
   }, 20_000);
 
   it('never shows the enrolment code or token in channels, audit or logs', async () => {

@@ -1,6 +1,6 @@
 // The alert engine on both engines: soft/hard states, grouping of several failing sensors, repeats until
 // acknowledged, silences, flapping, retention pruning, records with a PNG chart, fraud bursts and
-// out-of-hours calls, and the chat commands around them.
+// out-of-hours calls (grouped per rule), and the chat commands around them.
 import crypto from 'node:crypto';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,7 +96,7 @@ describe.each(['sqlite', 'mysql'] as const)('monitor service on %s', (engine) =>
     const file = t.chat.last()!.files[0]!;
     expect(file.name).toBe('pbx9-s-a.png');
     const png = PNG.sync.read(file.data);
-    expect(png.width).toBe(900);
+    expect(png.width).toBe(1000);
     expect((await t.run('monitor records pbx9 s-b')).replies[0]).toMatch(/keeps only its last state/);
     await t.app.db.updateTable('mon_records').set({ at: Date.now() - 31 * 86_400_000 }).where('sensor_id', '=', ids.a!).execute();
     expect(await t.app.services.monitor.prune()).toBe(2);
@@ -112,11 +112,17 @@ describe.each(['sqlite', 'mysql'] as const)('monitor service on %s', (engine) =>
     await svc.ingestCdr(node, [call('2002')]); // internal, no alert even out of hours
     expect(alerts()).toEqual([]);
     await svc.ingestCdr(node, [call('+441234567'), call('00449876543')]);
-    expect(alerts().filter((m) => /TOLL FRAUD\? pbx9: call from 2001 to \+441234567.*international prefix 0044 \(UK\); outside business hours/.test(m))).toHaveLength(1);
+    // One alert for the rule's group, listing both calls with their reasons.
+    expect(alerts()).toHaveLength(1);
+    expect(alerts()[0]).toMatch(/TOLL FRAUD\? pbx9: 2 suspicious calls — international prefix 0044 \(UK\)/);
+    expect(alerts()[0]).toMatch(/2001 → \+441234567 .*— international prefix 0044 \(UK\); outside business hours/);
     await svc.ingestCdr(node, [call('0044111222')]);
-    expect(alerts().filter((m) => /TOLL FRAUD BURST pbx9: 3 suspicious calls/.test(m))).toHaveLength(1);
+    expect(alerts()).toHaveLength(1);
+    expect(alerts()[0]).toMatch(/TOLL FRAUD\? pbx9: 3 suspicious calls/);
+    expect(alerts()[0]).toMatch(/0044111222 .*; 3 outbound calls within an hour \(limit 2\)/);
     await svc.ingestCdr(node, [call('5551234567')]);
-    expect(alerts().filter((m) => /to 5551234567.*outside business hours/.test(m))).toHaveLength(1);
+    expect(alerts()).toHaveLength(2);
+    expect(alerts()[1]).toMatch(/TOLL FRAUD\? pbx9: call from 2001 to 5551234567 at .* — outside business hours; 4 outbound calls within an hour \(limit 2\)/);
     const id = /^(\d+)\s/m.exec(rules.split('\n').slice(3).join('\n'))![1];
     expect((await t.run(`monitor fraud rm ${id}`)).exitCode).toBe(0);
   });

@@ -8,7 +8,7 @@ import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
 import { driver as audiocodes } from '../../drivers/phones/audiocodes-405hd.js';
 import { driver as fanvil } from '../../drivers/phones/fanvil-x1sg.js';
-import type { Phone, PhoneDriver, ProvisionSettings } from '../../src/provision/driver.js';
+import type { Phone, PhoneDriver, ProvisionSettings } from '../../drivers/phones/contract.js';
 import { DriverSet } from '../../src/provision/drivers.js';
 
 const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'golden');
@@ -33,24 +33,24 @@ function phone(model: PhoneDriver, mac: string, extension: string, name: string,
   return p;
 }
 
-// /work/shared/fixtures: phones-fanvil-en.csv, phones-fanvil-pt.xlsx, phones-provisionador.csv, phones-mixed-models.csv, phones-audiocodes-pt.csv
+// test/fixtures: phones-fanvil-en.csv, phones-fanvil-pt.xlsx, phones-provisionador.csv, phones-mixed-models.csv, phones-audiocodes-pt.csv
 const FANVIL_PHONES: Phone[] = [
-  phone(fanvil, '0c383e123456', '1001', 'Reception', 'Xp4!rT9wq2', 'pbx.example.lan', 'Lobby'),
-  phone(fanvil, '0c383e123457', '1002', 'Silva, Ana', 'K8#mq2Lzv7', '', '12'),
-  phone(fanvil, '0c383e123458', '1003', 'Support Desk', 'Zr7$wq1Nb4', 'pbx.example.lan', 'Support'),
-  phone(fanvil, '0c383e123459', '1004', 'Warehouse', 'Tq9%ab3Cd1', 'pbx.example.lan', 'Warehouse'),
-  phone(fanvil, '0c383eabcd01', '1101', 'Recepção', 'Pw#1101abcd', 'pbx.example.lan', 'Térreo'),
-  phone(fanvil, '0c383eabcd02', '1102', 'Laboratório', 'Pw#1102abcd', '', '2º andar'),
-  phone(fanvil, '0c383eabcd03', '1103', 'Diretoria', 'Pw#1103abcd', 'pbx.example.lan', '3º andar'),
-  phone(fanvil, '0c383e550001', '6001', '', 'Pw#6001abcd', 'pbx.example.lan'),
-  phone(fanvil, '0c383e550002', '6002', '', 'Pw#6002abcd', 'pbx.example.lan'),
-  phone(fanvil, '0c383e000001', '3001', 'Front Desk', 'Pw!3001abcd'),
+  phone(fanvil, '0c383e4d210a', '2301', 'Front Office', 'Vt6@pL3nq8', 'pbx.example.lan', 'Atrium'),
+  phone(fanvil, '0c383e4d210b', '2302', 'Moreau, Claire', 'H5#ws9Kdx2', '', '14'),
+  phone(fanvil, '0c383e4d210c', '2303', 'Help Desk', 'Qm3$zr8Fy6', 'pbx.example.lan', 'Helpdesk'),
+  phone(fanvil, '0c383e4d210d', '2304', 'Loading Dock', 'Bn2%tc7Gv5', 'pbx.example.lan', 'Dock'),
+  phone(fanvil, '0c383e5e3201', '2411', 'Secretária', 'Tz5#2411kq', 'pbx.example.lan', 'Pátio'),
+  phone(fanvil, '0c383e5e3202', '2412', 'Almoxarifado', 'Tz5#2412kq', '', '1º andar'),
+  phone(fanvil, '0c383e5e3203', '2413', 'Gerência', 'Tz5#2413kq', 'pbx.example.lan', 'Galpão Norte'),
+  phone(fanvil, '0c383e816501', '2741', '', 'Pv#2741abcd', 'pbx.example.lan'),
+  phone(fanvil, '0c383e816502', '2742', '', 'Pv#2742abcd', 'pbx.example.lan'),
+  phone(fanvil, '0c383e705401', '2631', 'Mail Room', 'Mx!2631abcd'),
 ];
 const AUDIOCODES_PHONES: Phone[] = [
-  phone(audiocodes, '00908f000001', '3002', 'Back Office', 'Pw!3002abcd'),
-  phone(audiocodes, '00908faabb01', '2001', 'João Conceição', 'Senha#2001x', 'pbx.example.lan', 'Recepção'),
-  phone(audiocodes, '00908faabb02', '2002', 'Inês Araújo', 'Senha#2002y', 'pbx.example.lan', 'Financeiro'),
-  phone(audiocodes, '00908faabb03', '2003', 'Sala de Reunião', 'Senha#2003z', '', 'Reunião 1'),
+  phone(audiocodes, '00908f705402', '2632', 'Night Shift', 'Mx!2632abcd'),
+  phone(audiocodes, '00908f6f4301', '2521', 'Conceição Brandão', 'Ac#2521vMx', 'pbx.example.lan', 'Expedição'),
+  phone(audiocodes, '00908f6f4302', '2522', 'Lúcia Gonçalves', 'Ac#2522wNy', 'pbx.example.lan', 'Jurídico'),
+  phone(audiocodes, '00908f6f4303', '2523', 'Sala de Vídeo', 'Ac#2523xPz', '', 'Auditório 2'),
 ];
 
 const GOLDEN_SETS: [dir: string, driver: PhoneDriver, settings: ProvisionSettings, phones: Phone[]][] = [
@@ -111,12 +111,12 @@ describe('Fanvil X1SG driver', () => {
     const body = fanvil.render(reception, SETTINGS)[0]!.body;
     const lines = body.split('\r\n');
     expect(lines[0]).toBe('<<VOIP CONFIG FILE>>Version:2.0001'.padEnd(64));
-    expect(body).toContain('SIP1 Phone Number  :1001\r\n');
-    expect(body).toContain('SIP1 Display Name  :Reception\r\n');
+    expect(body).toContain('SIP1 Phone Number  :2301\r\n');
+    expect(body).toContain('SIP1 Display Name  :Front Office\r\n');
     expect(body).toContain('SIP1 Register Addr :pbx.example.lan\r\n');
     expect(body).toContain('SIP1 Register Port :5060\r\n');
-    expect(body).toContain('SIP1 Register User :1001\r\n');
-    expect(body).toContain('SIP1 Register Pswd :Xp4!rT9wq2\r\n');
+    expect(body).toContain('SIP1 Register User :2301\r\n');
+    expect(body).toContain('SIP1 Register Pswd :Vt6@pL3nq8\r\n');
     expect(body).toContain('SIP1 Enable Reg    :1\r\n');
     expect(body).toContain('SNTP Server        :pool.ntp.org\r\n');
     expect(body).toContain('Time Zone          :-12\r\n');
@@ -151,7 +151,7 @@ describe('Fanvil X1SG driver', () => {
     it(`${format}: line 2 uses SIP2`, () => {
       const body = fanvil.render({ ...reception, line: 2 }, settings)[0]!.body;
       if (format === 'text') {
-        expect(body).toContain('SIP2 Register User :1001\r\n');
+        expect(body).toContain('SIP2 Register User :2301\r\n');
         expect(body).not.toMatch(/SIP1 /);
       } else {
         expect(body).toContain('<line index="2">');
@@ -201,7 +201,7 @@ describe('Fanvil X1SG driver', () => {
       expect(parsed.texts).toContain(tricky.password);
     }
     const accented = fanvil.render(FANVIL_PHONES[4]!, XML)[0]!.body;
-    expect(accented).toContain('<DisplayName>Recepção</DisplayName>');
+    expect(accented).toContain('<DisplayName>Secretária</DisplayName>');
     expect(parseXml(accented)).toMatchObject({ ok: true });
   });
 
@@ -218,7 +218,7 @@ describe('Fanvil X1SG driver', () => {
     expect(problems({ name: 'Front\nDesk' })).toEqual([{ field: 'name', message: 'has a line break; Fanvil config lines cannot carry it' }]);
     expect(problems({ name: 'Front\rDesk' })[0]?.field).toBe('name');
     expect(problems({ password: 'abc\u0007def' })).toEqual([{ field: 'password', message: 'has a control character (code 7); Fanvil config lines cannot carry it' }]);
-    expect(problems({ name: ' Reception' })).toEqual([{ field: 'name', message: 'starts or ends with a space, which Fanvil phones strip from config lines' }]);
+    expect(problems({ name: ' Front Office' })).toEqual([{ field: 'name', message: 'starts or ends with a space, which Fanvil phones strip from config lines' }]);
     expect(problems({ password: 'secret ' })[0]?.field).toBe('password');
     expect(problems({ name: 'x'.repeat(33) })).toEqual([{ field: 'name', message: 'is 33 characters long; a Fanvil display name holds at most 32' }]);
     expect(problems({ name: 'ç'.repeat(32) })).toEqual([]);
@@ -279,18 +279,18 @@ describe('Fanvil X1SG driver', () => {
 });
 
 describe('AudioCodes 405HD driver', () => {
-  const joao = AUDIOCODES_PHONES[1]!;
+  const conceicao = AUDIOCODES_PHONES[1]!;
 
   it('renders <MAC>.cfg key=value lines: line 0, registrar/proxy, NTP and zone, admin, static provisioning', () => {
-    const [f] = audiocodes.render(joao, SETTINGS);
-    expect(f!.name).toBe('00908FAABB01.cfg');
+    const [f] = audiocodes.render(conceicao, SETTINGS);
+    expect(f!.name).toBe('00908F6F4301.cfg');
     const body = f!.body;
     for (const line of [
       'voip/line/0/enabled=1',
-      'voip/line/0/id=2001',
-      'voip/line/0/description=João Conceição',
-      'voip/line/0/auth_name=2001',
-      'voip/line/0/auth_password=Senha#2001x',
+      'voip/line/0/id=2521',
+      'voip/line/0/description=Conceição Brandão',
+      'voip/line/0/auth_name=2521',
+      'voip/line/0/auth_password=Ac#2521vMx',
       'voip/signalling/sip/proxy_address=pbx.example.lan',
       'voip/signalling/sip/proxy_port=5060',
       'voip/signalling/sip/sip_registrar/addr=pbx.example.lan',
@@ -307,28 +307,28 @@ describe('AudioCodes 405HD driver', () => {
   });
 
   it('the zone is written as ±HH:MM', () => {
-    const off = (m: number) => /system\/ntp\/gmt_offset=(\S+)/.exec(audiocodes.render(joao, { ...SETTINGS, utcOffsetMinutes: m })[0]!.body)![1];
+    const off = (m: number) => /system\/ntp\/gmt_offset=(\S+)/.exec(audiocodes.render(conceicao, { ...SETTINGS, utcOffsetMinutes: m })[0]!.body)![1];
     expect([off(-180), off(0), off(330), off(-570)]).toEqual(['-03:00', '+00:00', '+05:30', '-09:30']);
   });
 
   it('version 2 renders a higher version than version 1 and a different body', () => {
-    const v = (version: number) => audiocodes.render(joao, { ...SETTINGS, version })[0]!.body;
+    const v = (version: number) => audiocodes.render(conceicao, { ...SETTINGS, version })[0]!.body;
     const num = (b: string) => Number(/^; config version (\d+)$/m.exec(b)![1]);
     expect(num(v(2))).toBeGreaterThan(num(v(1)));
     expect(v(2)).not.toBe(v(1));
   });
 
   it('line 2 maps to voip/line/1', () => {
-    const body = audiocodes.render({ ...joao, line: 2 }, SETTINGS)[0]!.body;
-    expect(body).toContain('voip/line/1/auth_name=2001\n');
+    const body = audiocodes.render({ ...conceicao, line: 2 }, SETTINGS)[0]!.body;
+    expect(body).toContain('voip/line/1/auth_name=2521\n');
     expect(body).not.toContain('voip/line/0/');
   });
 
   it('basic auth is embedded in the provisioning URL, percent-encoded', () => {
-    const body = audiocodes.render(joao, { ...SETTINGS, auth: { user: 'phones', password: 'p@ss:w/rd' } })[0]!.body;
+    const body = audiocodes.render(conceicao, { ...SETTINGS, auth: { user: 'phones', password: 'p@ss:w/rd' } })[0]!.body;
     expect(body).toContain('provisioning/configuration/url=http://phones:p%40ss%3Aw%2Frd@10.20.0.5:8080/provision/\n');
     expect(new URL(/configuration\/url=(\S+)/.exec(body)![1]!).password).toBe('p%40ss%3Aw%2Frd');
-    const plain = audiocodes.render(joao, { ...SETTINGS, auth: AUTH })[0]!.body;
+    const plain = audiocodes.render(conceicao, { ...SETTINGS, auth: AUTH })[0]!.body;
     expect(count(plain, AUTH.password)).toBe(1);
   });
 
@@ -341,7 +341,7 @@ describe('AudioCodes 405HD driver', () => {
   });
 
   it('validate names what key=value lines cannot carry', () => {
-    const problems = (p: Partial<Phone>) => audiocodes.validate({ ...joao, ...p });
+    const problems = (p: Partial<Phone>) => audiocodes.validate({ ...conceicao, ...p });
     expect(problems({})).toEqual([]);
     expect(problems({ name: 'Sala\r\nA' })).toEqual([{ field: 'name', message: 'has a line break; AudioCodes key=value lines cannot carry it' }]);
     expect(problems({ password: 'Senha\n1' })[0]?.field).toBe('password');
@@ -378,7 +378,7 @@ describe('AudioCodes 405HD driver', () => {
   });
 
   it('fileNames(mac) are the names render() writes: <MAC>.cfg in upper case', () => {
-    expect(audiocodes.fileNames('00908faabb01')).toEqual(['00908FAABB01.cfg']);
+    expect(audiocodes.fileNames('00908f6f4301')).toEqual(['00908F6F4301.cfg']);
     for (const p of AUDIOCODES_PHONES) expect(audiocodes.render(p, SETTINGS).map((f) => f.name)).toEqual(audiocodes.fileNames(p.mac));
   });
 });
@@ -386,7 +386,7 @@ describe('AudioCodes 405HD driver', () => {
 describe('both drivers together', () => {
   it('load from drivers/phones/ and answer to their ids, labels and aliases without clashing', async () => {
     const set = await DriverSet.load();
-    expect(set.list.map((d) => d.id).sort()).toEqual(['audiocodes-405hd', 'fanvil-x1sg']);
+    expect(set.list.map((d) => d.id)).toEqual(expect.arrayContaining(['audiocodes-405hd', 'fanvil-x1sg'])); // and every other driver file
     for (const name of ['fanvil-x1sg', 'Fanvil X1SG', 'x1sg', 'X1S', 'fanvil']) expect(set.find(name)?.id, name).toBe('fanvil-x1sg');
     for (const name of ['audiocodes-405hd', '405hd', '405', 'AudioCodes', '400HD']) expect(set.find(name)?.id, name).toBe('audiocodes-405hd');
     expect(set.byOui('0c383e123456').map((d) => d.id)).toEqual(['fanvil-x1sg']);

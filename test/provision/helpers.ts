@@ -32,4 +32,4 @@ export function golden(dir: string, name: string): Buffer {
 }
 
 /** Every SIP password in the fixture sheets, to prove none leaks. */
-export const FIXTURE_PASSWORDS = ['Xp4!rT9wq2', 'K8#mq2Lzv7', 'Zr7$wq1Nb4', 'Tq9%ab3Cd1', 'Senha#2001x', 'Senha#2002y', 'Senha#2003z', 'Pw!3001abcd', 'Pw!3002abcd', 'Pw#6001abcd', 'Pw#6002abcd', 'Pw#1101abcd', 'Pw#1102abcd', 'Pw#1103abcd'];
+export const FIXTURE_PASSWORDS = ['Vt6@pL3nq8', 'H5#ws9Kdx2', 'Qm3$zr8Fy6', 'Bn2%tc7Gv5', 'Ac#2521vMx', 'Ac#2522wNy', 'Ac#2523xPz', 'Mx!2631abcd', 'Mx!2632abcd', 'Pv#2741abcd', 'Pv#2742abcd', 'Tz5#2411kq', 'Tz5#2412kq', 'Tz5#2413kq'];

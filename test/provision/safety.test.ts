@@ -192,9 +192,9 @@ describe('a phone whose sealed password cannot be opened', () => {
     const r = await provision(t, 'provision fanvil-x1sg', [fixture('phones-fanvil-en.csv')]);
     expect(r.job?.status, r.text).toBe('succeeded');
     // As after a changed key: the sealed text no longer opens (authentication tag mismatch).
-    const row = await t.app.db.selectFrom('phones').select('password_sealed').where('mac', '=', '0c383e123457').executeTakeFirstOrThrow();
+    const row = await t.app.db.selectFrom('phones').select('password_sealed').where('mac', '=', '0c383e4d210b').executeTakeFirstOrThrow();
     const [v, iv, , ct] = row.password_sealed.split(':');
-    await t.app.db.updateTable('phones').set({ password_sealed: `${v}:${iv}:${Buffer.alloc(16).toString('base64')}:${ct}` }).where('mac', '=', '0c383e123457').execute();
+    await t.app.db.updateTable('phones').set({ password_sealed: `${v}:${iv}:${Buffer.alloc(16).toString('base64')}:${ct}` }).where('mac', '=', '0c383e4d210b').execute();
     await t.app.services.provision.init();
   });
   afterAll(() => t.close());
@@ -202,31 +202,31 @@ describe('a phone whose sealed password cannot be opened', () => {
   const url = (t: TestApp, f: string) => `http://127.0.0.1:${(t.app.http.server.address() as { port: number }).port}/provision/${f}`;
 
   it('start-up goes on: the others are served, that one is not, and the log says which (no secret)', async () => {
-    expect(t.app.services.provision.all().map((p) => p.mac)).toEqual(['0c383e123456', '0c383e123458', '0c383e123459']);
-    expect((await fetch(url(t, '0c383e123456.cfg'))).status).toBe(200);
-    const r = await fetch(url(t, '0c383e123457.cfg'));
+    expect(t.app.services.provision.all().map((p) => p.mac)).toEqual(['0c383e4d210a', '0c383e4d210c', '0c383e4d210d']);
+    expect((await fetch(url(t, '0c383e4d210a.cfg'))).status).toBe(200);
+    const r = await fetch(url(t, '0c383e4d210b.cfg'));
     expect(r.status).toBe(404);
-    expect(await r.text()).toMatch(/phone 0c:38:3e:12:34:57 is provisioned but its sealed SIP password cannot be opened with this key/);
-    expect(t.logs.join('\n')).toMatch(/"mac":"0c383e123457".*sealed SIP password cannot be opened with this key; its files are not served/);
+    expect(await r.text()).toMatch(/phone 0c:38:3e:4d:21:0b is provisioned but its sealed SIP password cannot be opened with this key/);
+    expect(t.logs.join('\n')).toMatch(/"mac":"0c383e4d210b".*sealed SIP password cannot be opened with this key; its files are not served/);
   });
 
   it('provision show, list and regenerate name the phone and say what to do', async () => {
-    const show = await t.run('provision show 1002');
+    const show = await t.run('provision show 2302');
     expect(show.exitCode).toBe(1);
-    expect(show.replies.join('\n')).toMatch(/⚠ Fanvil X1SG 0c:38:3e:12:34:57 \(ext 1002\): its sealed SIP password cannot be opened with this key \(was SWITCHBOARD_PROVISION_KEY or provision\.key changed\?\), so its files are not served; put the old key back, or provision the phone again with its password\./);
-    expect((await t.run('provision list')).replies.join('\n')).toMatch(/⚠ 1 more phone is stored but not served: its sealed SIP password cannot be opened with this key \(0c:38:3e:12:34:57; see provision show <mac>\)/);
+    expect(show.replies.join('\n')).toMatch(/⚠ Fanvil X1SG 0c:38:3e:4d:21:0b \(ext 2302\): its sealed SIP password cannot be opened with this key \(was SWITCHBOARD_PROVISION_KEY or provision\.key changed\?\), so its files are not served; put the old key back, or provision the phone again with its password\./);
+    expect((await t.run('provision list')).replies.join('\n')).toMatch(/⚠ 1 more phone is stored but not served: its sealed SIP password cannot be opened with this key \(0c:38:3e:4d:21:0b; see provision show <mac>\)/);
     const regen = await t.run('provision regenerate all');
     expect(regen.exitCode).toBe(1);
     const text = regen.replies.join('\n');
     expect(text).toMatch(/^❌ Regenerated 3 phones: 0 changed \(version raised\), 3 unchanged\./);
-    expect(text).toMatch(/1 phone not regenerated and not served:\n• 0c:38:3e:12:34:57 \(ext 1002\): its sealed SIP password cannot be opened/);
+    expect(text).toMatch(/1 phone not regenerated and not served:\n• 0c:38:3e:4d:21:0b \(ext 2302\): its sealed SIP password cannot be opened/);
   });
 
   it('provisioning it again with its password seals it anew and serves it', async () => {
-    const r = await t.run('provision fanvil mac=0c:38:3e:12:34:57 ext=1002 name="Silva, Ana" password=K8#mq2Lzv7 server=pbx.example.lan room=12');
+    const r = await t.run('provision fanvil mac=0c:38:3e:4d:21:0b ext=2302 name="Moreau, Claire" password=H5#ws9Kdx2 server=pbx.example.lan room=14');
     expect(r.exitCode, r.replies.join('\n')).toBe(0);
     expect(r.replies.join('\n')).toMatch(/1 updated/);
-    expect((await fetch(url(t, '0c383e123457.cfg'))).status).toBe(200);
+    expect((await fetch(url(t, '0c383e4d210b.cfg'))).status).toBe(200);
     expect((await t.run('provision regenerate all')).exitCode).toBe(0);
   });
 });

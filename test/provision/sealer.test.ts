@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Sealer } from '../../src/provision/sealer.js';
+import { Sealer } from '../../src/store/sealer.js';
 
 const dirs: string[] = [];
 const tmp = () => {

@@ -1,6 +1,7 @@
 // An in-process SSH server (ssh2's Server) on a loopback address for the unit tests of the connection side:
 // records which authentication methods each connection tried, and can present a different host key on
 // each connection (a PC "swapped" between two connections of one renewal) through a tiny TCP switch.
+import { generateEd25519KeyPair } from '../../src/renew/ssh-keypair.js';
 import net from 'node:net';
 import ssh2 from 'ssh2';
 import { fingerprintOf } from '../../drivers/targets/linux-ssh.js';
@@ -19,7 +20,7 @@ export async function fakeSsh(host: string, o: { keys: number; acceptPassword?: 
   const conns: FakeSsh['conns'] = [];
   const backends: { server: ssh2.Server; port: number; fingerprint: string }[] = [];
   for (let k = 0; k < o.keys; k++) {
-    const kp = ssh2.utils.generateKeyPairSync('ed25519');
+    const kp = generateEd25519KeyPair(ssh2);
     const parsed = ssh2.utils.parseKey(kp.public);
     if (parsed instanceof Error) throw parsed;
     const fingerprint = fingerprintOf((Array.isArray(parsed) ? parsed[0]! : parsed).getPublicSSH()).fingerprint;

@@ -226,8 +226,11 @@ describe('renew run against two real sshd PCs', () => {
     expect(log.replies[0]).toMatch(/INFO\s+\[pc\] deleted account USERSS002-0001/);
     expect(log.replies[0]).toMatch(/DEBUG\s+\[pc\] deploy script running in \/tmp\/sb-renew\./);
     expect((await t.run(`renew log ${req} WARNING`)).replies[0]).not.toMatch(/INFO/);
-    // The bot's private key is mode 0600.
-    expect(fs.statSync(path.join(t.dataDir, 'renew/id_ed25519')).mode & 0o777).toBe(0o600);
+    // The bot's private key is in the store, sealed (every replica uses the same one), never on disk or in clear.
+    expect(fs.existsSync(path.join(t.dataDir, 'renew/id_ed25519'))).toBe(false);
+    const sealed = await t.app.db.selectFrom('store_secrets').select('sealed').where('name', '=', 'renew-ssh-key').executeTakeFirstOrThrow();
+    expect(sealed.sealed).toMatch(/^v1:/);
+    expect(sealed.sealed).not.toContain('PRIVATE KEY');
   });
 
   it('a re-run on the same PC skips the key step and leaves exactly one managed account', async () => {
@@ -269,7 +272,7 @@ describe('renew run against two real sshd PCs', () => {
     expect(results.map((x) => x.host)).toEqual([b.o.ip, `${NET}.9`, a.o.ip]);
     expect(results[1]).toMatchObject({ status: 'failed', error: expect.stringMatching(/ECONNREFUSED/) });
     expect(results.find((x) => x.host === a.o.ip)!.status).toBe('ok');
-    expect(t.chat.messages.find((m) => m.text.includes(`Job #${job.id}`))!.text).toMatch(/1\/3 host\(s\) renewed/);
+    expect(t.chat.messages.filter((m) => m.text.includes(`Job #${job.id}`)).at(-1)!.text).toMatch(/^✅ Job #\d+ .*\n⚠️ 1\/3 host\(s\) renewed, 2 not \(1 refused, 1 failed: see the table\); passwords and user sheets were sent to you by direct message for the renewed host\(s\)\./);
     expect(results.find((x) => x.host === b.o.ip)!.status).toBe('refused');
     const warn = t.chat.messages.find((m) => m.channel === 'C1' && m.text.startsWith(`⛔ ${b.o.ip}`))!;
     expect(warn.text).toContain(`host key of ${b.o.ip}:${PORT} CHANGED — pinned ${pinned}, presented SHA256:`);
@@ -342,7 +345,7 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     // Deploying the key again is idempotent (like ssh-copy-id): still one line.
     const boot = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', password: 'Sudo-boot-pw-4410', timeoutMs: 10_000, verifyHostKey: () => null });
     try {
-      expect(await installPublicKey(boot.client, t.app.services.renew.keyPair().publicKey)).toBe('present');
+      expect(await installPublicKey(boot.client, (await t.app.services.renew.keyPair()).publicKey)).toBe('present');
     } finally {
       boot.client.end();
     }
@@ -357,7 +360,7 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     const before = c.passwd();
     const shadow = fs.readFileSync(path.join(c.dir, 'etc/shadow'), 'utf8');
     const shadowOf = (u: string) => shadow.split('\n').find((l) => l.startsWith(`${u}:`))!;
-    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
+    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: (await t.app.services.renew.keyPair()).privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
     let res: Awaited<ReturnType<typeof deploy>>;
     try {
       res = await deploy(client, { account: 'USERSS004-9999', password: generatePassword(), managedRe: '.*', shell: '/bin/bash', sshUser: 'sbadmin', sudo: true, timeoutMs: 30_000 });
@@ -380,7 +383,7 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     expect(protectedLines).toContain('account root (uid 0) matches the managed pattern but is protected (root, the SSH user or a system account): kept');
     expect(protectedLines.some((l) => l.startsWith('account sbadmin '))).toBe(true);
     // Nor does it ever set the password of root or the SSH user as "the new account".
-    const again = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
+    const again = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: (await t.app.services.renew.keyPair()).privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
     try {
       const r = await deploy(again.client, { account: 'sbadmin', password: generatePassword(), managedRe: '^USERSS', shell: '/bin/bash', sshUser: 'sbadmin', sudo: true, timeoutMs: 30_000 });
       expect(r.passwordSet).toBe('no');
@@ -393,7 +396,7 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
   it("removes only a deleted account's own home: never the SSH user's, /home, nor a home owned by someone else", async () => {
     c.sh('useradd -M -d /home/sbadmin -s /bin/sh USERSS004-2222 && useradd -m -s /bin/sh USERSS004-3333 && useradd -M -d /home -s /bin/sh USERSS004-4444 && useradd -M -d /home/shared5 -s /bin/sh USERSS004-5555 && mkdir /home/shared5 && touch /home/shared5/keep');
     const keys = fs.readFileSync(path.join(c.dir, 'home/sbadmin/.ssh/authorized_keys'), 'utf8');
-    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
+    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: (await t.app.services.renew.keyPair()).privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
     let res: Awaited<ReturnType<typeof deploy>>;
     try {
       res = await deploy(client, { account: 'USERSS004-8888', password: generatePassword(), managedRe: '^USERSS004-[0-9]{4}$', shell: '/bin/bash', sshUser: 'sbadmin', sudo: true, timeoutMs: 30_000 });
@@ -418,7 +421,7 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
 
   it('a managed pattern grep -E rejects fails the host before anything changes', async () => {
     const before = c.passwd();
-    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: t.app.services.renew.keyPair().privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
+    const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: (await t.app.services.renew.keyPair()).privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
     let res: Awaited<ReturnType<typeof deploy>>;
     try {
       res = await deploy(client, { account: 'USERSS004-7777', password: generatePassword(), managedRe: '^USERSS(', shell: '/bin/bash', sshUser: 'sbadmin', sudo: true, timeoutMs: 30_000 });
@@ -584,7 +587,7 @@ describe('renew run when a step fails after the password was set', () => {
     const res = JSON.parse(job.result!).data.results[0] as { status: string; account: string; warnings: string[]; request: number };
     expect(res.status).toBe('warning');
     expect(res.warnings).toHaveLength(1);
-    expect(res.warnings[0]).toMatch(/^the direct message with the password of USERSS\d{3}-\d{4} could not be sent \(DMs are closed\): it is kept in the bot's memory until .* UTC \(not across a restart\); test:admin can have it sent again with `renew resend \d+`$/);
+    expect(res.warnings[0]).toMatch(/^the direct message with the password of USERSS\d{3}-\d{4} could not be sent \(DMs are closed\): it is kept \(sealed\) until .* UTC; test:admin can have it sent again with `renew resend \d+`$/);
     expect(res.warnings[0]).toContain(`renew resend ${res.request}`);
     const sent = await t.run(`renew resend ${res.request}`);
     expect(sent.exitCode).toBe(0);

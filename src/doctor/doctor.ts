@@ -1,0 +1,301 @@
+// `switchboard doctor` and the `doctor` chat command: checks an install and says, per row, OK / WARN / FAIL and
+// for every row that is not OK what to do. Rows: config valid; store reachable and migrated; public URL set and
+// not loopback; each enabled chat platform's token accepted (Slack auth.test, Telegram getMe, Discord
+// /users/@me, against the configured API base) and its allow-list non-empty; DHCP/proxy checkers present (or
+// the apply agent that owns a backend connected); SMTP reachable; data dir permissions; secrets files 0600.
+// Nothing secret is printed: tokens only go to their own API, and every detail passes the scrubber.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { openStore, type DB, type Store } from '../store/db.js';
+import { pendingMigrations } from '../store/migrate.js';
+import { isLoopbackUrl } from '../http/base-url.js';
+import { registerSecret, scrub } from '../secrets.js';
+import { keaCommand } from '../dhcp/backends/kea-control.js';
+
+export type DoctorStatus = 'OK' | 'WARN' | 'FAIL';
+export interface DoctorRow {
+  check: string;
+  status: DoctorStatus;
+  detail: string;
+  /** What to do (rows that are not OK). */
+  fix?: string;
+}
+
+export interface DoctorOptions {
+  /** Loads the config (throws ConfigError when it is not valid). */
+  loadConfig: () => Config;
+  /** The config file in use, if any (its permissions are checked when it holds secrets). */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  /** A store already open (the chat command); otherwise doctor opens its own and closes it. */
+  db?: DB;
+  store?: Store;
+  /** Extra secrets files to check (e.g. the systemd EnvironmentFile). */
+  secretFiles?: string[];
+  /** An apply agent counts as connected when heard from within this (ms). */
+  agentFreshMs?: number;
+  timeoutMs?: number;
+}
+
+const SECRETS_ENV_FILE = '/etc/switchboard/switchboard.env';
+
+/** Runs every check; never throws. */
+export async function runDoctor(o: DoctorOptions): Promise<DoctorRow[]> {
+  const rows: DoctorRow[] = [];
+  const add = (check: string, status: DoctorStatus, detail: string, fix?: string) => rows.push({ check, status, detail: scrub(detail), ...(status !== 'OK' && fix ? { fix: scrub(fix) } : {}) });
+  let cfg: Config;
+  try {
+    cfg = o.loadConfig();
+    add('config valid', 'OK', o.configFile ? `${o.configFile} and the environment` : 'environment and defaults');
+  } catch (e) {
+    add('config valid', 'FAIL', (e as Error).message, 'correct the key named above in the config file or environment; the other checks need a valid config');
+    return rows;
+  }
+  for (const t of [cfg.chat.slack.botToken, cfg.chat.telegram.botToken, cfg.chat.discord.botToken, cfg.monitor.mail.password]) if (t) registerSecret(t);
+  const timeoutMs = o.timeoutMs ?? 10_000;
+
+  // Store
+  let db = o.db;
+  let own: Store | undefined;
+  if (!db) {
+    const sqlitePath = path.join(cfg.dataDir, 'switchboard.sqlite');
+    if (!cfg.databaseUrl && !fs.existsSync(sqlitePath)) {
+      add('store reachable and migrated', 'FAIL', `no store yet: ${sqlitePath} does not exist`, 'run `switchboard migrate` (or start the bot once), or set DATABASE_URL');
+    } else {
+      try {
+        own = openStore({ databaseUrl: cfg.databaseUrl, sqlitePath, poolSize: 1 });
+        db = own.db;
+      } catch (e) {
+        add('store reachable and migrated', 'FAIL', `cannot open the store: ${(e as Error).message}`, 'check DATABASE_URL (host, port, user, database) and that the server is running');
+      }
+    }
+  }
+  let storeOk = false;
+  if (db) {
+    try {
+      const pending = await withTimeout(pendingMigrations(o.store ?? own ?? ({ db, engine: 'sqlite' } as Store)), timeoutMs, 'the store did not answer');
+      if (pending.length) add('store reachable and migrated', 'FAIL', `reachable; ${pending.length} migration(s) not applied (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', …' : ''})`, 'run `switchboard migrate`');
+      else {
+        add('store reachable and migrated', 'OK', `${cfg.databaseUrl ? 'MySQL/MariaDB' : 'SQLite'}, all migrations applied`);
+        storeOk = true;
+      }
+    } catch (e) {
+      add('store reachable and migrated', 'FAIL', `cannot read the store: ${(e as Error).message}`, 'check DATABASE_URL and that the database server is running and reachable from here');
+    }
+  }
+
+  // Public URL
+  const pub = cfg.http.publicUrl;
+  if (!pub) add('public URL', 'FAIL', `http.publicUrl is not set: phones, agents and labels get http://${cfg.http.host}:${cfg.http.port}`, 'set SWITCHBOARD_PUBLIC_URL (http.publicUrl) to the address phones and PBX agents reach, e.g. http://10.20.0.5:8080');
+  else if (isLoopbackUrl(pub)) add('public URL', 'FAIL', `${pub} is a loopback address; nothing else can reach it`, 'set SWITCHBOARD_PUBLIC_URL to an address other machines reach');
+  else add('public URL', 'OK', pub);
+
+  // Chat platforms
+  await Promise.all([checkSlack(cfg, add, timeoutMs), checkTelegram(cfg, add, timeoutMs), checkDiscord(cfg, add, timeoutMs)]);
+  const anyChat = [cfg.chat.slack, cfg.chat.telegram, cfg.chat.discord].some((p) => p.enabled ?? Boolean(p.botToken));
+  if (!anyChat) add('chat platforms', 'WARN', 'no chat platform is enabled: only the web console and `switchboard exec` take commands', 'set SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN (README, Chat platforms)');
+
+  // DHCP / proxy
+  await checkDhcp(cfg, db && storeOk ? db : undefined, add, o.agentFreshMs ?? 5 * 60_000);
+
+  // SMTP
+  await checkSmtp(cfg, add, timeoutMs);
+
+  // Data dir
+  checkDataDir(cfg.dataDir, add);
+
+  // Secrets files
+  const files = [path.join(cfg.dataDir, 'provision.key'), cfg.renew.bootstrap.passwordFile, ...(o.secretFiles ?? [SECRETS_ENV_FILE])].filter((f): f is string => !!f && fs.existsSync(f));
+  if (o.configFile && fs.existsSync(o.configFile) && configHoldsSecrets(o.configFile)) files.push(o.configFile);
+  const open = files.filter((f) => (fs.statSync(f).mode & 0o077) !== 0);
+  if (!files.length) add('secrets files 0600', 'OK', 'no secrets files here');
+  else if (open.length) add('secrets files 0600', 'FAIL', `readable by others: ${open.map((f) => `${f} (${(fs.statSync(f).mode & 0o777).toString(8)})`).join(', ')}`, `chmod 600 ${open.join(' ')}`);
+  else add('secrets files 0600', 'OK', files.join(', '));
+
+  await own?.close().catch(() => undefined);
+  return rows;
+}
+
+type Add = (check: string, status: DoctorStatus, detail: string, fix?: string) => void;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+}
+
+async function getJson(url: string, init: RequestInit, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  return { status: res.status, body };
+}
+
+const reason = (e: unknown) => {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  return err.cause?.code ?? err.cause?.message ?? err.message;
+};
+
+async function checkSlack(cfg: Config, add: Add, timeoutMs: number): Promise<void> {
+  const c = cfg.chat.slack;
+  if (!(c.enabled ?? Boolean(c.botToken))) return;
+  const api = (c.apiUrl ?? 'https://slack.com/api/').replace(/\/?$/, '/');
+  if (!c.botToken) add('Slack token', 'FAIL', 'Slack is enabled but SLACK_BOT_TOKEN is not set', 'set SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token)');
+  else {
+    try {
+      const r = await getJson(`${api}auth.test`, { method: 'POST', headers: { authorization: `Bearer ${c.botToken}`, 'content-type': 'application/x-www-form-urlencoded' } }, timeoutMs);
+      if (r.body.ok === true) add('Slack token', 'OK', `auth.test: bot ${String(r.body.user ?? '?')} in team ${String(r.body.team_id ?? '?')}`);
+      else add('Slack token', 'FAIL', `auth.test refused the bot token: ${String(r.body.error ?? `HTTP ${r.status}`)}`, 'generate a new bot token (OAuth & Permissions) and set SLACK_BOT_TOKEN; check SLACK_API_URL');
+    } catch (e) {
+      add('Slack token', 'FAIL', `cannot reach ${api}: ${reason(e)}`, 'check the network path to Slack (proxy, firewall) or SLACK_API_URL');
+    }
+  }
+  if (!c.allowedWorkspaces.length) add('Slack allow-list', 'FAIL', 'chat.slack.allowedWorkspaces is empty: nobody can use the bot from Slack', 'set SLACK_ALLOWED_WORKSPACES=T0123ABC (your team id)');
+  else add('Slack allow-list', 'OK', `${c.allowedWorkspaces.length} workspace(s)`);
+}
+
+async function checkTelegram(cfg: Config, add: Add, timeoutMs: number): Promise<void> {
+  const c = cfg.chat.telegram;
+  if (!(c.enabled ?? Boolean(c.botToken))) return;
+  const root = (c.apiRoot ?? 'https://api.telegram.org').replace(/\/$/, '');
+  if (!c.botToken) add('Telegram token', 'FAIL', 'Telegram is enabled but TELEGRAM_BOT_TOKEN is not set', 'set TELEGRAM_BOT_TOKEN (from @BotFather)');
+  else {
+    try {
+      const r = await getJson(`${root}/bot${c.botToken}/getMe`, {}, timeoutMs);
+      const me = r.body.result as { username?: string } | undefined;
+      if (r.body.ok === true) add('Telegram token', 'OK', `getMe: @${me?.username ?? '?'}`);
+      else add('Telegram token', 'FAIL', `getMe refused the bot token: ${String(r.body.description ?? `HTTP ${r.status}`)}`, 'get the token again from @BotFather (/token) and set TELEGRAM_BOT_TOKEN; check TELEGRAM_API_ROOT');
+    } catch (e) {
+      add('Telegram token', 'FAIL', `cannot reach ${root}: ${reason(e)}`, 'check the network path to Telegram or TELEGRAM_API_ROOT');
+    }
+  }
+  if (!c.allowedChats.length) add('Telegram allow-list', 'FAIL', 'chat.telegram.allowedChats is empty: nobody can use the bot from Telegram', 'set TELEGRAM_ALLOWED_CHATS=-100123456789 (group ids are negative)');
+  else add('Telegram allow-list', 'OK', `${c.allowedChats.length} chat(s)`);
+}
+
+async function checkDiscord(cfg: Config, add: Add, timeoutMs: number): Promise<void> {
+  const c = cfg.chat.discord;
+  if (!(c.enabled ?? Boolean(c.botToken))) return;
+  const api = (c.apiUrl ?? 'https://discord.com/api').replace(/\/$/, '');
+  if (!c.botToken) add('Discord token', 'FAIL', 'Discord is enabled but DISCORD_BOT_TOKEN is not set', 'set DISCORD_BOT_TOKEN (Bot → Reset Token)');
+  else {
+    try {
+      const r = await getJson(`${api}/v10/users/@me`, { headers: { authorization: `Bot ${c.botToken}` } }, timeoutMs);
+      if (r.status === 200) add('Discord token', 'OK', `/users/@me: ${String(r.body.username ?? '?')} (${String(r.body.id ?? '?')})`);
+      else add('Discord token', 'FAIL', `/users/@me refused the bot token: ${String(r.body.message ?? `HTTP ${r.status}`)}`, 'reset the bot token (Bot → Reset Token) and set DISCORD_BOT_TOKEN; check DISCORD_API_URL');
+    } catch (e) {
+      add('Discord token', 'FAIL', `cannot reach ${api}: ${reason(e)}`, 'check the network path to Discord or DISCORD_API_URL');
+    }
+  }
+  if (!c.allowedGuilds.length) add('Discord allow-list', 'FAIL', 'chat.discord.allowedGuilds is empty: nobody can use the bot from Discord', 'set DISCORD_ALLOWED_GUILDS=<guild id>');
+  else add('Discord allow-list', 'OK', `${c.allowedGuilds.length} guild(s)`);
+}
+
+/** Where argv[0] resolves (absolute, or the first match in PATH that is executable), or null. */
+export function findExecutable(cmd: string, envPath = process.env.PATH ?? ''): string | null {
+  const ok = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (cmd.includes('/')) return ok(cmd) ? cmd : null;
+  for (const dir of envPath.split(':').filter(Boolean)) if (ok(path.join(dir, cmd))) return path.join(dir, cmd);
+  return null;
+}
+
+async function checkDhcp(cfg: Config, db: DB | undefined, add: Add, freshMs: number): Promise<void> {
+  const b = cfg.dhcp.backends;
+  const nodes = db ? await db.selectFrom('mon_nodes').select(['name', 'apply_targets', 'last_seen', 'token_hash']).where('role', '=', 'apply').where('enabled', '=', 1).execute().catch(() => []) : [];
+  const owned = new Set(nodes.flatMap((n) => (n.apply_targets ?? '').split(',').filter(Boolean)));
+  let any = false;
+  for (const name of ['isc', 'kea', 'dnsmasq', 'proxy'] as const) {
+    const s = b[name];
+    if (!s.enabled || owned.has(name)) continue;
+    any = true;
+    if (!s.check.length) {
+      add(`${name} checker`, 'WARN', `dhcp.backends.${name}.check is empty: files are installed unchecked`, `set dhcp.backends.${name}.check to the daemon's own checker`);
+      continue;
+    }
+    const found = findExecutable(s.check[0]!);
+    if (found) add(`${name} checker`, 'OK', found);
+    else add(`${name} checker`, 'FAIL', `${s.check[0]} (dhcp.backends.${name}.check) is not installed or not executable here`, name === 'proxy' ? 'apt-get install squid, or assign the backend to an apply agent on the proxy server' : `install the daemon's package here (${name === 'isc' ? 'isc-dhcp-server' : name === 'kea' ? 'kea-dhcp4-server' : 'dnsmasq'}), or assign the backend to an apply agent on the DHCP server (monitor enroll <name> role=apply targets=${name})`);
+  }
+  if (b.keaControl.enabled && !owned.has('keaControl')) {
+    any = true;
+    try {
+      const a = await keaCommand(b.keaControl.socket, 'version-get', undefined, 5000);
+      add('keaControl socket', a.result === 0 ? 'OK' : 'FAIL', `${b.keaControl.socket}: Kea ${a.text ?? a.result}`, 'check that kea-dhcp4 runs with this control-socket');
+    } catch (e) {
+      add('keaControl socket', 'FAIL', (e as Error).message, 'start kea-dhcp4 with a control-socket at dhcp.backends.keaControl.socket (and this user allowed to open it)');
+    }
+  }
+  for (const n of nodes) {
+    any = true;
+    const age = n.last_seen ? Date.now() - n.last_seen : Infinity;
+    if (!n.token_hash) add(`apply agent ${n.name}`, 'FAIL', `applies ${n.apply_targets}; not enrolled yet`, `run switchboard agent enroll on that server with the code from monitor enroll (or monitor token rotate ${n.name})`);
+    else if (age > freshMs) add(`apply agent ${n.name}`, 'FAIL', `applies ${n.apply_targets}; ${n.last_seen ? `not heard from for ${Math.round(age / 60_000)} min` : 'never connected'}`, 'check `systemctl status switchboard-agent` and its log on that server, and that it reaches the public URL');
+    else add(`apply agent ${n.name}`, 'OK', `applies ${n.apply_targets}; connected ${Math.round(age / 1000)} s ago`);
+  }
+  if (!any) add('DHCP/proxy apply', 'WARN', 'no DHCP/proxy backend is enabled and no apply agent is enrolled: dhcp apply has nothing to write', 'enable dhcp.backends.<name> here, or enrol an apply agent (monitor enroll <name> role=apply targets=…)');
+}
+
+async function checkSmtp(cfg: Config, add: Add, timeoutMs: number): Promise<void> {
+  const m = cfg.monitor.mail;
+  if (!m.host) {
+    add('SMTP', 'WARN', 'monitor.mail.host is not set: alerts are not e-mailed', 'set SWITCHBOARD_SMTP_HOST (and monitor.mail.to) to e-mail alerts');
+    return;
+  }
+  const { createTransport } = await import('nodemailer');
+  const t = createTransport({ host: m.host, port: m.port, secure: m.secure, tls: { rejectUnauthorized: m.tlsRejectUnauthorized }, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs, ...(m.user ? { auth: { user: m.user, pass: m.password } } : {}) });
+  try {
+    await t.verify();
+    add('SMTP', 'OK', `${m.host}:${m.port} answered${m.user ? ' and accepted the login' : ''}`);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    add('SMTP', 'FAIL', `${m.host}:${m.port}: ${err.code ? `${err.code} ` : ''}${err.message}`, 'check monitor.mail.host/port/secure (SWITCHBOARD_SMTP_HOST/PORT), the login, and that this machine may reach it');
+  } finally {
+    t.close();
+  }
+}
+
+function checkDataDir(dir: string, add: Add): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    add('data dir', 'WARN', `${dir} does not exist yet (the first start creates it)`, `mkdir -p ${dir} && chmod 700 ${dir}, owned by the bot's user`);
+    return;
+  }
+  if (!st.isDirectory()) return void add('data dir', 'FAIL', `${dir} is not a directory`, 'point dataDir (SWITCHBOARD_DATA_DIR) at a directory');
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    return void add('data dir', 'FAIL', `${dir} is not writable by this user`, `chown the directory to the bot's user (chown -R switchboard: ${dir})`);
+  }
+  const mode = st.mode & 0o777;
+  if (mode & 0o002) add('data dir', 'FAIL', `${dir} is writable by everyone (${mode.toString(8)})`, `chmod 700 ${dir}`);
+  else if (mode & 0o005) add('data dir', 'WARN', `${dir} is readable by everyone (${mode.toString(8)}); it holds the store and keys`, `chmod 700 ${dir}`);
+  else add('data dir', 'OK', `${dir} (${mode.toString(8)})`);
+}
+
+/** A config file that sets a token, password or secret is a secrets file too. */
+function configHoldsSecrets(file: string): boolean {
+  try {
+    return /(token|password|secret)\s*["']?\s*[:=]/i.test(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The table: check | status | detail, then the fix under each row that is not OK. */
+export function formatDoctor(rows: DoctorRow[]): string {
+  const w = Math.max(...rows.map((r) => r.check.length), 5);
+  const lines = rows.flatMap((r) => [`${r.status.padEnd(4)}  ${r.check.padEnd(w)}  ${r.detail}`, ...(r.fix ? [`${' '.repeat(6 + w)}  fix: ${r.fix}`] : [])]);
+  const fails = rows.filter((r) => r.status === 'FAIL').length;
+  const warns = rows.filter((r) => r.status === 'WARN').length;
+  return `${lines.join('\n')}\n\n${fails ? `${fails} check(s) failed` : 'all checks passed'}${warns ? `, ${warns} warning(s)` : ''}.`;
+}
+
+export const doctorExitCode = (rows: DoctorRow[]): number => (rows.some((r) => r.status === 'FAIL') ? 1 : 0);
