@@ -16,7 +16,8 @@ describe.each(['sqlite', 'mysql'] as const)('shared state on %s', (engine) => {
     const a = new Claims(scratch.store.db, 'a');
     const b = new Claims(scratch.store.db, 'b');
     const t0 = 1_800_000_000_000;
-    const wins = await Promise.all([a.claim('callerid:5551234', 10_000, t0), b.claim('callerid:5551234', 10_000, t0), a.claim('callerid:5551234', 10_000, t0 + 1)]);
+    const wins = await Promise.all([a.claim('callerid:5551234', 10_000, t0), b.claim('callerid:5551234', 10_000, t0), a.claim('callerid:5551234', 10_000, t0)]);
+    // All three asked at the same instant: whichever won holds the key until exactly t0 + 10 s.
     expect(wins.filter(Boolean)).toHaveLength(1);
     expect(await b.claim('callerid:5551234', 10_000, t0 + 9_999)).toBe(false);
     expect(await b.claim('callerid:5551234', 10_000, t0 + 10_000)).toBe(true);
