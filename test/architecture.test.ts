@@ -24,7 +24,7 @@ const CAPABILITIES = ['dhcp', 'provision', 'monitor', 'renew'];
 /** Which folder may import which, lowest first. */
 export const LAYERS: Layer[] = [
   { zone: 'util', files: ['src/util/'], mayImport: [] },
-  { zone: 'wire', files: ['src/wire/'], mayImport: [] },
+  { zone: 'wire', files: ['src/wire/'], mayImport: ['util'] },
   { zone: 'base', files: ['src/secrets.ts', 'src/version.ts', 'src/log.ts', 'src/config.ts', 'src/config-validator.ts'], mayImport: ['util'] },
   { zone: 'drivers', files: ['drivers/'], mayImport: ['util'] },
   { zone: 'store', files: ['src/store/'], mayImport: ['util', 'base'] },

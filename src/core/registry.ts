@@ -1,10 +1,9 @@
 // The command registry: every command file in commands/ is loaded, names are resolved by the longest
 // matching word prefix, arguments are checked against the command's declared schema with ajv.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { lazyAjv } from '../util/lazy-ajv.js';
+import { importPlugins } from '../util/plugin-dir.js';
 import { distance } from 'fastest-levenshtein';
 import { UsageError, type Args, type Command } from './command.js';
 import type { ParsedLine } from './parser.js';
@@ -57,10 +56,7 @@ export class Registry<A = unknown> {
 
   /** Load every commands/*.{ts,js} module (the extension this module runs as). */
   async loadDir(dir = COMMANDS_DIR): Promise<void> {
-    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith('_')).sort();
-    for (const f of files) {
-      const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { commands?: Command<A>[]; jobKinds?: Record<string, JobKind<A>> };
+    for (const { mod } of await importPlugins<{ commands?: Command<A>[]; jobKinds?: Record<string, JobKind<A>> }>(dir, { mustExist: true, what: 'command' })) {
       for (const c of mod.commands ?? []) this.add(c);
       for (const [k, v] of Object.entries(mod.jobKinds ?? {})) this.addJobKind(k, v);
     }

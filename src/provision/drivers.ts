@@ -1,8 +1,7 @@
 // Phone model drivers: every drivers/phones/*.{ts,js} module exporting `driver`. Adding a model is one file.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { PhoneDriver, UserAgentInfo } from '../../drivers/phones/contract.js';
+import { importPlugins } from '../util/plugin-dir.js';
 
 export const PHONE_DRIVERS_DIR = fileURLToPath(new URL('../../drivers/phones/', import.meta.url));
 /** Modules of drivers/phones/ that are not drivers: the contract and the pieces drivers share (so are `_*` ones). */
@@ -21,13 +20,8 @@ export class DriverSet {
   }
 
   static async load(dir = PHONE_DRIVERS_DIR): Promise<DriverSet> {
-    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith('_') && !NOT_DRIVERS.includes(f.slice(0, -ext.length))).sort() : [];
     const list: PhoneDriver[] = [];
-    for (const f of files) {
-      const mod = (await import(pathToFileURL(path.join(dir, f)).href)) as { driver?: PhoneDriver };
-      if (mod.driver) list.push(mod.driver);
-    }
+    for (const { mod } of await importPlugins<{ driver?: PhoneDriver }>(dir, { skip: NOT_DRIVERS, what: 'phone driver' })) if (mod.driver) list.push(mod.driver);
     return new DriverSet(list);
   }
 

@@ -1,23 +1,17 @@
 // The sensor kinds: every file in src/agent/sensors/ (see sensor-kind.ts), loaded by one loader that the agent
 // (to run them) and the bot (for their names and arguments) both use. Adding a kind is adding its file.
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MODULE_EXT, pluginFiles } from '../util/plugin-dir.js';
 import { BUNDLED_SENSOR_FILES } from './bundled-sensors.js';
 import { sensorArgProblems, sensorKindProblem, type SensorKind, type SensorKindInfo } from './sensor-kind.js';
 
 /** The built-in kinds' directory (in dist: the compiled files; in a bundle it does not exist, see bundled-sensors.ts). */
 export const SENSORS_DIR = fileURLToPath(new URL('../agent/sensors/', import.meta.url));
 
-/** The extension of the modules this process runs: `.ts` from source (tests), `.js` built. */
-const RUN_EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-
 /** The kind files of a directory, sorted: `<kind><ext>`, not `.d.ts`, not `_helper` files. */
-export function sensorFiles(dir: string, ext = RUN_EXT): string[] {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.startsWith('_'))
-    .sort();
+export function sensorFiles(dir: string, ext = MODULE_EXT): string[] {
+  return pluginFiles(dir, { ext, mustExist: true });
 }
 
 /** What the bot uses: the kinds' names, descriptions and argument checks, never their checks. */
