@@ -72,7 +72,6 @@ export class Results {
       maxGroupWeight: cfg.ingest.maxGroupResults,
       maxQueuedWeight: cfg.ingest.maxQueuedResults,
       maxWaitMs: cfg.ingest.maxWaitMs,
-      maxAnswerMs: cfg.ingest.maxAnswerMs,
     });
   }
 
@@ -106,6 +105,7 @@ export class Results {
   /** One transaction for a group of batches (any nodes); alerts for the transitions after the commit. */
   private async storeGroup(items: Batch[], ready: () => void, readStored: boolean): Promise<Stored[]> {
     const transitions: { node: NodeRow; sensorName: string; t: SensorTransition }[] = [];
+    let lastSeen: { ids: number[]; at: number } = { ids: [], at: 0 };
     const out = await this.db.transaction().execute(async (trx) => {
       // MariaDB: the states of every sensor the group touches are locked first (FOR UPDATE), then the next
       // group may start; one that shares a sensor waits for this commit, so states advance in arrival order.
@@ -141,8 +141,9 @@ export class Results {
         stateRows.push({ node_id: e.item.node.id, sensor_id: e.sensorId, status: s.status, hard_status: s.hard, attempt: s.attempt, output: s.output, perfdata: s.perfdata ? JSON.stringify(s.perfdata) : null, at: s.at, changes: s.changes, flapping: s.flapping ? 1 : 0 });
       });
       // last_seen: once a second per node is plenty for staleness (and keeps concurrent groups off the node row).
+      // Marked written only after the commit: an attempt rolled back (and tried again) must write it again.
       const nodeIds = [...new Set(items.map((b) => b.node.id))].filter((id) => t - (this.lastSeenWritten.get(id) ?? 0) >= 1000);
-      for (const id of nodeIds) this.lastSeenWritten.set(id, t);
+      lastSeen = { ids: nodeIds, at: t };
       if (this.sqlite) {
         for (const r of stateRows) this.sqlite.upsertState.run(r.node_id, r.sensor_id, ...STATE_COLS.map((c) => r[c]));
         for (const id of nodeIds) this.sqlite.lastSeen.run(t, id, t);
@@ -158,6 +159,7 @@ export class Results {
       }
       return fresh.map((f, i) => ({ stored: f.length, duplicates: items[i]!.results.length - f.length }));
     });
+    for (const id of lastSeen.ids) this.lastSeenWritten.set(id, lastSeen.at);
     for (const x of transitions) await this.onTransition(x.node, x.t, x.sensorName);
     return out;
   }

@@ -22,13 +22,6 @@ export interface GroupCommitOptions<T, R> {
   maxQueuedWeight: number;
   /** An item that has waited longer than this before its write began makes new submits throw QueueFull. */
   maxWaitMs: number;
-  /**
-   * A caller whose item is not written within this many ms of its submit is answered QueueFull (503) while
-   * the write goes on (a stalled store: a Galera node lost, a lock). Safe because items are idempotent: the
-   * caller sends it again, and if the write did commit, the second copy is a duplicate. Nothing is ever
-   * acknowledged before its commit. Default: no limit.
-   */
-  maxAnswerMs?: number;
 }
 
 export class QueueFull extends Error {
@@ -74,22 +67,6 @@ export class GroupCommit<T, R> {
       throw new QueueFull(`the bot is busy storing results (${this.queuedWeight} queued${waited > this.opts.maxWaitMs ? `, oldest waiting ${waited} ms` : ''}); retry later`, Math.min(30, Math.max(1, Math.ceil(backlogS))));
     }
     return new Promise<R>((resolve, reject) => {
-      const limit = this.opts.maxAnswerMs;
-      if (limit) {
-        // Settle once: whichever comes first, the write's outcome or the deadline.
-        const [res, rej] = [resolve, reject];
-        let done = false;
-        const once = <A>(fn: (a: A) => void) => (a: A) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          fn(a);
-        };
-        const late = once(rej);
-        const timer = setTimeout(() => late(new QueueFull(`the store did not finish writing within ${limit} ms; retry later (nothing is lost: a result stored meanwhile is counted as a duplicate)`, 1)), limit);
-        resolve = once(res);
-        reject = once(rej);
-      }
       this.queue.push({ item, weight, at: Date.now(), resolve, reject });
       this.queuedWeight += weight;
       this.kick();
