@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { freePort } from './_util.js';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: autocannon ships no types
 const autocannon = require('autocannon') as any;
 const run = promisify(execFile);
 

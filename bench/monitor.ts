@@ -25,7 +25,7 @@ import '../src/monitor/types.js';
 import { stopChild } from './_util.js';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: autocannon ships no types
 const autocannon = require('autocannon') as any;
 const CLI = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
 const SECONDS = Number(process.env.BENCH_MONITOR_SECONDS ?? 8);

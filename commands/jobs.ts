@@ -1,7 +1,7 @@
 import type { Command } from '../src/app-types.js';
 import { UserError } from '../src/core/command.js';
 import { renderJob, type JobRow } from '../src/core/jobs.js';
-import { table, when } from '../src/core/format.js';
+import { when } from '../src/core/format.js';
 import { structured, tablePart } from '../src/core/message.js';
 
 const ID = { name: 'id', required: true, type: 'integer', minimum: 1 } as const;

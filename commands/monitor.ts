@@ -3,7 +3,7 @@ import { loopbackWarning } from '../src/http/base-url.js';
 import { UserError, UsageError } from '../src/core/command.js';
 import { table, ago, when, parseDuration } from '../src/core/format.js';
 import { DateTime } from 'luxon';
-import { parseRange, STATUS, span, type Perf } from '../src/monitor/types.js';
+import { STATUS, span, type Perf } from '../src/monitor/types.js';
 import { parseHours } from '../src/monitor/fraud-rules.js';
 import type { SensorCatalogue } from '../src/wire/sensor-kinds.js';
 import type { SensorArg } from '../src/wire/sensor-kind.js';

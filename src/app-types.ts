@@ -23,7 +23,7 @@ import type { StoreSecrets } from './store/store-secrets.js';
 import type { ButtonStore } from './core/buttons.js';
 
 /** Capability services, merged in by declaration merging: `declare module '…/app-types.js' { interface Services { dhcp: DhcpService } }`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface Services {}
 
 export type { AppMode } from './core/ports.js';

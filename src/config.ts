@@ -24,7 +24,7 @@ export interface CoreConfig {
 }
 
 /** Capability sections, merged in by declaration merging from each capability's config module. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface ConfigSections {}
 
 export type Config = CoreConfig & ConfigSections;

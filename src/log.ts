@@ -25,7 +25,6 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
   let dest: NodeJS.WritableStream = opts.destination ?? process.stdout;
   if (pretty && !opts.destination) {
     // pino-pretty as a synchronous stream (not a worker thread) so the scrubber stays in front of it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     dest = createPretty();
   }
   return pino({ level, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, base: { pid: process.pid } }, scrubbingStream(dest));

@@ -3,7 +3,7 @@
 const values = new Set<string>();
 let pattern: RegExp | null = null;
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -20,7 +20,7 @@ export function forgetSecret(value: string): void {
 
 export function scrub(text: string): string {
   if (values.size === 0 || !text) return text;
-  pattern ??= new RegExp([...values].sort((a, b) => b.length - a.length).map(escape).join('|'), 'g');
+  pattern ??= new RegExp([...values].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
   return text.replace(pattern, '[REDACTED]');
 }
 

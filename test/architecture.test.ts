@@ -22,7 +22,7 @@ const BELOW_CAPABILITIES = ['util', 'base', 'wire', 'drivers', 'store', 'core', 
 const CAPABILITIES = ['dhcp', 'provision', 'monitor', 'renew'];
 
 /** Which folder may import which, lowest first. */
-export const LAYERS: Layer[] = [
+const LAYERS: Layer[] = [
   { zone: 'util', files: ['src/util/'], mayImport: [] },
   { zone: 'wire', files: ['src/wire/'], mayImport: ['util'] },
   { zone: 'base', files: ['src/secrets.ts', 'src/version.ts', 'src/log.ts', 'src/config.ts', 'src/config-validator.ts'], mayImport: ['util'] },
@@ -41,7 +41,7 @@ export const LAYERS: Layer[] = [
 ];
 
 /** Imports the table does not allow, allowed one by one with the reason. Keep this short. */
-export const ALLOWED: { from: string; to: string; why: string }[] = [
+const ALLOWED: { from: string; to: string; why: string }[] = [
   { from: 'src/provision/', to: 'src/dhcp/service.ts', why: 'the DHCP tie-in: provisioning writes reservations through app.services.dhcp and names its host types' },
   { from: 'src/monitor/feature.ts', to: 'src/agent/cli.ts', why: 'Feature.cli: monitoring contributes `switchboard agent`' },
   { from: 'src/agent/', to: 'src/dhcp/backends/', why: 'the apply agent runs the bot\'s apply engine (Node builtins and drivers/ only)' },

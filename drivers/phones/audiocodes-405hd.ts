@@ -151,7 +151,7 @@ const overrides: OverrideStyle = {
     const problem = lineKeyProblem(key, { format: FORMAT, separator: '=', comment: [';'], pattern: KEY_RE, hint: 'names of letters, digits and _ joined by /, e.g. personal_settings/language' });
     return problem ? { problem } : { key };
   },
-  valueProblem(key, value) {
+  valueProblem(_key, value) {
     const problem = lineValueProblem(value, FORMAT);
     if (problem) return problem;
     if (value.includes(';')) return 'its value contains ";", which starts a comment in AudioCodes configuration files';

@@ -1,7 +1,7 @@
 // Moves calls from a CDR source (the cdr-csv file or FreePBX's CDR database) to the bot: posts that fit the
 // bot's limits, the source's position committed after every delivered post, skipped records counted once
 // when the position passes them, exponential back-off on anything worth retrying.
-import { CdrTail, type CdrCall } from './cdr.js';
+import type { CdrTail, CdrCall } from './cdr.js';
 import type { CdrDbRead } from './cdr-db.js';
 
 /** Per CDR post: well inside the bot's limits (5000 calls, `monitor.bodyLimitBytes`, 4 MiB by default). */

@@ -16,6 +16,7 @@ export interface JobResult {
 
 export interface JobContext<A = unknown> {
   id: number;
+  // biome-ignore lint/suspicious/noExplicitAny: each job kind reads its own arguments' shape
   args: any;
   app: A;
   log: Logger;
@@ -40,6 +41,7 @@ export interface JobContext<A = unknown> {
 }
 
 export interface JobKind<A = unknown> {
+  // biome-ignore lint/suspicious/noExplicitAny: each job kind reads its own arguments' shape
   title?(args: any): string;
   run(ctx: JobContext<A>): Promise<JobResult | string>;
   /** After a crash, run again from the start instead of failing as interrupted. */

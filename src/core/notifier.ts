@@ -87,7 +87,7 @@ export class Notifier {
 
   /** Post to notification targets (given, else config notify.default, else the console's default room). Never throws. */
   async notify(targets: string[] | undefined, msg: OutMessage): Promise<MessageRef[]> {
-    const list = targets && targets.length ? targets : this.opts.defaultTargets.length ? this.opts.defaultTargets : [`${this.opts.fallback.platform}:${this.opts.fallback.channel}`];
+    const list = targets?.length ? targets : this.opts.defaultTargets.length ? this.opts.defaultTargets : [`${this.opts.fallback.platform}:${this.opts.fallback.channel}`];
     const refs: MessageRef[] = [];
     for (const t of list) {
       try {

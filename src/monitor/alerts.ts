@@ -150,7 +150,7 @@ export class Alerts {
 
   private async postClaimed(nodeId: number, items: PendingAlert[]): Promise<void> {
     const node = await this.db.selectFrom('mon_nodes').select(['name', 'enabled']).where('id', '=', nodeId).executeTakeFirst();
-    if (!node || !node.enabled) return;
+    if (!node?.enabled) return;
     const live: PendingAlert[] = [];
     for (const it of items) {
       const a = await this.db.selectFrom('mon_alerts').selectAll().where('id', '=', it.id).executeTakeFirst();

@@ -83,7 +83,7 @@ export interface FetchMark {
   ua: string | null;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a database row of either engine, columns read one by one below
 export function toStored(r: Record<string, any>): StoredPhone {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   const rec: PhoneRecord = {

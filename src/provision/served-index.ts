@@ -28,7 +28,7 @@ export const UNREADABLE_REASON =
 /** A `provision show|rm|…` key written as a MAC (any notation) → 12 lower-case hex digits; null for an extension. */
 export function macKey(key: string): string | null {
   const hex = key.toLowerCase().replace(/[^0-9a-f]/g, '');
-  return hex.length === 12 && /^[0-9a-f:.\-]+$/i.test(key.trim()) ? hex : null;
+  return hex.length === 12 && /^[0-9a-f:.-]+$/i.test(key.trim()) ? hex : null;
 }
 
 export class ServedIndex {

@@ -15,7 +15,6 @@ const require = createRequire(import.meta.url);
 
 export type Engine = 'sqlite' | 'mysql';
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface Tables {
   console_users: {
     id: Generated<number>;

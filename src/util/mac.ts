@@ -23,7 +23,7 @@ export function macProblem(input: string): string {
   const s = String(input ?? '').trim();
   if (!s) return 'MAC address is empty';
   const hex = s.replace(/[^0-9a-fA-F]/g, '');
-  if (/[^0-9a-fA-F:.\-]/.test(s)) return `"${s}" is not a MAC address (only hex digits and : - . separators)`;
+  if (/[^0-9a-fA-F:.-]/.test(s)) return `"${s}" is not a MAC address (only hex digits and : - . separators)`;
   if (hex.length !== 12) return `"${s}" is not a MAC address (${hex.length} hex digits, need 12)`;
   return `"${s}" is not a MAC address (use aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff)`;
 }

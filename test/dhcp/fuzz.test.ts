@@ -27,7 +27,7 @@ describe('property: every record the validator accepts renders into configs the 
       fc.asyncProperty(fc.array(record, { minLength: 2500, maxLength: 2500 }), async (recs) => {
         const accepted: HostRecord[] = [];
         const names = new Set<string>();
-        let ip = ipToNum('10.64.1.0');
+        const ip = ipToNum('10.64.1.0');
         recs.forEach((r, i) => {
           total++;
           const mac = (0x020000000000 + total).toString(16).padStart(12, '0').match(/../g)!.join(':');

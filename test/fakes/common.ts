@@ -1,5 +1,5 @@
 // Bits shared by the protocol fakes.
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export async function readBody(req: http.IncomingMessage): Promise<Buffer> {

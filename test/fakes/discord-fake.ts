@@ -123,6 +123,7 @@ export class DiscordFake {
     const dispatch = (t: string, d: unknown) => send({ op: 0, t, s: ++state.seq, d });
     send({ op: 10, d: { heartbeat_interval: 10_000 }, s: null, t: null });
     ws.on('message', (raw) => {
+      // biome-ignore lint/suspicious/noExplicitAny: the fake reads the gateway payload's fields as the client sent them
       const p = JSON.parse(raw.toString()) as { op: number; d: any };
       if (p.op === 1) return send({ op: 11, d: null, s: null, t: null });
       if ((p.op === 2 || p.op === 6) && this.refusing) return ws.close(4004, 'Authentication failed.');
@@ -323,6 +324,7 @@ export class DiscordFake {
       return json(res, 401, { message: '401: Unauthorized', code: 0 });
     }
     const { fields, files } = await parseBody(req, body);
+    // biome-ignore lint/suspicious/noExplicitAny: the fake reads the REST body's fields as the client sent them
     const payload = (typeof fields.payload_json === 'string' ? JSON.parse(fields.payload_json) : fields) as Record<string, any>;
     const outFiles = Object.entries(files).filter(([k]) => k.startsWith('files[')).map(([, f]) => ({ name: f.name, data: f.data }));
     const key = `${method} ${route.replace(/\/\d{5,}/g, '/:id').replace(/\/webhooks\/:id\/[^/]+/, '/webhooks/:id/:token').replace(/\/interactions\/:id\/[^/]+/, '/interactions/:id/:token')}`;

@@ -14,7 +14,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { tmpDir } from '../helpers/env.js';
-import { sleep, until } from '../helpers/wait.js';
+import { until } from '../helpers/wait.js';
 import { Agent, enroll, nextBackoff, nextRunDelay, type AgentConfig } from '../../src/agent/agent.js';
 import { Spool } from '../../src/agent/spool.js';
 import { CdrTail, parseCdrLine, parseCdrTime } from '../../src/agent/cdr.js';

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the tests read the JSON answers' fields directly
 const json = async (r: Response): Promise<any> => r.json();
 
 describe.each(['sqlite', 'mysql'] as const)('agent API on %s', (engine) => {

@@ -4,7 +4,7 @@
 // bursts and callbacks; bursts counting every call; business hours Mon–Fri 08:00–18:00 by default and per
 // node; `ack` of several alerts or all; two replicas adding to one group.
 import crypto from 'node:crypto';
-import net from 'node:net';
+import type net from 'node:net';
 import { DateTime } from 'luxon';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';

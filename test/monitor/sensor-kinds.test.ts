@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { ROOT, tmpDir } from '../helpers/env.js';
+import { tmpDir } from '../helpers/env.js';
 import { until } from '../helpers/wait.js';
 import { Agent, loadAgentConfig } from '../../src/agent/agent.js';
 import { AGENT_KINDS } from '../../src/agent/kinds.js';

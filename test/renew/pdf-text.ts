@@ -50,7 +50,7 @@ export function rasteriseModules(rects: { x: number; y: number; w: number; h: nu
   const minX = Math.min(...mods.map((r) => r.x));
   const minY = Math.min(...mods.map((r) => r.y));
   const cells = mods.map((r) => [Math.round((r.x - minX) / cell), Math.round((r.y - minY) / cell)] as const);
-  const n = Math.max(...cells.flatMap(([x, y]) => [x, y])) + 1;
+  const n = Math.max(...cells.flat()) + 1;
   const side = (n + 8) * scale;
   const data = new Uint8ClampedArray(side * side * 4).fill(255);
   for (const [cx, cy] of cells) {

@@ -33,7 +33,7 @@ describe.each(['sqlite', 'mysql'] as const)('UndeliveredPasswords on %s', (engin
     now += 59_999;
     const got = await replica.get(7);
     expect(got?.password).toBe('Kept-Pass-0001x');
-    expect(got?.files[0]!.data.toString()).toBe('%PDF-1.4 sheet');
+    expect(got?.files[0]?.data.toString()).toBe('%PDF-1.4 sheet');
     expect(scrub('pw Kept-Pass-0001x')).not.toContain('Kept-Pass-0001x');
     now += 2;
     expect(await kept.has(7)).toBe(false);

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CALLERID_TOKEN, Cluster, ConsoleClient, httpGet, type HttpAnswer, type Replica } from './harness.js';
+import { CALLERID_TOKEN, Cluster, ConsoleClient, type HttpAnswer, type Replica } from './harness.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const FANVIL_UA = 'Fanvil X1SG 2.12.0.0 0c383e000000';

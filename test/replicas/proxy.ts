@@ -2,7 +2,7 @@
 // the number of the port it came in on, so a test knows which replica made it without the fake telling
 // its clients apart.
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 
 export interface ProxiedRequest {
   tag: number;

@@ -17,7 +17,7 @@ export const BACKENDS: Record<BackendName, Backend> = {
 export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];
 
 export function isBackendName(n: string): n is BackendName {
-  return Object.prototype.hasOwnProperty.call(BACKENDS, n);
+  return Object.hasOwn(BACKENDS, n);
 }
 
 export * from './types.js';
