@@ -2,7 +2,8 @@
 // every result is a row) by a real `switchboard start` process, into SQLite and into MariaDB:
 // - at one result per request and at the agent's batch of 200, 32 keep-alive connections, side by side with
 //   Icinga 2's REST API (`process-check-result`, 100 hosts × 10 passive services; bench/_icinga.ts) when
-//   `icinga2` is installed, in alternating rounds, with the ratios;
+//   `icinga2` is installed, in alternating rounds, with the ratios; then batch 1 once more at 256 connections
+//   on each side (BENCH_MONITOR_MANY_CONNECTIONS; many agents posting at once);
 // - 1 000 concurrent agents (one node and one connection each, batches of 10 back to back, and like the real
 //   agent waiting Retry-After after a 503) on SQLite: p50/p99, 503s, client time-outs, lost or duplicated;
 // - the raw insert limit of the same SQLite table (no HTTP) at 200- and 10 000-row transactions.
@@ -35,6 +36,8 @@ const AGENT_SECONDS = Number(process.env.BENCH_MONITOR_AGENT_SECONDS ?? 30);
 const SENSORS = 10;
 /** Concurrent connections for the batch-1/batch-200 figures, the same for Switchboard and Icinga 2 (many agents post at once). */
 const CONNECTIONS = Number(process.env.BENCH_MONITOR_CONNECTIONS ?? 32);
+/** Batch 1 is measured once more with this many connections on each side (many agents posting at once; 0 = not). */
+const MANY_CONNECTIONS = Number(process.env.BENCH_MONITOR_MANY_CONNECTIONS ?? 256);
 /** Parts to run (default all): sqlite, mariadb, agents, raw. */
 const PARTS = new Set((process.env.BENCH_MONITOR_PARTS ?? 'sqlite,mariadb,agents,raw').split(','));
 const OUTPUT = 'DISK OK - free space: / 3326 MB (56%)';
@@ -165,13 +168,13 @@ async function startBot(engine: 'sqlite' | 'mysql', nodes: number): Promise<Bot 
 }
 
 /** Posts batches of `batch` results over CONNECTIONS keep-alive connections for SECONDS; acknowledged ids are kept. */
-async function measureBot(bot: Bot & Seeded, batch: number, acked: Set<string>): Promise<{ results_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }> {
+async function measureBot(bot: Bot & Seeded, batch: number, acked: Set<string>, connections = CONNECTIONS): Promise<{ results_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }> {
   let bad = 0;
   let okResults = 0;
   const inflight = new Map<unknown, string[]>();
   const res = await autocannon({
     url: `${bot.url}/api/v1/agent/results`,
-    connections: CONNECTIONS,
+    connections,
     duration: SECONDS,
     requests: [
       {
@@ -210,6 +213,13 @@ async function engineFigures(engine: 'sqlite' | 'mysql', icinga: { mod: IcingaMo
       const b200 = await measureBot(bot, 200, acked);
       rounds.push({ batch_1: one, icinga: ic, batch_200: b200 });
     }
+    // Batch 1 once more with many connections on both sides: the rate many agents posting at once get.
+    let many: Record<string, unknown> | null = null;
+    if (MANY_CONNECTIONS > 0) {
+      const sb = await measureBot(bot, 1, acked, MANY_CONNECTIONS);
+      const ic = icinga ? await icinga.mod.measureIcinga(icinga.ref, { seconds: SECONDS, connections: MANY_CONNECTIONS }) : null;
+      many = { connections: MANY_CONNECTIONS, switchboard: sb, icinga: ic, ratio_vs_icinga: ic?.results_per_s ? +(sb.results_per_s / ic.results_per_s).toFixed(2) : null };
+    }
     const stored = await bot.stored();
     const lost = [...acked].filter((id) => !stored.ids.has(id)).length;
     const one = median(rounds.map((r) => (r.batch_1 as { results_per_s: number }).results_per_s));
@@ -222,6 +232,7 @@ async function engineFigures(engine: 'sqlite' | 'mysql', icinga: { mod: IcingaMo
       ratio_batch_1_vs_icinga: ic ? +(one / ic).toFixed(2) : null,
       ratio_batch_200_vs_icinga: ic ? +(b200 / ic).toFixed(2) : null,
       rounds,
+      batch_1_many_connections: many,
       results_acknowledged: acked.size,
       results_lost: lost,
       results_duplicated: stored.rows - stored.ids.size,
