@@ -1,9 +1,27 @@
 // Every command attempt is stored — allowed, denied or failed — with secrets redacted.
+import type { Generated } from 'kysely';
 import type { DB } from '../store/db.js';
 import { now } from '../store/db.js';
 import { scrub, SECRET_ARG_RE } from '../secrets.js';
 import { tokenize } from './parser.js';
 import type { Command } from './command.js';
+
+declare module '../store/db.js' {
+  interface Tables {
+    audit_log: {
+      id: Generated<number>;
+      at: number;
+      platform: string;
+      user_id: string;
+      user_name: string | null;
+      channel: string;
+      command: string;
+      args: string;
+      outcome: string; // ok | denied | failed | invalid | confirm
+      detail: string | null;
+    };
+  }
+}
 
 export type Outcome = 'ok' | 'denied' | 'failed' | 'invalid' | 'confirm';
 

@@ -11,6 +11,20 @@ import type { Incoming, MessageRef, OutMessage, Target } from './types.js';
 import type { DispatcherPorts } from './ports.js';
 import type { ButtonLookup } from './buttons.js';
 
+declare module '../store/db.js' {
+  interface Tables {
+    confirmations: {
+      code: string;
+      platform: string;
+      user_id: string;
+      incoming: string; // JSON of the original command (text, channel, thread)
+      summary: string;
+      created_at: number;
+      expires_at: number;
+    };
+  }
+}
+
 export interface DispatchResult {
   outcome: Outcome | 'ignored';
   /** 0 ok, 1 failed/denied/needs confirmation, 2 usage error. */

@@ -5,6 +5,7 @@
 // owns the running job, so a job another process settled (its owner looked dead, e.g. paused past its
 // heartbeat) is stopped here without another word. A job records the result of its stored work with
 // `ctx.committed`; recovery (src/core/job-recovery.ts) reports such a job as succeeded, never "interrupted".
+import type { Generated } from 'kysely';
 import type { Kysely, Updateable } from 'kysely';
 import type { Tables } from '../store/db.js';
 import { now, insertedId, affected } from '../store/db.js';
@@ -18,6 +19,33 @@ import { OWNER } from './owner.js';
 import { renderJob, resultJson, withNote } from './job-render.js';
 import { recoverJobs } from './job-recovery.js';
 import type { EnqueueOptions, JobRunnerPorts } from './ports.js';
+
+declare module '../store/db.js' {
+  interface Tables {
+    jobs: {
+      id: Generated<number>;
+      kind: string;
+      args: string; // JSON
+      status: string; // queued | running | succeeded | failed | cancelled
+      done: number;
+      total: number;
+      note: string | null;
+      result: string | null; // JSON {text, ...}
+      error: string | null;
+      requested_platform: string;
+      requested_user: string;
+      target: string | null; // JSON Target
+      message_ref: string | null; // JSON MessageRef
+      owner: string | null;
+      cancel_requested: number;
+      created_at: number;
+      started_at: number | null;
+      finished_at: number | null;
+      heartbeat_at: number | null;
+      committed: string | null; // JSON {text, ...}: the result that stands once the job's work is stored
+    };
+  }
+}
 
 export { OWNER, ownerIsDeadLocalProcess } from './owner.js';
 export { renderJob } from './job-render.js';

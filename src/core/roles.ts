@@ -5,6 +5,19 @@ import { now } from '../store/db.js';
 import { ROLES, type Role } from './types.js';
 import type { RoleReq } from './command.js';
 
+declare module '../store/db.js' {
+  interface Tables {
+    chat_identities: {
+      platform: string;
+      user_id: string;
+      role: string;
+      name: string | null;
+      granted_by: string | null;
+      granted_at: number;
+    };
+  }
+}
+
 const RANK: Record<RoleReq, number> = { none: 0, viewer: 1, operator: 2, admin: 3 };
 
 export function roleAtLeast(have: RoleReq, need: RoleReq): boolean {

@@ -37,57 +37,6 @@ export interface Tables {
     source: string;
     success: number;
   };
-  chat_identities: {
-    platform: string;
-    user_id: string;
-    role: string;
-    name: string | null;
-    granted_by: string | null;
-    granted_at: number;
-  };
-  audit_log: {
-    id: Generated<number>;
-    at: number;
-    platform: string;
-    user_id: string;
-    user_name: string | null;
-    channel: string;
-    command: string;
-    args: string;
-    outcome: string; // ok | denied | failed | invalid | confirm
-    detail: string | null;
-  };
-  jobs: {
-    id: Generated<number>;
-    kind: string;
-    args: string; // JSON
-    status: string; // queued | running | succeeded | failed | cancelled
-    done: number;
-    total: number;
-    note: string | null;
-    result: string | null; // JSON {text, ...}
-    error: string | null;
-    requested_platform: string;
-    requested_user: string;
-    target: string | null; // JSON Target
-    message_ref: string | null; // JSON MessageRef
-    owner: string | null;
-    cancel_requested: number;
-    created_at: number;
-    started_at: number | null;
-    finished_at: number | null;
-    heartbeat_at: number | null;
-    committed: string | null; // JSON {text, ...}: the result that stands once the job's work is stored
-  };
-  confirmations: {
-    code: string;
-    platform: string;
-    user_id: string;
-    incoming: string; // JSON of the original command (text, channel, thread)
-    summary: string;
-    created_at: number;
-    expires_at: number;
-  };
   console_messages: {
     id: Generated<number>;
     room: string;
