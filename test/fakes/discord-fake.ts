@@ -203,29 +203,26 @@ export class DiscordFake {
     return { id, filename: name, size: data.length, url, proxy_url: url, content_type: 'text/csv' };
   }
 
-  /** A member runs `/sb command:<line> [file]`. Returns the interaction id. */
-  slash(o: { guild: string; channel: string; user: string; line: string; file?: Record<string, unknown> }): string {
+  /**
+   * An interaction of `type` from a guild member, as the gateway sends it: the envelope both kinds share (ids,
+   * token, member, channel, locales, permissions) plus `extra`. Returns the interaction id.
+   */
+  private interaction(o: { type: 2 | 3; guild: string; channel: string; channelName: string; user: string }, extra: Record<string, unknown>): string {
     const id = this.snowflake();
     const token = crypto.randomBytes(16).toString('hex');
     this.tokens.set(token, id);
     this.noteChannel(id, o.channel);
-    const options: Record<string, unknown>[] = [{ type: 3, name: 'command', value: o.line }];
-    const data: Record<string, unknown> = { id: '1200000000000000001', name: 'sb', type: 1, guild_id: o.guild, options };
-    if (o.file) {
-      options.push({ type: 11, name: 'file', value: o.file.id });
-      data.resolved = { attachments: { [String(o.file.id)]: o.file } };
-    }
     this.dispatchAll('INTERACTION_CREATE', {
       id,
       application_id: this.appId,
-      type: 2,
+      type: o.type,
       token,
       version: 1,
       guild_id: o.guild,
       channel_id: o.channel,
-      channel: { id: o.channel, type: 0, guild_id: o.guild, name: 'support', permissions: '2147483647' },
+      channel: { id: o.channel, type: 0, guild_id: o.guild, name: o.channelName, permissions: '2147483647' },
       member: { user: this.user(o.user), roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, pending: false, nick: null, avatar: null, permissions: '2147483647' },
-      data,
+      ...extra,
       app_permissions: '2147483647',
       locale: 'en-US',
       guild_locale: 'en-US',
@@ -237,6 +234,17 @@ export class DiscordFake {
     return id;
   }
 
+  /** A member runs `/sb command:<line> [file]`. Returns the interaction id. */
+  slash(o: { guild: string; channel: string; user: string; line: string; file?: Record<string, unknown> }): string {
+    const options: Record<string, unknown>[] = [{ type: 3, name: 'command', value: o.line }];
+    const data: Record<string, unknown> = { id: '1200000000000000001', name: 'sb', type: 1, guild_id: o.guild, options };
+    if (o.file) {
+      options.push({ type: 11, name: 'file', value: o.file.id });
+      data.resolved = { attachments: { [String(o.file.id)]: o.file } };
+    }
+    return this.interaction({ type: 2, guild: o.guild, channel: o.channel, channelName: 'support', user: o.user }, { data });
+  }
+
   /**
    * A member clicks button `index` of a message the bot posted (or sends any `custom_id`). Returns the
    * interaction id.
@@ -244,32 +252,10 @@ export class DiscordFake {
   press(o: { guild: string; user: string; message: DcMessage; index?: number; custom_id?: string }): string {
     const button = o.message.components?.[0]?.components[o.index ?? 0];
     if (!button && o.custom_id === undefined) throw new Error(`message ${o.message.id} has no button ${o.index ?? 0}`);
-    const id = this.snowflake();
-    const token = crypto.randomBytes(16).toString('hex');
-    this.tokens.set(token, id);
-    const channel = o.message.channel_id;
-    this.noteChannel(id, channel);
-    this.dispatchAll('INTERACTION_CREATE', {
-      id,
-      application_id: this.appId,
-      type: 3,
-      token,
-      version: 1,
-      guild_id: o.guild,
-      channel_id: channel,
-      channel: { id: channel, type: 0, guild_id: o.guild, name: 'provisioning', permissions: '2147483647' },
-      member: { user: this.user(o.user), roles: [], joined_at: new Date().toISOString(), deaf: false, mute: false, flags: 0, pending: false, nick: null, avatar: null, permissions: '2147483647' },
-      message: this.msgJson(o.message),
-      data: { custom_id: o.custom_id ?? button!.custom_id, component_type: 2 },
-      app_permissions: '2147483647',
-      locale: 'en-US',
-      guild_locale: 'en-US',
-      entitlements: [],
-      authorizing_integration_owners: { '0': o.guild },
-      context: 0,
-      attachment_size_limit: 26214400,
-    });
-    return id;
+    return this.interaction(
+      { type: 3, guild: o.guild, channel: o.message.channel_id, channelName: 'provisioning', user: o.user },
+      { message: this.msgJson(o.message), data: { custom_id: o.custom_id ?? button!.custom_id, component_type: 2 } },
+    );
   }
 
   /** A user writes a message (guild channel or DM). Content arrives only with the message-content intent. */
