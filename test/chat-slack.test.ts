@@ -488,7 +488,7 @@ describe('slack adapter stopped while it connects', () => {
   it('a Socket Mode connection that opens after stop() is closed at once', async () => {
     const fake = await new SlackFake().start();
     fake.delays.set('apps.connections.open', 600);
-    const { SlackAdapter } = await import('../src/chat/slack.js');
+    const { SlackAdapter } = await import('../src/chat/adapters/slack.js');
     const { createLogger } = await import('../src/log.js');
     const a = new SlackAdapter(
       { mode: 'socket', botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, allowedWorkspaces: [fake.team], http: { host: '127.0.0.1', port: 0, path: '/slack/events' }, pingTimeoutMs: 5000, maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } },

@@ -314,7 +314,7 @@ describe('telegram adapter stopped while it connects', () => {
   it('a connect that completes after stop() starts no polling', async () => {
     const fake = await new TelegramFake().start();
     fake.delays.set('getMe', 600);
-    const { TelegramAdapter } = await import('../src/chat/telegram.js');
+    const { TelegramAdapter } = await import('../src/chat/adapters/telegram.js');
     const { createLogger } = await import('../src/log.js');
     const a = new TelegramAdapter({ botToken: fake.token, apiRoot: fake.url, mode: 'polling', allowedChats: [String(GROUP)], maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } }, createLogger({ level: 'silent' }));
     try {

@@ -10,11 +10,11 @@ import { registerSecret } from '../secrets.js';
 import { Leases } from '../core/leases.js';
 import { OWNER } from '../core/jobs.js';
 import { ConnectionLease } from './connection-lease.js';
-import type { InboundClaim } from './util.js';
+import type { InboundClaim } from './inbound-checks.js';
 // The platform SDKs are loaded only for the platforms in use (each is tens of MB of resident memory).
-import type { SlackAdapter } from './slack.js';
-import type { TelegramAdapter } from './telegram.js';
-import type { DiscordAdapter } from './discord.js';
+import type { SlackAdapter } from './adapters/slack.js';
+import type { TelegramAdapter } from './adapters/telegram.js';
+import type { DiscordAdapter } from './adapters/discord.js';
 
 export interface ChatConfig {
   reconnect: { baseMs: number; maxMs: number };
@@ -204,7 +204,7 @@ export const chatFeature: Feature = {
       if (!c.slack.botToken) throw new Error('chat.slack is enabled but SLACK_BOT_TOKEN (chat.slack.botToken) is not set');
       if (c.slack.mode === 'socket' && !c.slack.appToken) throw new Error('chat.slack.mode is socket but SLACK_APP_TOKEN (chat.slack.appToken) is not set');
       if (c.slack.mode === 'http' && !c.slack.signingSecret) throw new Error('chat.slack.mode is http but SLACK_SIGNING_SECRET (chat.slack.signingSecret) is not set');
-      const { SlackAdapter } = await import('./slack.js');
+      const { SlackAdapter } = await import('./adapters/slack.js');
       svc.slack = new SlackAdapter(
         { ...c.slack, botToken: c.slack.botToken, allowedWorkspaces: ids(c.slack.allowedWorkspaces), maxBytes, reconnect: c.reconnect, claimInbound: claimInbound('slack') },
         log.child({ platform: 'slack' }),
@@ -213,7 +213,7 @@ export const chatFeature: Feature = {
     if (on(c.telegram.enabled, c.telegram.botToken)) {
       if (!c.telegram.botToken) throw new Error('chat.telegram is enabled but TELEGRAM_BOT_TOKEN (chat.telegram.botToken) is not set');
       if (c.telegram.mode === 'webhook' && !c.telegram.webhookSecret) throw new Error('chat.telegram.mode is webhook but TELEGRAM_WEBHOOK_SECRET (chat.telegram.webhookSecret) is not set');
-      const { TelegramAdapter } = await import('./telegram.js');
+      const { TelegramAdapter } = await import('./adapters/telegram.js');
       const tg = new TelegramAdapter(
         { botToken: c.telegram.botToken, apiRoot: c.telegram.apiRoot, mode: c.telegram.mode, webhookSecret: c.telegram.webhookSecret, allowedChats: ids(c.telegram.allowedChats), maxBytes, reconnect: c.reconnect, registry: app.registry, claimInbound: claimInbound('telegram'), claimRefusalNotice: (key) => app.claims.claim(`chat:telegram:${key}`, REFUSAL_NOTICE_TTL_MS), allowSetting: 'chat.telegram.allowedChats (env TELEGRAM_ALLOWED_CHATS, comma-separated)' },
         log.child({ platform: 'telegram' }),
@@ -229,7 +229,7 @@ export const chatFeature: Feature = {
     }
     if (on(c.discord.enabled, c.discord.botToken)) {
       if (!c.discord.botToken || !c.discord.applicationId) throw new Error('chat.discord is enabled but DISCORD_BOT_TOKEN and DISCORD_APPLICATION_ID must both be set');
-      const { DiscordAdapter } = await import('./discord.js');
+      const { DiscordAdapter } = await import('./adapters/discord.js');
       svc.discord = new DiscordAdapter(
         { ...c.discord, botToken: c.discord.botToken, applicationId: c.discord.applicationId, allowedGuilds: ids(c.discord.allowedGuilds), maxBytes, reconnect: c.reconnect, claimInbound: claimInbound('discord') },
         log.child({ platform: 'discord' }),
