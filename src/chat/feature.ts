@@ -126,7 +126,17 @@ export function chatFeatureFor(platforms: NamedChatPlatform[]): Feature {
           return variable ? `${variable} (chat.${name}.${key})` : `chat.${name}.${key}`;
         };
         const allowList = ids(pc[platform.allowList]);
-        const adapter = await platform.build({ app, name, config: pc, allowList, reconnect: c.reconnect, maxBytes: app.config.uploads.maxBytes, log: log.child({ platform: name }), claimInbound: claimInbound(name), setting });
+        const adapter = await platform.build({
+          app,
+          name,
+          config: pc,
+          allowList,
+          reconnect: c.reconnect,
+          maxBytes: app.config.uploads.maxBytes,
+          log: log.child({ platform: name }),
+          claimInbound: claimInbound(name),
+          setting,
+        });
         if (adapter.platform !== name) throw new Error(`chat platform file ${name} built an adapter for "${adapter.platform}"; the file name is the platform's name`);
         if (allowList.length === 0) log.warn(`${setting(platform.allowList)} is empty: nobody can use the bot there until it lists who may`);
         svc.platforms[name] = adapter;

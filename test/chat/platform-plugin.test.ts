@@ -137,7 +137,8 @@ describe('a chat platform as one file', () => {
     });
     expect(t.app.notifier.platforms().sort()).toEqual(['console', 'mattermost', 'test']);
     expect(Object.keys(t.app.services.chat.platforms)).toEqual(['mattermost']);
-    const hook = (body: Record<string, string>) => t!.app.http.inject({ method: 'POST', url: '/mattermost/hook', payload: { token: 'hook-secret', team_id: 'team1', channel_id: 'town-square', user_id: 'u1', user_name: 'alice', post_id: 'P1', text: '!sb whoami', ...body } });
+    const post = { token: 'hook-secret', team_id: 'team1', channel_id: 'town-square', user_id: 'u1', user_name: 'alice', post_id: 'P1', text: '!sb whoami' };
+    const hook = (body: Record<string, string>) => t!.app.http.inject({ method: 'POST', url: '/mattermost/hook', payload: { ...post, ...body } });
 
     expect((await hook({ token: 'wrong' })).statusCode).toBe(401);
     expect((await hook({ team_id: 'team9', post_id: 'P0' })).statusCode).toBe(403);
