@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { features } from '../src/features.js';
-import { EditCoalescer } from '../src/chat/util.js';
+import { EditCoalescer } from '../src/chat/edit-coalescer.js';
 import { SlackFake } from '../test/fakes/slack-fake.js';
 import { TelegramFake } from '../test/fakes/telegram-fake.js';
 import { DiscordFake } from '../test/fakes/discord-fake.js';

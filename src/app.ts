@@ -1,6 +1,6 @@
 // Composition root: builds the store, core, adapters, HTTP server, features and schedules.
 import crypto from 'node:crypto';
-import type { App, AppMode, Services } from './app-types.js';
+import type { App, AppMode, Feature, Services } from './app-types.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { openStore } from './store/db.js';
@@ -22,7 +22,7 @@ import { createHttp } from './http/server.js';
 import { registerHealthRoutes } from './http/health.js';
 import { COOKIE as CONSOLE_COOKIE, registerConsoleRoutes } from './http/console-routes.js';
 import { registerBoardRoutes } from './http/console-board.js';
-import { features } from './features.js';
+import { features as shippedFeatures } from './features.js';
 import { registerSecret } from './secrets.js';
 import { Sealer } from './store/sealer.js';
 import { Claims } from './store/claims.js';
@@ -41,6 +41,8 @@ export interface CreateAppOptions {
   env?: NodeJS.ProcessEnv;
   /** This process's name in job, lease and claim rows (default: host:pid:start). Tests give two in-process "replicas" their own. */
   owner?: string;
+  /** The capabilities, in the order to run them (default: the shipped ones, src/features.ts). Tests swap one for a variant. */
+  features?: Feature[];
 }
 
 /** The app as built here: App, plus what the composition root keeps for itself and for tests. */
@@ -61,6 +63,7 @@ export interface RunningApp extends App {
 export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
   const { config, log, mode } = opts;
   const env = opts.env ?? process.env;
+  const features = opts.features ?? shippedFeatures;
   registerSecret(env.SWITCHBOARD_ADMIN_PASSWORD);
   const store = openStore({ databaseUrl: config.databaseUrl, sqlitePath: `${config.dataDir}/switchboard.sqlite`, writeTo: config.database.writeTo, onHostChange: (host, up, reason) => (up ? log.info({ host }, 'store host is back') : log.warn({ host, reason }, 'store host down; using the next one')) });
   const health = { migrated: false };

@@ -149,7 +149,7 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
     await t.app.notifier.notify([`discord:${CH}`], { text: 'Caller: @everyone @here <@&5500000000000000001> <@4400000000000000009>' });
     const post = fake.in(CH).find((m) => m.content.startsWith('Caller: @everyone'))!;
     expect(post.allowed_mentions).toEqual({ parse: [] });
-    const dc = t.app.services.chat.discord!;
+    const dc = t.app.services.chat.platforms.discord!;
     const before = fake.requests.length;
     const ref = await dc.send({ platform: 'discord', channel: CH }, { text: '' });
     expect(ref.id).toBe('');

@@ -78,7 +78,7 @@ describe('chat across two replicas on one MariaDB store', () => {
 
   it('two gateway sessions delivering the same events still dispatch each once (claimed in the store)', async () => {
     const other = replicas().find((r) => !r.app.services.chat.leases.discord!.holding)!;
-    const adapter = other.app.services.chat.discord!;
+    const adapter = other.app.services.chat.platforms.discord!;
     // A second session beside the holder's, as during a hand-over.
     await adapter.start((inc) => other.app.dispatcher.handle(inc).then(() => undefined));
     try {
@@ -115,7 +115,7 @@ describe('chat across two replicas on one MariaDB store', () => {
 
   it('Telegram is polled by one replica only: no 409 fight, and a command is answered once', async () => {
     await until('one poller, the other replica retried', () => telegramHolder().length === 1 && replicas().every((r) => r.app.services.chat.leases.telegram!.attempts >= 2), 20_000);
-    expect(replicas().filter((r) => r.app.services.chat.telegram!.polling)).toHaveLength(1);
+    expect(replicas().filter((r) => r.app.services.chat.platforms.telegram!.polling)).toHaveLength(1);
     expect(tg.conflicts).toBe(0);
     const mid = tg.say({ chat: GROUP, user: TUSER, text: '/whoami' });
     await waitFor(() => tg.to(GROUP).find((s) => s.reply_to === mid), 15_000, 'telegram reply');
@@ -134,7 +134,7 @@ describe('chat across two replicas on one MariaDB store', () => {
     expect(Date.now() - died).toBeLessThan(30_000);
     expect(reply.text).toContain(String(TUSER));
     expect(other.app.services.chat.leases.telegram!.holding).toBe(true);
-    expect(other.app.services.chat.telegram!.polling).toBe(true);
+    expect(other.app.services.chat.platforms.telegram!.polling).toBe(true);
     expect(tg.to(GROUP).filter((s) => s.reply_to === mid)).toHaveLength(1);
     expect(tg.conflicts).toBe(0);
   });

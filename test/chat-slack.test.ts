@@ -87,7 +87,7 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
   });
 
   it('a burst of edits of one message is paced and ends with the newest text', async () => {
-    const slack = t.app.services.chat.slack!;
+    const slack = t.app.services.chat.platforms.slack!;
     const ref = await slack.send({ platform: 'slack', channel: 'C0PACE' }, { text: 'step 0' });
     const post = fake.in('C0PACE')[0]!;
     await Promise.all(Array.from({ length: 6 }, (_, i) => slack.update(ref, { text: `step ${i + 1}` })));
@@ -317,7 +317,7 @@ describe('slack adapter in HTTP mode (signing secret)', () => {
         'chat.slack.http': { host: '127.0.0.1', port: 0, path: '/slack/events' },
       },
     });
-    const server = await waitFor(() => t.app.services.chat.slack?.server, 10_000, 'slack http receiver');
+    const server = await waitFor(() => t.app.services.chat.platforms.slack?.server, 10_000, 'slack http receiver');
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
   });
   afterAll(async () => {
@@ -456,7 +456,7 @@ describe('slack adapter in HTTP mode: retried events', () => {
         'chat.slack.http': { host: '127.0.0.1', port: 0, path: '/slack/events' },
       },
     });
-    const server = await waitFor(() => t.app.services.chat.slack?.server, 10_000, 'slack http receiver');
+    const server = await waitFor(() => t.app.services.chat.platforms.slack?.server, 10_000, 'slack http receiver');
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
   });
   afterAll(async () => {
@@ -488,7 +488,7 @@ describe('slack adapter stopped while it connects', () => {
   it('a Socket Mode connection that opens after stop() is closed at once', async () => {
     const fake = await new SlackFake().start();
     fake.delays.set('apps.connections.open', 600);
-    const { SlackAdapter } = await import('../src/chat/slack.js');
+    const { SlackAdapter } = await import('../src/chat/adapters/slack.js');
     const { createLogger } = await import('../src/log.js');
     const a = new SlackAdapter(
       { mode: 'socket', botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, allowedWorkspaces: [fake.team], http: { host: '127.0.0.1', port: 0, path: '/slack/events' }, pingTimeoutMs: 5000, maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } },

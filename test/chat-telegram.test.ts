@@ -81,7 +81,7 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
   });
 
   it('the newest text of a message goes out even after more 429s than the retry limit of other calls', async () => {
-    const tg = t.app.services.chat.telegram!;
+    const tg = t.app.services.chat.platforms.telegram!;
     const ref = await tg.send({ platform: 'telegram', channel: String(GROUP) }, { text: 'step 0' });
     fake.failNext('editMessageText', { status: 429, body: { ok: false, error_code: 429, description: 'Too Many Requests: retry after 0', parameters: { retry_after: 0 } } }, 8);
     const first = tg.update(ref, { text: 'step 1' });
@@ -314,7 +314,7 @@ describe('telegram adapter stopped while it connects', () => {
   it('a connect that completes after stop() starts no polling', async () => {
     const fake = await new TelegramFake().start();
     fake.delays.set('getMe', 600);
-    const { TelegramAdapter } = await import('../src/chat/telegram.js');
+    const { TelegramAdapter } = await import('../src/chat/adapters/telegram.js');
     const { createLogger } = await import('../src/log.js');
     const a = new TelegramAdapter({ botToken: fake.token, apiRoot: fake.url, mode: 'polling', allowedChats: [String(GROUP)], maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } }, createLogger({ level: 'silent' }));
     try {

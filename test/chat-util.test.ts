@@ -2,10 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { listen, waitFor } from './fakes/common.js';
-import { backoff, downloadCapped, EditCoalescer, FileTooLarge, Reconnector, splitText, toDiscordMarkdown, toSlackMrkdwn, toTelegramHtml } from '../src/chat/util.js';
-import { requestTeams } from '../src/chat/slack.js';
+import { backoff, Reconnector } from '../src/chat/reconnector.js';
+import { downloadCapped, FileTooLarge } from '../src/chat/inbound-files.js';
+import { EditCoalescer } from '../src/chat/edit-coalescer.js';
+import { splitText } from '../src/chat/text-split.js';
+import { toDiscordMarkdown, toSlackMrkdwn, toTelegramHtml } from '../src/chat/markup.js';
+import { requestTeams } from '../src/chat/adapters/slack.js';
 import { createLogger } from '../src/log.js';
-import { telegramChunks } from '../src/chat/telegram.js';
+import { telegramChunks } from '../src/chat/adapters/telegram.js';
 
 describe('chat helpers', () => {
   it('translates fenced blocks and escapes per platform', () => {

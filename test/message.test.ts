@@ -2,7 +2,8 @@
 // every form, and the secret scrubber over parts.
 import { describe, expect, it } from 'vitest';
 import { partsToText, structured, tableAsText, tablePart, guessAlign } from '../src/core/message.js';
-import { toDiscordMarkdown, toSlackBlocks, toTelegramHtml } from '../src/chat/util.js';
+import { toDiscordMarkdown, toTelegramHtml } from '../src/chat/markup.js';
+import { toSlackBlocks } from '../src/chat/slack-blocks.js';
 import { Notifier } from '../src/core/notifier.js';
 import { createLogger } from '../src/log.js';
 import { forgetSecret, registerSecret } from '../src/secrets.js';

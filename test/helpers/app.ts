@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log.js';
 import { features } from '../../src/features.js';
 import type { ChatAdapter, CommandButton, Incoming, MessagePart, MessageRef, OutMessage, Target } from '../../src/core/types.js';
 import type { Engine } from '../../src/store/db.js';
+import type { Feature } from '../../src/app-types.js';
 import { createTestDatabase } from './mysql.js';
 import { tmpDir } from './env.js';
 
@@ -94,6 +95,8 @@ export interface TestAppOptions {
   replicaOf?: TestApp;
   /** SWITCHBOARD_PROVISION_KEY for this app (the store key every replica of one store shares). */
   provisionKey?: string;
+  /** The capabilities (default: the shipped ones); their config sections make the config. */
+  features?: Feature[];
 }
 
 /** Apps open on each scratch MariaDB database this helper created, and how to drop it. */
@@ -130,7 +133,7 @@ export async function makeTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   }
   const config = loadConfig({
     env: { ...(opts.env ?? {}) },
-    sections: features.flatMap((f) => (f.config ? [f.config] : [])),
+    sections: (opts.features ?? features).flatMap((f) => (f.config ? [f.config] : [])),
     overrides: {
       dataDir,
       ...(databaseUrl ? { databaseUrl } : {}),
@@ -146,7 +149,7 @@ export async function makeTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   let app: RunningApp;
   try {
     const env = { ...process.env, ...(opts.env ?? {}), ...(opts.provisionKey !== undefined ? { SWITCHBOARD_PROVISION_KEY: opts.provisionKey } : {}) };
-    app = await createApp({ mode: opts.listen ? 'server' : 'test', config, log, adapters: [chat], env });
+    app = await createApp({ mode: opts.listen ? 'server' : 'test', config, log, adapters: [chat], env, ...(opts.features ? { features: opts.features } : {}) });
     if (opts.listen) await app.listen();
   } catch (err) {
     await drop?.();

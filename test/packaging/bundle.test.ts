@@ -1,6 +1,6 @@
 // The agent bundle's guard: the real agent entry bundles clean, prints its version, and has none of the bot's
-// heavy parts; the same bundler pointed at the whole bot's CLI (which does load SQLite, the chat SDKs and
-// fastify) is refused, naming them — so an import that drags any of them into the agent fails the build.
+// heavy parts; the same bundler pointed at the whole bot's CLI (which does load SQLite and fastify) or at a chat
+// platform (which loads its SDK) is refused, naming them — so an import that drags any of them into the agent fails the build.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,17 +29,20 @@ describe('agent bundle', () => {
     expect(listed).toEqual(files.map((f) => f.replace(/\.ts$/, '')));
   });
 
-  it("refuses the bot's own CLI, naming the native module, the chat SDKs and the web server", async () => {
-    const err = await bundleAgent({ root: ROOT, outfile: path.join(dir, 'bot.mjs'), version: VERSION, entry: path.join(ROOT, 'src/cli.ts') }).then(
-      () => null,
-      (e: Error) => e.message,
-    );
+  it("refuses the bot's own CLI and each chat platform, naming the native module, the web server and the chat SDK", async () => {
+    const refusal = (entry: string, out: string) =>
+      bundleAgent({ root: ROOT, outfile: path.join(dir, out), version: VERSION, entry: path.join(ROOT, entry) }).then(
+        () => null,
+        (e: Error) => e.message,
+      );
+    const err = await refusal('src/cli.ts', 'bot.mjs');
     expect(err).toMatch(/better-sqlite3.*the bot's SQLite store/);
-    expect(err).toMatch(/@slack\/.*chat SDK \(Slack\)/);
-    expect(err).toMatch(/discord\.js.*chat SDK \(Discord\)/);
-    expect(err).toMatch(/telegraf.*chat SDK \(Telegram\)/);
     expect(err).toMatch(/fastify.*web server/);
     expect(fs.existsSync(path.join(dir, 'bot.mjs'))).toBe(false);
+    // The chat SDKs are reached only through the platform files the chat feature loads (each imports its SDK lazily).
+    expect(await refusal('src/chat/platforms/slack.ts', 'slack.mjs')).toMatch(/@slack\/.*chat SDK \(Slack\)/);
+    expect(await refusal('src/chat/platforms/discord.ts', 'discord.mjs')).toMatch(/discord\.js.*chat SDK \(Discord\)/);
+    expect(await refusal('src/chat/platforms/telegram.ts', 'telegram.mjs')).toMatch(/telegraf.*chat SDK \(Telegram\)/);
   });
 
   it('names Node ≥ 20 APIs found in bundle text', () => {

@@ -8,9 +8,15 @@
 // the adapter replaces the client and logs in again through its Reconnector with back-off. Every message goes
 // out with allowed_mentions {parse: []}: text from data (caller names, room fields) never pings @everyone.
 import { Client, GatewayIntentBits, Partials, Routes, Events, MessageFlags, ApplicationCommandOptionType, type Interaction, type Message, type Attachment, type ButtonInteraction, type ChatInputCommandInteraction } from 'discord.js';
-import type { Logger } from '../log.js';
-import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
-import { allowed, backoff, BUTTON_PREFIX, buttonLabel, discardWith, downloadCapped, FileTooLarge, EditCoalescer, firstDelivery, Reconnector, renderChunks, storedButtons, toDiscordMarkdown, type InboundClaim } from './util.js';
+import type { Logger } from '../../log.js';
+import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../../core/types.js';
+import { allowed, firstDelivery, type InboundClaim } from '../inbound-checks.js';
+import { backoff, Reconnector } from '../reconnector.js';
+import { BUTTON_PREFIX, buttonLabel, storedButtons } from '../buttons.js';
+import { discardWith, downloadCapped, FileTooLarge } from '../inbound-files.js';
+import { EditCoalescer } from '../edit-coalescer.js';
+import { renderChunks } from '../text-split.js';
+import { toDiscordMarkdown } from '../markup.js';
 
 export const DISCORD_LIMIT = 2000;
 /** Interaction tokens live 15 minutes; after that replies go to the channel. */

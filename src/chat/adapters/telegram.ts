@@ -4,10 +4,17 @@
 // request, progress edits one message (editMessageText), text is HTML (parse_mode) split at 4 096 characters.
 // Command buttons are an inline keyboard; a press arrives as a callback_query, answered at once and run as the presser.
 import { Telegraf, TelegramError } from 'telegraf';
-import type { Logger } from '../log.js';
-import type { Registry } from '../core/registry.js';
-import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
-import { allowed, BUTTON_PREFIX, buttonLabel, discardWith, downloadCapped, FileTooLarge, EditCoalescer, firstDelivery, Reconnector, renderChunks, retryRateLimited, storedButtons, toTelegramHtml, type InboundClaim } from './util.js';
+import type { Logger } from '../../log.js';
+import type { Registry } from '../../core/registry.js';
+import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../../core/types.js';
+import { allowed, firstDelivery, type InboundClaim } from '../inbound-checks.js';
+import { BUTTON_PREFIX, buttonLabel, storedButtons } from '../buttons.js';
+import { discardWith, downloadCapped, FileTooLarge } from '../inbound-files.js';
+import { EditCoalescer } from '../edit-coalescer.js';
+import { Reconnector } from '../reconnector.js';
+import { renderChunks } from '../text-split.js';
+import { retryRateLimited } from '../rate-limit.js';
+import { toTelegramHtml } from '../markup.js';
 
 export const TELEGRAM_LIMIT = 4096;
 

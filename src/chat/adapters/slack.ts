@@ -10,10 +10,17 @@
 // would otherwise give up (apps.connections.open failing) keeps being retried while other platforms serve.
 import type { Server } from 'node:http';
 import { App, SocketModeReceiver, HTTPReceiver, LogLevel, type BlockAction, type Logger as BoltLogger } from '@slack/bolt';
-import type { Logger } from '../log.js';
-import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../core/types.js';
-import { UserError } from '../core/command.js';
-import { allowed, discardWith, downloadCapped, drop, FileTooLarge, EditCoalescer, firstDelivery, Reconnector, renderChunks, SLACK_BUTTON_ACTION, SLACK_MAX_BLOCKS, slackActionsBlock, slackTextWithButtons, storedButtons, toSlackBlocks, toSlackMrkdwn, type InboundClaim } from './util.js';
+import type { Logger } from '../../log.js';
+import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../../core/types.js';
+import { UserError } from '../../core/command.js';
+import { allowed, firstDelivery, type InboundClaim } from '../inbound-checks.js';
+import { discardWith, downloadCapped, drop, FileTooLarge } from '../inbound-files.js';
+import { EditCoalescer } from '../edit-coalescer.js';
+import { Reconnector } from '../reconnector.js';
+import { renderChunks } from '../text-split.js';
+import { SLACK_BUTTON_ACTION, SLACK_MAX_BLOCKS, slackActionsBlock, slackTextWithButtons, toSlackBlocks } from '../slack-blocks.js';
+import { storedButtons } from '../buttons.js';
+import { toSlackMrkdwn } from '../markup.js';
 
 export const SLACK_LIMIT = 3900;
 /** Edits of one message at most about once a second (chat.update is a tier-3 method, ~50/min). */
