@@ -12,11 +12,11 @@ import type { InboundClaim } from './inbound-checks.js';
  * Each platform's `chat.<name>` section as a type, merged in by declaration merging from its descriptor file
  * (`declare module '../platform.js' { interface ChatPlatformConfigs { slack: SlackConfig } }`).
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface ChatPlatformConfigs {}
 
 /** Each platform's adapter class, merged in the same way (typed `app.services.chat.platforms.<name>`). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface ChatPlatformAdapters {}
 
 /** What a platform's `build` gets. */
@@ -62,6 +62,6 @@ export interface ChatPlatform<C = Record<string, unknown>, A extends ChatAdapter
 /** A platform as the loader found it. */
 export interface NamedChatPlatform {
   name: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: a list of platforms each with its own config and adapter types
   platform: ChatPlatform<any, any>;
 }
