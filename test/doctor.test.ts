@@ -80,7 +80,7 @@ describe('switchboard doctor', () => {
   it('all good: every row OK, exit 0 from the built CLI, and no token in the output', async () => {
     const rows = await doctor();
     expect(failing(rows), formatDoctor(rows)).toEqual([]);
-    expect(rows.map((r) => r.check)).toEqual(['config valid', 'store reachable and migrated', 'public URL', 'Slack token', 'Slack allow-list', 'Telegram token', 'Telegram allow-list', 'Discord token', 'Discord allow-list', 'isc checker', 'SMTP', 'data dir', 'secrets files 0600']);
+    expect(rows.map((r) => r.check)).toEqual(['config valid', 'store reachable and migrated', 'public URL', 'Discord token', 'Discord allow-list', 'Slack token', 'Slack allow-list', 'Telegram token', 'Telegram allow-list', 'isc checker', 'SMTP', 'data dir', 'secrets files 0600']);
     expect(rows.every((r) => r.status === 'OK'), formatDoctor(rows)).toBe(true);
     expect(row(rows, 'Slack token').detail).toMatch(/auth\.test: bot switchboard/);
     expect(row(rows, 'isc checker').detail).toMatch(/dhcpd$/);

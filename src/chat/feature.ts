@@ -17,7 +17,7 @@ import { OWNER } from '../core/jobs.js';
 import { importPlugins } from '../util/plugin-dir.js';
 import { ConnectionLease } from './connection-lease.js';
 import type { InboundClaim } from './inbound-checks.js';
-import type { ChatPlatform, ChatPlatformAdapters, ChatPlatformConfigs, NamedChatPlatform } from './platform.js';
+import { platformEnabled, type ChatPlatform, type ChatPlatformAdapters, type ChatPlatformConfigs, type NamedChatPlatform } from './platform.js';
 
 /** Where the shipped platforms are: one descriptor file each. */
 export const PLATFORMS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'platforms');
@@ -119,8 +119,7 @@ export function chatFeatureFor(platforms: NamedChatPlatform[]): Feature {
       for (const s of config.secrets ?? []) registerSecret(secretAt(c, s));
       for (const { name, platform } of platforms) {
         const pc = c[name] ?? {};
-        const on = platform.enabled ? platform.enabled(pc) : ((pc.enabled as boolean | undefined) ?? Boolean(pc.botToken));
-        if (!on) continue;
+        if (!platformEnabled(platform, pc)) continue;
         const setting = (key: string) => {
           const variable = Object.entries(platform.config.env ?? {}).find(([, k]) => k === key)?.[0];
           return variable ? `${variable} (chat.${name}.${key})` : `chat.${name}.${key}`;
@@ -185,5 +184,7 @@ function secretAt(section: unknown, dotted: string): string | undefined {
   return typeof cur === 'string' ? cur : undefined;
 }
 
-export const chatFeature: Feature = chatFeatureFor(await loadChatPlatforms(PLATFORMS_DIR));
+/** The shipped platforms: the files of PLATFORMS_DIR. */
+export const CHAT_PLATFORMS: NamedChatPlatform[] = await loadChatPlatforms(PLATFORMS_DIR);
+export const chatFeature: Feature = chatFeatureFor(CHAT_PLATFORMS);
 export const chatConfigSection: ConfigSection = chatFeature.config!;

@@ -57,6 +57,32 @@ export interface ChatPlatform<C = Record<string, unknown>, A extends ChatAdapter
   singleConnection?(config: C, adapter: A): string | undefined;
   /** Checks the section (an error names the missing setting) and builds the adapter, importing its SDK here, lazily. */
   build(ctx: ChatPlatformContext<C>): Promise<A>;
+  /**
+   * `switchboard doctor`'s rows for the platform when it is on: whether its API accepts the token (one read-only
+   * call against the configured API base) and whether its allow-list names anyone. Tokens go to their own API only.
+   */
+  doctor?(config: C, report: DoctorReport, timeoutMs: number): Promise<void>;
+}
+
+/** One `doctor` row: what was checked, its verdict, what was seen, and (not OK) what to do. */
+export type DoctorReport = (check: string, status: 'OK' | 'WARN' | 'FAIL', detail: string, fix?: string) => void;
+
+/** Whether a platform is on: its own rule, else `enabled`, else whether a bot token is set. */
+export function platformEnabled(platform: ChatPlatform<never>, config: Record<string, unknown>): boolean {
+  return platform.enabled ? platform.enabled(config as never) : ((config.enabled as boolean | undefined) ?? Boolean(config.botToken));
+}
+
+/** A JSON GET for doctor probes: the status and the parsed body (`{}` when it is not JSON). */
+export async function probeJson(url: string, init: RequestInit, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  return { status: res.status, body };
+}
+
+/** Why a probe could not reach its API, in a word where the system gives one (ECONNREFUSED, ENOTFOUND …). */
+export function probeFailure(e: unknown): string {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  return err.cause?.code ?? err.cause?.message ?? err.message;
 }
 
 /** A platform as the loader found it. */

@@ -1,7 +1,7 @@
 // `switchboard doctor` and the `doctor` chat command: checks an install and says, per row, OK / WARN / FAIL and
 // for every row that is not OK what to do. Rows: config valid; store reachable and migrated; public URL set and
-// not loopback; each enabled chat platform's token accepted (Slack auth.test, Telegram getMe, Discord
-// /users/@me, against the configured API base) and its allow-list non-empty; DHCP/proxy checkers present (or
+// not loopback; each enabled chat platform's own checks (its descriptor's `doctor`: Slack auth.test, Telegram
+// getMe, Discord /users/@me against the configured API base, and a non-empty allow-list); DHCP/proxy checkers present (or
 // the apply agent that owns a backend connected); SMTP reachable; data dir permissions; secrets files 0600.
 // Nothing secret is printed: tokens only go to their own API, and every detail passes the scrubber.
 import fs from 'node:fs';
@@ -12,6 +12,8 @@ import { pendingMigrations } from '../store/migrate.js';
 import { isLoopbackUrl } from '../http/base-url.js';
 import { registerSecret, scrub } from '../secrets.js';
 import { keaCommand } from '../dhcp/backends/kea-control.js';
+import { CHAT_PLATFORMS } from '../chat/feature.js';
+import { platformEnabled } from '../chat/platform.js';
 
 export type DoctorStatus = 'OK' | 'WARN' | 'FAIL';
 export interface DoctorRow {
@@ -52,7 +54,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorRow[]> {
     add('config valid', 'FAIL', (e as Error).message, 'correct the key named above in the config file or environment; the other checks need a valid config');
     return rows;
   }
-  for (const t of [cfg.chat.slack.botToken, cfg.chat.telegram.botToken, cfg.chat.discord.botToken, cfg.monitor.mail.password]) if (t) registerSecret(t);
+  for (const t of [...CHAT_PLATFORMS.map(({ name }) => (cfg.chat as unknown as Record<string, { botToken?: string }>)[name]?.botToken), cfg.monitor.mail.password]) if (t) registerSecret(t);
   const timeoutMs = o.timeoutMs ?? 10_000;
 
   // Store
@@ -92,9 +94,22 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorRow[]> {
   else add('public URL', 'OK', pub);
 
   // Chat platforms
-  await Promise.all([checkSlack(cfg, add, timeoutMs), checkTelegram(cfg, add, timeoutMs), checkDiscord(cfg, add, timeoutMs)]);
-  const anyChat = [cfg.chat.slack, cfg.chat.telegram, cfg.chat.discord].some((p) => p.enabled ?? Boolean(p.botToken));
-  if (!anyChat) add('chat platforms', 'WARN', 'no chat platform is enabled: only the web console and `switchboard exec` take commands', 'set SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN (README, Chat platforms)');
+  // Chat platforms: each one that is on checks itself (its descriptor's `doctor`).
+  const chat = cfg.chat as unknown as Record<string, Record<string, unknown>>;
+  const on = CHAT_PLATFORMS.filter(({ name, platform }) => platformEnabled(platform, chat[name] ?? {}));
+  // Probed at once, reported in the platforms' order.
+  const found = await Promise.all(
+    on.map(async ({ name, platform }) => {
+      const mine: Parameters<typeof add>[] = [];
+      await platform.doctor?.(chat[name] ?? {}, (...row) => void mine.push(row), timeoutMs);
+      return mine;
+    }),
+  );
+  for (const row of found.flat()) add(...row);
+  if (!on.length) {
+    const tokens = CHAT_PLATFORMS.flatMap(({ platform }) => Object.entries(platform.config.env ?? {}).filter(([, key]) => key === 'botToken').map(([variable]) => variable));
+    add('chat platforms', 'WARN', 'no chat platform is enabled: only the web console and `switchboard exec` take commands', `set ${tokens.join(', ').replace(/, ([^,]*)$/, ' or $1')} (README, Chat platforms)`);
+  }
 
   // DHCP / proxy
   await checkDhcp(cfg, db && storeOk ? db : undefined, add, o.agentFreshMs ?? 5 * 60_000);
@@ -124,71 +139,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
 }
 
-async function getJson(url: string, init: RequestInit, timeoutMs: number): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  return { status: res.status, body };
-}
 
-const reason = (e: unknown) => {
-  const err = e as Error & { cause?: { code?: string; message?: string } };
-  return err.cause?.code ?? err.cause?.message ?? err.message;
-};
 
-async function checkSlack(cfg: Config, add: Add, timeoutMs: number): Promise<void> {
-  const c = cfg.chat.slack;
-  if (!(c.enabled ?? Boolean(c.botToken))) return;
-  const api = (c.apiUrl ?? 'https://slack.com/api/').replace(/\/?$/, '/');
-  if (!c.botToken) add('Slack token', 'FAIL', 'Slack is enabled but SLACK_BOT_TOKEN is not set', 'set SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token)');
-  else {
-    try {
-      const r = await getJson(`${api}auth.test`, { method: 'POST', headers: { authorization: `Bearer ${c.botToken}`, 'content-type': 'application/x-www-form-urlencoded' } }, timeoutMs);
-      if (r.body.ok === true) add('Slack token', 'OK', `auth.test: bot ${String(r.body.user ?? '?')} in team ${String(r.body.team_id ?? '?')}`);
-      else add('Slack token', 'FAIL', `auth.test refused the bot token: ${String(r.body.error ?? `HTTP ${r.status}`)}`, 'generate a new bot token (OAuth & Permissions) and set SLACK_BOT_TOKEN; check SLACK_API_URL');
-    } catch (e) {
-      add('Slack token', 'FAIL', `cannot reach ${api}: ${reason(e)}`, 'check the network path to Slack (proxy, firewall) or SLACK_API_URL');
-    }
-  }
-  if (!c.allowedWorkspaces.length) add('Slack allow-list', 'FAIL', 'chat.slack.allowedWorkspaces is empty: nobody can use the bot from Slack', 'set SLACK_ALLOWED_WORKSPACES=T0123ABC (your team id)');
-  else add('Slack allow-list', 'OK', `${c.allowedWorkspaces.length} workspace(s)`);
-}
 
-async function checkTelegram(cfg: Config, add: Add, timeoutMs: number): Promise<void> {
-  const c = cfg.chat.telegram;
-  if (!(c.enabled ?? Boolean(c.botToken))) return;
-  const root = (c.apiRoot ?? 'https://api.telegram.org').replace(/\/$/, '');
-  if (!c.botToken) add('Telegram token', 'FAIL', 'Telegram is enabled but TELEGRAM_BOT_TOKEN is not set', 'set TELEGRAM_BOT_TOKEN (from @BotFather)');
-  else {
-    try {
-      const r = await getJson(`${root}/bot${c.botToken}/getMe`, {}, timeoutMs);
-      const me = r.body.result as { username?: string } | undefined;
-      if (r.body.ok === true) add('Telegram token', 'OK', `getMe: @${me?.username ?? '?'}`);
-      else add('Telegram token', 'FAIL', `getMe refused the bot token: ${String(r.body.description ?? `HTTP ${r.status}`)}`, 'get the token again from @BotFather (/token) and set TELEGRAM_BOT_TOKEN; check TELEGRAM_API_ROOT');
-    } catch (e) {
-      add('Telegram token', 'FAIL', `cannot reach ${root}: ${reason(e)}`, 'check the network path to Telegram or TELEGRAM_API_ROOT');
-    }
-  }
-  if (!c.allowedChats.length) add('Telegram allow-list', 'FAIL', 'chat.telegram.allowedChats is empty: nobody can use the bot from Telegram', 'set TELEGRAM_ALLOWED_CHATS=-100123456789 (group ids are negative)');
-  else add('Telegram allow-list', 'OK', `${c.allowedChats.length} chat(s)`);
-}
 
-async function checkDiscord(cfg: Config, add: Add, timeoutMs: number): Promise<void> {
-  const c = cfg.chat.discord;
-  if (!(c.enabled ?? Boolean(c.botToken))) return;
-  const api = (c.apiUrl ?? 'https://discord.com/api').replace(/\/$/, '');
-  if (!c.botToken) add('Discord token', 'FAIL', 'Discord is enabled but DISCORD_BOT_TOKEN is not set', 'set DISCORD_BOT_TOKEN (Bot → Reset Token)');
-  else {
-    try {
-      const r = await getJson(`${api}/v10/users/@me`, { headers: { authorization: `Bot ${c.botToken}` } }, timeoutMs);
-      if (r.status === 200) add('Discord token', 'OK', `/users/@me: ${String(r.body.username ?? '?')} (${String(r.body.id ?? '?')})`);
-      else add('Discord token', 'FAIL', `/users/@me refused the bot token: ${String(r.body.message ?? `HTTP ${r.status}`)}`, 'reset the bot token (Bot → Reset Token) and set DISCORD_BOT_TOKEN; check DISCORD_API_URL');
-    } catch (e) {
-      add('Discord token', 'FAIL', `cannot reach ${api}: ${reason(e)}`, 'check the network path to Discord or DISCORD_API_URL');
-    }
-  }
-  if (!c.allowedGuilds.length) add('Discord allow-list', 'FAIL', 'chat.discord.allowedGuilds is empty: nobody can use the bot from Discord', 'set DISCORD_ALLOWED_GUILDS=<guild id>');
-  else add('Discord allow-list', 'OK', `${c.allowedGuilds.length} guild(s)`);
-}
 
 /** Where argv[0] resolves (absolute, or the first match in PATH that is executable), or null. */
 export function findExecutable(cmd: string, envPath = process.env.PATH ?? ''): string | null {

@@ -1,7 +1,7 @@
 // Telegram: long polling (one replica polls, through a lease: a second poller gets 409) or a webhook route on
 // the bot's HTTP server; telegraf is imported only when Telegram is on. The allow-list names chats (groups
 // have negative ids); a chat not on it is told its id once.
-import type { ChatPlatform } from '../platform.js';
+import { probeFailure, probeJson, type ChatPlatform } from '../platform.js';
 import type { TelegramAdapter } from '../adapters/telegram.js';
 
 export interface TelegramConfig {
@@ -76,5 +76,21 @@ export const platform: ChatPlatform<TelegramConfig, TelegramAdapter> = {
       });
     }
     return tg;
+  },
+  async doctor(c, report, timeoutMs) {
+    const root = (c.apiRoot ?? 'https://api.telegram.org').replace(/\/$/, '');
+    if (!c.botToken) report('Telegram token', 'FAIL', 'Telegram is enabled but TELEGRAM_BOT_TOKEN is not set', 'set TELEGRAM_BOT_TOKEN (from @BotFather)');
+    else {
+      try {
+        const r = await probeJson(`${root}/bot${c.botToken}/getMe`, {}, timeoutMs);
+        const me = r.body.result as { username?: string } | undefined;
+        if (r.body.ok === true) report('Telegram token', 'OK', `getMe: @${me?.username ?? '?'}`);
+        else report('Telegram token', 'FAIL', `getMe refused the bot token: ${String(r.body.description ?? `HTTP ${r.status}`)}`, 'get the token again from @BotFather (/token) and set TELEGRAM_BOT_TOKEN; check TELEGRAM_API_ROOT');
+      } catch (e) {
+        report('Telegram token', 'FAIL', `cannot reach ${root}: ${probeFailure(e)}`, 'check the network path to Telegram or TELEGRAM_API_ROOT');
+      }
+    }
+    if (!c.allowedChats.length) report('Telegram allow-list', 'FAIL', 'chat.telegram.allowedChats is empty: nobody can use the bot from Telegram', 'set TELEGRAM_ALLOWED_CHATS=-100123456789 (group ids are negative)');
+    else report('Telegram allow-list', 'OK', `${c.allowedChats.length} chat(s)`);
   },
 };
