@@ -2,6 +2,7 @@ import { UsageError } from '../src/core/command.js';
 import type { Command } from '../src/app-types.js';
 import { ConsoleAuth } from '../src/chat/console-auth.js';
 import { table, when } from '../src/core/format.js';
+import { recentAudit } from '../src/core/audit.js';
 
 export const commands: Command[] = [
   {
@@ -15,14 +16,9 @@ export const commands: Command[] = [
       named: { user: { pattern: '^[a-z]+:\\S+$' }, outcome: { enum: ['ok', 'denied', 'failed', 'invalid', 'confirm'] } },
     },
     async run(ctx, args) {
-      let q = ctx.app.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(Number(args.n));
-      if (args.user) {
-        const s = String(args.user);
-        const i = s.indexOf(':');
-        q = q.where('platform', '=', s.slice(0, i)).where('user_id', '=', s.slice(i + 1));
-      }
-      if (args.outcome) q = q.where('outcome', '=', String(args.outcome));
-      const rows = await q.execute();
+      const who = args.user ? String(args.user) : undefined;
+      const i = who?.indexOf(':') ?? -1;
+      const rows = await recentAudit(ctx.app.db, { limit: Number(args.n), platform: who?.slice(0, i), userId: who?.slice(i + 1), outcome: args.outcome ? String(args.outcome) : undefined });
       if (!rows.length) return 'No audit rows match.';
       return table(
         ['#', 'when', 'who', 'outcome', 'command line'],

@@ -1,12 +1,11 @@
 import type { Command, CommandContext } from '../src/app-types.js';
 import { UserError } from '../src/core/command.js';
 import { when } from '../src/core/format.js';
-import { formatCall, type CallMatch } from '../src/dhcp/callerid.js';
+import { formatCall, recentCalls } from '../src/dhcp/callerid.js';
 
 async function recent(ctx: CommandContext, n: number): Promise<string[]> {
   await ctx.app.services.callLog?.flush();
-  const rows = await ctx.app.db.selectFrom('calls').selectAll().orderBy('id', 'desc').limit(n).execute();
-  return rows.map((r) => `${when(Number(r.at))}  ${formatCall(r.number, JSON.parse(r.matches) as CallMatch[], r.name)}`);
+  return (await recentCalls(ctx.app.db, n)).map((r) => `${when(r.at)}  ${formatCall(r.number, r.matches, r.name)}`);
 }
 
 export const commands: Command[] = [

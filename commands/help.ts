@@ -1,5 +1,6 @@
 import { UserError } from '../src/core/command.js';
 import { roleAtLeast } from '../src/core/roles.js';
+import { commandUsage } from '../src/core/audit.js';
 import { structured, tablePart } from '../src/core/message.js';
 import type { App, Command } from '../src/app-types.js';
 
@@ -40,14 +41,7 @@ function groupOf(c: Command): string {
 /** How often each command ran (ok) in the last 30 days; an empty map when the audit log cannot be read. */
 async function usage(app: App): Promise<Map<string, number>> {
   try {
-    const rows = await app.db
-      .selectFrom('audit_log')
-      .select(['command', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('at', '>', Date.now() - 30 * 86_400_000)
-      .where('outcome', '=', 'ok')
-      .groupBy('command')
-      .execute();
-    return new Map(rows.map((r) => [r.command, Number(r.n)]));
+    return await commandUsage(app.db, Date.now() - 30 * 86_400_000);
   } catch {
     return new Map();
   }

@@ -1,6 +1,6 @@
 import type { Command } from '../src/app-types.js';
 import { UserError } from '../src/core/command.js';
-import { renderJob, type JobRow } from '../src/core/jobs.js';
+import { renderJob } from '../src/core/jobs.js';
 import { when } from '../src/core/format.js';
 import { structured, tablePart } from '../src/core/message.js';
 
@@ -15,9 +15,7 @@ export const commands: Command[] = [
     role: 'viewer',
     args: { positional: [{ name: 'scope', enum: ['all', 'active'], default: 'active' }, { name: 'n', type: 'integer', minimum: 1, maximum: 200, default: 20 }] },
     async run(ctx, args) {
-      let q = ctx.app.db.selectFrom('jobs').selectAll().orderBy('id', 'desc').limit(Number(args.n));
-      if (args.scope !== 'all') q = q.where('status', 'in', ['queued', 'running']);
-      const rows = (await q.execute()) as JobRow[];
+      const rows = await ctx.app.jobs.recent({ limit: Number(args.n), activeOnly: args.scope !== 'all' });
       if (!rows.length) return args.scope === 'all' ? 'No jobs yet.' : 'No job is queued or running. `jobs all` shows finished ones.';
       return structured([
         tablePart(

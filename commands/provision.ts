@@ -1,18 +1,16 @@
-// `provision …`: phones from a sheet (or one inline), their files, fetch log, re-sync and reboot.
+// `provision <model>`: phones from an attached sheet (run as a job, all rows or none) or one phone inline.
+// The other `provision …` commands: provision-phones.ts (list, show, rm, …), provision-notify.ts (resync, reboot).
 import crypto from 'node:crypto';
 import type { Command, CommandContext, JobContext, JobKind } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
-import { insertedId } from '../src/store/db.js';
-import { ago, table, when } from '../src/core/format.js';
+import { table } from '../src/core/format.js';
 import { readSheet, SheetError } from '../src/util/sheet.js';
 import { AttachmentError, readAttachment } from '../src/core/attachment.js';
 import { safeCsv } from '../src/util/csv.js';
 import type { IncomingFile } from '../src/core/types.js';
 import { COMMON_COLUMNS, draftFromCells, draftsFromSheet, formatProblems, type PhoneDraft, type RowProblem } from '../src/provision/rows.js';
 import { fmtMac } from '../src/util/mac.js';
-import type { BatchOutcome, PhoneRecord, ProvisionService } from '../src/provision/service.js';
-import { notifyLine, notifyOne, pool } from '../src/provision/resync.js';
-import { structured, tablePart } from '../src/core/message.js';
+import type { BatchOutcome, ProvisionService } from '../src/provision/service.js';
 
 const svc = (ctx: { app: CommandContext['app'] }) => ctx.app.services.provision as ProvisionService;
 const by = (ctx: CommandContext) => `${ctx.caller.platform}:${ctx.caller.id}`;
@@ -83,38 +81,6 @@ function removalNote(r: Removal, name: string): string | undefined {
 
 const mb = (n: number) => (n / 1048576).toFixed(1);
 
-/** A stored phone that is not served because its sealed password cannot be opened, said plainly. */
-function unreadableText(s: ProvisionService, u: { rec: PhoneRecord; reason: string }): string {
-  return `⚠ ${s.label(u.rec)} ${fmtMac(u.rec.mac)} (ext ${u.rec.extension}): ${u.reason}.`;
-}
-
-function needOne(ctx: CommandContext, key: string): PhoneRecord {
-  const found = svc(ctx).lookup(key);
-  const unreadable = found.length ? [] : svc(ctx).unreadablePhones(key);
-  if (unreadable.length) throw new UserError(unreadable.map((u) => unreadableText(svc(ctx), u)).join('\n'));
-  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
-  if (found.length > 1) throw new UserError(`Extension ${key} is on ${found.length} phones (${found.map((p) => fmtMac(p.mac)).join(', ')}); name the MAC.`);
-  return found[0]!;
-}
-
-/** Like needOne, but a phone set aside as unreadable counts too (it can still be removed). */
-function needStored(ctx: CommandContext, key: string): PhoneRecord {
-  const u = svc(ctx).unreadablePhones(key);
-  if (u.length === 1 && !svc(ctx).lookup(key).length) return u[0]!.rec;
-  return needOne(ctx, key);
-}
-
-function targets(ctx: CommandContext, key: string): PhoneRecord[] {
-  if (key === 'all') {
-    const all = svc(ctx).all();
-    if (!all.length) throw new UserError('No phones are provisioned.');
-    return all;
-  }
-  const found = svc(ctx).lookup(key);
-  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
-  return found;
-}
-
 type Batch = { drafts: SealedDraft[]; problems: RowProblem[]; ignored: string[] };
 type BatchArgs = { rows: number; file?: string; dryRun?: boolean; upload?: Removal };
 
@@ -141,7 +107,7 @@ async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs & { b
     onWritten: (i, files) => ctx.progress(i, files, `${validated}, ${i}/${files} files written`),
     // In the transaction that stores the phones: the batch (sealed passwords) goes, and the result stands.
     onStored: async (tx, stored) => {
-      await tx.deleteFrom('provision_batches').where('id', '=', a.batch).execute();
+      await s.pending.drop(a.batch, tx);
       await ctx.committed(report(stored), tx);
     },
   });
@@ -165,26 +131,13 @@ export const jobKinds: Record<string, JobKind> = {
     async run(ctx) {
       const a = ctx.args as BatchArgs & { batch: number };
       const s = svc(ctx);
-      const row = await ctx.app.db.selectFrom('provision_batches').select('data').where('id', '=', a.batch).executeTakeFirst();
-      if (!row) throw new UserError('the validated rows of this job are gone (it was interrupted); send the sheet again');
+      const batch = await s.pending.load<Batch>(a.batch);
+      if (!batch) throw new UserError('the validated rows of this job are gone (it was interrupted); send the sheet again');
       try {
-        return await runBatch(ctx, s, a, JSON.parse(row.data) as Batch);
+        return await runBatch(ctx, s, a, batch);
       } finally {
-        await ctx.app.db.deleteFrom('provision_batches').where('id', '=', a.batch).execute();
+        await s.pending.drop(a.batch);
       }
-    },
-  },
-  'provision-notify': {
-    title: (a: { macs: string[]; reboot?: boolean }) => `${a.reboot ? 'reboot' : 're-sync'} ${a.macs.length} phones`,
-    async run(ctx) {
-      const a = ctx.args as { macs: string[]; reboot: boolean };
-      const s = svc(ctx);
-      await s.refreshFetches();
-      const phones = a.macs.map((m) => s.get(m)).filter((p): p is PhoneRecord => !!p);
-      const res = await pool(phones, 50, (p) => { ctx.throwIfCancelled(); return notifyOne(s, p, a.reboot); }, (d) => ctx.progress(d, phones.length));
-      const ok = res.filter((x) => x.r.status !== null && x.r.status < 300).length;
-      const lines = res.map(notifyLine);
-      return { text: `${a.reboot ? 'Reboot' : 'Re-sync'} sent to ${phones.length} phones: ${ok} answered 2xx, ${phones.length - ok} did not.\n${table(['mac', 'ext', 'address', 'result', 'time'], lines.slice(0, 50))}`, data: { ok, failed: phones.length - ok } };
     },
   },
 };
@@ -197,7 +150,6 @@ function generatePassword(): string {
 
 const INLINE_KEYS = new Set(['mac', 'ext', 'extension', 'ramal', 'name', 'nome', 'password', 'senha', 'ip', 'server', 'servidor', 'room', 'sala', 'line', 'port', 'auth_user']);
 const ALIAS: Record<string, string> = { ext: 'extension', ramal: 'extension', nome: 'name', senha: 'password', servidor: 'server', sala: 'room' };
-
 export const commands: Command[] = [
   {
     name: 'provision',
@@ -275,193 +227,8 @@ export const commands: Command[] = [
       const { drafts, problems, ignored } = draftsFromSheet(sheet, s.drivers, defaults);
       if (problems.some((p) => p.row === 1 && !p.field)) throw failure(problems, file.name, note);
       const batch: Batch = { drafts: drafts.map((d) => seal(s, d)), problems, ignored };
-      const ins = await ctx.app.db.insertInto('provision_batches').values({ data: JSON.stringify(batch), created_at: Date.now() }).executeTakeFirst();
-      const jobArgs: BatchArgs & { batch: number } = { batch: insertedId(ins), rows: sheet.rows.length, file: file.name, dryRun, upload };
+      const jobArgs: BatchArgs & { batch: number } = { batch: await s.pending.save(batch), rows: sheet.rows.length, file: file.name, dryRun, upload };
       await ctx.startJob('provision', jobArgs, { total: sheet.rows.length, note: 'queued' });
     },
   },
-  {
-    name: 'provision models',
-    usage: 'provision models',
-    example: 'provision models',
-    summary: 'phone models Switchboard can provision, and the sheet columns they read',
-    role: 'viewer',
-    async run(ctx) {
-      const s = svc(ctx);
-      const rows = s.drivers.list.map((d) => [d.id, d.label, d.aliases.slice(0, 4).join(', '), d.ouis.map((o) => o.match(/../g)!.join(':')).join(' '), String(d.maxLines), d.fileNames('0c383e000000').map((f) => f.replace('0c383e000000', '<mac>').replace('0C383E000000', '<MAC>')).join(' '), d.sampleUserAgent ?? '']);
-      const cols = COMMON_COLUMNS.map((c) => `${c.required ? '' : '['}${c.aliases.join('|')}${c.required ? '' : ']'}`).join(' ');
-      const extras = s.drivers.list.filter((d) => d.columns.length).map((d) => `${d.id} also reads: ${d.columns.map((c) => c.name).join(', ')}`);
-      return [
-        `${s.drivers.list.length} model${s.drivers.list.length === 1 ? '' : 's'}:`,
-        table(['id', 'model', 'aliases', 'OUI', 'lines', 'files', 'user agent (example)'], rows),
-        `Sheet columns: ${cols}`,
-        ...extras,
-        `Phones fetch from ${s.rootUrl()}${s.cfg.tokenUrls ? 't/<token>/' : ''}${s.cfg.auth ? ' with basic auth' : ''}.`,
-        'Override keys (provision set <scope> <key>=<value>):',
-        ...s.drivers.list.map((d) => `• ${d.id}: ${d.overrides ? d.overrides.describe : 'takes no overrides'}`),
-      ].join('\n');
-    },
-  },
-  {
-    name: 'provision list',
-    usage: 'provision list [filter]',
-    example: 'provision list 201',
-    summary: 'provisioned phones (filter on MAC, extension, name, room, model or IP)',
-    role: 'viewer',
-    args: { positional: [{ name: 'filter', rest: true }] },
-    async run(ctx, args) {
-      const f = ([] as string[]).concat((args.filter as string[] | undefined) ?? []).join(' ').toLowerCase();
-      const fhex = f.replace(/[^0-9a-f]/g, '');
-      await svc(ctx).refreshFetches(); // last fetches other processes served
-      let ps = svc(ctx).all();
-      if (f) ps = ps.filter((p) => [p.extension, p.name, p.room ?? '', p.model, p.ip ?? '', p.lastFetchIp ?? ''].some((x) => x.toLowerCase().includes(f)) || (fhex.length >= 4 && p.mac.includes(fhex)));
-      if (!ps.length) return f ? `No provisioned phone matches "${f}".` : 'No phones are provisioned.';
-      const rows = ps.slice(0, 100).map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.ip ?? '', String(p.version), p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never']);
-      const unreadable = svc(ctx).unreadablePhones();
-      const warn = unreadable.length ? `\n⚠ ${unreadable.length} more phone${unreadable.length === 1 ? ' is' : 's are'} stored but not served: ${unreadable.length === 1 ? 'its' : 'their'} sealed SIP password cannot be opened with this key (${unreadable.slice(0, 10).map((u) => fmtMac(u.rec.mac)).join(', ')}${unreadable.length > 10 ? ', …' : ''}; see provision show <mac>).` : '';
-      return structured([`${ps.length} phone${ps.length === 1 ? '' : 's'}:`, tablePart(['mac', 'model', 'ext', 'name', 'room', 'ip', 'v', 'last fetch'], rows, { align: ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'left'] }), ...(ps.length > 100 ? [`… ${ps.length - 100} more; give a filter`] : []), ...(warn ? [warn.replace(/^\n/, '')] : [])]);
-    },
-  },
-  {
-    name: 'provision show',
-    usage: 'provision show <mac|ext>',
-    example: 'provision show 201',
-    summary: "one phone's record, files and recent requests",
-    role: 'viewer',
-    args: { positional: [{ name: 'key', required: true }] },
-    async run(ctx, args) {
-      const s = svc(ctx);
-      await s.refreshFetches();
-      const p = needOne(ctx, String(args.key));
-      const log = await s.log.recent({ mac: p.mac, limit: 5 });
-      return [
-        `${s.label(p)} ${fmtMac(p.mac)}: ext ${p.extension} "${p.name}"${p.room ? `, room ${p.room}` : ''}`,
-        `registrar ${p.server}:${p.port}, line ${p.line}, auth user ${p.authUser}; password sealed at rest`,
-        `files: ${p.files.map((f) => `${s.configUrl(p.token)}${f}`).join(' ')} (version ${p.version}, generated ${when(p.generatedAt)})`,
-        `DHCP ip: ${p.ip ?? '-'}   last fetch: ${p.lastFetchAt ? `${when(p.lastFetchAt)} from ${p.lastFetchIp} (${p.lastFetchUa ?? 'no user agent'})` : 'never'}`,
-        `changed by ${p.updatedBy} at ${when(p.updatedAt)}`,
-        ...(log.length ? ['recent requests:', table(['when', 'from', 'file', 'status', 'reason'], log.map((e) => [when(e.at), e.ip, e.file ?? '', String(e.status), e.reason ?? e.decision]))] : []),
-      ].join('\n');
-    },
-  },
-  {
-    name: 'provision rm',
-    usage: 'provision rm <mac>',
-    example: 'provision rm 0c:38:3e:12:34:57',
-    summary: "forget a phone and delete its files (its DHCP reservation stays; see dhcp rm)",
-    role: 'operator',
-    args: { positional: [{ name: 'mac', required: true }] },
-    confirm(args, ctx) {
-      const p = needStored(ctx, String(args.mac));
-      return `remove ${svc(ctx).label(p)} ${fmtMac(p.mac)} (ext ${p.extension}) and delete ${p.files.join(', ')}`;
-    },
-    async run(ctx, args) {
-      const p = needStored(ctx, String(args.mac));
-      await svc(ctx).remove(p.mac);
-      const host = await ctx.app.services.dhcp.getByMac(fmtMac(p.mac));
-      return `Removed ${svc(ctx).label(p)} ${fmtMac(p.mac)} (ext ${p.extension}); deleted ${p.files.join(', ')}.${host ? ` Its DHCP reservation ${host.hostname} ${host.ip} stays (dhcp rm ${host.mac} to remove it).` : ''}`;
-    },
-  },
-  {
-    name: 'provision regenerate',
-    usage: 'provision regenerate <mac|ext|all>',
-    example: 'provision regenerate 201',
-    summary: 're-render phone files from the store (after a config or driver change); versions rise where files change',
-    role: 'operator',
-    args: { positional: [{ name: 'key', required: true }] },
-    async run(ctx, args) {
-      const s = svc(ctx);
-      const key = String(args.key);
-      const unreadable = key === 'all' ? s.unreadablePhones() : s.unreadablePhones(key);
-      const served = key === 'all' ? s.all() : s.lookup(key);
-      const list = served.length || unreadable.length ? served : targets(ctx, key); // targets() says what is wrong
-      const macs = [...list.map((p) => p.mac), ...unreadable.map((u) => u.rec.mac)];
-      const r = await s.regenerate(macs, by(ctx));
-      const n = r.changed.length + r.unchanged.length;
-      const text = `Regenerated ${n} phone${n === 1 ? '' : 's'}: ${r.changed.length} changed (version raised), ${r.unchanged.length} unchanged.${r.changed.length ? ` Changed: ${r.changed.slice(0, 20).map(fmtMac).join(', ')}${r.changed.length > 20 ? ' …' : ''}. Run provision resync to have them fetch now.` : ''}`;
-      if (!r.failed.length) return text;
-      const failed = r.failed.map((f) => `• ${fmtMac(f.mac)} (ext ${f.extension}): ${f.reason}.`);
-      const tail = `${r.failed.length} phone${r.failed.length === 1 ? '' : 's'} not regenerated and not served:\n${failed.slice(0, 20).join('\n')}${failed.length > 20 ? `\n… and ${failed.length - 20} more` : ''}`;
-      throw new UserError(`${text}\n${tail}`);
-    },
-  },
-  {
-    name: 'provision stale',
-    usage: 'provision stale [days]',
-    example: 'provision stale 7',
-    summary: 'phones that have not fetched their config in N days (default 7), never-fetched ones included',
-    role: 'viewer',
-    args: { positional: [{ name: 'days', type: 'integer', minimum: 1, maximum: 3650 }] },
-    async run(ctx, args) {
-      const days = args.days === undefined ? 7 : Number(args.days);
-      await svc(ctx).refreshFetches(); // fetches other processes served
-      const cutoff = Date.now() - days * 86_400_000;
-      const stale = svc(ctx).all().filter((p) => (p.lastFetchAt ?? 0) < cutoff).sort((a, b) => (a.lastFetchAt ?? 0) - (b.lastFetchAt ?? 0) || a.mac.localeCompare(b.mac));
-      if (!stale.length) return `Every provisioned phone fetched its config within ${days} day${days === 1 ? '' : 's'}.`;
-      const rows = stale.slice(0, 100).map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never', `v${p.version} ${ago(p.generatedAt)}`]);
-      return `${stale.length} phone${stale.length === 1 ? ' has' : 's have'} not fetched in ${days} day${days === 1 ? '' : 's'}:\n${table(['mac', 'model', 'ext', 'name', 'room', 'last fetch', 'config'], rows)}${stale.length > 100 ? `\n… ${stale.length - 100} more` : ''}`;
-    },
-  },
-  {
-    name: 'provision log',
-    usage: 'provision log [mac|ext] [n]   (or n=… for the count: a lone number that is a provisioned extension is read as that extension)',
-    example: 'provision log 201 20',
-    summary: 'recent requests to the config server, served or refused, with the reason',
-    role: 'viewer',
-    args: { positional: [{ name: 'mac' }, { name: 'count', type: 'integer', minimum: 1, maximum: 500 }], named: { n: { type: 'integer', minimum: 1, maximum: 500, description: 'how many requests (default 20)' } } },
-    async run(ctx, args) {
-      let mac: string | undefined;
-      let n = 20;
-      if (args.count !== undefined && args.n !== undefined) throw new UsageError('give the count once: provision log [mac|ext] [n] or n=…');
-      const count = args.count ?? args.n;
-      if (args.mac !== undefined) {
-        const m = String(args.mac);
-        // "provision log 101": extension 101 when such a phone exists, else the last 101 requests.
-        if (/^\d{1,3}$/.test(m) && count === undefined && !svc(ctx).lookup(m).length) n = Number(m);
-        else {
-          mac = m.toLowerCase().replace(/[^0-9a-f]/g, '');
-          if (mac.length !== 12) {
-            const p = svc(ctx).lookup(m);
-            if (!p.length) throw new UserError(`"${m}" is not a MAC address or a provisioned extension.`);
-            mac = p[0]!.mac;
-          }
-        }
-      }
-      if (count !== undefined) n = Number(count);
-      const rows = await svc(ctx).log.recent({ mac, limit: n });
-      if (!rows.length) return mac ? `No requests for ${fmtMac(mac)} yet.` : 'No requests yet.';
-      return `${table(['when', 'from', 'mac', 'file', 'status', 'decision', 'reason', 'user agent'], rows.map((e) => [when(e.at), e.ip, e.mac ? fmtMac(e.mac) : '', e.file ?? e.path, String(e.status), e.decision, e.reason ?? '', (e.userAgent ?? '').slice(0, 40)]))}`;
-    },
-  },
-  ...(['resync', 'reboot'] as const).map(
-    (verb): Command => ({
-      name: `provision ${verb}`,
-      usage: `provision ${verb} <mac|ext|all>`,
-      example: `provision ${verb} 201`,
-      summary: verb === 'resync' ? 'SIP NOTIFY check-sync: the phone re-fetches its config now' : 'SIP NOTIFY check-sync;reboot=true: the phone re-fetches its config and reboots',
-      role: 'operator',
-      args: { positional: [{ name: 'key', required: true }] },
-      // A reboot always asks; a re-sync asks when it goes to every phone (each one re-fetches at once).
-      confirm: (args, ctx) => {
-        const all = String(args.key) === 'all';
-        if (verb === 'resync' && !all) return null;
-        const l = targets(ctx, String(args.key));
-        const which = `${all ? 'all ' : ''}${l.length} phone${l.length === 1 ? '' : 's'} (${l.slice(0, 5).map((p) => p.extension).join(', ')}${l.length > 5 ? ', …' : ''})`;
-        return verb === 'reboot' ? `reboot ${which}` : `re-sync ${which}: each re-fetches its config now`;
-      },
-      async run(ctx, args) {
-        await svc(ctx).refreshFetches(); // the address a phone last fetched from, on any replica
-        const list = targets(ctx, String(args.key));
-        if (list.length > 5) {
-          await ctx.startJob('provision-notify', { macs: list.map((p) => p.mac), reboot: verb === 'reboot' }, { total: list.length });
-          return;
-        }
-        const res = await Promise.all(list.map((p) => notifyOne(svc(ctx), p, verb === 'reboot')));
-        const ok = res.every((x) => x.r.status !== null && x.r.status < 300);
-        const text = `${verb === 'reboot' ? 'Reboot' : 'Re-sync'} (SIP NOTIFY Event: check-sync${verb === 'reboot' ? ';reboot=true' : ''}):\n${table(['mac', 'ext', 'address', 'result', 'time'], res.map(notifyLine))}`;
-        if (!ok) throw new UserError(text);
-        return text;
-      },
-    }),
-  ),
 ];

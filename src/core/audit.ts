@@ -57,6 +57,26 @@ export interface AuditEntry {
   detail?: string;
 }
 
+/** The newest audit rows, optionally of one caller (`platform` + `userId`) or one outcome. */
+export async function recentAudit(db: DB, opts: { limit: number; platform?: string; userId?: string; outcome?: string }) {
+  let q = db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(opts.limit);
+  if (opts.platform !== undefined && opts.userId !== undefined) q = q.where('platform', '=', opts.platform).where('user_id', '=', opts.userId);
+  if (opts.outcome) q = q.where('outcome', '=', opts.outcome);
+  return q.execute();
+}
+
+/** How often each command ran with outcome ok since `since` (ms), by command name. */
+export async function commandUsage(db: DB, since: number): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('audit_log')
+    .select(['command', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('at', '>', since)
+    .where('outcome', '=', 'ok')
+    .groupBy('command')
+    .execute();
+  return new Map(rows.map((r) => [r.command, Number(r.n)]));
+}
+
 export async function writeAudit(db: DB, e: AuditEntry): Promise<void> {
   await db
     .insertInto('audit_log')

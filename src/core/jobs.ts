@@ -187,6 +187,13 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
     }
   }
 
+  /** The newest jobs, newest first; `activeOnly`: just those queued or running. */
+  async recent(opts: { limit: number; activeOnly?: boolean }): Promise<JobRow[]> {
+    let q = this.db.selectFrom('jobs').selectAll().orderBy('id', 'desc').limit(opts.limit);
+    if (opts.activeOnly) q = q.where('status', 'in', ['queued', 'running']);
+    return (await q.execute()) as JobRow[];
+  }
+
   async get(id: number): Promise<JobRow | undefined> {
     return (await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst()) as JobRow | undefined;
   }

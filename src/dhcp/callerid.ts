@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { clientIp, storeUnavailableRaw } from '../http/server.js';
 import { isStoreUnavailable } from '../store/store-errors.js';
-import { now } from '../store/db.js';
+import { now, type DB } from '../store/db.js';
 import { WriteBehind } from '../store/write-behind.js';
 import { bulkInserter } from '../store/bulk-insert.js';
 import type { HostRecord } from './service.js';
@@ -73,6 +73,12 @@ export function normalizeNumber(raw: string): string {
 export function tailDigits(raw: string, n: number): string {
   const d = normalizeNumber(raw);
   return d.slice(-n);
+}
+
+/** The last `n` calls stored, newest first (the ones still written behind are not in yet: flush callLog first). */
+export async function recentCalls(db: DB, n: number): Promise<{ at: number; number: string; name: string | null; matches: CallMatch[] }[]> {
+  const rows = await db.selectFrom('calls').select(['at', 'number', 'name', 'matches']).orderBy('id', 'desc').limit(n).execute();
+  return rows.map((r) => ({ at: Number(r.at), number: r.number, name: r.name, matches: JSON.parse(r.matches) as CallMatch[] }));
 }
 
 export function formatCall(number: string, matches: CallMatch[], name?: string | null): string {

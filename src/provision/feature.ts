@@ -21,7 +21,7 @@ export const provisionFeature: Feature = {
     app.schedule('provision-log-prune', '17 3 * * *', async () => {
       await svc.log.prune(svc.cfg.logRetentionDays * 86_400_000);
       // Rows handed to a job that never ran to its end (a crash): the job is failed as interrupted by then.
-      await app.db.deleteFrom('provision_batches').where('created_at', '<', Date.now() - 86_400_000).execute();
+      await svc.pending.prune(86_400_000);
     });
   },
   async start(app) {

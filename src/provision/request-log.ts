@@ -9,7 +9,6 @@ type Row = { at: number; ip: string; user_agent: string | null; path: string; fi
 
 declare module '../store/db.js' {
   interface Tables {
-    provision_batches: { id: import('kysely').Generated<number>; data: string; created_at: number };
     provision_requests: { id: import('kysely').Generated<number>; at: number; ip: string; user_agent: string | null; path: string; file: string | null; mac: string | null; status: number; decision: string; reason: string | null };
   }
 }

@@ -4,6 +4,7 @@
 //   served-index.ts   what this process serves from memory, following the store's change feed
 //   announcements.ts  fetch bookkeeping and "post once" announcements decided in the store
 //   batch.ts          validate a batch against the store and DHCP, commit it all or nothing
+//   pending-batches.ts  a sheet's validated rows (passwords sealed) between the command and its job
 //   overrides.ts      vendor keys set per model, room or phone, resolved into each phone's row
 //   override-changes.ts  `provision set/unset/diff`: an override change rendered, stored and published at once
 import crypto from 'node:crypto';
@@ -19,6 +20,7 @@ import type { PhoneDriver, ProvisionSettings } from '../../drivers/phones/contra
 import type { ProvisionConfig } from './config.js';
 import type { PhoneDraft, RowProblem } from './rows.js';
 import { RequestLog } from './request-log.js';
+import { PendingBatches } from './pending-batches.js';
 import { PhoneStore, type Bump, type PhoneRecord } from './phone-store.js';
 import { FIRMWARE_KEY, phoneOf, Renderer } from './rendering.js';
 import { PhoneFiles } from './phone-files.js';
@@ -47,6 +49,8 @@ export class ProvisionService {
   readonly dir: string;
   readonly sealer: Sealer;
   readonly log: RequestLog;
+  /** A sheet's validated rows, waiting for their job. */
+  readonly pending: PendingBatches;
   readonly store: PhoneStore;
   readonly renderer: Renderer;
   readonly index: ServedIndex;
@@ -63,6 +67,7 @@ export class ProvisionService {
     this.dir = path.resolve(this.cfg.dir ?? path.join(app.config.dataDir, 'provision'));
     this.sealer = app.sealer;
     this.log = new RequestLog(app);
+    this.pending = new PendingBatches(app);
     registerSecret(this.cfg.auth?.password);
     this.store = new PhoneStore(app);
     this.renderer = new Renderer(app, this.cfg, drivers);
