@@ -2,7 +2,7 @@ import type { Command, CommandContext } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
 import { table, when } from '../src/core/format.js';
 import type { DhcpStore, HostInput, HostRecord } from '../src/dhcp/service.js';
-import { applyAll, renderForApp, RenderError, TARGETS, type Target } from '../src/dhcp/apply.js';
+import { applyAll, renderForApp, RenderError, type Target } from '../src/dhcp/apply.js';
 import { sheetToInputs, hostsToCsv, importProblems, SHEET_MAX_BYTES } from '../src/dhcp/sheet-import.js';
 import { readAttachment } from '../src/core/attachment.js';
 import { structured, tablePart } from '../src/core/message.js';
@@ -223,12 +223,14 @@ export const commands: Command[] = [
   },
   {
     name: 'dhcp render',
-    usage: 'dhcp render isc|kea|dnsmasq|proxy1|proxy2|proxy3',
+    usage: 'dhcp render <target>',
     example: 'dhcp render kea',
     summary: 'print exactly what apply would write',
     role: 'viewer',
-    args: { positional: [{ name: 'target', required: true, enum: TARGETS }] },
+    args: { positional: [{ name: 'target', required: true, description: 'a rendered file of a loaded backend: isc, kea, dnsmasq, proxy1, proxy2, proxy3, …' }] },
     async run(ctx, args) {
+      const targets = ctx.app.services.dhcpBackends.targets();
+      if (!targets.includes(String(args.target))) throw new UsageError(`unknown target ${JSON.stringify(args.target)} (targets: ${targets.join(', ')})`);
       let r: { text: string; note: string };
       try {
         r = renderForApp(ctx.app, args.target as Target, await svc(ctx).all(), svc(ctx).subnets());

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { SUBNETS } from './helpers.js';
 import { fixture } from '../helpers/env.js';
-import { applyAll, TARGETS } from '../../src/dhcp/apply.js';
+import { applyAll } from '../../src/dhcp/apply.js';
 import { allowed, compileAllow } from '../../src/dhcp/callerid.js';
 import type { DhcpStore } from '../../src/dhcp/service.js';
 import { sleep, until } from '../helpers/wait.js';
@@ -106,7 +106,7 @@ describe('dhcp apply with the real checkers', () => {
   it('dhcp render prints byte-for-byte what apply writes, for every target', async () => {
     expect((await t.run('dhcp apply', { confirmed: true })).exitCode).toBe(0);
     const live: Record<string, string> = { isc: 'dhcpd.hosts', kea: 'kea-dhcp4.conf', dnsmasq: 'dnsmasq.hosts', proxy1: 'proxy1', proxy2: 'proxy2', proxy3: 'proxy3' };
-    for (const target of TARGETS) {
+    for (const target of t.app.services.dhcpBackends.targets()) {
       const r = await t.run(`dhcp render ${target}`, { user: 'admin' });
       const msg = t.chat.last()!;
       const shown = msg.files.length ? msg.files[0]!.data.toString() : /^```\n([\s\S]*)```$/.exec(r.replies[0]!)![1]!;
@@ -137,7 +137,7 @@ describe('dhcp apply with the real checkers', () => {
     try {
       const r = await t.run('dhcp apply', { confirmed: true });
       expect(r.exitCode, r.replies.join('\n')).toBe(0);
-      const d4 = JSON.parse(fs.readFileSync(kea.path, 'utf8')).Dhcp4;
+      const d4 = JSON.parse(fs.readFileSync(kea.path!, 'utf8')).Dhcp4;
       expect(d4['interfaces-config']).toEqual({ interfaces: ['lo'] });
       expect(d4['valid-lifetime']).toBe(600);
       expect(d4['lease-database']).toBeUndefined();
@@ -145,15 +145,15 @@ describe('dhcp apply with the real checkers', () => {
       expect(d4.subnet4[0]).toMatchObject({ id: 42, subnet: '10.20.0.0/24', 'option-data': [{ name: 'domain-name', data: 'lab.example' }] });
       expect(d4.subnet4[0].reservations.map((x: { hostname: string }) => x.hostname).sort()).toEqual(['pc-101', 'pc-103']);
       const shown = (await t.run('dhcp render kea')).replies[0]!;
-      expect(/^```\n([\s\S]*)```$/.exec(shown)![1]).toBe(fs.readFileSync(kea.path, 'utf8'));
+      expect(/^```\n([\s\S]*)```$/.exec(shown)![1]).toBe(fs.readFileSync(kea.path!, 'utf8'));
       // A template that cannot be read stops apply before anything is written, naming the key.
-      const snap = fs.readFileSync(kea.path);
+      const snap = fs.readFileSync(kea.path!);
       fs.writeFileSync(tpl, '{ "Dhcp4": { "subnet4": [ }');
       const bad = await t.run('dhcp apply', { confirmed: true });
       expect(bad.exitCode).toBe(1);
       expect(bad.replies.join('\n')).toMatch(/Apply aborted; no live file was changed\.\ndhcp\.backends\.kea\.template = ".*kea-base\.conf": is not valid Kea JSON/);
       expect((await t.run('dhcp render kea')).replies.join('\n')).toMatch(/dhcp\.backends\.kea\.template = .*is not valid Kea JSON/);
-      expect(fs.readFileSync(kea.path).equals(snap)).toBe(true);
+      expect(fs.readFileSync(kea.path!).equals(snap)).toBe(true);
     } finally {
       delete kea.template;
     }
