@@ -104,6 +104,18 @@ export function applyAll(app: App, _svc: DhcpStore, opts: { dryRun?: boolean; re
   return app.services.dhcpApply.request(opts);
 }
 
+/**
+ * What a host change asked in chat (dhcp add/edit/rm) replies after the store write. With dhcp.autoApply the change
+ * is applied now, through the cluster's apply queue, and the reply waits for the render, the daemons' checks and
+ * the swap: ok only when they succeeded (a failed apply left the live files as they were). Without autoApply the
+ * reply says the change is not live yet.
+ */
+export async function applyAfterChange(app: App, svc: DhcpStore, replyTo: { platform: string; channel: string; thread?: string }): Promise<{ ok: boolean; text: string }> {
+  if (!app.config.dhcp.autoApply) return { ok: true, text: 'Not live yet: `dhcp apply` writes it to the DHCP/proxy files (dhcp.autoApply is off).' };
+  const r = await applyAll(app, svc, { replyTo });
+  return r.ok ? { ok: true, text: r.text } : { ok: false, text: `It is in the store but NOT live: the apply failed and the live files are as they were.\n${r.text}` };
+}
+
 /** The bot's own settings of each locally enabled backend (those no apply node owns), in the loaded set's order. */
 export function localBackends(app: App, agentOwned: Set<BackendName>): { name: BackendName; settings: BackendSettings }[] {
   const cfg = app.config.dhcp.backends;

@@ -186,12 +186,13 @@ describe('debounced auto-apply', () => {
       fs.mkdirSync(dir);
       const log = path.join(dir, 'reloads');
       Object.assign(t.app.config.dhcp.backends.proxy, { enabled: true, dir, reload: ['sh', '-c', `echo reload >> ${log}`] });
+      // Changes made outside a chat host command (an import, provisioning): `dhcp add` itself applies and replies.
       for (let i = 1; i <= 3; i++) {
-        await t.run(`dhcp add mac=02:00:00:00:aa:0${i} ip=auto name=auto-${i} access=1`);
+        expect((await t.app.services.dhcp.upsertHosts([{ mac: `02:00:00:00:aa:0${i}`, ip: 'auto', hostname: `auto-${i}`, access: 1 }], 't')).ok).toBe(true);
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(fs.existsSync(path.join(dir, 'proxy1'))).toBe(false); // not before the delay has passed
-      // The delay is long beside one `dhcp add`, even on a loaded machine, so the three land in one apply.
+      // The delay is long beside one host write, even on a loaded machine, so the three land in one apply.
       await until('the auto-apply report', () => t.chat.texts('noc').length > 0, 15_000);
       await sleep(2_500); // a second apply would have started by now
       expect(t.chat.texts('noc')).toEqual([expect.stringMatching(/^DHCP auto-apply: Applied 3 file\(s\) \(3 hosts\): 3 added, 0 changed, 0 removed/)]);
