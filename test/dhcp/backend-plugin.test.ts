@@ -77,6 +77,9 @@ describe('a DHCP backend added as one file', () => {
     expect((await t.run('dhcp add mac=00:11:22:33:44:a1 ip=10.20.0.41 name=pc-toy-1')).exitCode).toBe(0);
     const shown = await t.run('dhcp render toy-hosts', { user: 'admin' });
     expect(shown.replies.join('\n')).toContain('host pc-toy-1 00:11:22:33:44:a1 10.20.0.41');
+    const unknown = await t.run('dhcp render nope', { user: 'admin' });
+    expect(unknown.exitCode).not.toBe(0);
+    expect(unknown.replies.join('\n')).toContain('unknown target "nope" (targets: dnsmasq, isc, kea, proxy1, proxy2, proxy3, toy-hosts)');
     const r = await t.run('dhcp apply', { confirmed: true });
     expect(r.exitCode, r.replies.join('\n')).toBe(0);
     expect(fs.readFileSync(live, 'utf8')).toBe('host pc-toy-1 00:11:22:33:44:a1 10.20.0.41\n');
