@@ -2,7 +2,7 @@ import type { Command, CommandContext } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
 import { table, when } from '../src/core/format.js';
 import type { DhcpStore, HostInput, HostRecord } from '../src/dhcp/service.js';
-import { applyAll, renderForApp, RenderError, TARGETS, type Target } from '../src/dhcp/apply.js';
+import { applyAfterChange, applyAll, renderForApp, RenderError, type Target } from '../src/dhcp/apply.js';
 import { sheetToInputs, hostsToCsv, importProblems, SHEET_MAX_BYTES } from '../src/dhcp/sheet-import.js';
 import { readAttachment } from '../src/core/attachment.js';
 import { structured, tablePart } from '../src/core/message.js';
@@ -57,6 +57,13 @@ function failText(errors: { index: number; message: string }[], label: (i: numbe
   return lines.join('\n');
 }
 
+/** The reply to a host change, sent once the change is applied (dhcp.autoApply) or saying it is not live yet. */
+async function afterChange(ctx: CommandContext, done: string): Promise<string> {
+  const a = await applyAfterChange(ctx.app, svc(ctx), { platform: ctx.incoming.platform, channel: ctx.incoming.channel, thread: ctx.incoming.thread });
+  if (!a.ok) throw new UserError(`${done}\n${a.text}`);
+  return `${done}\n${a.text}`;
+}
+
 const KEY = { name: 'key', required: true, description: 'MAC, IP or hostname' } as const;
 
 export const commands: Command[] = [
@@ -75,7 +82,7 @@ export const commands: Command[] = [
       if (dup) throw new UserError(`A host with MAC ${dup.mac} exists (${dup.hostname}, ${dup.ip}); use dhcp edit.`);
       const r = await svc(ctx).upsertHosts([inp], by(ctx));
       if (!r.ok) throw new UserError(`Not added:\n${r.errors.map((e) => e.message).join('\n')}`);
-      return `Added:\n${show(r.added[0]!)}`;
+      return afterChange(ctx, `Added:\n${show(r.added[0]!)}`);
     },
   },
   {
@@ -95,7 +102,7 @@ export const commands: Command[] = [
       const realloc = args.ip !== undefined && String(args.ip).trim().toLowerCase() === 'auto';
       const r = await svc(ctx).upsertHosts([fromArgs({ ...rest, mac: h.mac }, h)], by(ctx), { reallocate: realloc });
       if (!r.ok) throw new UserError(`Not changed:\n${r.errors.map((e) => e.message).join('\n')}`);
-      return r.changed.length ? `Changed:\n${show(r.changed[0]!)}` : 'Nothing changed.';
+      return r.changed.length ? afterChange(ctx, `Changed:\n${show(r.changed[0]!)}`) : 'Nothing changed.';
     },
   },
   {
@@ -112,7 +119,7 @@ export const commands: Command[] = [
     async run(ctx, args) {
       const h = await need(ctx, String(args.key));
       await svc(ctx).remove(h.mac, by(ctx));
-      return `Removed ${h.hostname} (${h.ip}, ${h.mac}).`;
+      return afterChange(ctx, `Removed ${h.hostname} (${h.ip}, ${h.mac}).`);
     },
   },
   {
@@ -223,12 +230,14 @@ export const commands: Command[] = [
   },
   {
     name: 'dhcp render',
-    usage: 'dhcp render isc|kea|dnsmasq|proxy1|proxy2|proxy3',
+    usage: 'dhcp render <target>',
     example: 'dhcp render kea',
     summary: 'print exactly what apply would write',
     role: 'viewer',
-    args: { positional: [{ name: 'target', required: true, enum: TARGETS }] },
+    args: { positional: [{ name: 'target', required: true, description: 'a rendered file of a loaded backend: isc, kea, dnsmasq, proxy1, proxy2, proxy3, …' }] },
     async run(ctx, args) {
+      const targets = ctx.app.services.dhcpBackends.targets();
+      if (!targets.includes(String(args.target))) throw new UsageError(`unknown target ${JSON.stringify(args.target)} (targets: ${targets.join(', ')})`);
       let r: { text: string; note: string };
       try {
         r = renderForApp(ctx.app, args.target as Target, await svc(ctx).all(), svc(ctx).subnets());
