@@ -1,8 +1,8 @@
 // `switchboard console-user`: add a web-console login, or reset its password, straight in the store (the
-// console feature's `Feature.cli`).
+// console feature's `Feature.cli`). Only a type import of commander: the app loads this file, not only the CLI.
 import fs from 'node:fs';
 import os from 'node:os';
-import { Option, type Command as CliProgram } from 'commander';
+import type { Command as CliProgram } from 'commander';
 import type { CliHelpers } from '../app-types.js';
 import { openStore } from '../store/db.js';
 import { migrateToLatest } from '../store/migrate.js';
@@ -16,7 +16,7 @@ export function consoleCli(program: CliProgram, helpers: CliHelpers): void {
     .option('-c, --config <path>', 'config file')
     .option('--password-file <path>', 'read the password from a file')
     .option('--reset', 'reset an existing user (default: create; fails if it exists)')
-    .addOption(new Option('--role <role>', 'role of this console user').choices(['viewer', 'operator', 'admin']).default('viewer'))
+    .addOption(program.createOption('--role <role>', 'role of this console user').choices(['viewer', 'operator', 'admin']).default('viewer'))
     .action(async (username: string, o: { config?: string; passwordFile?: string; reset?: boolean; role: 'viewer' | 'operator' | 'admin' }) => {
       try {
         const cfg = helpers.loadConfig(o);
