@@ -65,7 +65,8 @@ program
     }
     log.info({ url, store: app.store.describe, version: VERSION }, 'switchboard started');
     const lines = [`Switchboard ${VERSION} is running.`, `Web console: ${url}/console`];
-    if (app.services.console.generatedAdminPassword) lines.push(`Console login: admin / ${app.services.console.generatedAdminPassword}   (generated once; change it with: switchboard console-user admin --reset)`);
+    const generated = app.services.console.generatedAdminPassword;
+    if (generated) lines.push(`Console login: admin / ${generated}   (generated once; change it with: switchboard console-user admin --reset)`);
     process.stderr.write(`\n${lines.join('\n')}\n\n`);
     let stopping = false;
     const stop = async (sig: string) => {
