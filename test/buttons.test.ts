@@ -8,7 +8,7 @@ import { until } from './helpers/wait.js';
 import { CliAdapter } from '../src/chat/cli-adapter.js';
 import { BUTTON_ID_RE, MAX_BUTTONS } from '../src/core/buttons.js';
 import { registerSecret } from '../src/secrets.js';
-import type { ConsoleMessage } from '../src/chat/console-hub.js';
+import type { ConsoleMessage } from '../src/console/hub.js';
 
 describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) => {
   let t: TestApp;
@@ -31,8 +31,8 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
   beforeAll(async () => {
     t = await makeTestApp({ engine, listen: true, overrides: { 'console.rooms': ['ops'] } });
     url = t.app.baseUrl();
-    await login('admin', t.app.generatedAdminPassword!);
-    await t.app.consoleAuth.setUser('vic', 'vic-password-123');
+    await login('admin', t.app.services.console.generatedAdminPassword!);
+    await t.app.services.console.auth.setUser('vic', 'vic-password-123');
     await t.app.roles.grant('console', 'vic', 'viewer', 'test');
     await login('vic', 'vic-password-123');
     t.app.registry.add({ name: 'wipe demo', usage: 'wipe demo', summary: 'test', role: 'operator', confirm: () => 'This wipes the demo room.', run: async (ctx) => `demo wiped by ${ctx.caller.id}` });

@@ -24,7 +24,7 @@ describe('web console details', () => {
     });
     await page.goto(`${t.app.baseUrl()}/console`);
     await page.fill('#u', 'admin');
-    await page.fill('#p', t.app.generatedAdminPassword!);
+    await page.fill('#p', t.app.services.console.generatedAdminPassword!);
     await page.click('#login button[type=submit]');
     await page.waitForSelector('#app', { state: 'visible' });
   });

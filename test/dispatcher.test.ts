@@ -95,7 +95,7 @@ describe.each(['sqlite', 'mysql'] as const)('dispatcher on %s', (engine) => {
 
   it('routes a target on an unconnected platform to the console default room', async () => {
     await t.app.notifier.notify(['slack:C0123'], { text: 'alert for slack' });
-    const hist = await t.app.consoleHub.history('general');
+    const hist = await t.app.services.console.hub.history('general');
     expect(hist[hist.length - 1]!.text).toBe('[for slack:C0123] alert for slack');
   });
 });

@@ -310,25 +310,25 @@ describe('caller-ID hook: console, HEAD, token before body, rebuilds', () => {
   afterAll(() => t.close());
 
   it('a call posted to another platform is also in the console default room, live', async () => {
-    const before = (await t.app.consoleHub.history('general')).length;
+    const before = (await t.app.services.console.hub.history('general')).length;
     expect((await fetch(`${base}/set_call/3211?token=${TOKEN}`)).status).toBe(200);
     await until('the call posted behind the response', () => t.chat.texts('support').length > 0, 10_000);
     expect(t.chat.texts('support')).toEqual([expect.stringMatching(/^📞 Call from 3211: 1 matching host\n• room 211, Lindqvist, ws-birch/)]);
-    const room = await t.app.consoleHub.history('general');
+    const room = await t.app.services.console.hub.history('general');
     expect(room.length).toBe(before + 1);
     expect(room[room.length - 1]!.text).toMatch(/^📞 Call from 3211: 1 matching host\n• room 211, Lindqvist, ws-birch/);
   });
 
   it('HEAD /set_call answers like GET (token checked) but stores and posts nothing', async () => {
     const n0 = await storedCalls(t);
-    const console0 = (await t.app.consoleHub.history('general')).length;
+    const console0 = (await t.app.services.console.hub.history('general')).length;
     t.chat.clear();
     expect((await fetch(`${base}/set_call/3210?token=${TOKEN}`, { method: 'HEAD' })).status).toBe(200);
     expect((await fetch(`${base}/set_call/3210?token=bad`, { method: 'HEAD' })).status).toBe(401);
     await new Promise((r) => setTimeout(r, 150));
     expect(await storedCalls(t)).toBe(n0);
     expect(t.chat.messages).toHaveLength(0);
-    expect((await t.app.consoleHub.history('general')).length).toBe(console0);
+    expect((await t.app.services.console.hub.history('general')).length).toBe(console0);
   });
 
   it('POST /hooks/call checks the token before the body: a bad token is 401 whatever the body', async () => {
@@ -385,7 +385,7 @@ describe('caller-ID source allow list', () => {
       await new Promise((r) => setTimeout(r, 150));
       expect(await storedCalls(outside)).toBe(0);
       expect(outside.chat.messages).toHaveLength(0);
-      expect(await outside.app.consoleHub.history('general')).toHaveLength(0);
+      expect(await outside.app.services.console.hub.history('general')).toHaveLength(0);
     } finally {
       await outside.close();
     }

@@ -36,7 +36,7 @@ describe('caller ID on two replicas', () => {
     const rows = await a.app.db.selectFrom('calls').select(['normalized', 'source']).execute();
     expect(rows.map((r) => r.normalized)).toEqual(['2101', '2101', '2101', '2101', '2101']);
     // The console room is shared by the replicas: one message there too.
-    expect((await a.app.consoleHub.history('general')).filter((m) => m.text.startsWith('📞'))).toHaveLength(1);
+    expect((await a.app.services.console.hub.history('general')).filter((m) => m.text.startsWith('📞'))).toHaveLength(1);
   });
 });
 

@@ -4,12 +4,12 @@
 import { redactLine } from '../core/audit.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app-types.js';
-import type { ConsoleAuth } from '../chat/console-auth.js';
-import type { ConsoleAdapter } from '../chat/console-adapter.js';
-import { dmRoom, type ConsoleHub, type ConsoleMessage } from '../chat/console-hub.js';
+import type { ConsoleAuth } from './auth.js';
+import type { ConsoleAdapter } from './adapter.js';
+import { dmRoom, type ConsoleHub, type ConsoleMessage } from './hub.js';
 import type { IncomingFile } from '../core/types.js';
 import { byteSize } from '../core/attachment.js';
-import { consolePage } from './console-page.js';
+import { consolePage } from './page.js';
 
 export const COOKIE = 'sb_session';
 const ROOM_RE = /^(@[a-zA-Z0-9._-]{1,64}|[a-z0-9][a-z0-9_-]{0,63})$/;
@@ -20,7 +20,7 @@ declare module 'fastify' {
   }
 }
 
-export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, http: FastifyInstance, auth: ConsoleAuth, adapter: ConsoleAdapter): void {
+export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: ConsoleAuth, adapter: ConsoleAdapter, hub: ConsoleHub): void {
   const cfg = app.config.console;
   const rooms = () => [...new Set([cfg.defaultRoom, ...cfg.rooms])];
 
@@ -77,13 +77,13 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
     if (!u) return;
     const room = String((req.query as { room?: string }).room ?? cfg.defaultRoom);
     if (!ROOM_RE.test(room) || !canSee(u.username, room)) return reply.code(404).send({ error: 'no such room' });
-    return { room, messages: await app.consoleHub.history(room, 200) };
+    return { room, messages: await hub.history(room, 200) };
   });
 
   http.get('/console/api/files/:id', async (req, reply) => {
     const u = await requireUser(req, reply, false);
     if (!u) return;
-    const f = await app.consoleHub.file(Number((req.params as { id: string }).id));
+    const f = await hub.file(Number((req.params as { id: string }).id));
     if (!f) return reply.code(404).send({ error: 'no such file' });
     return reply
       .header('content-type', f.mime)
@@ -105,11 +105,11 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
     const onMsg = (m: ConsoleMessage, kind: string) => {
       if (mine.has(m.room)) res.write(`event: ${kind}\ndata: ${JSON.stringify(m)}\n\n`);
     };
-    app.consoleHub.on('message', onMsg);
+    hub.on('message', onMsg);
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     req.raw.on('close', () => {
       clearInterval(ping);
-      app.consoleHub.off('message', onMsg);
+      hub.off('message', onMsg);
     });
   });
 
@@ -150,7 +150,7 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
       if (!button || button.length > 64) return reply.code(400).send({ error: 'button must be the id of a button (1 to 64 characters)' });
       if (files.length || tooBig.length) return reply.code(400).send({ error: 'a button click carries no files' });
       const found = await app.buttons.open(button, 'console', room).catch(() => undefined);
-      await app.consoleHub.post(room, u.username, found?.ok ? `🔘 ${found.label}: ${redactLine(found.command)}` : '🔘 (a button)');
+      await hub.post(room, u.username, found?.ok ? `🔘 ${found.label}: ${redactLine(found.command)}` : '🔘 (a button)');
       const pressed = { platform: 'console', channel: room, user: { id: u.username, name: u.username }, text: '', files: [], direct: room.startsWith('@'), button };
       void (adapter.sink ? adapter.sink(pressed) : app.dispatcher.handle(pressed)).catch((err) => app.log.error({ err }, 'console button failed'));
       return reply.code(202).send({ ok: true });
@@ -159,11 +159,11 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
     if (!text) return reply.code(400).send({ error: 'empty command' });
     if (text.length > 10_000) return reply.code(413).send({ error: 'command too long' });
     const attached = [...files.map((f) => f.name), ...tooBig];
-    await app.consoleHub.post(room, u.username, redactLine(text) + (attached.length ? `\n📎 ${attached.join(', ')}` : ''));
+    await hub.post(room, u.username, redactLine(text) + (attached.length ? `\n📎 ${attached.join(', ')}` : ''));
     if (tooBig.length) {
       // Refused in the room, where the person is looking, as well as in the answer; the command does not run.
       const error = `${tooBig.join(', ')} ${tooBig.length > 1 ? 'are' : 'is'} larger than the upload limit of ${byteSize(limit)} (uploads.maxBytes), so the command was not run. Attach a smaller file or split it.`;
-      await app.consoleHub.post(room, 'bot', `❌ ${error}`);
+      await hub.post(room, 'bot', `❌ ${error}`);
       return reply.code(413).send({ error, posted: true });
     }
     const incoming = { platform: 'console', channel: room, user: { id: u.username, name: u.username }, text, files, direct: room.startsWith('@') };

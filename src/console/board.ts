@@ -5,9 +5,9 @@
 // request, so any replica answers the same. Same login as the console (the session cookie covers /console).
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../app-types.js';
-import type { ConsoleAuth } from '../chat/console-auth.js';
+import type { ConsoleAuth } from './auth.js';
 import { fmtMac } from '../util/mac.js';
-import { FONT_STACK } from './console-page.js';
+import { FONT_STACK } from './page.js';
 
 const STATUS = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
 const HOUR = 3_600_000;
