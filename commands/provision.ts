@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import type { Command, CommandContext, JobContext, JobKind } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
+import type { SbCode } from '../src/util/errors.js';
 import { insertedId } from '../src/store/db.js';
 import { ago, table, when } from '../src/core/format.js';
 import { readSheet, SheetError } from '../src/util/sheet.js';
@@ -92,7 +93,7 @@ function needOne(ctx: CommandContext, key: string): PhoneRecord {
   const found = svc(ctx).lookup(key);
   const unreadable = found.length ? [] : svc(ctx).unreadablePhones(key);
   if (unreadable.length) throw new UserError(unreadable.map((u) => unreadableText(svc(ctx), u)).join('\n'));
-  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
+  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`, 'SB_NOT_FOUND');
   if (found.length > 1) throw new UserError(`Extension ${key} is on ${found.length} phones (${found.map((p) => fmtMac(p.mac)).join(', ')}); name the MAC.`);
   return found[0]!;
 }
@@ -111,7 +112,7 @@ function targets(ctx: CommandContext, key: string): PhoneRecord[] {
     return all;
   }
   const found = svc(ctx).lookup(key);
-  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
+  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`, 'SB_NOT_FOUND');
   return found;
 }
 
@@ -218,7 +219,7 @@ export const commands: Command[] = [
       const s = svc(ctx);
       const modelName = args.model === undefined ? undefined : String(args.model);
       const driver = modelName ? s.drivers.find(modelName) : undefined;
-      if (modelName && !driver) throw new UsageError(`unknown model "${modelName}"; known: ${s.drivers.list.map((d) => `${d.id} (${d.label})`).join(', ')}`);
+      if (modelName && !driver) throw new UsageError(`unknown model "${modelName}"; known: ${s.drivers.list.map((d) => `${d.id} (${d.label})`).join(', ')}`, undefined, 'SB_PROVISION_MODEL_UNKNOWN');
       const named = Object.fromEntries(Object.entries(args).filter(([k]) => k !== 'flags' && k !== 'model'));
       const unknown = Object.keys(named).filter((k) => !INLINE_KEYS.has(k) && !s.drivers.list.some((d) => d.columns.some((c) => c.name === k)));
       if (unknown.length) throw new UsageError(`unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
@@ -249,19 +250,19 @@ export const commands: Command[] = [
       // The upload is read into memory once and never written anywhere: only the sealed rows go on. The
       // chat's copy holds the passwords in clear, so it goes too, whatever the sheet holds or whether it
       // could be read at all (dry runs as well: the real run needs the sheet attached again anyway).
-      const refuse = async (why: string) => {
+      const refuse = async (why: string, code: SbCode) => {
         const gone = removalNote(await discardUpload(file), file.name);
-        return new UserError(`Nothing provisioned: ${why}${gone ? `\n${gone}` : ''}`);
+        return new UserError(`Nothing provisioned: ${why}${gone ? `\n${gone}` : ''}`, code);
       };
       // The platform tells the size: do not download a file that is too big to be read anyway.
-      if (file.size !== undefined && file.size > s.cfg.maxSheetBytes) throw await refuse(`${file.name} is ${mb(file.size)} MB; the limit is ${mb(s.cfg.maxSheetBytes)} MB.`);
+      if (file.size !== undefined && file.size > s.cfg.maxSheetBytes) throw await refuse(`${file.name} is ${mb(file.size)} MB; the limit is ${mb(s.cfg.maxSheetBytes)} MB.`, 'SB_ATTACHMENT_TOO_LARGE');
       let data: Buffer;
       try {
         data = await readAttachment(file, s.cfg.maxSheetBytes);
       } catch (err) {
         // A download failure ends with the platform's own words; our sentences get their full stop.
         const why = err instanceof AttachmentError ? err.message : `cannot download ${file.name}: ${(err as Error).message}`;
-        throw await refuse(/^cannot download /.test(why) ? why : `${why}.`);
+        throw await refuse(/^cannot download /.test(why) ? why : `${why}.`, err instanceof AttachmentError ? err.code : 'SB_ATTACHMENT_UNREADABLE');
       }
       const upload = await discardUpload(file);
       const note = removalNote(upload, file.name);
@@ -270,7 +271,7 @@ export const commands: Command[] = [
         sheet = await readSheet(data, file.name, { maxBytes: s.cfg.maxSheetBytes, maxRows: s.cfg.maxRows });
       } catch (err) {
         const why = err instanceof SheetError ? `${err.message}.` : `cannot read ${file.name}: ${(err as Error).message}`;
-        throw new UserError(`Nothing provisioned: ${why}${note ? `\n${note}` : ''}`);
+        throw new UserError(`Nothing provisioned: ${why}${note ? `\n${note}` : ''}`, 'SB_SHEET_BAD_ROW');
       }
       const { drafts, problems, ignored } = draftsFromSheet(sheet, s.drivers, defaults);
       if (problems.some((p) => p.row === 1 && !p.field)) throw failure(problems, file.name, note);

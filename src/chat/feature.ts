@@ -3,6 +3,7 @@
 // connect never stops the others: each adapter retries with back-off in the background. Across replicas: the
 // Discord gateway and Telegram long polling are held by one replica through a lease (connection-lease.ts),
 // and every inbound event is claimed in the store by its platform id, so it is dispatched once.
+import { errorReply } from '../util/errors.js';
 import crypto from 'node:crypto';
 import type { App, Feature } from '../app-types.js';
 import type { ChatAdapter } from '../core/types.js';
@@ -221,7 +222,7 @@ export const chatFeature: Feature = {
       svc.telegram = tg;
       if (c.telegram.mode === 'webhook') {
         app.http.post(c.telegram.webhookPath, async (req, reply) => {
-          if (req.headers['x-telegram-bot-api-secret-token'] !== c.telegram.webhookSecret) return reply.code(401).send({ error: 'bad secret token' });
+          if (req.headers['x-telegram-bot-api-secret-token'] !== c.telegram.webhookSecret) return errorReply(reply, 'SB_WEBHOOK_SECRET_INVALID', 'bad secret token');
           await tg.handleWebhook(req.body);
           return reply.send({ ok: true });
         });
