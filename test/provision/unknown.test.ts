@@ -131,6 +131,6 @@ describe.each(['sqlite', 'mysql'] as const)('unknown phones on %s', (engine) => 
     await t.app.db.updateTable('chat_buttons').set({ expires_at: Date.now() - 1000 }).where('id', '=', button.id!).execute();
     const late = await t.run('', { user: 'admin', channel: 'provisioning', button: button.id });
     expect(late.outcome).toBe('invalid');
-    expect(late.replies.join('\n')).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\``);
+    expect(late.replies.join('\n')).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\` (SB_BUTTON_EXPIRED)`);
   });
 });
