@@ -126,7 +126,7 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
     const liar = { ...fake.attachment('liar.csv', Buffer.concat([CSV, Buffer.alloc(3000, 'a')])), size: 100 };
     const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: `!sb ${IMPORT_LINE}`, attachments: [liar] });
     const reply = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid), 10_000, 'refusal 2');
-    expect(reply.content).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048$/);
+    expect(reply.content).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048 \(SB_ATTACHMENT_TOO_LARGE\)$/);
     expect(reply.content).not.toMatch(/Dry run/);
   });
 

@@ -181,7 +181,7 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
     const big = Buffer.concat([CSV, Buffer.alloc(3000, 'a')]);
     const ts2 = fake.mention({ channel: CH, user: USER, text: IMPORT_LINE, files: [fake.addFile('liar.csv', big, { size: 100 })] });
     const reply2 = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts2), 10_000, 'refusal 2');
-    expect(reply2.text).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048$/);
+    expect(reply2.text).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048 \(SB_ATTACHMENT_TOO_LARGE\)$/);
     expect(reply2.text).not.toMatch(/added|Dry run/);
   });
 
