@@ -73,7 +73,8 @@ describe('error catalogue', () => {
   });
 
   it('maps Fastify and store errors to codes, keeping their status; anything else is SB_INTERNAL with a ref', () => {
-    expect(httpErrorOf(Object.assign(new Error('Request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' }))).toMatchObject({ status: 413, code: 'SB_HTTP_PAYLOAD_TOO_LARGE', message: 'request body is too large' });
+    const tooLarge = Object.assign(new Error('Request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
+    expect(httpErrorOf(tooLarge)).toMatchObject({ status: 413, code: 'SB_HTTP_PAYLOAD_TOO_LARGE', message: 'request body is too large' });
     expect(httpErrorOf(Object.assign(new Error('body/x must be string'), { statusCode: 400, code: 'FST_ERR_VALIDATION', validation: [] }))).toMatchObject({ status: 400, code: 'SB_HTTP_BAD_REQUEST' });
     expect(httpErrorOf(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }))).toMatchObject({ status: 503, code: 'SB_STORE_UNAVAILABLE', headers: { 'retry-after': '2' } });
     expect(httpErrorOf(new SbError('SB_AGENT_RESULTS_REJECTED', 'nope', { rejected: [1] }))).toMatchObject({ status: 400, code: 'SB_AGENT_RESULTS_REJECTED', details: { rejected: [1] } });

@@ -51,7 +51,9 @@ type ErrLike = Error & { statusCode?: number; code?: string; validation?: unknow
 export function httpErrorOf(err: unknown): HttpError {
   const e = err as ErrLike;
   if (err instanceof SbError) return { status: err.status, code: err.code, message: err.message, headers: {}, details: err.details };
-  if (isStoreUnavailable(err)) return { status: statusOf('SB_STORE_UNAVAILABLE'), code: 'SB_STORE_UNAVAILABLE', message: 'store unavailable, try again shortly', headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } };
+  if (isStoreUnavailable(err)) {
+    return { status: statusOf('SB_STORE_UNAVAILABLE'), code: 'SB_STORE_UNAVAILABLE', message: 'store unavailable, try again shortly', headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } };
+  }
   // Too much waiting to be stored: come back later (an agent keeps its spool and waits Retry-After).
   if (err instanceof QueueFull) return { status: 503, code: 'SB_BUSY', message: err.message, headers: { 'retry-after': String(err.retryAfterS) } };
   const status = e?.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
