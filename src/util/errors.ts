@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   SB_PERMISSION_DENIED: { status: 403, summary: "The caller's role is below the one the command needs." },
   SB_USAGE: { status: 400, summary: 'Wrong or missing arguments; the reply shows the usage line.' },
   SB_NOT_FOUND: { status: 404, summary: 'The host, phone, node, job or other thing named does not exist.' },
+  SB_ALREADY_EXISTS: { status: 409, summary: 'A node, sensor or other named thing of that name already exists.' },
   SB_CONFIRM_UNKNOWN: { status: 404, summary: 'No pending confirmation of yours has that code.' },
   SB_CONFIRM_EXPIRED: { status: 410, summary: 'The confirmation code is older than 60 s; run the command again.' },
   SB_CONFIRM_UNREADABLE: { status: 409, summary: "A confirmation or button sealed with another store key; this process's key cannot open it." },
