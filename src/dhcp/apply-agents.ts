@@ -6,6 +6,7 @@
 // where the apply was asked. Everything is in the store: a bot restarted mid-apply still has the generation,
 // the agent's report (retried until the bot takes it) still finds where to post, and a generation is reported
 // and posted once (conditional updates). Backends assigned to no node stay the bot's own (local apply).
+import { errorReply } from '../util/errors.js';
 import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App, Services } from '../app-types.js';
@@ -152,9 +153,9 @@ export class ApplyAgents {
     // The token is checked on request, before the body is read or validated: a bad token is always 401.
     const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
       const node = await this.app.services.monitor.nodes.authenticate(req.headers.authorization);
-      if (!node) return reply.code(401).send({ error: 'missing, wrong or revoked node token' });
-      if (!node.enabled) return reply.code(403).send({ error: `node disabled: ${node.name} was disabled on the bot (monitor enable ${node.name}); the token is fine` });
-      if (node.role !== 'apply') return reply.code(403).send({ error: `node ${node.name} is not an apply node (enrol one with monitor enroll <name> role=apply targets=…)` });
+      if (!node) return errorReply(reply, 'SB_AGENT_TOKEN_INVALID', 'missing, wrong or revoked node token');
+      if (!node.enabled) return errorReply(reply, 'SB_AGENT_NODE_DISABLED', `node disabled: ${node.name} was disabled on the bot (monitor enable ${node.name}); the token is fine`);
+      if (node.role !== 'apply') return errorReply(reply, 'SB_AGENT_NOT_APPLY_NODE', `node ${node.name} is not an apply node (enrol one with monitor enroll <name> role=apply targets=…)`);
       nodes.set(req, node);
     };
     this.app.http.get('/api/v1/agent/apply', { onRequest }, async (req, reply) => {
@@ -183,7 +184,7 @@ export class ApplyAgents {
         await this.app.services.monitor.nodes.touch(node);
         const id = (req.params as { generation: number }).generation;
         const body = req.body as { ok: boolean; text: string };
-        if (!(await this.report(node.id, node.name, id, body))) return reply.code(404).send({ error: `generation ${id} is not one of ${node.name}'s applies` });
+        if (!(await this.report(node.id, node.name, id, body))) return errorReply(reply, 'SB_AGENT_APPLY_UNKNOWN', `generation ${id} is not one of ${node.name}'s applies`);
         return { ok: true };
       },
     );

@@ -94,7 +94,7 @@ describe('dhcp apply with the real checkers', () => {
       const r = await t.run('dhcp apply', { confirmed: true });
       expect(r.exitCode).toBe(1);
       const text = r.replies.join('\n');
-      expect(text).toMatch(/Apply aborted; no live file was changed\.\ndhcpd check failed:\n[\s\S]*bad range, address 10\.21\.0\.100 not in subnet 10\.20\.0\.0 netmask 255\.255\.255\.0/);
+      expect(text).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_REFUSED\)\ndhcpd check failed:\n[\s\S]*bad range, address 10\.21\.0\.100 not in subnet 10\.20\.0\.0 netmask 255\.255\.255\.0/);
       expect(text).not.toMatch(/Internet Systems Consortium|submitting a bug/);
     } finally {
       cfg.pool = '10.20.0.100-10.20.0.200';
@@ -151,7 +151,7 @@ describe('dhcp apply with the real checkers', () => {
       fs.writeFileSync(tpl, '{ "Dhcp4": { "subnet4": [ }');
       const bad = await t.run('dhcp apply', { confirmed: true });
       expect(bad.exitCode).toBe(1);
-      expect(bad.replies.join('\n')).toMatch(/Apply aborted; no live file was changed\.\ndhcp\.backends\.kea\.template = ".*kea-base\.conf": is not valid Kea JSON/);
+      expect(bad.replies.join('\n')).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_REFUSED\)\ndhcp\.backends\.kea\.template = ".*kea-base\.conf": is not valid Kea JSON/);
       expect((await t.run('dhcp render kea')).replies.join('\n')).toMatch(/dhcp\.backends\.kea\.template = .*is not valid Kea JSON/);
       expect(fs.readFileSync(kea.path!).equals(snap)).toBe(true);
     } finally {
@@ -338,7 +338,7 @@ describe('caller-ID hook: console, HEAD, token before body, rebuilds', () => {
     for (const body of ['{"number": "21x01"}', '{}', '{not json', JSON.stringify({ number: '2101', name: 'x'.repeat(300) })]) {
       const r = await post(body, 'wrong');
       expect(r.status, body).toBe(401);
-      expect(await r.json()).toEqual({ error: 'bad or missing token' });
+      expect(await r.json()).toMatchObject({ code: 'SB_CALLERID_TOKEN_INVALID', message: 'bad or missing token' });
       expect((await post(body)).status, body).toBe(401);
     }
     // With the good token the body is validated.
@@ -380,7 +380,7 @@ describe('caller-ID source allow list', () => {
       const b = outside.app.baseUrl();
       const g = await fetch(`${b}/set_call/2101?token=good-token-123`);
       expect(g.status).toBe(403);
-      expect(await g.json()).toEqual({ error: 'source address not allowed' });
+      expect(await g.json()).toMatchObject({ code: 'SB_CALLERID_SOURCE_REFUSED', message: 'source address not allowed' });
       expect((await fetch(`${b}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: '{"number":"2101"}' })).status).toBe(403);
       await new Promise((r) => setTimeout(r, 150));
       expect(await storedCalls(outside)).toBe(0);
