@@ -94,7 +94,7 @@ describe('dhcp apply with the real checkers', () => {
       const r = await t.run('dhcp apply', { confirmed: true });
       expect(r.exitCode).toBe(1);
       const text = r.replies.join('\n');
-      expect(text).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_REFUSED\)\ndhcpd check failed:\n[\s\S]*bad range, address 10\.21\.0\.100 not in subnet 10\.20\.0\.0 netmask 255\.255\.255\.0/);
+      expect(text).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_RENDER_FAILED\)\ndhcpd check failed:\n[\s\S]*bad range, address 10\.21\.0\.100 not in subnet 10\.20\.0\.0 netmask 255\.255\.255\.0/);
       expect(text).not.toMatch(/Internet Systems Consortium|submitting a bug/);
     } finally {
       cfg.pool = '10.20.0.100-10.20.0.200';
@@ -151,7 +151,7 @@ describe('dhcp apply with the real checkers', () => {
       fs.writeFileSync(tpl, '{ "Dhcp4": { "subnet4": [ }');
       const bad = await t.run('dhcp apply', { confirmed: true });
       expect(bad.exitCode).toBe(1);
-      expect(bad.replies.join('\n')).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_REFUSED\)\ndhcp\.backends\.kea\.template = ".*kea-base\.conf": is not valid Kea JSON/);
+      expect(bad.replies.join('\n')).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_RENDER_FAILED\)\ndhcp\.backends\.kea\.template = ".*kea-base\.conf": is not valid Kea JSON/);
       expect((await t.run('dhcp render kea')).replies.join('\n')).toMatch(/dhcp\.backends\.kea\.template = .*is not valid Kea JSON/);
       expect(fs.readFileSync(kea.path!).equals(snap)).toBe(true);
     } finally {
