@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { Leases } from '../src/core/leases.js';
+import { Scheduler } from '../src/core/scheduler.js';
+import { pino } from 'pino';
 import { useMigratedScratchStore } from './helpers/mysql.js';
 import type { RunningApp } from '../src/app.js';
 import { peerApps, type Peers } from './helpers/peers.js';
@@ -50,6 +52,28 @@ describe.each(['sqlite', 'mysql'] as const)('schedule leases on %s', (engine) =>
     expect(await me.acquire('tick', 60_000, t0 + 1)).toBe(true);
     const row = await scratch.store.db.selectFrom('schedule_leases').selectAll().where('name', '=', 'tick').executeTakeFirstOrThrow();
     expect(row.owner).toBe(`${os.hostname()}:${process.pid}:me`);
+  });
+});
+
+describe('a scheduled slot fired twice in one process (sqlite)', () => {
+  const scratch = useMigratedScratchStore('sqlite');
+
+  it('runs once: an early timer or a repeated cron tick does not run the same period again', async () => {
+    const leases = new Leases(scratch.store.db, `${os.hostname()}:${process.pid}:twice`);
+    const s = new Scheduler(scratch.store.db, leases, pino({ level: 'silent' }), { leaseTtlMs: 60_000, renewMs: 20_000, keepRunsDays: 1 });
+    let runs = 0;
+    // The private firing path, as a timer or node-cron calls it.
+    const fire = (s as unknown as { fire(e: object, slot: number): Promise<void> }).fire.bind(s);
+    const entry = { name: 'twice', fn: () => void runs++, busy: false, stop: () => undefined };
+    const slot = Math.floor(Date.now() / 1000) * 1000;
+    await fire(entry, slot);
+    await fire(entry, slot);
+    expect(runs).toBe(1);
+    await fire(entry, slot + 1000);
+    expect(runs).toBe(2);
+    const rows = await scratch.store.db.selectFrom('schedule_runs').select('period').where('name', '=', 'twice').execute();
+    expect(rows).toHaveLength(2);
+    await s.stop();
   });
 });
 

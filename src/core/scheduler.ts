@@ -30,6 +30,8 @@ interface Entry {
   fn: () => Promise<void> | void;
   busy: boolean;
   stop(): void;
+  /** The latest slot this process fired: a slot fires at most once here (its claim would find its own row). */
+  lastSlot?: number;
 }
 
 /** The period key of a slot: its start time, readable in `schedule_runs`. */
@@ -57,8 +59,12 @@ export class Scheduler {
     if (typeof every === 'number') {
       if (!Number.isFinite(every) || every < 100) throw new Error(`schedule "${name}": the interval must be at least 100 ms (got ${every})`);
       let t: NodeJS.Timeout;
+      let armed = 0;
       const arm = () => {
-        const slot = (Math.floor(Date.now() / every) + 1) * every;
+        // The next boundary after the one just armed: a timer that fires a millisecond early (Node rounds) must
+        // not arm the same slot again.
+        const slot = Math.max((Math.floor(Date.now() / every) + 1) * every, armed + every);
+        armed = slot;
         t = setTimeout(() => {
           arm();
           void this.fire(e, slot);
@@ -121,6 +127,10 @@ export class Scheduler {
   }
 
   private async fire(e: Entry, slot: number): Promise<void> {
+    // Fired twice for one slot (an early timer, a cron tick repeated): the second would claim the period again,
+    // find this process's own row and run it twice.
+    if (e.lastSlot !== undefined && slot <= e.lastSlot) return;
+    e.lastSlot = slot;
     if (e.busy) {
       this.log.warn({ schedule: e.name, period: periodOf(slot) }, 'scheduled task still running; this period is skipped');
       return;
