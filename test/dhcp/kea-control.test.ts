@@ -52,7 +52,7 @@ describe('Kea over its control channel (real kea-dhcp4, no interfaces)', () => {
     const r = await t.run('dhcp apply', { confirmed: true });
     expect(r.exitCode).toBe(1);
     const text = r.replies.join('\n');
-    expect(text).toMatch(/Apply aborted; no live file was changed\.\nkea \(config-test\) check failed:\n.*valid-lifetime/);
+    expect(text).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_RENDER_FAILED\)\nkea \(config-test\) check failed:\n.*valid-lifetime/);
     expect(JSON.stringify(await running(kea))).toBe(before);
     expect(fs.readFileSync(kea.config).equals(file)).toBe(true);
   });
