@@ -76,8 +76,8 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
 
   it('a job edits one message (chat.update) and ends with its result', async () => {
     const ts = fake.mention({ channel: CH, user: USER, text: 'selftest 2' });
-    const msg = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts && /Job #\d+/.test(p.text)), 10_000, 'job message');
-    await waitFor(() => msg.text.includes('✅'), 15_000, 'job result');
+    const msg = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts && /Job #\d+/.test(p.text)), 30_000, 'job message');
+    await waitFor(() => msg.text.includes('✅'), 60_000, 'job result');
     expect(msg.text).toContain('Progress reached 2/2');
     expect(msg.edits.length).toBeGreaterThanOrEqual(1);
     expect(fake.in(CH).filter((p) => p.thread_ts === ts && /Job #/.test(p.text))).toHaveLength(1);
