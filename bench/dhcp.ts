@@ -10,7 +10,8 @@ import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { features } from '../src/features.js';
 import { compileSubnets } from '../src/dhcp/validate.js';
-import { renderTarget, TARGETS } from '../src/dhcp/apply.js';
+import { renderTarget } from '../src/dhcp/apply.js';
+import { DhcpBackends } from '../src/dhcp/backends/index.js';
 import type { HostRecord } from '../src/dhcp/service.js';
 import { sheetToInputs } from '../src/dhcp/sheet-import.js';
 
@@ -26,13 +27,13 @@ export async function run(): Promise<Record<string, unknown>> {
   const nets = compileSubnets(SUBNETS);
   const base = ((10 << 24) | (64 << 16)) >>> 0;
   const hosts: HostRecord[] = Array.from({ length: 100_000 }, (_, i) => ({ mac: mac(i), ip: ip(base + 256 + i), hostname: `pc-${i}`, room: `R${i % 500}`, phones: [`2${String(i).padStart(5, '0')}`], owner: `Owner ${i}`, access: i % 4, comment: null, bootServer: i % 7 ? null : 'http://10.64.0.5/prov/', updatedBy: 'b', updatedAt: 0 }));
+  const backends = await DhcpBackends.load();
   for (const t of ['isc', 'kea', 'dnsmasq', 'proxy1'] as const) {
     const t0 = performance.now();
-    const text = renderTarget(t, hosts, nets);
+    const text = renderTarget(backends, t, hosts, nets);
     out[`render_100k_${t}_ms`] = Math.round(performance.now() - t0);
     out[`render_100k_${t}_bytes`] = text.length;
   }
-  void TARGETS;
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-dhcp-'));
   const config = loadConfig({ env: { SWITCHBOARD_CALLERID_TOKEN: 'bench-token-123' }, sections: features.flatMap((f) => (f.config ? [f.config] : [])), overrides: { dataDir, 'http.port': 0, 'dhcp.subnets': SUBNETS, 'dhcp.callerid.targets': ['console:support'] } });

@@ -1,6 +1,6 @@
 import { UsageError } from '../src/core/command.js';
 import type { Command } from '../src/app-types.js';
-import { ConsoleAuth } from '../src/chat/console-auth.js';
+import { ConsoleAuth } from '../src/console/auth.js';
 import { table, when } from '../src/core/format.js';
 import { recentAudit } from '../src/core/audit.js';
 
@@ -49,7 +49,7 @@ export const commands: Command[] = [
         user = undefined;
         if (n < 1 || n > 500) throw new UsageError('n must be a whole number from 1 to 500');
       }
-      const auth = ctx.app.services.consoleAuth;
+      const auth = ctx.app.services.console.auth;
       const rows = await auth.attempts({ name: user, limit: n });
       const shown = (stored: string) => (ConsoleAuth.isHashedName(stored) ? `(unknown user ${stored.slice(0, 9)})` : stored);
       const body = rows.length

@@ -1,8 +1,9 @@
 import type { Command, CommandContext } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
 import { table, when } from '../src/core/format.js';
-import type { DhcpStore, HostInput, HostRecord } from '../src/dhcp/service.js';
-import { applyAll, renderForApp, RenderError, TARGETS, type Target } from '../src/dhcp/apply.js';
+import { batchCode, type DhcpStore, type HostInput, type HostRecord } from '../src/dhcp/service.js';
+import { SbError } from '../src/util/errors.js';
+import { applyAfterChange, applyAll, renderForApp, RenderError, type Target } from '../src/dhcp/apply.js';
 import { sheetToInputs, hostsToCsv, importProblems, SHEET_MAX_BYTES } from '../src/dhcp/sheet-import.js';
 import { readAttachment } from '../src/core/attachment.js';
 import { structured, tablePart } from '../src/core/message.js';
@@ -39,7 +40,7 @@ const hostTable = (hs: HostRecord[]) => tablePart(['hostname', 'ip', 'mac', 'roo
 
 async function need(ctx: CommandContext, key: string): Promise<HostRecord> {
   const h = await svc(ctx).lookup(key);
-  if (!h) throw new UserError(`No host with MAC, IP or hostname "${key}".`);
+  if (!h) throw new UserError(`No host with MAC, IP or hostname "${key}".`, 'SB_NOT_FOUND');
   return h;
 }
 
@@ -57,6 +58,13 @@ function failText(errors: { index: number; message: string }[], label: (i: numbe
   return lines.join('\n');
 }
 
+/** The reply to a host change, sent once the change is applied (dhcp.autoApply) or saying it is not live yet. */
+async function afterChange(ctx: CommandContext, done: string): Promise<string> {
+  const a = await applyAfterChange(ctx.app, svc(ctx), { platform: ctx.incoming.platform, channel: ctx.incoming.channel, thread: ctx.incoming.thread });
+  if (!a.ok) throw new UserError(`${done}\n${a.text}`, 'SB_DHCP_RENDER_FAILED');
+  return `${done}\n${a.text}`;
+}
+
 const KEY = { name: 'key', required: true, description: 'MAC, IP or hostname' } as const;
 
 export const commands: Command[] = [
@@ -72,10 +80,10 @@ export const commands: Command[] = [
       if (unknown.length) throw new UsageError(`unknown field(s): ${unknown.join(', ')}`);
       const inp = fromArgs(args);
       const dup = await svc(ctx).getByMac(inp.mac);
-      if (dup) throw new UserError(`A host with MAC ${dup.mac} exists (${dup.hostname}, ${dup.ip}); use dhcp edit.`);
+      if (dup) throw new UserError(`A host with MAC ${dup.mac} exists (${dup.hostname}, ${dup.ip}); use dhcp edit.`, 'SB_DHCP_DUPLICATE_MAC');
       const r = await svc(ctx).upsertHosts([inp], by(ctx));
-      if (!r.ok) throw new UserError(`Not added:\n${r.errors.map((e) => e.message).join('\n')}`);
-      return `Added:\n${show(r.added[0]!)}`;
+      if (!r.ok) throw new UserError(`Not added:\n${r.errors.map((e) => e.message).join('\n')}`, batchCode(r));
+      return afterChange(ctx, `Added:\n${show(r.added[0]!)}`);
     },
   },
   {
@@ -94,8 +102,8 @@ export const commands: Command[] = [
       // ip=auto asks for the lowest free address (the host's own counts as free), not "keep it".
       const realloc = args.ip !== undefined && String(args.ip).trim().toLowerCase() === 'auto';
       const r = await svc(ctx).upsertHosts([fromArgs({ ...rest, mac: h.mac }, h)], by(ctx), { reallocate: realloc });
-      if (!r.ok) throw new UserError(`Not changed:\n${r.errors.map((e) => e.message).join('\n')}`);
-      return r.changed.length ? `Changed:\n${show(r.changed[0]!)}` : 'Nothing changed.';
+      if (!r.ok) throw new UserError(`Not changed:\n${r.errors.map((e) => e.message).join('\n')}`, batchCode(r));
+      return r.changed.length ? afterChange(ctx, `Changed:\n${show(r.changed[0]!)}`) : 'Nothing changed.';
     },
   },
   {
@@ -112,7 +120,7 @@ export const commands: Command[] = [
     async run(ctx, args) {
       const h = await need(ctx, String(args.key));
       await svc(ctx).remove(h.mac, by(ctx));
-      return `Removed ${h.hostname} (${h.ip}, ${h.mac}).`;
+      return afterChange(ctx, `Removed ${h.hostname} (${h.ip}, ${h.mac}).`);
     },
   },
   {
@@ -170,7 +178,7 @@ export const commands: Command[] = [
       const key = String(args.key);
       const h = await svc(ctx).lookup(key);
       const hist = await svc(ctx).history(h?.mac ?? key);
-      if (!hist.length) throw new UserError(`No history for "${key}".`);
+      if (!hist.length) throw new UserError(`No history for "${key}".`, 'SB_NOT_FOUND');
       return table(['when', 'who', 'action', 'ip', 'hostname', 'room', 'owner', 'access'], hist.map((e) => { const r = e.after ?? e.before!; return [when(e.at), e.by, e.action, r.ip, r.hostname, r.room ?? '', r.owner ?? '', String(r.access)]; }));
     },
   },
@@ -188,20 +196,20 @@ export const commands: Command[] = [
       try {
         data = await readAttachment(f, SHEET_MAX_BYTES);
       } catch (err) {
-        throw new UserError(`Nothing imported: ${(err as Error).message}`);
+        throw new UserError(`Nothing imported: ${(err as Error).message}`, err instanceof SbError ? err.code : 'SB_ATTACHMENT_UNREADABLE');
       }
       let parsed;
       try {
         parsed = await sheetToInputs(data, f.name);
       } catch (err) {
-        throw new UserError(`Cannot read ${f.name}: ${(err as Error).message}`);
+        throw new UserError(`Cannot read ${f.name}: ${(err as Error).message}`, 'SB_SHEET_BAD_ROW');
       }
       const { inputs, issues } = parsed;
       const dry = !!args.flags['dry-run'];
       const r = await svc(ctx).upsertHosts(inputs, by(ctx), { dryRun: dry || issues.length > 0 });
       if (issues.length || !r.ok) {
         const all = importProblems(parsed, r.errors);
-        throw new UserError(`Nothing imported: ${all.length} problem(s) in ${f.name}:\n${all.slice(0, 50).join('\n')}${all.length > 50 ? `\n… and ${all.length - 50} more` : ''}`);
+        throw new UserError(`Nothing imported: ${all.length} problem(s) in ${f.name}:\n${all.slice(0, 50).join('\n')}${all.length > 50 ? `\n… and ${all.length - 50} more` : ''}`, issues.length ? 'SB_SHEET_BAD_ROW' : batchCode(r));
       }
       const head = dry ? 'Dry run, nothing written' : 'Imported';
       const list = (t: string, hs: HostRecord[]) => (hs.length ? `\n${t}: ${hs.slice(0, 20).map((h) => `${h.hostname} ${h.ip}`).join(', ')}${hs.length > 20 ? ` … (${hs.length})` : ''}` : '');
@@ -223,17 +231,19 @@ export const commands: Command[] = [
   },
   {
     name: 'dhcp render',
-    usage: 'dhcp render isc|kea|dnsmasq|proxy1|proxy2|proxy3',
+    usage: 'dhcp render <target>',
     example: 'dhcp render kea',
     summary: 'print exactly what apply would write',
     role: 'viewer',
-    args: { positional: [{ name: 'target', required: true, enum: TARGETS }] },
+    args: { positional: [{ name: 'target', required: true, description: 'a rendered file of a loaded backend: isc, kea, dnsmasq, proxy1, proxy2, proxy3, …' }] },
     async run(ctx, args) {
+      const targets = ctx.app.services.dhcpBackends.targets();
+      if (!targets.includes(String(args.target))) throw new UsageError(`unknown target ${JSON.stringify(args.target)} (targets: ${targets.join(', ')})`);
       let r: { text: string; note: string };
       try {
         r = renderForApp(ctx.app, args.target as Target, await svc(ctx).all(), svc(ctx).subnets());
       } catch (e) {
-        if (e instanceof RenderError) throw new UserError(e.message);
+        if (e instanceof RenderError) throw new UserError(e.message, 'SB_DHCP_RENDER_FAILED');
         throw e;
       }
       const { text, note } = r;
@@ -254,7 +264,7 @@ export const commands: Command[] = [
     },
     async run(ctx, args) {
       const r = await applyAll(ctx.app, svc(ctx), { dryRun: !!args.flags['dry-run'], replyTo: { platform: ctx.incoming.platform, channel: ctx.incoming.channel, thread: ctx.incoming.thread } });
-      if (!r.ok) throw new UserError(r.text);
+      if (!r.ok) throw new UserError(r.text, 'SB_DHCP_RENDER_FAILED');
       return r.text;
     },
   },

@@ -122,7 +122,7 @@ export const commands: Command[] = [
     args: { positional: [{ name: 'code', required: true, pattern: '^[A-Za-z0-9]{6}$', description: 'the 6-character code the bot gave' }] },
     async run(ctx, args) {
       const r = await ctx.app.dispatcher.confirm(ctx.incoming, String(args.code));
-      if (typeof r === 'string') throw new UserError(r);
+      if (r instanceof UserError) throw r;
       return undefined;
     },
   },

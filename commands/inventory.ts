@@ -38,7 +38,7 @@ export const commands: Command[] = [
     args: { positional: [{ name: 'pc', required: true }] },
     async run(ctx, args) {
       const pc = await ctx.app.services.renew.inventory.findPc(String(args.pc));
-      if (!pc) throw new UserError(`no PC "${args.pc}" in the inventory (give a MAC, hostname or IP)`);
+      if (!pc) throw new UserError(`no PC "${args.pc}" in the inventory (give a MAC, hostname or IP)`, 'SB_NOT_FOUND');
       const f = facts(pc);
       return [
         `PC ${pc.hostname ?? '?'} — ${pc.mac}`,
@@ -65,7 +65,7 @@ export const commands: Command[] = [
       let mac: string | undefined;
       if (args.pc) {
         const pc = await inv.findPc(String(args.pc));
-        if (!pc) throw new UserError(`no PC "${args.pc}" in the inventory (give a MAC, hostname or IP)`);
+        if (!pc) throw new UserError(`no PC "${args.pc}" in the inventory (give a MAC, hostname or IP)`, 'SB_NOT_FOUND');
         mac = pc.mac;
       }
       const rows = await inv.accounts(mac);

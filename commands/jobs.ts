@@ -35,7 +35,7 @@ export const commands: Command[] = [
     args: { positional: [ID] },
     async run(ctx, args) {
       const row = await ctx.app.jobs.get(Number(args.id));
-      if (!row) throw new UserError(`no job #${args.id}`);
+      if (!row) throw new UserError(`no job #${args.id}`, 'SB_NOT_FOUND');
       const title = ctx.app.registry.jobKinds.get(row.kind)?.title?.(JSON.parse(row.args));
       const lines = [renderJob(row, title), `requested by ${row.requested_platform}:${row.requested_user} at ${when(row.created_at)}`];
       if (row.started_at) lines.push(`started ${when(row.started_at)}${row.finished_at ? `, finished ${when(row.finished_at)} (${((row.finished_at - row.started_at) / 1000).toFixed(1)} s)` : ''}`);
@@ -51,7 +51,7 @@ export const commands: Command[] = [
     args: { positional: [ID] },
     async run(ctx, args) {
       const r = await ctx.app.jobs.cancel(Number(args.id));
-      if (r === 'unknown') throw new UserError(`no job #${args.id}`);
+      if (r === 'unknown') throw new UserError(`no job #${args.id}`, 'SB_NOT_FOUND');
       if (r === 'finished') throw new UserError(`job #${args.id} has already finished`);
       return r === 'cancelled' ? `Job #${args.id} cancelled.` : `Cancelling job #${args.id}…`;
     },

@@ -26,7 +26,7 @@ export const commands: Command[] = [
       if (role === 'apply') {
         if (args.targets === undefined) throw new UsageError('role=apply needs targets=<backends>, e.g. targets=isc,proxy');
         try {
-          applyTargets = parseApplyTargets(String(args.targets)).join(',');
+          applyTargets = parseApplyTargets(String(args.targets), ctx.app.services.dhcpBackends).join(',');
         } catch (e) {
           throw new UserError((e as Error).message);
         }

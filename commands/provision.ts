@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import type { Command, CommandContext, JobContext, JobKind } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
+import type { SbCode } from '../src/util/errors.js';
 import { table } from '../src/core/format.js';
 import { readSheet, SheetError } from '../src/util/sheet.js';
 import { AttachmentError, readAttachment } from '../src/core/attachment.js';
@@ -170,7 +171,7 @@ export const commands: Command[] = [
       const s = svc(ctx);
       const modelName = args.model === undefined ? undefined : String(args.model);
       const driver = modelName ? s.drivers.find(modelName) : undefined;
-      if (modelName && !driver) throw new UsageError(`unknown model "${modelName}"; known: ${s.drivers.list.map((d) => `${d.id} (${d.label})`).join(', ')}`);
+      if (modelName && !driver) throw new UsageError(`unknown model "${modelName}"; known: ${s.drivers.list.map((d) => `${d.id} (${d.label})`).join(', ')}`, undefined, 'SB_PROVISION_MODEL_UNKNOWN');
       const named = Object.fromEntries(Object.entries(args).filter(([k]) => k !== 'flags' && k !== 'model'));
       const unknown = Object.keys(named).filter((k) => !INLINE_KEYS.has(k) && !s.drivers.list.some((d) => d.columns.some((c) => c.name === k)));
       if (unknown.length) throw new UsageError(`unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
@@ -201,19 +202,19 @@ export const commands: Command[] = [
       // The upload is read into memory once and never written anywhere: only the sealed rows go on. The
       // chat's copy holds the passwords in clear, so it goes too, whatever the sheet holds or whether it
       // could be read at all (dry runs as well: the real run needs the sheet attached again anyway).
-      const refuse = async (why: string) => {
+      const refuse = async (why: string, code: SbCode) => {
         const gone = removalNote(await discardUpload(file), file.name);
-        return new UserError(`Nothing provisioned: ${why}${gone ? `\n${gone}` : ''}`);
+        return new UserError(`Nothing provisioned: ${why}${gone ? `\n${gone}` : ''}`, code);
       };
       // The platform tells the size: do not download a file that is too big to be read anyway.
-      if (file.size !== undefined && file.size > s.cfg.maxSheetBytes) throw await refuse(`${file.name} is ${mb(file.size)} MB; the limit is ${mb(s.cfg.maxSheetBytes)} MB.`);
+      if (file.size !== undefined && file.size > s.cfg.maxSheetBytes) throw await refuse(`${file.name} is ${mb(file.size)} MB; the limit is ${mb(s.cfg.maxSheetBytes)} MB.`, 'SB_ATTACHMENT_TOO_LARGE');
       let data: Buffer;
       try {
         data = await readAttachment(file, s.cfg.maxSheetBytes);
       } catch (err) {
         // A download failure ends with the platform's own words; our sentences get their full stop.
         const why = err instanceof AttachmentError ? err.message : `cannot download ${file.name}: ${(err as Error).message}`;
-        throw await refuse(/^cannot download /.test(why) ? why : `${why}.`);
+        throw await refuse(/^cannot download /.test(why) ? why : `${why}.`, err instanceof AttachmentError ? err.code : 'SB_ATTACHMENT_UNREADABLE');
       }
       const upload = await discardUpload(file);
       const note = removalNote(upload, file.name);
@@ -222,7 +223,7 @@ export const commands: Command[] = [
         sheet = await readSheet(data, file.name, { maxBytes: s.cfg.maxSheetBytes, maxRows: s.cfg.maxRows });
       } catch (err) {
         const why = err instanceof SheetError ? `${err.message}.` : `cannot read ${file.name}: ${(err as Error).message}`;
-        throw new UserError(`Nothing provisioned: ${why}${note ? `\n${note}` : ''}`);
+        throw new UserError(`Nothing provisioned: ${why}${note ? `\n${note}` : ''}`, 'SB_SHEET_BAD_ROW');
       }
       const { drafts, problems, ignored } = draftsFromSheet(sheet, s.drivers, defaults);
       if (problems.some((p) => p.row === 1 && !p.field)) throw failure(problems, file.name, note);

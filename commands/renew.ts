@@ -215,7 +215,7 @@ export const commands: Command[] = [
     async run(ctx, args) {
       const inv = ctx.app.services.renew.inventory;
       const req = await inv.request(Number(args.request));
-      if (!req) throw new UserError(`no renewal request #${args.request}`);
+      if (!req) throw new UserError(`no renewal request #${args.request}`, 'SB_NOT_FOUND');
       const lines = await inv.logLines(req.id, args.level as Level);
       const head = `Request #${req.id} ${req.host}:${req.port} — ${req.status}${req.account ? ` — ${req.account}` : ''} (job #${req.job_id ?? '-'}, ${when(req.created_at)})`;
       return `${head}\n${table(['time', 'level', 'message'], lines.map((l) => [new Date(l.at).toISOString().slice(11, 23), l.level, l.message]), { maxWidth: 200 })}`;
@@ -256,7 +256,7 @@ export const commands: Command[] = [
       const host = String(args.host);
       if (!ipaddr.isValid(host)) throw new UserError(`"${host}" is not an IP address`);
       const n = await ctx.app.services.renew.inventory.forget(host);
-      if (!n) throw new UserError(`no pinned host key for ${host}`);
+      if (!n) throw new UserError(`no pinned host key for ${host}`, 'SB_NOT_FOUND');
       return `Forgot the pinned host key of ${host}.`;
     },
   },

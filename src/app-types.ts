@@ -31,6 +31,8 @@ export type { AppMode } from './core/ports.js';
 export interface App {
   mode: AppMode;
   config: Config;
+  /** Where env-only secrets are read (createApp's `env`, default process.env): e.g. the console's SWITCHBOARD_ADMIN_PASSWORD. */
+  env: NodeJS.ProcessEnv;
   log: Logger;
   store: Store;
   db: DB;

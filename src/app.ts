@@ -1,5 +1,4 @@
 // Composition root: builds the store, core, adapters, HTTP server, features and schedules.
-import crypto from 'node:crypto';
 import type { App, AppMode, Feature, Services } from './app-types.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -14,14 +13,9 @@ import { Leases } from './core/leases.js';
 import { Scheduler } from './core/scheduler.js';
 import { Dispatcher } from './core/dispatcher.js';
 import { ButtonStore } from './core/buttons.js';
-import { ConsoleHub } from './chat/console-hub.js';
-import { ConsoleAdapter } from './chat/console-adapter.js';
-import { ConsoleAuth, randomPassword } from './chat/console-auth.js';
 import { Metrics } from './http/metrics.js';
 import { createHttp } from './http/server.js';
 import { registerHealthRoutes } from './http/health.js';
-import { COOKIE as CONSOLE_COOKIE, registerConsoleRoutes } from './http/console-routes.js';
-import { registerBoardRoutes } from './http/console-board.js';
 import { features as shippedFeatures } from './features.js';
 import { registerSecret } from './secrets.js';
 import { Sealer } from './store/sealer.js';
@@ -50,14 +44,8 @@ export interface RunningApp extends App {
   /** Server mode: listen, start adapters, schedules and background work. Returns the bound URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
-  /** The web console's rooms (the console chat platform). */
-  consoleHub: ConsoleHub;
-  /** Web-console logins: users, sessions, the record of login attempts (also `services.consoleAuth`). */
-  consoleAuth: ConsoleAuth;
   /** Prometheus metrics behind App's core counters, served at /metrics. */
   metrics: Metrics;
-  /** Set when the first start created the console admin with a generated password. */
-  generatedAdminPassword?: string;
 }
 
 export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
@@ -70,7 +58,6 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
   const stopHooks: (() => Promise<void> | void)[] = [];
   const http = await createHttp({ log, uploadLimit: config.uploads.maxBytes, trustProxy: config.http.trustProxy });
   const registry = new Registry();
-  const consoleHub = new ConsoleHub(store.db);
   const metrics = new Metrics(store.db);
   const sealer = Sealer.fromEnvOrFile(env, config.dataDir);
   const buttons = new ButtonStore(store.db, sealer);
@@ -85,14 +72,6 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
   const scheduler = new Scheduler(store.db, leases, log.child({ mod: 'schedule' }), config.schedules);
   const changes = new ChangeFeed(store.db, { onError: (err) => log.warn({ err: String(err) }, 'change feed read failed') });
 
-  const consoleAuth = new ConsoleAuth(store.db, {
-    lockoutFailures: config.console.lockoutFailures,
-    lockoutMinutes: config.console.lockoutMinutes,
-    sessionHours: config.console.sessionHours,
-    // Read when first needed (after the store's secrets are open); the same key on every replica.
-    nameKey: () => app.secrets.getOrCreate('login-name-key', () => crypto.randomBytes(32).toString('base64')),
-  });
-
   const app = {
     mode,
     config,
@@ -102,11 +81,10 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
     registry,
     roles: new Roles(store.db, { admins: config.auth.admins, defaultRole: config.auth.defaultRole }),
     notifier,
-    consoleHub,
+    env,
     metrics,
     http,
-    services: { consoleAuth } as Services,
-    consoleAuth,
+    services: {} as Services,
     schedule(name: string, every: string | number, fn: () => Promise<void> | void) {
       // Replicas on one store run each schedule once per period (src/core/scheduler.ts).
       if (mode === 'server') scheduler.add(name, every, fn);
@@ -127,8 +105,6 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
   app.jobs = new JobRunner<App>(app, owner);
   app.dispatcher = new Dispatcher<App>(app);
 
-  const consoleAdapter = new ConsoleAdapter(consoleHub);
-  notifier.register(consoleAdapter);
   for (const a of opts.adapters ?? []) notifier.register(a);
 
   const migration = await migrateToLatest(store, { log: (m) => log.warn(m) });
@@ -138,12 +114,9 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
   app.secrets = await StoreSecrets.open(store.db, app.sealer);
   await registry.loadDir();
   registerHealthRoutes(app, health);
-  registerConsoleRoutes(app, http, app.consoleAuth, consoleAdapter);
-  registerBoardRoutes(app, http, app.consoleAuth, CONSOLE_COOKIE);
   for (const f of features) await f.init?.(app);
 
   app.listen = async () => {
-    await bootstrapAdmin(app, env);
     let boundUrl = await http.listen({ host: config.http.host, port: config.http.port, backlog: config.http.backlog });
     const addr = http.server.address();
     if (addr && typeof addr === 'object') {
@@ -154,12 +127,11 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
     if (warning) log.warn({ baseUrl: app.baseUrl() }, warning);
     await changes.start();
     app.schedule('change-feed-prune', '41 * * * *', () => pruneChangeFeed(store.db));
-    await consoleHub.startPolling();
     await app.jobs.startBackground();
     const sink = async (inc: Parameters<typeof app.dispatcher.handle>[0]) => {
       await app.dispatcher.handle(inc);
     };
-    for (const a of [consoleAdapter, ...(opts.adapters ?? [])]) await a.start(sink);
+    for (const a of opts.adapters ?? []) await a.start(sink);
     for (const f of features) await f.start?.(app);
     return boundUrl;
   };
@@ -174,7 +146,6 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
       }
     }
     for (const p of notifier.platforms()) await notifier.adapter(p)?.stop().catch(() => undefined);
-    consoleHub.stop();
     changes.stop();
     await app.jobs.stop();
     await http.close();
@@ -183,18 +154,4 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
 
   if (mode === 'exec') await app.jobs.recover().catch(() => undefined);
   return app;
-}
-
-/**
- * First start: an empty store gets the console user `admin` (SWITCHBOARD_ADMIN_PASSWORD or a generated password).
- * An insert-if-absent, never a reset, so of several replicas starting at once exactly one creates it, and only
- * that one reports a generated password; the others leave it alone.
- */
-async function bootstrapAdmin(app: RunningApp, env: NodeJS.ProcessEnv): Promise<void> {
-  if ((await app.consoleAuth.count()) > 0) return;
-  const fromEnv = env.SWITCHBOARD_ADMIN_PASSWORD;
-  const pw = fromEnv || randomPassword();
-  if (!(await app.consoleAuth.createIfAbsent('admin', pw))) return;
-  await app.roles.grant('console', 'admin', 'admin', 'first start');
-  if (!fromEnv) app.generatedAdminPassword = pw;
 }

@@ -1,4 +1,4 @@
-// The `switchboard` command: start | exec | migrate | console-user | version (and agent, from monitoring).
+// The `switchboard` command: start | exec | migrate | doctor | version (and agent, from monitoring; console-user, from the console).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,6 @@ import { createApp } from './app.js';
 import { CliAdapter } from './chat/cli-adapter.js';
 import { openStore } from './store/db.js';
 import { migrateToLatest } from './store/migrate.js';
-import { ConsoleAuth, randomPassword } from './chat/console-auth.js';
 import { VERSION } from './version.js';
 import { StoreKeyMismatch } from './store/store-secrets.js';
 import { isStoreUnavailable, storeErrorReason } from './store/store-errors.js';
@@ -66,7 +65,8 @@ program
     }
     log.info({ url, store: app.store.describe, version: VERSION }, 'switchboard started');
     const lines = [`Switchboard ${VERSION} is running.`, `Web console: ${url}/console`];
-    if (app.generatedAdminPassword) lines.push(`Console login: admin / ${app.generatedAdminPassword}   (generated once; change it with: switchboard console-user admin --reset)`);
+    const generated = app.services.console.generatedAdminPassword;
+    if (generated) lines.push(`Console login: admin / ${generated}   (generated once; change it with: switchboard console-user admin --reset)`);
     process.stderr.write(`\n${lines.join('\n')}\n\n`);
     let stopping = false;
     const stop = async (sig: string) => {
@@ -187,37 +187,6 @@ program
   });
 
 program
-  .command('console-user')
-  .description('add a web-console login, or reset its password (prompts; or --password-file, or a generated one)')
-  .argument('<username>')
-  .option('-c, --config <path>', 'config file')
-  .option('--password-file <path>', 'read the password from a file')
-  .option('--reset', 'reset an existing user (default: create; fails if it exists)')
-  .addOption(new Option('--role <role>', 'role of this console user').choices(['viewer', 'operator', 'admin']).default('viewer'))
-  .action(async (username: string, o: { config?: string; passwordFile?: string; reset?: boolean; role: 'viewer' | 'operator' | 'admin' }) => {
-    try {
-      const cfg = config(o);
-      const store = openStore({ databaseUrl: cfg.databaseUrl, sqlitePath: `${cfg.dataDir}/switchboard.sqlite`, writeTo: cfg.database.writeTo });
-      await migrateToLatest(store);
-      const auth = new ConsoleAuth(store.db, { lockoutFailures: cfg.console.lockoutFailures, lockoutMinutes: cfg.console.lockoutMinutes, sessionHours: cfg.console.sessionHours });
-      const exists = await auth.exists(username);
-      if (exists && !o.reset) throw new Error(`console user ${username} exists; use --reset to set a new password`);
-      if (!exists && o.reset) throw new Error(`console user ${username} does not exist`);
-      let pw = o.passwordFile ? fs.readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '') : '';
-      const generated = !pw;
-      if (generated) pw = randomPassword();
-      if (pw.length < 8) throw new Error('the password must have at least 8 characters');
-      const r = await auth.setUser(username, pw);
-      const { Roles } = await import('./core/roles.js');
-      await new Roles(store.db, { admins: [], defaultRole: 'none' }).grant('console', username, o.role, `cli:${os.userInfo().username}`);
-      await store.close();
-      process.stdout.write(`console user ${username} ${r} (role ${o.role})${generated ? `; password: ${pw}` : ''}\n`);
-    } catch (e) {
-      fail(e);
-    }
-  });
-
-program
   .command('doctor')
   .description('check this install and print a table with a fix for each failing row (exit 0: no failure, 1: a check failed)')
   .option('-c, --config <path>', 'config file; default $SWITCHBOARD_CONFIG')
@@ -235,7 +204,7 @@ program
     process.stdout.write(`switchboard ${VERSION}\n`);
   });
 
-// Sub-commands the features add (e.g. `switchboard agent` from monitoring).
+// Sub-commands the features add (e.g. `switchboard agent` from monitoring, `switchboard console-user` from the console).
 for (const f of features) f.cli?.(program, { loadConfig: config, createLogger: (level?: string): Logger => createLogger({ level }) });
 
 program.parseAsync(process.argv).catch((e) => fail(e));

@@ -6,6 +6,7 @@ import { dhcpFeature } from './dhcp/feature.js';
 import { monitorFeature } from './monitor/feature.js';
 import { renewFeature } from './renew/feature.js';
 import { chatFeature } from './chat/feature.js';
+import { consoleFeature } from './console/feature.js';
 import { provisionFeature } from './provision/feature.js';
 
-export const features: Feature[] = orderFeatures([chatFeature, dhcpFeature, monitorFeature, provisionFeature, renewFeature]);
+export const features: Feature[] = orderFeatures([chatFeature, consoleFeature, dhcpFeature, monitorFeature, provisionFeature, renewFeature]);

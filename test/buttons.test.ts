@@ -8,7 +8,7 @@ import { until } from './helpers/wait.js';
 import { CliAdapter } from '../src/chat/cli-adapter.js';
 import { BUTTON_ID_RE, MAX_BUTTONS } from '../src/core/buttons.js';
 import { registerSecret } from '../src/secrets.js';
-import type { ConsoleMessage } from '../src/chat/console-hub.js';
+import type { ConsoleMessage } from '../src/console/hub.js';
 
 describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) => {
   let t: TestApp;
@@ -31,8 +31,8 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
   beforeAll(async () => {
     t = await makeTestApp({ engine, listen: true, overrides: { 'console.rooms': ['ops'] } });
     url = t.app.baseUrl();
-    await login('admin', t.app.generatedAdminPassword!);
-    await t.app.consoleAuth.setUser('vic', 'vic-password-123');
+    await login('admin', t.app.services.console.generatedAdminPassword!);
+    await t.app.services.console.auth.setUser('vic', 'vic-password-123');
     await t.app.roles.grant('console', 'vic', 'viewer', 'test');
     await login('vic', 'vic-password-123');
     t.app.registry.add({ name: 'wipe demo', usage: 'wipe demo', summary: 'test', role: 'operator', confirm: () => 'This wipes the demo room.', run: async (ctx) => `demo wiped by ${ctx.caller.id}` });
@@ -109,7 +109,7 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
     const loser = a.outcome === 'ok' ? b : a;
     const winner = a.outcome === 'ok' ? 'ann' : 'bob';
     // (Both runs record every reply of the shared test chat since they began: the refusal is the loser's.)
-    expect(loser.replies.find((r) => r.startsWith('✔️'))).toMatch(new RegExp(`^✔️ This button was already used by test:${winner} just now, so nothing was run again\\. To run it anyway, type the command: \`count once\`$`));
+    expect(loser.replies.find((r) => r.startsWith('✔️'))).toMatch(new RegExp(`^✔️ This button was already used by test:${winner} just now, so nothing was run again\\. To run it anyway, type the command: \`count once\` \\(SB_BUTTON_USED\\)$`));
   });
 
   it.runIf(engine === 'mysql')('a button sent by one replica is answered by another (the store holds what it runs)', async () => {
@@ -140,17 +140,17 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
     await t.app.db.updateTable('chat_buttons').set({ expires_at: Date.now() - 1 }).where('id', '=', id).execute();
     after = await lastId('general');
     expect((await command('admin', { room: 'general', button: id })).status).toBe(202);
-    await botSays('general', after, /^⌛ This button has expired \(buttons work for 7 days\), so nothing was run\. Type the command instead: `whoami`$/);
+    await botSays('general', after, /^⌛ This button has expired \(buttons work for 7 days\), so nothing was run\. Type the command instead: `whoami` \(SB_BUTTON_EXPIRED\)$/);
     const refused = await t.app.db.selectFrom('audit_log').select(['user_id', 'outcome', 'detail', 'channel']).where('platform', '=', 'console').where('command', '=', '(button)').orderBy('id').execute();
     expect(refused).toEqual([
-      { user_id: 'admin', outcome: 'invalid', detail: 'unknown button', channel: 'general' },
-      { user_id: 'admin', outcome: 'invalid', detail: 'unknown button', channel: 'ops' },
-      { user_id: 'admin', outcome: 'invalid', detail: 'button expired', channel: 'general' },
+      { user_id: 'admin', outcome: 'invalid', detail: 'SB_BUTTON_UNKNOWN: unknown button', channel: 'general' },
+      { user_id: 'admin', outcome: 'invalid', detail: 'SB_BUTTON_UNKNOWN: unknown button', channel: 'ops' },
+      { user_id: 'admin', outcome: 'invalid', detail: 'SB_BUTTON_EXPIRED: button expired', channel: 'general' },
     ]);
 
     const bad = await command('admin', { room: 'general', button: 42 });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: string }).error).toBe('button must be the id of a button (a string)');
+    expect(await bad.json()).toMatchObject({ code: 'SB_CONSOLE_BAD_COMMAND', message: 'button must be the id of a button (a string)' });
     expect((await command('admin', { room: 'general', button: 'x'.repeat(65) })).status).toBe(400);
     // Without the CSRF header a click is refused like any other state change.
     const noCsrf = await fetch(`${url}/console/api/command`, { method: 'POST', headers: { cookie: session.admin!.cookie, 'content-type': 'application/json' }, body: JSON.stringify({ room: 'general', button: id }) });

@@ -56,14 +56,14 @@ describe('all platforms in one process', () => {
     expect(t.logs.join('')).toContain('chat platform connection failed; retrying');
 
     // The console.
-    const password = t.app.generatedAdminPassword!;
+    const password = t.app.services.console.generatedAdminPassword!;
     const url = t.app.baseUrl();
     const login = await fetch(`${url}/console/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     const { csrf } = (await login.json()) as { csrf: string };
     const res = await fetch(`${url}/console/api/command`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ text: 'whoami' }) });
     expect(res.status).toBe(202);
-    const history = await waitForAsync(async () => (await t.app.consoleHub.history('general')).find((m) => m.author === 'bot' && /admin/.test(m.text)), 10_000);
+    const history = await waitForAsync(async () => (await t.app.services.console.hub.history('general')).find((m) => m.author === 'bot' && /admin/.test(m.text)), 10_000);
     expect(history.text).toContain('admin');
 
     // Telegram came up by itself (retry with back-off) and serves too.
@@ -135,7 +135,7 @@ describe('all platforms in one process', () => {
     expect(slack.in('C0123').map((p) => p.text)).toContain('Caller ID: +41 44 000 00 00');
     expect(tg.to(-100123).some((s) => s.text === 'Caller ID: +41 44 000 00 00')).toBe(true);
     expect(dc.in(DCH).some((m) => m.content === 'Caller ID: +41 44 000 00 00')).toBe(true);
-    expect((await t.app.consoleHub.history('support')).some((m) => m.text === 'Caller ID: +41 44 000 00 00')).toBe(true);
+    expect((await t.app.services.console.hub.history('support')).some((m) => m.text === 'Caller ID: +41 44 000 00 00')).toBe(true);
   });
 });
 

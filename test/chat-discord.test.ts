@@ -121,12 +121,12 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
   it('an attachment over uploads.maxBytes is refused with a clear reply and the command does not run', async () => {
     const id = fake.slash({ guild: GUILD, channel: CH, user: USER, line: IMPORT_LINE, file: fake.attachment('big.csv', Buffer.alloc(3000, 'a')) });
     const msg = await waitFor(() => fake.messages.find((m) => m.interaction === id && m.content), 10_000, 'refusal');
-    expect(msg.content).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048$/);
+    expect(msg.content).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048 \(SB_ATTACHMENT_TOO_LARGE\)$/);
     // The attachment's size understates the file: the download stops at the limit.
     const liar = { ...fake.attachment('liar.csv', Buffer.concat([CSV, Buffer.alloc(3000, 'a')])), size: 100 };
     const mid = fake.message({ guild: GUILD, channel: CH, user: USER, content: `!sb ${IMPORT_LINE}`, attachments: [liar] });
     const reply = await waitFor(() => fake.in(CH).find((m) => m.reply_to === mid), 10_000, 'refusal 2');
-    expect(reply.content).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048$/);
+    expect(reply.content).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048 \(SB_ATTACHMENT_TOO_LARGE\)$/);
     expect(reply.content).not.toMatch(/Dry run/);
   });
 
@@ -346,6 +346,6 @@ describe.each(['sqlite', 'mysql'] as const)('discord command buttons on %s', (en
     ]);
     await expireButton(t.app, button!.custom_id.slice(3));
     const late = await answer(fake.press({ guild: GUILD, user: USER, message: ann }), /expired/, 'expired answer');
-    expect(late.content).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\``);
+    expect(late.content).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\` (SB_BUTTON_EXPIRED)`);
   });
 });

@@ -176,12 +176,12 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
   it('a file over uploads.maxBytes is refused with a clear reply and the command does not run', async () => {
     const ts = fake.mention({ channel: CH, user: USER, text: IMPORT_LINE, files: [fake.addFile('big.csv', Buffer.alloc(3000, 'a'))] });
     const reply = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'refusal');
-    expect(reply.text).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048$/);
+    expect(reply.text).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048 \(SB_ATTACHMENT_TOO_LARGE\)$/);
     // The event understates the size: the download itself stops at the limit.
     const big = Buffer.concat([CSV, Buffer.alloc(3000, 'a')]);
     const ts2 = fake.mention({ channel: CH, user: USER, text: IMPORT_LINE, files: [fake.addFile('liar.csv', big, { size: 100 })] });
     const reply2 = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts2), 10_000, 'refusal 2');
-    expect(reply2.text).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048$/);
+    expect(reply2.text).toMatch(/^❌ .*liar\.csv: the file is \d+ bytes; the limit is 2048 \(SB_ATTACHMENT_TOO_LARGE\)$/);
     expect(reply2.text).not.toMatch(/added|Dry run/);
   });
 
@@ -430,7 +430,7 @@ describe.each(['sqlite', 'mysql'] as const)('slack command buttons on %s (Socket
     await expireButton(t.app, button!.value);
     fake.press({ post, user: USER });
     const late = await answer(/expired/, 'expired answer');
-    expect(late.text).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\``);
+    expect(late.text).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\` (SB_BUTTON_EXPIRED)`);
   });
 });
 

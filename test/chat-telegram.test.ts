@@ -58,7 +58,7 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
   it('a document over uploads.maxBytes is refused with a clear reply', async () => {
     const id = fake.say({ chat: GROUP, user: USER, caption: `/${IMPORT_LINE}`, document: { name: 'big.csv', data: Buffer.alloc(3000, 'a') } });
     const reply = await waitFor(() => fake.to(GROUP).find((s) => s.reply_to === id), 10_000, 'refusal');
-    expect(reply.text).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048$/);
+    expect(reply.text).toMatch(/^❌ .*big\.csv is 3000 bytes; the limit is 2048 \(SB_ATTACHMENT_TOO_LARGE\)$/);
   });
 
   it('an ephemeral reply in a group goes to the requester privately', async () => {
@@ -260,7 +260,7 @@ describe.each(['sqlite', 'mysql'] as const)('telegram command buttons on %s', (e
     await expireButton(t.app, button!.callback_data.slice(3));
     fake.press({ sent: ann, user: USER });
     const late = await answer(/expired/, 'expired answer');
-    expect(late.text).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: <code>${command}</code>`);
+    expect(late.text).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: <code>${command}</code> (SB_BUTTON_EXPIRED)`);
   });
 });
 

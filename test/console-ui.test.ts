@@ -95,7 +95,7 @@ describe('console rendering, help and the status board in Chromium', () => {
     await page.goto(`${url}/console`);
     await shot('01-login');
     await page.fill('#u', 'admin');
-    await page.fill('#p', t.app.generatedAdminPassword!);
+    await page.fill('#p', t.app.services.console.generatedAdminPassword!);
     await page.click('#login button[type=submit]');
     await page.waitForSelector('#start', { timeout: 10_000 });
     expect(await page.textContent('#start')).toContain('Start here');

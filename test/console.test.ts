@@ -14,7 +14,7 @@ describe('web console', () => {
   beforeAll(async () => {
     t = await makeTestApp({ listen: true });
     url = t.app.baseUrl();
-    password = t.app.generatedAdminPassword!;
+    password = t.app.services.console.generatedAdminPassword!;
     expect(password).toMatch(/^\S{20}$/);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
   });
@@ -81,7 +81,7 @@ describe('web console', () => {
   });
 
   it('locks a username from one address after repeated failures, recording every attempt', async () => {
-    await t.app.consoleAuth.setUser('bob', 'right-password-1');
+    await t.app.services.console.auth.setUser('bob', 'right-password-1');
     const attempt = (pw: string) => fetch(`${url}/console/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bob', password: pw }) });
     const codes: number[] = [];
     for (let i = 0; i < 6; i++) codes.push((await attempt(`wrong-${i}`)).status);

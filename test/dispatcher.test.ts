@@ -64,7 +64,7 @@ describe.each(['sqlite', 'mysql'] as const)('dispatcher on %s', (engine) => {
     await t.run('zap host pc-4'); // asks for its own code (and tidies old ones)
     const late = await t.run(`confirm ${code}`);
     expect(late.exitCode).toBe(1);
-    expect(late.replies[0]).toMatch(new RegExp(`^❌ Code ${code} expired \\d+ s ago \\(codes are good for 60 s\\), so nothing was done\\. Run the command again for a new code: \`zap host pc-3\`\\.$`));
+    expect(late.replies[0]).toMatch(new RegExp(`^❌ Code ${code} expired \\d+ s ago \\(codes are good for 60 s\\), so nothing was done\\. Run the command again for a new code: \`zap host pc-3\`\\. \\(SB_CONFIRM_EXPIRED\\)$`));
     expect(ran).not.toContain('pc-3');
   });
 
@@ -80,7 +80,7 @@ describe.each(['sqlite', 'mysql'] as const)('dispatcher on %s', (engine) => {
     expect(r.replies[0]).not.toMatch(/exploded|secret\/path|at /);
     expect(t.logs.join('')).toMatch(/database exploded/);
     const u = await t.run('oops');
-    expect(u.replies[0]).toBe('❌ row 3: mac is not valid');
+    expect(u.replies[0]).toBe('❌ row 3: mac is not valid (SB_COMMAND_REFUSED)');
   });
 
   it('scrubs registered secrets from channel messages and logs', async () => {
@@ -95,7 +95,7 @@ describe.each(['sqlite', 'mysql'] as const)('dispatcher on %s', (engine) => {
 
   it('routes a target on an unconnected platform to the console default room', async () => {
     await t.app.notifier.notify(['slack:C0123'], { text: 'alert for slack' });
-    const hist = await t.app.consoleHub.history('general');
+    const hist = await t.app.services.console.hub.history('general');
     expect(hist[hist.length - 1]!.text).toBe('[for slack:C0123] alert for slack');
   });
 });

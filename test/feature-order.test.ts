@@ -29,7 +29,7 @@ describe('feature order', () => {
 
   it("orders the app's features: provision after dhcp, chat after every capability", () => {
     const order = names(features);
-    expect(order).toEqual(['dhcp', 'monitor', 'provision', 'renew', 'chat']);
+    expect(order).toEqual(['console', 'dhcp', 'monitor', 'provision', 'renew', 'chat']);
     for (const f of features) for (const dep of f.after ?? []) expect(order.indexOf(dep), `${f.name} after ${dep}`).toBeLessThan(order.indexOf(f.name));
   });
 
@@ -42,6 +42,17 @@ describe('feature order', () => {
     for (const f of features) f.cli?.(program, { loadConfig: unused, createLogger: unused });
     const agent = program.commands.find((c) => c.name() === 'agent');
     expect(agent?.commands.map((c) => c.name())).toEqual(['enroll', 'kinds']);
-    expect(features.filter((f) => f.cli).map((f) => f.name)).toEqual(['monitor']);
+    expect(features.filter((f) => f.cli).map((f) => f.name)).toEqual(['console', 'monitor']);
+  });
+
+  it('takes the `switchboard console-user` sub-command from the console feature', async () => {
+    const { Command } = await import('commander');
+    const program = new Command();
+    const unused = () => {
+      throw new Error('not needed to declare the sub-commands');
+    };
+    features.find((f) => f.name === 'console')?.cli?.(program, { loadConfig: unused, createLogger: unused });
+    const cmd = program.commands.find((c) => c.name() === 'console-user');
+    expect(cmd?.options.map((o) => o.long)).toEqual(['--config', '--password-file', '--reset', '--role']);
   });
 });

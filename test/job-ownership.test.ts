@@ -143,9 +143,9 @@ describe.each(['sqlite', 'mysql'] as const)('job ownership on %s', (engine) => {
     });
     const one = await app.jobs.wait(await app.jobs.enqueue('fails-after', {}, opts));
     expect(one.status).toBe('succeeded');
-    expect(JSON.parse(one.result!).text).toBe('Stored 2 hosts.\n⚠ After this work was stored: could not reload the DHCP server');
+    expect(JSON.parse(one.result!).text).toBe('Stored 2 hosts.\n⚠ After this work was stored: could not reload the DHCP server (SB_COMMAND_REFUSED)');
     const two = await app.jobs.wait(await app.jobs.enqueue('rolls-back', {}, opts));
-    expect(two).toMatchObject({ status: 'failed', error: 'nothing stored', committed: null });
+    expect(two).toMatchObject({ status: 'failed', error: 'nothing stored (SB_COMMAND_REFUSED)', committed: null });
   });
 
   it('jobs heartbeat in every mode while they run (exec too), not only in server mode', async () => {

@@ -299,7 +299,7 @@ export class Agent {
       signal: AbortSignal.timeout(15_000),
     });
     const text = await res.text().catch(() => '');
-    let body: { rejected?: { id?: string; reason?: string }[]; error?: string } = {};
+    let body: { rejected?: { id?: string; reason?: string }[]; code?: string; error?: string } = {};
     try {
       body = JSON.parse(text) as typeof body;
     } catch {
@@ -319,7 +319,7 @@ export class Agent {
     if ((res.status !== 400 && res.status !== 413) || !batch.length) {
       // A busy bot (503/429) says when to come back; the results stay in the spool meanwhile.
       const after = Number(res.headers.get('retry-after'));
-      throw Object.assign(new Error(`HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`), Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {});
+      throw Object.assign(new Error(`HTTP ${res.status}${body.code ? ` ${body.code}` : ''}${body.error ? `: ${body.error}` : ''}`), Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {});
     }
     const bad = batch.filter((r) => named.has(r.id));
     if (bad.length) {

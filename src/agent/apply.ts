@@ -7,7 +7,9 @@
 // in the middle, and an outcome the bot did not take is reported again until it does.
 import fs from 'node:fs';
 import path from 'node:path';
-import { BACKENDS, isBackendName, type BackendName, type BackendSettings, type RenderedFile } from '../dhcp/backends/index.js';
+import type { BackendName, BackendSettings, RenderedFile } from '../dhcp/backends/types.js';
+import type { DhcpBackends } from '../dhcp/backends/index.js';
+import { AGENT_BACKENDS } from './backends.js';
 import { installAll, type PlanItem } from '../dhcp/backends/engine.js';
 import type { RenderSubnet } from '../../drivers/dhcp/types.js';
 import { writePrivate } from './private-file.js';
@@ -15,35 +17,27 @@ import { writePrivate } from './private-file.js';
 export interface ApplyAgentConfig {
   pollMs: number;
   /** The backends this machine applies, with its own paths, checkers and reload commands. */
-  backends: Partial<Record<BackendName, BackendSettings>>;
+  backends: Record<BackendName, BackendSettings>;
 }
-
-/** Defaults per backend (the Debian paths and checkers); the admin's keys override them. */
-export const APPLY_BACKEND_DEFAULTS: Record<BackendName, BackendSettings> = {
-  isc: { path: '/etc/dhcp/dhcpd.hosts', check: ['dhcpd', '-t', '-cf', '{wrapper}'], reload: [] },
-  kea: { path: '/etc/kea/kea-dhcp4.conf', check: ['kea-dhcp4', '-t', '{file}'], reload: [] },
-  keaControl: { socket: '/run/kea/kea4-ctrl-socket', timeoutMs: 30_000 },
-  dnsmasq: { path: '/etc/dnsmasq.d/switchboard-hosts.conf', check: [], reload: [] },
-  proxy: { dir: '/etc/squid', check: ['squid', '-k', 'parse', '-f', '{wrapper}'], reload: [] },
-};
 
 const isArgv = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string' && x.length > 0);
 
-/** Checks agent.yaml's `apply:` section; every problem names the key. */
-export function applyConfigFrom(raw: unknown, bad: (msg: string) => never): ApplyAgentConfig {
+/** Checks agent.yaml's `apply:` section against the loaded backends (each one's defaults under the admin's keys); every problem names the key. */
+export function applyConfigFrom(raw: unknown, bad: (msg: string) => never, known: DhcpBackends = AGENT_BACKENDS): ApplyAgentConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return bad('apply must be a mapping: {backends: {isc: {path, check, reload}, …}, pollMs}');
   const r = raw as { pollMs?: unknown; backends?: unknown };
   const pollMs = r.pollMs === undefined ? 10_000 : Number(r.pollMs);
   if (!(pollMs >= 500)) bad('apply.pollMs must be a number of milliseconds, at least 500');
   if (!r.backends || typeof r.backends !== 'object' || Array.isArray(r.backends)) return bad('apply.backends must name the backends this machine applies, e.g. {isc: {reload: [systemctl, restart, isc-dhcp-server]}}');
-  const backends: Partial<Record<BackendName, BackendSettings>> = {};
+  const backends: Record<BackendName, BackendSettings> = {};
   for (const [name, v] of Object.entries(r.backends as Record<string, unknown>)) {
-    if (!isBackendName(name)) bad(`apply.backends.${name}: unknown backend (backends: ${Object.keys(BACKENDS).join(', ')})`);
-    const s = { ...APPLY_BACKEND_DEFAULTS[name as BackendName], ...((v ?? {}) as BackendSettings) };
+    const unknown = known.unknown(name, `apply.backends.${name}`);
+    if (unknown) bad(unknown);
+    const s = { ...structuredClone(known.get(name)!.defaults), ...((v ?? {}) as BackendSettings) };
     for (const k of Object.keys(s)) if (!['path', 'dir', 'check', 'reload', 'socket', 'timeoutMs'].includes(k)) bad(`apply.backends.${name}.${k}: unknown key (path, dir, check, reload, socket, timeoutMs)`);
     for (const k of ['path', 'dir', 'socket'] as const) if (s[k] !== undefined && (typeof s[k] !== 'string' || !path.isAbsolute(s[k]))) bad(`apply.backends.${name}.${k} must be an absolute path`);
     for (const k of ['check', 'reload'] as const) if (s[k] !== undefined && !(Array.isArray(s[k]) && (s[k].length === 0 || isArgv(s[k])))) bad(`apply.backends.${name}.${k} must be a command as a list of words, e.g. [systemctl, reload, squid]`);
-    backends[name as BackendName] = s;
+    backends[name] = s;
   }
   return { pollMs, backends };
 }
@@ -79,6 +73,7 @@ export class ApplyRunner {
   constructor(
     private cfg: ApplyAgentConfig,
     private opts: { server: string; nodeId: number; spoolDir: string; headers: (extra?: Record<string, string>) => Record<string, string>; log: (level: string, msg: string, extra?: Record<string, unknown>) => void },
+    private known: DhcpBackends = AGENT_BACKENDS,
   ) {
     this.stateFile = path.join(opts.spoolDir, APPLY_STATE_FILE);
   }
@@ -159,12 +154,12 @@ export class ApplyRunner {
       const plan: PlanItem[] = [];
       const missing: string[] = [];
       for (const b of p.backends) {
-        const settings = isBackendName(b.name) ? this.cfg.backends[b.name] : undefined;
-        if (!settings) {
+        const settings = Object.hasOwn(this.cfg.backends, b.name) ? this.cfg.backends[b.name] : undefined;
+        const backend = this.known.get(b.name);
+        if (!settings || !backend) {
           missing.push(b.name);
           continue;
         }
-        const backend = BACKENDS[b.name as BackendName];
         if (!Array.isArray(b.files) || b.files.length !== backend.targets.length || b.files.some((f, i) => f.target !== backend.targets[i] || typeof f.text !== 'string')) return { ok: false, text: `The bot sent files for ${b.name} that do not match the backend (${backend.targets.join(', ')}); nothing was changed.` };
         plan.push({ backend, settings, files: b.files });
       }

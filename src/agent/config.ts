@@ -153,8 +153,8 @@ export async function enroll(opts: { server: string; code: string; config: strin
   registerSecret(opts.code);
   const server = opts.server.replace(/\/$/, '');
   const res = await fetch(`${server}/api/v1/agent/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: opts.code, hostname: os.hostname() }), signal: AbortSignal.timeout(30_000) });
-  const body = (await res.json().catch(() => ({}))) as { nodeId?: number; node?: string; token?: string; error?: string };
-  if (!res.ok || !body.token || !body.nodeId) throw new Error(`enrolment refused (${res.status}): ${body.error ?? 'no token in the answer'}`);
+  const body = (await res.json().catch(() => ({}))) as { nodeId?: number; node?: string; token?: string; code?: string; error?: string };
+  if (!res.ok || !body.token || !body.nodeId) throw new Error(`enrolment refused (${res.status}${body.code ? ` ${body.code}` : ''}): ${body.error ?? 'no token in the answer'}`);
   registerSecret(body.token);
   // The admin's settings and comments stay (the .deb installs a commented agent.yaml to enrol into).
   let doc = new YAML.Document({});

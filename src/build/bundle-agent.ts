@@ -2,11 +2,14 @@
 // so whatever that imports is bundled) bundled by esbuild into one ESM file for Node 18 and later, with a shebang.
 // The build fails when the bundle would pull in a native module or a part of the bot the PBX must not carry
 // (the store's SQLite, the chat SDKs, the web server), or uses a Node API newer than 18. The sensor kinds of
-// src/agent/sensors/ are bundled by a plugin (bundledSensorsPlugin) that lists them when the bundle is built.
+// src/agent/sensors/ and the DHCP backends of src/dhcp/backends/ are bundled by plugins (bundledSensorsPlugin,
+// bundledBackendsPlugin) that list them when the bundle is built.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Metafile, Plugin } from 'esbuild';
 import { sensorFiles } from '../wire/sensor-kinds.js';
+import { pluginFiles } from '../util/plugin-dir.js';
+import { NOT_BACKENDS } from '../dhcp/backends/index.js';
 
 /** Inputs the agent bundle must never contain, each with the reason given when it does. */
 export const FORBIDDEN_INPUTS: { re: RegExp; why: string }[] = [
@@ -81,12 +84,33 @@ export function bundledSensorsPlugin(root: string): { plugin: Plugin; files: str
   return { plugin, files: files.map((f) => path.join(dir, f)) };
 }
 
+/** Like the sensor kinds: src/dhcp/backends/bundled.ts becomes a module importing every backend file of src/dhcp/backends/. */
+export function bundledBackendsPlugin(root: string): { plugin: Plugin; files: string[] } {
+  const dir = path.join(root, 'src/dhcp/backends');
+  const files = pluginFiles(dir, { ext: '.ts', skip: NOT_BACKENDS, mustExist: true });
+  const plugin: Plugin = {
+    name: 'switchboard-dhcp-backends',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]dhcp[\\/]backends[\\/]bundled\.ts$/ }, () => ({
+        resolveDir: dir,
+        loader: 'ts',
+        contents: [
+          ...files.map((f, i) => `import * as backend${i} from ${JSON.stringify(`./${f}`)};`),
+          `export const BUNDLED_BACKEND_FILES = [${files.map((f, i) => `{ file: ${JSON.stringify(f)}, module: backend${i} }`).join(', ')}];`,
+        ].join('\n'),
+      }));
+    },
+  };
+  return { plugin, files: files.map((f) => path.join(dir, f)) };
+}
+
 /** Bundle `entry` (default: the agent) into `outfile`; throws naming every forbidden input / newer API. */
 export async function bundleAgent(opts: { root: string; outfile: string; version: string; entry?: string }): Promise<BundleResult> {
   const { build } = await import('esbuild');
   const entry = opts.entry ?? path.join(opts.root, 'src/agent/main.ts');
   fs.mkdirSync(path.dirname(opts.outfile), { recursive: true });
   const sensors = bundledSensorsPlugin(opts.root);
+  const backends = bundledBackendsPlugin(opts.root);
   const r = await build({
     absWorkingDir: opts.root,
     entryPoints: [entry],
@@ -104,7 +128,7 @@ export async function bundleAgent(opts: { root: string; outfile: string; version
     // CommonJS dependencies (mysql2…) call require() for Node's builtins: give the ES module one.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __sbCreateRequire } from 'node:module';\nconst require = __sbCreateRequire(import.meta.url);" },
     write: false,
-    plugins: [sensors.plugin],
+    plugins: [sensors.plugin, backends.plugin],
   });
   const inputs = Object.keys((r.metafile as Metafile).inputs);
   const code = r.outputFiles[0]!.text;
@@ -114,6 +138,10 @@ export async function bundleAgent(opts: { root: string; outfile: string; version
   if (inputs.includes('src/wire/sensor-kinds.ts')) {
     const missing = sensors.files.map((f) => path.relative(opts.root, f).split(path.sep).join('/')).filter((f) => !inputs.includes(f));
     if (missing.length) throw new Error(`sensor kind files missing from the agent bundle (src/wire/bundled-sensors.ts was not replaced?): ${missing.join(', ')}`);
+  }
+  if (inputs.includes('src/dhcp/backends/index.ts')) {
+    const missing = backends.files.map((f) => path.relative(opts.root, f).split(path.sep).join('/')).filter((f) => !inputs.includes(f));
+    if (missing.length) throw new Error(`DHCP backend files missing from the agent bundle (src/dhcp/backends/bundled.ts was not replaced?): ${missing.join(', ')}`);
   }
   fs.writeFileSync(opts.outfile, code, { mode: 0o755 });
   fs.chmodSync(opts.outfile, 0o755);

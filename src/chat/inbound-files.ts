@@ -18,7 +18,11 @@ export async function discardWith(log: Logger, what: string, fields: Record<stri
 }
 
 /** A user-facing refusal: the command replies with it (❌ …) instead of an internal error. */
-export class FileTooLarge extends UserError {}
+export class FileTooLarge extends UserError {
+  constructor(message: string) {
+    super(message, 'SB_ATTACHMENT_TOO_LARGE');
+  }
+}
 
 export interface DownloadOptions {
   /** Sent only to these hosts (URL.host, with port); a redirect elsewhere goes without them. */

@@ -3,6 +3,7 @@
 // forms from src/app-types.ts). `A` is what the handler gets as `ctx.app`; the core never looks into it.
 import type { Incoming, MessageRef, OutMessage, Role } from './types.js';
 import type { Logger } from '../log.js';
+import { SbError, type SbCode } from '../util/errors.js';
 
 export type RoleReq = Role | 'none';
 
@@ -98,20 +99,66 @@ export interface Command<A = unknown> {
   run(ctx: CommandContext<A>, args: Args): Promise<OutMessage | string | void>;
 }
 
-/** A failure the user caused or can fix: shown as-is, exit code 1. */
-export class UserError extends Error {
-  constructor(message: string) {
-    super(message);
+/**
+ * A failure the user caused or can fix: shown as-is with its code, exit code 1. Without a code the dispatcher
+ * gives it its command family's fallback code (familyCode), so every refusal carries one.
+ */
+export class UserError extends SbError {
+  /** True when the thrower named the code; false for the family fallback. */
+  readonly specific: boolean;
+  constructor(message: string, code?: SbCode, details?: Record<string, unknown>) {
+    super(code ?? 'SB_COMMAND_REFUSED', message, details);
+    this.specific = code !== undefined;
     this.name = 'UserError';
   }
 }
 
 /** Wrong arguments: the usage line is shown with the reason, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string, public usage?: string) {
-    super(message);
+export class UsageError extends SbError {
+  constructor(message: string, public usage?: string, code: SbCode = 'SB_USAGE') {
+    super(code, message);
     this.name = 'UsageError';
   }
+}
+
+/** The family fallback code of a command, from its first word: `dhcp add` → SB_DHCP_REFUSED. */
+export function familyCode(commandName: string): SbCode {
+  const word = commandName.split(' ')[0]!;
+  return FAMILIES[word] ?? 'SB_COMMAND_REFUSED';
+}
+
+const FAMILIES: Record<string, SbCode> = {
+  dhcp: 'SB_DHCP_REFUSED',
+  provision: 'SB_PROVISION_REFUSED',
+  monitor: 'SB_MONITOR_REFUSED',
+  alerts: 'SB_ALERTS_REFUSED',
+  ack: 'SB_ALERTS_REFUSED',
+  silence: 'SB_ALERTS_REFUSED',
+  silences: 'SB_ALERTS_REFUSED',
+  unsilence: 'SB_ALERTS_REFUSED',
+  renew: 'SB_RENEW_REFUSED',
+  inventory: 'SB_INVENTORY_REFUSED',
+  users: 'SB_USERS_REFUSED',
+  whoami: 'SB_USERS_REFUSED',
+  jobs: 'SB_JOBS_REFUSED',
+  job: 'SB_JOBS_REFUSED',
+  cancel: 'SB_JOBS_REFUSED',
+  calls: 'SB_CALLS_REFUSED',
+  call: 'SB_CALLS_REFUSED',
+  audit: 'SB_AUDIT_REFUSED',
+  doctor: 'SB_DOCTOR_REFUSED',
+  selftest: 'SB_DOCTOR_REFUSED',
+};
+
+/** The code a failure of `commandName` is shown and audited with (a UserError without one gets its family's). */
+export function codeOf(err: SbError, commandName: string): SbCode {
+  return err instanceof UserError && !err.specific ? familyCode(commandName) : err.code;
+}
+
+/** A reply line with its code: the code goes at the end of the first line, so it stays beside the reason. */
+export function withCode(text: string, code: SbCode): string {
+  const nl = text.indexOf('\n');
+  return nl < 0 ? `${text} (${code})` : `${text.slice(0, nl)} (${code})${text.slice(nl)}`;
 }
 
 export function toMessage(m: OutMessage | string): OutMessage {

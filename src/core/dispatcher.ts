@@ -4,7 +4,9 @@ import crypto from 'node:crypto';
 import { now } from '../store/db.js';
 import { scrub } from '../secrets.js';
 import { writeAudit, redactLine, type Outcome } from './audit.js';
-import { toMessage, UsageError, UserError, type Args, type Caller, type Command, type CommandContext } from './command.js';
+import { codeOf, toMessage, UsageError, UserError, withCode, type Args, type Caller, type Command, type CommandContext } from './command.js';
+import { errorRef, SbError, type SbCode } from '../util/errors.js';
+import { isStoreUnavailable, storeErrorReason } from '../store/store-errors.js';
 import { parseLine, ParseError } from './parser.js';
 import { roleAtLeast } from './roles.js';
 import type { Incoming, MessageRef, OutMessage, Target } from './types.js';
@@ -82,8 +84,9 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
     if (!text) return { outcome: 'ignored', exitCode: 0, jobIds: [] };
     const role = await this.app.roles.roleOf(inc.platform, inc.user.id);
     const caller: Caller = { platform: inc.platform, id: inc.user.id, name: inc.user.name, role };
-    const audit = (command: string, outcome: Outcome, detail?: string, cmd?: Command<A>) =>
-      writeAudit(this.app.db, { platform: inc.platform, userId: inc.user.id, userName: inc.user.name, channel: inc.channel, command, args: redactLine(text, cmd), outcome, detail }).catch((err) =>
+    // An audit row of a refusal starts its detail with the code: `SB_DHCP_DUPLICATE_MAC: A host with MAC …`.
+    const audit = (command: string, outcome: Outcome, detail?: string, cmd?: Command<A>, code?: SbCode) =>
+      writeAudit(this.app.db, { platform: inc.platform, userId: inc.user.id, userName: inc.user.name, channel: inc.channel, command, args: redactLine(text, cmd), outcome, detail: code ? `${code}: ${detail ?? ''}` : detail }).catch((err) =>
         this.app.log.error({ err: String(err) }, 'audit write failed'),
       );
     const jobIds: number[] = [];
@@ -92,22 +95,22 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
       line = parseLine(text);
     } catch (e) {
       const msg = e instanceof ParseError ? e.message : String(e);
-      await audit('(unparsed)', 'invalid', msg);
-      await this.reply(inc, `⚠️ Could not read that command: ${msg}.`);
+      await audit('(unparsed)', 'invalid', msg, undefined, 'SB_COMMAND_UNREADABLE');
+      await this.reply(inc, `⚠️ Could not read that command: ${msg}. (SB_COMMAND_UNREADABLE)`);
       return this.done('invalid', 2, undefined, jobIds);
     }
     const resolved = this.app.registry.resolve(line.words);
     if (!resolved) {
       const typed = line.words.slice(0, 2).join(' ') || text.split(/\s+/)[0]!;
       const sug = this.app.registry.suggest(line.words);
-      await audit(line.words[0] ?? '(none)', 'invalid', 'unknown command');
-      await this.reply(inc, `⚠️ Unknown command "${scrub(typed)}".${sug.length ? ` Did you mean ${sug.map((s) => `\`${s}\``).join(' or ')}?` : ''} Type \`help\` for the list.`);
+      await audit(line.words[0] ?? '(none)', 'invalid', 'unknown command', undefined, 'SB_UNKNOWN_COMMAND');
+      await this.reply(inc, `⚠️ Unknown command "${scrub(typed)}".${sug.length ? ` Did you mean ${sug.map((s) => `\`${s}\``).join(' or ')}?` : ''} Type \`help\` for the list. (SB_UNKNOWN_COMMAND)`);
       return this.done('invalid', 2, undefined, jobIds);
     }
     const { cmd, rest } = resolved;
     if (!roleAtLeast(role, cmd.role)) {
-      await audit(cmd.name, 'denied', `needs ${cmd.role}, has ${role}`, cmd);
-      await this.reply(inc, `⛔ \`${cmd.name}\` needs the ${cmd.role} role; you ${role === 'none' ? 'have no role' : `are ${role}`}. An admin can grant it with \`users grant ${inc.platform}:${inc.user.id} ${cmd.role}\`.`);
+      await audit(cmd.name, 'denied', `needs ${cmd.role}, has ${role}`, cmd, 'SB_PERMISSION_DENIED');
+      await this.reply(inc, `⛔ \`${cmd.name}\` needs the ${cmd.role} role; you ${role === 'none' ? 'have no role' : `are ${role}`}. An admin can grant it with \`users grant ${inc.platform}:${inc.user.id} ${cmd.role}\`. (SB_PERMISSION_DENIED)`);
       return this.done('denied', 1, cmd.name, jobIds);
     }
     let args: Args;
@@ -115,8 +118,8 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
       args = this.app.registry.bind(cmd, rest, line);
     } catch (e) {
       if (e instanceof UsageError) {
-        await audit(cmd.name, 'invalid', e.message, cmd);
-        await this.reply(inc, `⚠️ ${e.message}\nUsage: \`${cmd.usage}\``);
+        await audit(cmd.name, 'invalid', e.message, cmd, e.code);
+        await this.reply(inc, `⚠️ ${withCode(e.message, e.code)}\nUsage: \`${cmd.usage}\``);
         return this.done('invalid', 2, cmd.name, jobIds);
       }
       throw e;
@@ -154,19 +157,28 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
       return this.done('ok', 0, cmd.name, jobIds);
     } catch (e) {
       if (e instanceof UsageError) {
-        await audit(cmd.name, 'invalid', e.message, cmd);
-        await this.reply(inc, `⚠️ ${e.message}\nUsage: \`${e.usage ?? cmd.usage}\``);
+        await audit(cmd.name, 'invalid', e.message, cmd, e.code);
+        await this.reply(inc, `⚠️ ${withCode(e.message, e.code)}\nUsage: \`${e.usage ?? cmd.usage}\``);
         return this.done('invalid', 2, cmd.name, jobIds);
       }
-      if (e instanceof UserError) {
-        await audit(cmd.name, 'failed', e.message, cmd);
-        await this.reply(inc, `❌ ${e.message}`);
+      // A UserError, or a coded refusal thrown below the command (a service, the store layer).
+      if (e instanceof SbError) {
+        const code = codeOf(e, cmd.name);
+        ctx.log.info({ code }, 'command refused');
+        await audit(cmd.name, 'failed', e.message, cmd, code);
+        await this.reply(inc, `❌ ${withCode(e.message, code)}`);
         return this.done('failed', 1, cmd.name, jobIds);
       }
-      const ref = crypto.randomBytes(3).toString('hex');
-      this.app.log.error({ err: e, ref, cmd: cmd.name }, 'command failed');
-      await audit(cmd.name, 'failed', `internal error ref ${ref}: ${(e as Error)?.message ?? String(e)}`, cmd);
-      await this.reply(inc, `❌ \`${cmd.name}\` failed with an internal error (ref ${ref}); the details are in the bot's log.`);
+      if (isStoreUnavailable(e)) {
+        ctx.log.warn({ code: 'SB_STORE_UNAVAILABLE', reason: storeErrorReason(e) }, 'command failed: store unavailable');
+        await audit(cmd.name, 'failed', storeErrorReason(e), cmd, 'SB_STORE_UNAVAILABLE');
+        await this.reply(inc, `❌ \`${cmd.name}\` could not reach the store (database) right now, so it may not have run; try again shortly. (SB_STORE_UNAVAILABLE)`);
+        return this.done('failed', 1, cmd.name, jobIds);
+      }
+      const ref = errorRef();
+      this.app.log.error({ err: e, ref, code: 'SB_INTERNAL', cmd: cmd.name }, 'command failed');
+      await audit(cmd.name, 'failed', `internal error ref ${ref}: ${(e as Error)?.message ?? String(e)}`, cmd, 'SB_INTERNAL');
+      await this.reply(inc, `❌ \`${cmd.name}\` failed with an internal error (ref ${ref}); the details are in the bot's log. (SB_INTERNAL)`);
       return this.done('failed', 1, cmd.name, jobIds);
     }
   }
@@ -187,30 +199,30 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
       }
     } catch (err) {
       this.app.log.error({ err: String(err), platform: inc.platform }, 'could not look up a pressed button');
-      await this.reply(inc, '❌ The store could not be asked what this button runs, so nothing was run; press it again in a moment or type the command.');
+      await this.reply(inc, '❌ The store could not be asked what this button runs, so nothing was run; press it again in a moment or type the command. (SB_STORE_UNAVAILABLE)');
       return this.done('failed', 1, undefined, []);
     }
     if (found.ok) return { command: found.command, once: found.once, user };
-    const refuse = async (detail: string, answer: string) => {
-      await writeAudit(this.app.db, { platform: inc.platform, userId: inc.user.id, userName: inc.user.name, channel: inc.channel, command: '(button)', args: '', outcome: 'invalid', detail }).catch((err) =>
+    const refuse = async (detail: string, answer: string, code: SbCode) => {
+      await writeAudit(this.app.db, { platform: inc.platform, userId: inc.user.id, userName: inc.user.name, channel: inc.channel, command: '(button)', args: '', outcome: 'invalid', detail: `${code}: ${detail}` }).catch((err) =>
         this.app.log.error({ err: String(err) }, 'audit write failed'),
       );
-      await this.reply(inc, answer);
+      await this.reply(inc, `${answer} (${code})`);
       return this.done('invalid', 1, undefined, []);
     };
     if (found.reason === 'expired') {
       const days = Math.round(this.app.buttons.ttlMs / 86_400_000);
       // The command as the bot offered it (its message showed it too; the notifier's scrubber still applies).
       const line = found.command?.replace(/`/g, "'") ?? '';
-      return refuse('button expired', `⌛ This button has expired (buttons work for ${days} day${days === 1 ? '' : 's'}), so nothing was run.${line ? ` Type the command instead: \`${line}\`` : ' Type the command instead.'}`);
+      return refuse('button expired', `⌛ This button has expired (buttons work for ${days} day${days === 1 ? '' : 's'}), so nothing was run.${line ? ` Type the command instead: \`${line}\`` : ' Type the command instead.'}`, 'SB_BUTTON_EXPIRED');
     }
     if (found.reason === 'used') {
       const ago = Math.round((Date.now() - found.usedAt) / 60_000);
       const when = ago < 1 ? 'just now' : ago < 120 ? `${ago} min ago` : ago < 2880 ? `${Math.round(ago / 60)} h ago` : `${Math.round(ago / 1440)} days ago`;
-      return refuse('button already used', `✔️ This button was already used by ${found.usedBy} ${when}, so nothing was run again. To run it anyway, type the command: \`${found.command.replace(/`/g, "'")}\``);
+      return refuse('button already used', `✔️ This button was already used by ${found.usedBy} ${when}, so nothing was run again. To run it anyway, type the command: \`${found.command.replace(/`/g, "'")}\``, 'SB_BUTTON_USED');
     }
-    if (found.reason === 'unreadable') return refuse('button unreadable with this store key', '❌ This button cannot be read with this process\'s store key, so nothing was run; type the command instead.');
-    return refuse('unknown button', '⚠️ This button is not one the bot made for this chat (or it was removed), so nothing was run. Type the command instead.');
+    if (found.reason === 'unreadable') return refuse('button unreadable with this store key', '❌ This button cannot be read with this process\'s store key, so nothing was run; type the command instead.', 'SB_CONFIRM_UNREADABLE');
+    return refuse('unknown button', '⚠️ This button is not one the bot made for this chat (or it was removed), so nothing was run. Type the command instead.', 'SB_BUTTON_UNKNOWN');
   }
 
   private done(outcome: Outcome, exitCode: number, command: string | undefined, jobIds: number[]): DispatchResult {
@@ -249,18 +261,18 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
   }
 
   /** Run a pending confirmation of this caller. Files attached to the original request are not kept. */
-  async confirm(inc: Incoming, code: string): Promise<DispatchResult | string> {
+  async confirm(inc: Incoming, code: string): Promise<DispatchResult | UserError> {
     const row = await this.app.db.selectFrom('confirmations').selectAll().where('code', '=', code.toUpperCase()).executeTakeFirst();
-    if (!row || row.platform !== inc.platform || row.user_id !== inc.user.id) return `No pending confirmation ${code} of yours.`;
+    if (!row || row.platform !== inc.platform || row.user_id !== inc.user.id) return new UserError(`No pending confirmation ${code} of yours.`, 'SB_CONFIRM_UNKNOWN');
     const orig = this.openIncoming(row.incoming);
     if (row.expires_at < now()) {
       const line = orig?.text ?? '';
       const ago = Math.max(1, Math.round((now() - row.expires_at) / 1000));
       const cmd = line ? this.app.registry.resolve(parseLine(line).words)?.cmd : undefined;
-      return `Code ${row.code} expired ${ago < 120 ? `${ago} s` : `${Math.round(ago / 60)} min`} ago (codes are good for ${CONFIRM_TTL_MS / 1000} s), so nothing was done. Run the command again for a new code${line ? `: \`${redactLine(line, cmd)}\`` : ''}.`;
+      return new UserError(`Code ${row.code} expired ${ago < 120 ? `${ago} s` : `${Math.round(ago / 60)} min`} ago (codes are good for ${CONFIRM_TTL_MS / 1000} s), so nothing was done. Run the command again for a new code${line ? `: \`${redactLine(line, cmd)}\`` : ''}.`, 'SB_CONFIRM_EXPIRED');
     }
     await this.app.db.deleteFrom('confirmations').where('code', '=', row.code).execute();
-    if (!orig) return `Confirmation ${row.code} cannot be read with this process's store key, so nothing was done; run the command again.`;
+    if (!orig) return new UserError(`Confirmation ${row.code} cannot be read with this process's store key, so nothing was done; run the command again.`, 'SB_CONFIRM_UNREADABLE');
     return this.handle({ ...orig, platform: inc.platform, files: [] }, { confirmed: true });
   }
 }

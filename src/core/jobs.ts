@@ -11,7 +11,8 @@ import { now, insertedId, affected } from '../store/db.js';
 import { retryWhileUnavailable, withConflictRetry } from '../store/conflict-retry.js';
 import { isStoreUnavailable, storeErrorReason } from '../store/store-errors.js';
 import { scrub } from '../secrets.js';
-import { UserError } from './command.js';
+import { codeOf, withCode } from './command.js';
+import { errorRef, SbError } from '../util/errors.js';
 import type { MessageRef, Target } from './types.js';
 import { JobCancelled, JobLost, type JobContext, type JobKind, type JobResult, type JobRow, type JobStatus } from './job-types.js';
 import { OWNER } from './owner.js';
@@ -323,11 +324,15 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
       if (abort.signal.aborted || err instanceof JobCancelled) status = 'cancelled';
       else {
         status = 'failed';
-        if (err instanceof UserError) error = err.message;
-        else {
-          const ref = Math.random().toString(36).slice(2, 8);
-          log.error({ err, ref }, 'job failed');
-          error = `internal error (ref ${ref}; details in the bot's log)`;
+        // A job kind's family is its first word ('provision-notify' → provision), as for commands.
+        if (err instanceof SbError) {
+          const code = codeOf(err, row.kind.split('-')[0]!);
+          log.info({ code }, 'job refused');
+          error = withCode(err.message, code);
+        } else {
+          const ref = errorRef();
+          log.error({ err, ref, code: 'SB_INTERNAL' }, 'job failed');
+          error = `internal error (ref ${ref}; details in the bot's log) (SB_INTERNAL)`;
         }
       }
     } finally {

@@ -6,13 +6,15 @@
 // where the apply was asked. Everything is in the store: a bot restarted mid-apply still has the generation,
 // the agent's report (retried until the bot takes it) still finds where to post, and a generation is reported
 // and posted once (conditional updates). Backends assigned to no node stay the bot's own (local apply).
+import { errorReply } from '../util/errors.js';
 import crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App, Services } from '../app-types.js';
 import type { Target as ChatTarget } from '../core/types.js';
 import { affected, insertedId, now, type DB } from '../store/db.js';
 import type { RenderSubnet } from '../../drivers/dhcp/types.js';
-import { BACKENDS, isBackendName, type BackendName, type RenderedFile, type RenderInput } from './backends/index.js';
+import type { BackendName, RenderedFile, RenderInput } from './backends/types.js';
+import type { DhcpBackends } from './backends/index.js';
 
 /** An agent node as the monitoring service authenticates it (app.services.monitor). */
 type AgentNode = NonNullable<Awaited<ReturnType<Services['monitor']['nodes']['authenticate']>>>;
@@ -59,12 +61,15 @@ export interface ApplyNode {
   enrolled: boolean;
 }
 
-/** `isc,proxy` → the backend names; throws with the unknown one named. */
-export function parseApplyTargets(text: string): BackendName[] {
+/** `isc,proxy` → the backend names; throws with the unknown one (and the loaded ones) named. */
+export function parseApplyTargets(text: string, backends: DhcpBackends): BackendName[] {
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);
   if (!names.length) throw new Error('targets= names no backend (e.g. targets=isc,proxy)');
-  for (const n of names) if (!isBackendName(n)) throw new Error(`targets=: unknown backend ${JSON.stringify(n)} (backends: ${Object.keys(BACKENDS).join(', ')})`);
-  return [...new Set(names)] as BackendName[];
+  for (const n of names) {
+    const bad = backends.unknown(n, 'targets=');
+    if (bad) throw new Error(bad);
+  }
+  return [...new Set(names)];
 }
 
 const etagOf = (id: number, payload: string) => `"g${id}-${crypto.createHash('sha256').update(payload).digest('hex').slice(0, 16)}"`;
@@ -79,12 +84,12 @@ export class ApplyAgents {
   /** Enabled apply nodes and the backends each owns. */
   async nodes(): Promise<ApplyNode[]> {
     const rows = await this.db.selectFrom('mon_nodes').select(['id', 'name', 'apply_targets', 'last_seen', 'token_hash']).where('role', '=', 'apply').where('enabled', '=', 1).orderBy('name').execute();
-    return rows.map((r) => ({ id: r.id, name: r.name, backends: parseApplyTargets(r.apply_targets ?? ''), lastSeen: r.last_seen, enrolled: !!r.token_hash }));
+    return rows.map((r) => ({ id: r.id, name: r.name, backends: parseApplyTargets(r.apply_targets ?? '', this.app.services.dhcpBackends), lastSeen: r.last_seen, enrolled: !!r.token_hash }));
   }
 
   /** Hands one apply to a node: its backends' files rendered now. Returns the generation id. */
   async handOver(node: ApplyNode, input: RenderInput, o: { requestId: number | null; dryRun: boolean; replyTo: string | null; summary: string; notes: string }): Promise<number> {
-    const backends = node.backends.map((name) => ({ name, files: BACKENDS[name].render(input) }));
+    const backends = node.backends.map((name) => ({ name, files: this.app.services.dhcpBackends.get(name)!.render(input) }));
     return this.db.transaction().execute(async (tx) => {
       const r = await tx
         .insertInto('dhcp_apply_generations')
@@ -148,9 +153,9 @@ export class ApplyAgents {
     // The token is checked on request, before the body is read or validated: a bad token is always 401.
     const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
       const node = await this.app.services.monitor.nodes.authenticate(req.headers.authorization);
-      if (!node) return reply.code(401).send({ error: 'missing, wrong or revoked node token' });
-      if (!node.enabled) return reply.code(403).send({ error: `node disabled: ${node.name} was disabled on the bot (monitor enable ${node.name}); the token is fine` });
-      if (node.role !== 'apply') return reply.code(403).send({ error: `node ${node.name} is not an apply node (enrol one with monitor enroll <name> role=apply targets=…)` });
+      if (!node) return errorReply(reply, 'SB_AGENT_TOKEN_INVALID', 'missing, wrong or revoked node token');
+      if (!node.enabled) return errorReply(reply, 'SB_AGENT_NODE_DISABLED', `node disabled: ${node.name} was disabled on the bot (monitor enable ${node.name}); the token is fine`);
+      if (node.role !== 'apply') return errorReply(reply, 'SB_AGENT_NOT_APPLY_NODE', `node ${node.name} is not an apply node (enrol one with monitor enroll <name> role=apply targets=…)`);
       nodes.set(req, node);
     };
     this.app.http.get('/api/v1/agent/apply', { onRequest }, async (req, reply) => {
@@ -179,7 +184,7 @@ export class ApplyAgents {
         await this.app.services.monitor.nodes.touch(node);
         const id = (req.params as { generation: number }).generation;
         const body = req.body as { ok: boolean; text: string };
-        if (!(await this.report(node.id, node.name, id, body))) return reply.code(404).send({ error: `generation ${id} is not one of ${node.name}'s applies` });
+        if (!(await this.report(node.id, node.name, id, body))) return errorReply(reply, 'SB_AGENT_APPLY_UNKNOWN', `generation ${id} is not one of ${node.name}'s applies`);
         return { ok: true };
       },
     );

@@ -154,6 +154,8 @@ export class ApplyQueue {
 
   private async autoApply(): Promise<void> {
     if (!this.resident || !this.holding) return;
+    // An apply running here now (e.g. the one a `dhcp add` asked for) may cover the changes: wait for it first.
+    await this.chain;
     const head = await historyHead(this.app);
     if (head <= (await this.appliedHead())) return; // a manual apply took the changes already
     this.attemptedHead = head; // a failing apply is tried again only after the next change

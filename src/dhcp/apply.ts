@@ -11,10 +11,11 @@ import { ConfigError } from '../config.js';
 import type { RenderSubnet } from '../../drivers/dhcp/types.js';
 import { now } from '../store/db.js';
 import { writeTransaction } from '../store/conflict-retry.js';
-import { BACKENDS, type BackendName, type BackendSettings, type CheckResult, type RenderInput, type Target } from './backends/index.js';
+import type { BackendName, BackendSettings, CheckResult, RenderInput, Target } from './backends/types.js';
 import { installAll, type PlanItem } from './backends/engine.js';
+import { DhcpBackends } from './backends/index.js';
 
-export { TARGETS, type Target, checkerMessage, run } from './backends/index.js';
+export { type Target, checkerMessage, run } from './backends/types.js';
 export { iscWrapper } from './backends/isc.js';
 
 export function renderSubnets(nets: Subnet[]): RenderSubnet[] {
@@ -28,11 +29,11 @@ export function renderInput(hosts: HostRecord[], nets: Subnet[], keaTemplate?: R
   return { hosts, subnets: renderSubnets(nets), subnetOf: (ip) => hostSubnetIndex(ip, nets), keaTemplate };
 }
 
-const TARGET_BACKEND: Record<Target, BackendName> = { isc: 'isc', kea: 'kea', dnsmasq: 'dnsmasq', proxy1: 'proxy', proxy2: 'proxy', proxy3: 'proxy' };
-
-export function renderTarget(target: Target, hosts: HostRecord[], nets: Subnet[], keaTemplate?: Record<string, unknown>): string {
-  const files = BACKENDS[TARGET_BACKEND[target]].render(renderInput(hosts, nets, keaTemplate));
-  return files.find((f) => f.target === target)!.text;
+/** One rendered target's text (the backend that renders it, from the loaded set). */
+export function renderTarget(backends: DhcpBackends, target: Target, hosts: HostRecord[], nets: Subnet[], keaTemplate?: Record<string, unknown>): string {
+  const b = backends.byTarget(target);
+  if (!b) throw new RenderError(`no backend renders ${JSON.stringify(target)} (targets: ${backends.targets().join(', ')})`);
+  return b.render(renderInput(hosts, nets, keaTemplate)).find((f) => f.target === target)!.text;
 }
 
 /** Read and parse dhcp.backends.kea.template (undefined when not set). Throws RenderError. */
@@ -64,15 +65,18 @@ export function outsideNote(out: HostRecord[]): string {
 
 /** What `dhcp render` prints and `dhcp apply` writes for one target, from the app's config. */
 export function renderForApp(app: App, target: Target, hosts: HostRecord[], nets: Subnet[]): { text: string; note: string } {
-  if (target !== 'kea') return { text: renderTarget(target, hosts, nets), note: '' };
-  const tpl = loadKeaTemplate(app.config.dhcp.backends.kea.template);
-  return { text: renderTarget('kea', hosts, nets, tpl), note: outsideNote(hostsOutsideSubnets(hosts, nets)) };
+  const set = app.services.dhcpBackends;
+  if (target !== 'kea') return { text: renderTarget(set, target, hosts, nets), note: '' };
+  const tpl = loadKeaTemplate(app.config.dhcp.backends.kea?.template);
+  return { text: renderTarget(set, 'kea', hosts, nets, tpl), note: outsideNote(hostsOutsideSubnets(hosts, nets)) };
 }
 
 /** Run the real checker for one backend on candidate files in dir. Used by tests. */
-export async function checkBackend(kind: 'isc' | 'kea' | 'proxy', file: string | [string, string, string], nets: Subnet[], checkCmd: string[]): Promise<CheckResult> {
+export async function checkBackend(kind: BackendName, file: string | string[], nets: Subnet[], checkCmd: string[]): Promise<CheckResult> {
   const files = Array.isArray(file) ? file : [file];
-  return BACKENDS[kind].check({ texts: files.map((f) => fs.readFileSync(f, 'utf8')), files, subnets: renderSubnets(nets) }, { check: checkCmd });
+  const backend = (await DhcpBackends.load()).get(kind);
+  if (!backend) throw new Error(`no DHCP backend ${kind}`);
+  return backend.check({ texts: files.map((f) => fs.readFileSync(f, 'utf8')), files, subnets: renderSubnets(nets) }, { check: checkCmd });
 }
 
 export interface ApplyReport { ok: boolean; text: string; added: number; changed: number; removed: number }
@@ -100,19 +104,25 @@ export function applyAll(app: App, _svc: DhcpStore, opts: { dryRun?: boolean; re
   return app.services.dhcpApply.request(opts);
 }
 
-/** The bot's own settings of each locally enabled backend (those no apply node owns). */
+/**
+ * What a host change asked in chat (dhcp add/edit/rm) replies after the store write. With dhcp.autoApply the change
+ * is applied now, through the cluster's apply queue, and the reply waits for the render, the daemons' checks and
+ * the swap: ok only when they succeeded (a failed apply left the live files as they were). Without autoApply the
+ * reply says the change is not live yet.
+ */
+export async function applyAfterChange(app: App, svc: DhcpStore, replyTo: { platform: string; channel: string; thread?: string }): Promise<{ ok: boolean; text: string }> {
+  if (!app.config.dhcp.autoApply) return { ok: true, text: 'Not live yet: `dhcp apply` writes it to the DHCP/proxy files (dhcp.autoApply is off).' };
+  const r = await applyAll(app, svc, { replyTo });
+  return r.ok ? { ok: true, text: r.text } : { ok: false, text: `It is in the store but NOT live: the apply failed and the live files are as they were.\n${r.text}` };
+}
+
+/** The bot's own settings of each locally enabled backend (those no apply node owns), in the loaded set's order. */
 export function localBackends(app: App, agentOwned: Set<BackendName>): { name: BackendName; settings: BackendSettings }[] {
   const cfg = app.config.dhcp.backends;
-  const out: { name: BackendName; settings: BackendSettings }[] = [];
-  const add = (name: BackendName, enabled: boolean, settings: BackendSettings) => {
-    if (enabled && !agentOwned.has(name)) out.push({ name, settings });
-  };
-  add('isc', cfg.isc.enabled, cfg.isc);
-  add('kea', cfg.kea.enabled, cfg.kea);
-  add('keaControl', cfg.keaControl.enabled, cfg.keaControl);
-  add('dnsmasq', cfg.dnsmasq.enabled, cfg.dnsmasq);
-  add('proxy', cfg.proxy.enabled, cfg.proxy);
-  return out;
+  return app.services.dhcpBackends
+    .names()
+    .filter((name) => cfg[name]?.enabled && !agentOwned.has(name))
+    .map((name) => ({ name, settings: cfg[name]! }));
 }
 
 /**
@@ -150,12 +160,15 @@ export async function applyOnce(app: App, svc: DhcpStore, opts: ApplyOptions = {
   const plan: PlanItem[] = [];
   try {
     const needsKea = [...locals.map((l) => l.name), ...owned].some((n) => n === 'kea' || n === 'keaControl');
-    input = renderInput(hosts, nets, needsKea ? loadKeaTemplate(app.config.dhcp.backends.kea.template) : undefined);
+    input = renderInput(hosts, nets, needsKea ? loadKeaTemplate(app.config.dhcp.backends.kea?.template) : undefined);
     if (needsKea) {
       const note = outsideNote(hostsOutsideSubnets(hosts, nets));
       if (note) notes.push(note);
     }
-    for (const l of locals) plan.push({ backend: BACKENDS[l.name], settings: l.settings, files: BACKENDS[l.name].render(input) });
+    for (const l of locals) {
+      const backend = app.services.dhcpBackends.get(l.name)!;
+      plan.push({ backend, settings: l.settings, files: backend.render(input) });
+    }
   } catch (e) {
     if (e instanceof RenderError) return report(false, `Apply aborted; no live file was changed.\n${e.message}`);
     throw e;
@@ -190,8 +203,8 @@ export async function applyOnce(app: App, svc: DhcpStore, opts: ApplyOptions = {
 /** Start-up checks of the apply settings (a bad value stops the bot naming the key). */
 export function checkApplyConfig(app: App): void {
   const kea = app.config.dhcp.backends.kea;
-  if (!kea.template) return;
-  if (path.resolve(kea.template) === path.resolve(kea.path)) throw new ConfigError(`invalid configuration: dhcp.backends.kea.template = ${JSON.stringify(kea.template)}: must not be the file apply writes (dhcp.backends.kea.path); keep your base config in its own file`);
+  if (!kea?.template) return;
+  if (path.resolve(kea.template) === path.resolve(kea.path ?? '')) throw new ConfigError(`invalid configuration: dhcp.backends.kea.template = ${JSON.stringify(kea.template)}: must not be the file apply writes (dhcp.backends.kea.path); keep your base config in its own file`);
   try {
     loadKeaTemplate(kea.template);
   } catch (e) {

@@ -1,4 +1,5 @@
 // Caller-ID hook: GET /set_call/:number and POST /hooks/call → stored call + one message to the support channel(s).
+import { errorBody, errorRef, errorReply, internalMessage, statusOf, type SbCode } from '../util/errors.js';
 import crypto from 'node:crypto';
 import type { App } from '../app-types.js';
 import type { FastifyRequest } from 'fastify';
@@ -218,34 +219,36 @@ export function registerCallerId(app: App): void {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data), 'cache-control': 'no-store', ...extra });
     res.end(data);
   };
+  const fail = (res: ServerResponse, code: SbCode, message: string, extra?: Record<string, string>): void => json(res, statusOf(code), errorBody(code, message), extra);
   const fast = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const rawPath = q >= 0 ? url.slice(0, q) : url;
     const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'only GET is allowed here; POST goes to /hooks/call' }, { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 'SB_HTTP_METHOD_NOT_ALLOWED', 'only GET is allowed here; POST goes to /hooks/call', { allow: 'GET, HEAD' });
     const rest = rawPath.slice('/set_call/'.length);
-    if (!rest || rest.includes('/')) return json(res, 404, { error: 'not found: use /set_call/<number>' });
+    if (!rest || rest.includes('/')) return fail(res, 'SB_HTTP_NOT_FOUND', 'not found: use /set_call/<number>');
     let number: string;
     try {
       number = decodeURIComponent(rest);
     } catch {
-      return json(res, 400, { error: 'the number is not valid URL encoding' });
+      return fail(res, 'SB_CALLERID_BAD_NUMBER', 'the number is not valid URL encoding');
     }
-    if (!NUM_RE.test(number)) return json(res, 400, { error: 'the number must be 1-64 characters of digits, +, (, ), -, . or space' });
+    if (!NUM_RE.test(number)) return fail(res, 'SB_CALLERID_BAD_NUMBER', 'the number must be 1-64 characters of digits, +, (, ), -, . or space');
     const ip = clientIp(req, app.config.http.trustProxy);
-    if (!sourceOk(ip)) return json(res, 403, { error: 'source address not allowed' });
+    if (!sourceOk(ip)) return fail(res, 'SB_CALLERID_SOURCE_REFUSED', 'source address not allowed');
     const h = headerToken(req.headers);
     const given = query.get('token') ?? (typeof h === 'string' ? h : undefined);
-    if (!tokenOk(cfg.token, given)) return json(res, 401, { error: 'bad or missing token' });
+    if (!tokenOk(cfg.token, given)) return fail(res, 'SB_CALLERID_TOKEN_INVALID', 'bad or missing token');
     // HEAD (a monitoring probe, a proxy's check) answers like GET but records and posts nothing.
     if (req.method === 'HEAD') return json(res, 200, { ok: true });
     handle(number, null, null, ip).then(
       (m) => json(res, 200, { ok: true, matches: m.length }),
       (err: unknown) => {
         if (isStoreUnavailable(err)) return storeUnavailableRaw(res, err, app.log);
-        app.log.error({ err }, 'caller-ID hook failed');
-        if (!res.headersSent) json(res, 500, { error: 'internal error' });
+        const ref = errorRef();
+        app.log.error({ err, ref, code: 'SB_INTERNAL' }, 'caller-ID hook failed');
+        if (!res.headersSent) fail(res, 'SB_INTERNAL', internalMessage(ref));
         else res.end();
       },
     );
@@ -258,7 +261,7 @@ export function registerCallerId(app: App): void {
       // whatever the body holds.
       onRequest: async (req, reply) => {
         const bad = guard(req);
-        if (bad) return reply.code(bad.startsWith('source') ? 403 : 401).send({ error: bad });
+        if (bad) return errorReply(reply, bad.startsWith('source') ? 'SB_CALLERID_SOURCE_REFUSED' : 'SB_CALLERID_TOKEN_INVALID', bad);
       },
       schema: { body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } } },
     },

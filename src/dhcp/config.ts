@@ -1,14 +1,16 @@
 // dhcp config section: subnets, backends (paths, checker and reload commands), auto-apply, caller-ID hook.
 import type { ConfigSection } from '../config.js';
+import type { BackendConfig } from './backends/index.js';
 
 export interface SubnetConfig { cidr: string; pool?: string; gateway?: string; dns?: string[] }
-export interface BackendConfig { enabled: boolean; path: string; check: string[]; reload: string[] }
+
 export interface DhcpConfig {
   subnets: SubnetConfig[];
   autoApply: boolean;
   autoApplyDelayMs: number;
-  /** Where `dhcp apply` keeps temp wrappers (default: beside the live files). */
-  backends: { isc: BackendConfig; kea: BackendConfig & { template?: string }; keaControl: { enabled: boolean; socket: string; timeoutMs: number }; dnsmasq: BackendConfig; proxy: BackendConfig & { dir: string } };
+  /** Each loaded backend's settings by its name (every loaded backend present once the dhcp feature started). */
+  backends: Record<string, BackendConfig>;
+  backendDirs: string[];
   callerid: { token?: string; allow: string[]; targets: string[]; matchDigits: number; dedupeSeconds: number };
 }
 
@@ -16,18 +18,24 @@ declare module '../config.js' {
   interface ConfigSections { dhcp: DhcpConfig }
 }
 
-const backend = (path: string, check: string[], reload: string[], extra: Record<string, unknown> = {}) => ({
+/**
+ * One backend's settings. The names under dhcp.backends are not listed here: they are the loaded backends' (see
+ * src/dhcp/backends/index.ts), checked and filled with each backend's defaults when the dhcp feature starts.
+ */
+const backendSettings = {
   type: 'object',
   additionalProperties: false,
-  default: {},
   properties: {
-    ...extra,
     enabled: { type: 'boolean', default: false },
-    path: { type: 'string', minLength: 1, default: path },
-    check: { type: 'array', items: { type: 'string' }, default: check },
-    reload: { type: 'array', items: { type: 'string' }, default: reload },
+    path: { type: 'string', minLength: 1 },
+    dir: { type: 'string', minLength: 1 },
+    check: { type: 'array', items: { type: 'string' } },
+    reload: { type: 'array', items: { type: 'string' } },
+    socket: { type: 'string', minLength: 1 },
+    timeoutMs: { type: 'integer', minimum: 100 },
+    template: { type: 'string', minLength: 1 },
   },
-});
+};
 
 export const dhcpConfigSection: ConfigSection = {
   key: 'dhcp',
@@ -52,38 +60,9 @@ export const dhcpConfigSection: ConfigSection = {
       },
       autoApply: { type: 'boolean', default: false },
       autoApplyDelayMs: { type: 'integer', minimum: 0, default: 5000 },
-      backends: {
-        type: 'object',
-        additionalProperties: false,
-        default: {},
-        properties: {
-          isc: backend('/etc/dhcp/dhcpd.hosts', ['dhcpd', '-t', '-cf', '{wrapper}'], []),
-          kea: backend('/etc/kea/kea-dhcp4.conf', ['kea-dhcp4', '-t', '{file}'], [], { template: { type: 'string', minLength: 1 } }),
-          keaControl: {
-            type: 'object',
-            additionalProperties: false,
-            default: {},
-            properties: {
-              enabled: { type: 'boolean', default: false },
-              socket: { type: 'string', minLength: 1, default: '/run/kea/kea4-ctrl-socket' },
-              timeoutMs: { type: 'integer', minimum: 100, default: 30000 },
-            },
-          },
-          dnsmasq: backend('/etc/dnsmasq.d/switchboard-hosts.conf', [], []),
-          proxy: {
-            type: 'object',
-            additionalProperties: false,
-            default: {},
-            properties: {
-              enabled: { type: 'boolean', default: false },
-              dir: { type: 'string', minLength: 1, default: '/etc/squid' },
-              path: { type: 'string', default: '/etc/squid' },
-              check: { type: 'array', items: { type: 'string' }, default: ['squid', '-k', 'parse', '-f', '{wrapper}'] },
-              reload: { type: 'array', items: { type: 'string' }, default: [] },
-            },
-          },
-        },
-      },
+      backends: { type: 'object', default: {}, additionalProperties: backendSettings },
+      /** More folders of backend modules (site-local backends), loaded after the built-in ones. */
+      backendDirs: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
       callerid: {
         type: 'object',
         additionalProperties: false,

@@ -4,15 +4,24 @@ import { dhcpConfigSection } from './config.js';
 import { DhcpStore } from './service.js';
 import { registerSecret } from '../secrets.js';
 import type { ApplyAgents } from './apply-agents.js';
+import { DhcpBackends } from './backends/index.js';
+import { ConfigError } from '../config.js';
 
 declare module '../app-types.js' {
-  interface Services { dhcpAgents: ApplyAgents }
+  interface Services { dhcpAgents: ApplyAgents; dhcpBackends: DhcpBackends }
 }
 
 export const dhcpFeature: Feature = {
   name: 'dhcp',
   config: dhcpConfigSection,
   async init(app) {
+    // The backends are files (backends/index.ts); the names under dhcp.backends are checked against those loaded.
+    try {
+      app.services.dhcpBackends = await DhcpBackends.load(...app.config.dhcp.backendDirs);
+      app.services.dhcpBackends.resolveConfig(app.config.dhcp.backends);
+    } catch (e) {
+      throw new ConfigError(`invalid configuration: ${(e as Error).message}`);
+    }
     const svc = new DhcpStore(app);
     app.services.dhcp = svc;
     registerSecret(app.config.dhcp.callerid.token);

@@ -1,6 +1,7 @@
 // Host reservations: validation, all-or-nothing batches, lookups, history.
 import type { App } from '../app-types.js';
 import { parseMac, macProblem, isMulticastMac } from '../util/mac.js';
+import type { SbCode } from '../util/errors.js';
 import { now } from '../store/db.js';
 import { publishChanges } from '../store/change-feed.js';
 
@@ -15,9 +16,20 @@ import { writeTransaction } from '../store/conflict-retry.js';
  */
 export interface HostInput { mac: string; ip?: string /* dotted quad or 'auto' */; hostname?: string; room?: string | null; phones?: string[]; owner?: string | null; access?: number | string | null /* 0..3, default 0 */; comment?: string | null; bootServer?: string | null }
 export interface HostRecord { mac: string; ip: string; hostname: string; room: string | null; phones: string[]; owner: string | null; access: number; comment: string | null; bootServer: string | null; updatedBy: string; updatedAt: number }
+export interface BatchProblem { index: number; message: string; code: SbCode }
+
+/** The code of a checkFields problem: an IP that is an address but not a usable one of a subnet, or a bad field. */
+export function fieldProblemCode(problem: string): SbCode {
+  return problem.startsWith('ip: ') && !problem.includes('is not an IPv4 address') ? 'SB_DHCP_IP_OUTSIDE_SUBNET' : 'SB_DHCP_INVALID_HOST';
+}
+
+/** The code a refused batch is reported with: its first problem's. */
+export const batchCode = (r: Pick<BatchResult, 'errors'>): SbCode => r.errors[0]?.code ?? 'SB_DHCP_INVALID_HOST';
+
 export interface BatchResult {
   ok: boolean;
-  errors: { index: number; message: string }[];
+  /** Each problem with its catalogue code (duplicate MAC/IP/hostname, IP outside the subnets, a bad field). */
+  errors: BatchProblem[];
   added: HostRecord[];
   changed: HostRecord[];
   /** The stored record of each changed host as it was before the batch, by MAC. */
@@ -177,7 +189,7 @@ export class DhcpStore implements DhcpService {
   }
 
   async upsertHosts(inputs: HostInput[], by: string, opts: UpsertOptions = {}): Promise<BatchResult> {
-    const errors: { index: number; message: string }[] = [];
+    const errors: BatchProblem[] = [];
     const existing = await this.all();
     const byMac = new Map(existing.map((h) => [h.mac, h]));
     // A field the input leaves out (a column the sheet lacks) keeps the existing host's value.
@@ -200,14 +212,14 @@ export class DhcpStore implements DhcpService {
     });
     const checked = merged.map((inp, index) => {
       const c = checkFields(inp, this.nets);
-      for (const p of c.problems) errors.push({ index, message: p });
+      for (const p of c.problems) errors.push({ index, message: p, code: fieldProblemCode(p) });
       return c.rec;
     });
     // Final state: store with the batch applied; then uniqueness over it.
     const seenMac = new Map<string, number>();
     checked.forEach((r, i) => {
       if (!r) return;
-      if (seenMac.has(r.mac)) errors.push({ index: i, message: `mac: ${r.mac} appears twice in this batch (also item ${seenMac.get(r.mac)! + 1})` });
+      if (seenMac.has(r.mac)) errors.push({ index: i, message: `mac: ${r.mac} appears twice in this batch (also item ${seenMac.get(r.mac)! + 1})`, code: 'SB_DHCP_DUPLICATE_MAC' });
       else seenMac.set(r.mac, i);
     });
     const final = new Map(byMac);
@@ -232,9 +244,9 @@ export class DhcpStore implements DhcpService {
     const who = (mac: string) => (batchIndex.has(mac) ? `item ${batchIndex.get(mac)! + 1} (${mac})` : `existing host ${byMac.get(mac)?.hostname} (${mac})`);
     for (const { index, rec } of batch) {
       const io = rec.ip !== 'auto' ? ipOwner.get(rec.ip)!.split('|') : [];
-      if (io.length > 1) errors.push({ index, message: `ip: ${rec.ip} is already used by ${io.filter((m) => m !== rec.mac).map(who).join(', ')}` });
+      if (io.length > 1) errors.push({ index, message: `ip: ${rec.ip} is already used by ${io.filter((m) => m !== rec.mac).map(who).join(', ')}`, code: 'SB_DHCP_DUPLICATE_IP' });
       const no = nameOwner.get(rec.hostname)!.split('|');
-      if (no.length > 1) errors.push({ index, message: `hostname: ${rec.hostname} is already used by ${no.filter((m) => m !== rec.mac).map(who).join(', ')}` });
+      if (no.length > 1) errors.push({ index, message: `hostname: ${rec.hostname} is already used by ${no.filter((m) => m !== rec.mac).map(who).join(', ')}`, code: 'SB_DHCP_DUPLICATE_HOSTNAME' });
     }
     // 'auto': lowest free address outside pool/network/broadcast and the addresses the subnet config names
     // (gateway, DNS servers). One walk per batch over the
@@ -274,7 +286,7 @@ export class DhcpStore implements DhcpService {
       for (const { index, rec } of batch) {
         if (rec.ip !== 'auto') continue;
         const got = next();
-        if (got === null) errors.push({ index, message: 'ip: auto found no free address in the configured subnets' });
+        if (got === null) errors.push({ index, message: 'ip: auto found no free address in the configured subnets', code: 'SB_DHCP_NO_FREE_IP' });
         else rec.ip = numToIp(got);
       }
     }

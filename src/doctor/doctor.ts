@@ -11,9 +11,9 @@ import { openStore, type DB, type Store } from '../store/db.js';
 import { pendingMigrations } from '../store/migrate.js';
 import { isLoopbackUrl } from '../http/base-url.js';
 import { registerSecret, scrub } from '../secrets.js';
-import { keaCommand } from '../dhcp/backends/kea-control.js';
 import { CHAT_PLATFORMS } from '../chat/feature.js';
 import { platformEnabled } from '../chat/platform.js';
+import { DhcpBackends } from '../dhcp/backends/index.js';
 
 export type DoctorStatus = 'OK' | 'WARN' | 'FAIL';
 export interface DoctorRow {
@@ -160,30 +160,35 @@ export function findExecutable(cmd: string, envPath = process.env.PATH ?? ''): s
 }
 
 async function checkDhcp(cfg: Config, db: DB | undefined, add: Add, freshMs: number): Promise<void> {
-  const b = cfg.dhcp.backends;
+  let known: DhcpBackends;
+  let b: ReturnType<DhcpBackends['resolveConfig']>;
+  try {
+    known = await DhcpBackends.load(...cfg.dhcp.backendDirs);
+    b = known.resolveConfig(structuredClone(cfg.dhcp.backends));
+  } catch (e) {
+    add('DHCP backends', 'FAIL', (e as Error).message, 'fix dhcp.backends / dhcp.backendDirs: name only backends whose files are loaded');
+    return;
+  }
   const nodes = db ? await db.selectFrom('mon_nodes').select(['name', 'apply_targets', 'last_seen', 'token_hash']).where('role', '=', 'apply').where('enabled', '=', 1).execute().catch(() => []) : [];
   const owned = new Set(nodes.flatMap((n) => (n.apply_targets ?? '').split(',').filter(Boolean)));
   let any = false;
-  for (const name of ['isc', 'kea', 'dnsmasq', 'proxy'] as const) {
-    const s = b[name];
+  for (const backend of known.all()) {
+    const name = backend.name;
+    const s = b[name]!;
     if (!s.enabled || owned.has(name)) continue;
     any = true;
-    if (!s.check.length) {
+    if (backend.probe) {
+      const p = await backend.probe(s);
+      add(`${name} ${s.socket ? 'socket' : 'probe'}`, p.ok ? 'OK' : 'FAIL', p.detail, p.hint);
+      continue;
+    }
+    if (!s.check?.length) {
       add(`${name} checker`, 'WARN', `dhcp.backends.${name}.check is empty: files are installed unchecked`, `set dhcp.backends.${name}.check to the daemon's own checker`);
       continue;
     }
     const found = findExecutable(s.check[0]!);
     if (found) add(`${name} checker`, 'OK', found);
-    else add(`${name} checker`, 'FAIL', `${s.check[0]} (dhcp.backends.${name}.check) is not installed or not executable here`, name === 'proxy' ? 'apt-get install squid, or assign the backend to an apply agent on the proxy server' : `install the daemon's package here (${name === 'isc' ? 'isc-dhcp-server' : name === 'kea' ? 'kea-dhcp4-server' : 'dnsmasq'}), or assign the backend to an apply agent on the DHCP server (monitor enroll <name> role=apply targets=${name})`);
-  }
-  if (b.keaControl.enabled && !owned.has('keaControl')) {
-    any = true;
-    try {
-      const a = await keaCommand(b.keaControl.socket, 'version-get', undefined, 5000);
-      add('keaControl socket', a.result === 0 ? 'OK' : 'FAIL', `${b.keaControl.socket}: Kea ${a.text ?? a.result}`, 'check that kea-dhcp4 runs with this control-socket');
-    } catch (e) {
-      add('keaControl socket', 'FAIL', (e as Error).message, 'start kea-dhcp4 with a control-socket at dhcp.backends.keaControl.socket (and this user allowed to open it)');
-    }
+    else add(`${name} checker`, 'FAIL', `${s.check[0]} (dhcp.backends.${name}.check) is not installed or not executable here`, `${backend.installHint ? `install ${backend.installHint} here` : "install the daemon's checker here"}, or assign the backend to an apply agent on the server that runs the daemon (monitor enroll <name> role=apply targets=${name})`);
   }
   for (const n of nodes) {
     any = true;

@@ -1,5 +1,6 @@
 // How deep a JSON text nests, read without parsing: a body nested thousands deep is refused before any
 // recursive code (a parser, a validator, JSON.stringify of the result) can overflow the stack on it.
+import { SbError } from '../util/errors.js';
 import type { FastifyInstance } from 'fastify';
 
 /** Nesting allowed in any JSON body the HTTP APIs take (the agent API has its own, `monitor.maxJsonDepth`). */
@@ -31,7 +32,7 @@ export function useDepthCheckedJson(scope: FastifyInstance, maxDepth: number): v
   const parseJson = scope.getDefaultJsonParser('error', 'error');
   scope.removeContentTypeParser('application/json');
   scope.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (nestedDeeperThan(body as string, maxDepth)) return done(Object.assign(new Error(`body nests deeper than ${maxDepth} levels`), { statusCode: 400 }), undefined);
+    if (nestedDeeperThan(body as string, maxDepth)) return done(new SbError('SB_HTTP_JSON_TOO_DEEP', `body nests deeper than ${maxDepth} levels`), undefined);
     parseJson(req, body as string, done);
   });
 }

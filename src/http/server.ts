@@ -7,24 +7,27 @@ import multipart from '@fastify/multipart';
 import type { Logger } from '../log.js';
 import { lazyValidator } from './lazy-validator.js';
 import { MAX_JSON_DEPTH, useDepthCheckedJson } from './json-depth.js';
-import { RETRY_AFTER_SECONDS, isStoreUnavailable, storeErrorReason } from '../store/store-errors.js';
+import { RETRY_AFTER_SECONDS, storeErrorReason } from '../store/store-errors.js';
+import { errorRaw, errorReply, type ErrorReplyLike } from '../util/errors.js';
+import { sendHttpError } from './http-errors.js';
 
 /**
  * The answer when the store cannot serve a request now (no host answers, a node not ready, conflicts past their
  * retry bound): 503 with Retry-After, so agents back off and keep their spool, never a 500.
  */
-export function storeUnavailableReply(reply: { code(n: number): { header(k: string, v: string): { send(b: unknown): unknown } } }, err: unknown, log: Logger): unknown {
-  log.warn({ reason: storeErrorReason(err) }, 'store unavailable; answered 503');
-  return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'store unavailable, try again shortly' });
+export function storeUnavailableReply(reply: ErrorReplyLike, err: unknown, log: Logger): unknown {
+  log.warn({ code: 'SB_STORE_UNAVAILABLE', reason: storeErrorReason(err) }, 'store unavailable; answered 503');
+  return errorReply(reply, 'SB_STORE_UNAVAILABLE', 'store unavailable, try again shortly', { headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } });
 }
 
 /** The same for the plain Node handlers (fastRoute). */
 export function storeUnavailableRaw(res: nodeHttp.ServerResponse, err: unknown, log: Logger, type: 'json' | 'text' = 'json'): void {
-  log.warn({ reason: storeErrorReason(err) }, 'store unavailable; answered 503');
+  log.warn({ code: 'SB_STORE_UNAVAILABLE', reason: storeErrorReason(err) }, 'store unavailable; answered 503');
+  if (type === 'json') return errorRaw(res, 'SB_STORE_UNAVAILABLE', 'store unavailable, try again shortly', { 'retry-after': String(RETRY_AFTER_SECONDS) });
   if (res.headersSent) return void res.end();
-  const body = type === 'json' ? JSON.stringify({ error: 'store unavailable, try again shortly' }) : 'store unavailable, try again shortly\n';
-  res.writeHead(503, { 'content-type': type === 'json' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8', 'retry-after': String(RETRY_AFTER_SECONDS) });
-  res.end(body);
+  // Phones read text: the code leads the line.
+  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': String(RETRY_AFTER_SECONDS) });
+  res.end('SB_STORE_UNAVAILABLE: store unavailable, try again shortly\n');
 }
 
 /** A plain Node handler for a hot path that must not pay for routing and hooks (phone config fetches). */
@@ -92,13 +95,8 @@ export async function createHttp(opts: { log: Logger; bodyLimit?: number; upload
   useDepthCheckedJson(http, MAX_JSON_DEPTH);
   await http.register(cookie);
   await http.register(multipart, { limits: { fileSize: opts.uploadLimit, files: 5 } });
-  http.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, req, reply) => {
-    if (isStoreUnavailable(err)) return void storeUnavailableReply(reply, err, opts.log);
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
-    const message = status >= 500 ? 'internal error' : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'request body is too large' : err.message;
-    void reply.code(status).send({ error: message });
-  });
-  http.setNotFoundHandler((_req, reply) => void reply.code(404).send({ error: 'not found' }));
+  // Every error a route throws (and Fastify's own) answers { code, message } (src/http/http-errors.ts).
+  http.setErrorHandler((err, req, reply) => void sendHttpError(reply, err, opts.log, { url: req.url }));
+  http.setNotFoundHandler((_req, reply) => void errorReply(reply, 'SB_HTTP_NOT_FOUND', 'not found'));
   return http;
 }

@@ -326,6 +326,6 @@ export class Alerts {
 
   async unsilence(id: number): Promise<void> {
     const r = await this.db.updateTable('mon_silences').set({ until: now() }).where('id', '=', id).where('until', '>', now()).executeTakeFirst();
-    if (!affected(r)) throw new UserError(`no active silence #${id}`);
+    if (!affected(r)) throw new UserError(`no active silence #${id}`, 'SB_NOT_FOUND');
   }
 }

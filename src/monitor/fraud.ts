@@ -157,7 +157,7 @@ export class Fraud {
 
   async removeRule(id: number): Promise<void> {
     const r = await this.db.deleteFrom('mon_fraud_rules').where('id', '=', id).executeTakeFirst();
-    if (!Number(r.numDeletedRows)) throw new UserError(`no fraud rule #${id}`);
+    if (!Number(r.numDeletedRows)) throw new UserError(`no fraud rule #${id}`, 'SB_NOT_FOUND');
   }
 
   defaultHours(): BusinessHours {

@@ -12,6 +12,7 @@ import type { App } from '../app-types.js';
 import { isUniqueViolation, now, type DB } from '../store/db.js';
 import { withConflictRetry } from '../store/conflict-retry.js';
 import { GroupCommit } from '../store/group-commit.js';
+import { SbError } from '../util/errors.js';
 import type { Alerts } from './alerts.js';
 import type { SensorList, Sensors } from './sensors.js';
 import { advance, type Transition } from './state-machine.js';
@@ -95,7 +96,7 @@ export class Results {
       else if (r.at > t + this.cfg.maxFutureSkewMs) rejected.push({ index: i, id: r.id, sensorId: r.sensorId, reason: `results/${i}/at: ${new Date(r.at).toISOString()} is ${span(r.at - t)} ahead of the bot's clock (allowed ${span(this.cfg.maxFutureSkewMs)}); check the node's clock` });
       else valid.push(r);
     });
-    if (rejected.length && !valid.length) throw Object.assign(new Error(rejected[0]!.reason), { statusCode: 400, rejected });
+    if (rejected.length && !valid.length) throw new SbError('SB_AGENT_RESULTS_REJECTED', rejected[0]!.reason, { rejected });
     // The checked sensor list travels with the batch: every result is either stored (or a duplicate) or
     // listed in `rejected`, even if the cache is refreshed meanwhile (an unlisted, unstored result would be acked).
     const r = valid.length ? await this.queue.submit({ node, results: valid, sensors }) : { stored: 0, duplicates: 0 };

@@ -41,7 +41,7 @@ export class Nodes {
 
   async get(name: string) {
     const n = await this.db.selectFrom('mon_nodes').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!n) throw new UserError(`no node named ${name} (see monitor nodes)`);
+    if (!n) throw new UserError(`no node named ${name} (see monitor nodes)`, 'SB_NOT_FOUND');
     return n;
   }
 
@@ -60,7 +60,7 @@ export class Nodes {
       this.forgetCachedNodes();
       return { code, nodeId: n.id, expires };
     }
-    if (await this.db.selectFrom('mon_nodes').select('id').where('name', '=', name).executeTakeFirst()) throw new UserError(`node ${name} exists; use monitor token rotate ${name} for a new code`);
+    if (await this.db.selectFrom('mon_nodes').select('id').where('name', '=', name).executeTakeFirst()) throw new UserError(`node ${name} exists; use monitor token rotate ${name} for a new code`, 'SB_ALREADY_EXISTS');
     const r = await this.db.insertInto('mon_nodes').values({ name, token_hash: null, enroll_hash: sha256(code), enroll_expires: expires, enabled: 1, last_seen: null, facts: null, stale: 0, created_at: now(), clock_skew: null, business_hours: null, ...(role ? { role: role.role, apply_targets: role.applyTargets } : {}) }).executeTakeFirstOrThrow();
     return { code, nodeId: insertedId(r), expires };
   }

@@ -6,14 +6,14 @@
 // schema are the wire protocol's (src/wire/results.ts), shared with the agent that posts it.
 import type { FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import type { App } from '../app-types.js';
-import { storeUnavailableReply } from '../http/server.js';
+import { sendHttpError } from '../http/http-errors.js';
+import { errorReply, SbError } from '../util/errors.js';
 import { lazyValidator } from '../http/lazy-validator.js';
 import { useDepthCheckedJson } from '../http/json-depth.js';
-import { isStoreUnavailable } from '../store/store-errors.js';
 import { QueueFull } from '../store/group-commit.js';
 import type { MonitorService } from './service.js';
 import { RESULTS_BODY_SCHEMA, type ResultsBody } from '../wire/results.js';
-import type { CallIn, NodeRow } from './types.js';
+import type { CallIn, NodeRow, RejectedResult } from './types.js';
 
 const FACTS_MAX_BYTES = 16_384;
 const AGENT_AJV_OPTIONS = { removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false, strict: false } as const;
@@ -64,8 +64,8 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
   // Authentication runs on request, before the body is read or validated: a bad token is always 401.
   const onRequest = async (req: FastifyRequest, reply: FastifyReply) => {
     const node = await inTime(req, svc.nodes.authenticate(req.headers.authorization));
-    if (!node) return reply.code(401).send({ error: 'missing, wrong or revoked node token' });
-    if (!node.enabled) return reply.code(403).send({ error: `node disabled: ${node.name} was disabled on the bot (monitor enable ${node.name}); the token is fine` });
+    if (!node) return errorReply(reply, 'SB_AGENT_TOKEN_INVALID', 'missing, wrong or revoked node token');
+    if (!node.enabled) return errorReply(reply, 'SB_AGENT_NODE_DISABLED', `node disabled: ${node.name} was disabled on the bot (monitor enable ${node.name}); the token is fine`);
     nodes.set(req, node);
   };
   const auth = (req: FastifyRequest): NodeRow | null => nodes.get(req) ?? null;
@@ -75,7 +75,7 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
   let inFlight = 0;
   const admit = async (req: FastifyRequest, reply: FastifyReply) => {
     if (inFlight >= cfg.ingest.maxInFlight) {
-      return reply.code(503).header('retry-after', '1').send({ error: `the bot is busy (${inFlight} posts being handled); retry later` });
+      return errorReply(reply, 'SB_BUSY', `the bot is busy (${inFlight} posts being handled); retry later`, { headers: { 'retry-after': '1' } });
     }
     inFlight++;
     arrived.set(req, Date.now());
@@ -103,14 +103,9 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
     });
     return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
-  const errorHandler = (err: { statusCode?: number; message: string; rejected?: unknown[] }, _req: FastifyRequest, reply: FastifyReply) => {
-    if (isStoreUnavailable(err)) return void storeUnavailableReply(reply, err, app.log);
-    // Too much waiting to be stored: come back later (the agent keeps its spool and waits Retry-After).
-    if (err instanceof QueueFull) return void reply.code(503).header('retry-after', String(err.retryAfterS)).send({ error: err.message });
-    const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (code === 500) app.log.error({ err }, 'agent API error');
-    void reply.code(code).send({ error: code === 500 ? 'internal error' : err.message, ...(code !== 500 && err.rejected ? { rejected: err.rejected } : {}) });
-  };
+  // The store unavailable or too much waiting to be stored: 503 with Retry-After (the agent keeps its spool);
+  // a refused batch: SB_AGENT_RESULTS_REJECTED with `rejected`; the rest as any route (src/http/http-errors.ts).
+  const errorHandler = (err: unknown, _req: FastifyRequest, reply: FastifyReply) => void sendHttpError(reply, err, app.log, { api: 'agent' });
   http.register(async (scope) => {
     scope.setErrorHandler(errorHandler);
     // Unknown fields are refused, not removed; nothing is coerced (see the header).
@@ -120,7 +115,7 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
 
     scope.post('/api/v1/agent/enroll', { bodyLimit: 4096, schema: { body: { type: 'object', required: ['code'], properties: { code: { type: 'string', minLength: 6, maxLength: 64 }, hostname: { type: 'string', maxLength: 255 } } } } }, async (req, reply) => {
       const r = await svc.enroll((req.body as { code: string }).code);
-      if (!r) return reply.code(401).send({ error: 'enrolment code unknown, used or expired' });
+      if (!r) return errorReply(reply, 'SB_AGENT_ENROL_CODE_INVALID', 'enrolment code unknown, used or expired');
       app.log.info({ node: r.node }, 'agent enrolled');
       return r;
     });
@@ -139,7 +134,7 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
       const node = auth(req);
       if (!node) return reply;
       const body = req.body as ResultsBody;
-      if (body.nodeId !== undefined && body.nodeId !== node.id) return reply.code(401).send({ error: 'this token belongs to another node; a node can write only its own results' });
+      if (body.nodeId !== undefined && body.nodeId !== node.id) return errorReply(reply, 'SB_AGENT_WRONG_NODE', 'this token belongs to another node; a node can write only its own results');
       let facts = body.facts;
       if (facts && JSON.stringify(facts).length > FACTS_MAX_BYTES) {
         app.log.warn({ node: node.name }, `agent facts larger than ${FACTS_MAX_BYTES} bytes ignored`);
@@ -151,9 +146,10 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
         // Stored results write the node's last_seen in their own transaction (group commit).
         await svc.nodes.touch(node, facts, { lastSeenWritten: body.results.length > 0 });
         if (body.dropped) await noteDropped(node, body.dropped);
-        return svc.ingest(node, body.results).catch(async (err: { rejected?: { reason: string }[] }) => {
-          if (err.rejected) {
-            logRejected(node, err.rejected, 'the whole batch');
+        return svc.ingest(node, body.results).catch(async (err: unknown) => {
+          const rejected = err instanceof SbError && err.code === 'SB_AGENT_RESULTS_REJECTED' ? (err.details?.rejected as RejectedResult[]) : undefined;
+          if (rejected) {
+            logRejected(node, rejected, 'the whole batch');
             await svc.nodes.touch(node); // heard from, though nothing was stored
           }
           throw err;
@@ -168,7 +164,7 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
       const node = auth(req);
       if (!node) return reply;
       const body = req.body as { nodeId?: number; calls: CallIn[]; clock?: number };
-      if (body.nodeId !== undefined && body.nodeId !== node.id) return reply.code(401).send({ error: 'this token belongs to another node; a node can write only its own results' });
+      if (body.nodeId !== undefined && body.nodeId !== node.id) return errorReply(reply, 'SB_AGENT_WRONG_NODE', 'this token belongs to another node; a node can write only its own results');
       if (body.clock !== undefined) await svc.nodes.observeClock(node, { clock: body.clock });
       const r = await svc.ingestCdr(node, body.calls);
       await svc.nodes.touch(node);

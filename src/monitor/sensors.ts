@@ -69,12 +69,12 @@ export class Sensors {
 
   async get(name: string) {
     const s = await this.db.selectFrom('mon_sensors').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!s) throw new UserError(`no sensor named ${name} (see monitor sensors)`);
+    if (!s) throw new UserError(`no sensor named ${name} (see monitor sensors)`, 'SB_NOT_FOUND');
     return s;
   }
 
   async add(d: SensorDef): Promise<void> {
-    if (await this.db.selectFrom('mon_sensors').select('id').where('name', '=', d.name).executeTakeFirst()) throw new UserError(`sensor ${d.name} exists (monitor sensor edit)`);
+    if (await this.db.selectFrom('mon_sensors').select('id').where('name', '=', d.name).executeTakeFirst()) throw new UserError(`sensor ${d.name} exists (monitor sensor edit)`, 'SB_ALREADY_EXISTS');
     await this.db.insertInto('mon_sensors').values({ name: d.name, kind: d.kind, args: JSON.stringify(d.args), interval_ms: d.intervalMs, timeout_ms: d.timeoutMs, attempts: d.attempts, retention: d.retention, created_at: now() }).execute();
   }
 

@@ -14,7 +14,7 @@ export function needOne(s: ProvisionService, key: string): PhoneRecord {
   const found = s.lookup(key);
   const unreadable = found.length ? [] : s.unreadablePhones(key);
   if (unreadable.length) throw new UserError(unreadable.map((u) => unreadableText(s, u)).join('\n'));
-  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
+  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`, 'SB_NOT_FOUND');
   if (found.length > 1) throw new UserError(`Extension ${key} is on ${found.length} phones (${found.map((p) => fmtMac(p.mac)).join(', ')}); name the MAC.`);
   return found[0]!;
 }
@@ -34,6 +34,6 @@ export function targets(s: ProvisionService, key: string): PhoneRecord[] {
     return all;
   }
   const found = s.lookup(key);
-  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`);
+  if (!found.length) throw new UserError(`No provisioned phone with MAC or extension "${key}".`, 'SB_NOT_FOUND');
   return found;
 }

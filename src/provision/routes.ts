@@ -1,5 +1,6 @@
 // GET /provision/<file> and /provision/t/<token>/<file>: generated phone files, model-wide "common" files,
 // 404 for the rest. Nothing outside the provisioning root can be named. Every request is logged with why.
+import { errorRef, internalMessage } from '../util/errors.js';
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app-types.js';
@@ -130,9 +131,10 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
       handler(req, res);
     } catch (err) {
       if (isStoreUnavailable(err)) return storeUnavailableRaw(res, err, app.log, 'text');
-      app.log.error({ err }, 'provisioning request failed');
+      const ref = errorRef();
+      app.log.error({ err, ref, code: 'SB_INTERNAL' }, 'provisioning request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('internal error\n');
+      res.end(`SB_INTERNAL: ${internalMessage(ref)}\n`);
     }
   });
 }

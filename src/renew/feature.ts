@@ -1,4 +1,5 @@
 // Workstation account renewal over SSH, PC/account inventory, user sheets and QR labels.
+import { errorReply } from '../util/errors.js';
 import ipaddr from 'ipaddr.js';
 import type { Feature } from '../app-types.js';
 import fs from 'node:fs';
@@ -27,9 +28,9 @@ export const renewFeature: Feature = {
     // The link printed in the PC label's QR code: the PC's identity only (no account names).
     app.http.get<{ Params: { mac: string } }>('/inventory/pc/:mac', async (req, reply) => {
       const mac = parseMac(String(req.params.mac));
-      if (!mac) return reply.code(400).send({ error: 'mac must look like 00:11:22:33:44:55' });
+      if (!mac) return errorReply(reply, 'SB_RENEW_BAD_MAC', 'mac must look like 00:11:22:33:44:55');
       const pc = await app.services.renew.inventory.findPc(mac);
-      if (!pc) return reply.code(404).send({ error: `no PC with MAC ${mac} in the inventory` });
+      if (!pc) return errorReply(reply, 'SB_RENEW_PC_UNKNOWN', `no PC with MAC ${mac} in the inventory`);
       const facts = pc.facts ? (JSON.parse(pc.facts) as Record<string, unknown>) : {};
       return { mac: pc.mac, hostname: pc.hostname, ip: pc.ip, serial: facts.serial ?? 'unknown', os: facts.os ?? null, lastRenewalAt: pc.last_renewal_at };
     });

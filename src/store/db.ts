@@ -3,7 +3,7 @@
 // merging (`declare module '…/store/db.js' { interface Tables { my_table: MyRow } }`).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Generated, RawBuilder } from 'kysely';
+import type { RawBuilder } from 'kysely';
 import { Kysely, SqliteDialect, MysqlDialect, sql } from './kysely.js';
 import SqliteDatabase from 'better-sqlite3';
 import { createRequire } from 'node:module';
@@ -16,52 +16,6 @@ const require = createRequire(import.meta.url);
 export type Engine = 'sqlite' | 'mysql';
 
 export interface Tables {
-  console_users: {
-    id: Generated<number>;
-    username: string;
-    password_hash: string;
-    created_at: number;
-    updated_at: number;
-  };
-  console_sessions: {
-    id: string; // sha256 of the cookie value
-    username: string;
-    csrf: string;
-    created_at: number;
-    expires_at: number;
-  };
-  login_attempts: {
-    id: Generated<number>;
-    username: string;
-    at: number;
-    source: string;
-    success: number;
-  };
-  console_messages: {
-    id: Generated<number>;
-    room: string;
-    author: string; // 'bot' or username
-    text: string;
-    files: string | null; // JSON [{name, mime, id, size}]
-    parts: string | null; // JSON MessagePart[] (structured replies), null for plain text
-    buttons: string | null; // JSON [{id, label}] of the message's command buttons (see core/buttons.ts)
-    created_at: number;
-    updated_at: number;
-  };
-  console_events: {
-    id: Generated<number>;
-    room: string;
-    message_id: number;
-    kind: string; // new | edit
-    at: number;
-  };
-  console_files: {
-    id: Generated<number>;
-    name: string;
-    mime: string;
-    data: Buffer;
-    created_at: number;
-  };
   kv: {
     k: string;
     v: string;

@@ -5,8 +5,15 @@
 import type { CellValue } from 'exceljs';
 import iconv from 'iconv-lite';
 import { parse } from 'csv-parse/sync';
+import { SbError } from './errors.js';
 
-export class SheetError extends Error {}
+/** The sheet as a whole cannot be used (not CSV/XLSX, too many rows, no header…). */
+export class SheetError extends SbError {
+  constructor(message: string) {
+    super('SB_SHEET_BAD_ROW', message);
+    this.name = 'SheetError';
+  }
+}
 
 export interface SheetRow {
   /** Row number as a person sees it in the sheet (the header is row 1). */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { SUBNETS } from './helpers.js';
 import { fixture } from '../helpers/env.js';
-import { applyAll, TARGETS } from '../../src/dhcp/apply.js';
+import { applyAll } from '../../src/dhcp/apply.js';
 import { allowed, compileAllow } from '../../src/dhcp/callerid.js';
 import type { DhcpStore } from '../../src/dhcp/service.js';
 import { sleep, until } from '../helpers/wait.js';
@@ -94,7 +94,7 @@ describe('dhcp apply with the real checkers', () => {
       const r = await t.run('dhcp apply', { confirmed: true });
       expect(r.exitCode).toBe(1);
       const text = r.replies.join('\n');
-      expect(text).toMatch(/Apply aborted; no live file was changed\.\ndhcpd check failed:\n[\s\S]*bad range, address 10\.21\.0\.100 not in subnet 10\.20\.0\.0 netmask 255\.255\.255\.0/);
+      expect(text).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_REFUSED\)\ndhcpd check failed:\n[\s\S]*bad range, address 10\.21\.0\.100 not in subnet 10\.20\.0\.0 netmask 255\.255\.255\.0/);
       expect(text).not.toMatch(/Internet Systems Consortium|submitting a bug/);
     } finally {
       cfg.pool = '10.20.0.100-10.20.0.200';
@@ -106,7 +106,7 @@ describe('dhcp apply with the real checkers', () => {
   it('dhcp render prints byte-for-byte what apply writes, for every target', async () => {
     expect((await t.run('dhcp apply', { confirmed: true })).exitCode).toBe(0);
     const live: Record<string, string> = { isc: 'dhcpd.hosts', kea: 'kea-dhcp4.conf', dnsmasq: 'dnsmasq.hosts', proxy1: 'proxy1', proxy2: 'proxy2', proxy3: 'proxy3' };
-    for (const target of TARGETS) {
+    for (const target of t.app.services.dhcpBackends.targets()) {
       const r = await t.run(`dhcp render ${target}`, { user: 'admin' });
       const msg = t.chat.last()!;
       const shown = msg.files.length ? msg.files[0]!.data.toString() : /^```\n([\s\S]*)```$/.exec(r.replies[0]!)![1]!;
@@ -137,7 +137,7 @@ describe('dhcp apply with the real checkers', () => {
     try {
       const r = await t.run('dhcp apply', { confirmed: true });
       expect(r.exitCode, r.replies.join('\n')).toBe(0);
-      const d4 = JSON.parse(fs.readFileSync(kea.path, 'utf8')).Dhcp4;
+      const d4 = JSON.parse(fs.readFileSync(kea.path!, 'utf8')).Dhcp4;
       expect(d4['interfaces-config']).toEqual({ interfaces: ['lo'] });
       expect(d4['valid-lifetime']).toBe(600);
       expect(d4['lease-database']).toBeUndefined();
@@ -145,15 +145,15 @@ describe('dhcp apply with the real checkers', () => {
       expect(d4.subnet4[0]).toMatchObject({ id: 42, subnet: '10.20.0.0/24', 'option-data': [{ name: 'domain-name', data: 'lab.example' }] });
       expect(d4.subnet4[0].reservations.map((x: { hostname: string }) => x.hostname).sort()).toEqual(['pc-101', 'pc-103']);
       const shown = (await t.run('dhcp render kea')).replies[0]!;
-      expect(/^```\n([\s\S]*)```$/.exec(shown)![1]).toBe(fs.readFileSync(kea.path, 'utf8'));
+      expect(/^```\n([\s\S]*)```$/.exec(shown)![1]).toBe(fs.readFileSync(kea.path!, 'utf8'));
       // A template that cannot be read stops apply before anything is written, naming the key.
-      const snap = fs.readFileSync(kea.path);
+      const snap = fs.readFileSync(kea.path!);
       fs.writeFileSync(tpl, '{ "Dhcp4": { "subnet4": [ }');
       const bad = await t.run('dhcp apply', { confirmed: true });
       expect(bad.exitCode).toBe(1);
-      expect(bad.replies.join('\n')).toMatch(/Apply aborted; no live file was changed\.\ndhcp\.backends\.kea\.template = ".*kea-base\.conf": is not valid Kea JSON/);
+      expect(bad.replies.join('\n')).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_REFUSED\)\ndhcp\.backends\.kea\.template = ".*kea-base\.conf": is not valid Kea JSON/);
       expect((await t.run('dhcp render kea')).replies.join('\n')).toMatch(/dhcp\.backends\.kea\.template = .*is not valid Kea JSON/);
-      expect(fs.readFileSync(kea.path).equals(snap)).toBe(true);
+      expect(fs.readFileSync(kea.path!).equals(snap)).toBe(true);
     } finally {
       delete kea.template;
     }
@@ -186,12 +186,13 @@ describe('debounced auto-apply', () => {
       fs.mkdirSync(dir);
       const log = path.join(dir, 'reloads');
       Object.assign(t.app.config.dhcp.backends.proxy, { enabled: true, dir, reload: ['sh', '-c', `echo reload >> ${log}`] });
+      // Changes made outside a chat host command (an import, provisioning): `dhcp add` itself applies and replies.
       for (let i = 1; i <= 3; i++) {
-        await t.run(`dhcp add mac=02:00:00:00:aa:0${i} ip=auto name=auto-${i} access=1`);
+        expect((await t.app.services.dhcp.upsertHosts([{ mac: `02:00:00:00:aa:0${i}`, ip: 'auto', hostname: `auto-${i}`, access: 1 }], 't')).ok).toBe(true);
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(fs.existsSync(path.join(dir, 'proxy1'))).toBe(false); // not before the delay has passed
-      // The delay is long beside one `dhcp add`, even on a loaded machine, so the three land in one apply.
+      // The delay is long beside one host write, even on a loaded machine, so the three land in one apply.
       await until('the auto-apply report', () => t.chat.texts('noc').length > 0, 15_000);
       await sleep(2_500); // a second apply would have started by now
       expect(t.chat.texts('noc')).toEqual([expect.stringMatching(/^DHCP auto-apply: Applied 3 file\(s\) \(3 hosts\): 3 added, 0 changed, 0 removed/)]);
@@ -309,25 +310,25 @@ describe('caller-ID hook: console, HEAD, token before body, rebuilds', () => {
   afterAll(() => t.close());
 
   it('a call posted to another platform is also in the console default room, live', async () => {
-    const before = (await t.app.consoleHub.history('general')).length;
+    const before = (await t.app.services.console.hub.history('general')).length;
     expect((await fetch(`${base}/set_call/3211?token=${TOKEN}`)).status).toBe(200);
     await until('the call posted behind the response', () => t.chat.texts('support').length > 0, 10_000);
     expect(t.chat.texts('support')).toEqual([expect.stringMatching(/^📞 Call from 3211: 1 matching host\n• room 211, Lindqvist, ws-birch/)]);
-    const room = await t.app.consoleHub.history('general');
+    const room = await t.app.services.console.hub.history('general');
     expect(room.length).toBe(before + 1);
     expect(room[room.length - 1]!.text).toMatch(/^📞 Call from 3211: 1 matching host\n• room 211, Lindqvist, ws-birch/);
   });
 
   it('HEAD /set_call answers like GET (token checked) but stores and posts nothing', async () => {
     const n0 = await storedCalls(t);
-    const console0 = (await t.app.consoleHub.history('general')).length;
+    const console0 = (await t.app.services.console.hub.history('general')).length;
     t.chat.clear();
     expect((await fetch(`${base}/set_call/3210?token=${TOKEN}`, { method: 'HEAD' })).status).toBe(200);
     expect((await fetch(`${base}/set_call/3210?token=bad`, { method: 'HEAD' })).status).toBe(401);
     await new Promise((r) => setTimeout(r, 150));
     expect(await storedCalls(t)).toBe(n0);
     expect(t.chat.messages).toHaveLength(0);
-    expect((await t.app.consoleHub.history('general')).length).toBe(console0);
+    expect((await t.app.services.console.hub.history('general')).length).toBe(console0);
   });
 
   it('POST /hooks/call checks the token before the body: a bad token is 401 whatever the body', async () => {
@@ -337,7 +338,7 @@ describe('caller-ID hook: console, HEAD, token before body, rebuilds', () => {
     for (const body of ['{"number": "21x01"}', '{}', '{not json', JSON.stringify({ number: '2101', name: 'x'.repeat(300) })]) {
       const r = await post(body, 'wrong');
       expect(r.status, body).toBe(401);
-      expect(await r.json()).toEqual({ error: 'bad or missing token' });
+      expect(await r.json()).toMatchObject({ code: 'SB_CALLERID_TOKEN_INVALID', message: 'bad or missing token' });
       expect((await post(body)).status, body).toBe(401);
     }
     // With the good token the body is validated.
@@ -379,12 +380,12 @@ describe('caller-ID source allow list', () => {
       const b = outside.app.baseUrl();
       const g = await fetch(`${b}/set_call/2101?token=good-token-123`);
       expect(g.status).toBe(403);
-      expect(await g.json()).toEqual({ error: 'source address not allowed' });
+      expect(await g.json()).toMatchObject({ code: 'SB_CALLERID_SOURCE_REFUSED', message: 'source address not allowed' });
       expect((await fetch(`${b}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: '{"number":"2101"}' })).status).toBe(403);
       await new Promise((r) => setTimeout(r, 150));
       expect(await storedCalls(outside)).toBe(0);
       expect(outside.chat.messages).toHaveLength(0);
-      expect(await outside.app.consoleHub.history('general')).toHaveLength(0);
+      expect(await outside.app.services.console.hub.history('general')).toHaveLength(0);
     } finally {
       await outside.close();
     }

@@ -85,7 +85,7 @@ describe('dhcp commands', () => {
     expect(ips[132]).toBe('10.40.0.255');
     const full = await t.app.services.dhcp.upsertHosts(mk(134), 't', { dryRun: true });
     expect(full.ok).toBe(false);
-    expect(full.errors).toEqual([{ index: 134, message: 'ip: auto found no free address in the configured subnets' }]);
+    expect(full.errors).toEqual([{ index: 134, message: 'ip: auto found no free address in the configured subnets', code: 'SB_DHCP_NO_FREE_IP' }]);
   });
 
   it('ip=auto allocates 20 000 hosts in one batch, in address order past the pool', async () => {
@@ -110,7 +110,7 @@ describe('dhcp commands', () => {
       expect(r.ok).toBe(true);
       expect(r.added.map((h) => h.ip)).toEqual(['10.20.0.1', '10.20.0.2', '10.20.0.3', '10.20.0.4', '10.20.0.5', '10.30.0.1', '10.30.0.2', '10.30.0.3', '10.30.0.4', '10.30.0.5']);
       const more = await two.app.services.dhcp.upsertHosts([...inputs, { mac: '02:00:00:20:00:99', ip: 'auto', hostname: 'o-x' }], 't', { dryRun: true });
-      expect(more.errors).toEqual([{ index: 10, message: 'ip: auto found no free address in the configured subnets' }]);
+      expect(more.errors).toEqual([{ index: 10, message: 'ip: auto found no free address in the configured subnets', code: 'SB_DHCP_NO_FREE_IP' }]);
     } finally {
       await two.close();
     }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { compileSubnets } from '../../src/dhcp/validate.js';
 import { renderTarget, checkBackend } from '../../src/dhcp/apply.js';
+import { DhcpBackends } from '../../src/dhcp/backends/index.js';
 import type { HostRecord } from '../../src/dhcp/service.js';
 
 export const SUBNETS = [{ cidr: '10.20.0.0/24', pool: '10.20.0.100-10.20.0.200', gateway: '10.20.0.1' }];
@@ -23,8 +24,9 @@ export function synthHosts(n: number): HostRecord[] {
 export async function renderAndCheck(hosts: HostRecord[], subnets = BIG_SUBNETS, keaTemplate?: Record<string, unknown>) {
   const nets = compileSubnets(subnets);
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-dhcp-'));
+  const backends = await DhcpBackends.load();
   try {
-    for (const t of ['isc', 'kea', 'dnsmasq', 'proxy1', 'proxy2', 'proxy3'] as const) fs.writeFileSync(path.join(d, t), renderTarget(t, hosts, nets, keaTemplate));
+    for (const t of ['isc', 'kea', 'dnsmasq', 'proxy1', 'proxy2', 'proxy3'] as const) fs.writeFileSync(path.join(d, t), renderTarget(backends, t, hosts, nets, keaTemplate));
     const [isc, kea, squid] = await Promise.all([
       checkBackend('isc', path.join(d, 'isc'), nets, ['dhcpd', '-t', '-cf', '{wrapper}']),
       checkBackend('kea', path.join(d, 'kea'), nets, ['kea-dhcp4', '-t', '{file}']),

@@ -213,7 +213,7 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     const r = await svc.ingest(node, [stray, good]);
     expect(r).toEqual({ stored: 1, duplicates: 0, rejected: [{ index: 0, id: stray.id, sensorId: ids.bt!, reason: `results/0/sensorId: sensor ${ids.bt} is not assigned to this node` }] });
     expect((await t.app.db.selectFrom('mon_sensor_state').select('output').where('node_id', '=', node.id).where('sensor_id', '=', ids.q1!).executeTakeFirstOrThrow()).output).toBe('ok');
-    await expect(svc.ingest(node, [stray])).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/results\/0\/sensorId/), rejected: [expect.objectContaining({ id: stray.id })] });
+    await expect(svc.ingest(node, [stray])).rejects.toMatchObject({ code: 'SB_AGENT_RESULTS_REJECTED', status: 400, message: expect.stringMatching(/results\/0\/sensorId/), details: { rejected: [expect.objectContaining({ id: stray.id })] } });
   });
 
   it('an enrolment code works once, even for concurrent requests, and not after it expired', async () => {

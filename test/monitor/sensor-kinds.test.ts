@@ -121,7 +121,7 @@ describe.each(['sqlite', 'mysql'] as const)('a new sensor kind as one file, on %
     };
     expect(await replies('monitor sensor add t1 kind=tcp port=99999')).toMatch(/^2 port=99999: expected a whole number from 1 to 65535/);
     expect(await replies('monitor sensor add t1 kind=tcp')).toMatch(/^2 kind=tcp needs port=…: TCP port/);
-    expect(await replies('monitor sensor add l1 kind=load per=7 warn=abc')).toMatch(/^2 per=7: expected one of 1, 5, 15\nwarn=abc: range abc: "abc" is not a number \(Nagios range syntax/);
+    expect(await replies('monitor sensor add l1 kind=load per=7 warn=abc')).toMatch(/^2 per=7: expected one of 1, 5, 15 \(SB_USAGE\)\nwarn=abc: range abc: "abc" is not a number \(Nagios range syntax/);
     expect(await replies('monitor sensor add p1 kind=ping host=-oProxyCommand=x')).toMatch(/^2 host=-oProxyCommand=x: expected a host name or address/);
     expect(await replies('monitor sensor add n1 kind=nagios command=""')).toMatch(/^2 command=: must not be empty/);
     expect(await replies('monitor sensor add t1 kind=tcp port=5060 interval=1h')).toMatch(/^0 Sensor t1 \(tcp\) added/);

@@ -86,7 +86,7 @@ describe('provisioning: secrets, uploads, big and bad sheets', () => {
     expect(r.text).toMatch(/⚠ bad\.csv could not be removed from the channel: delete it by hand, it holds SIP passwords\./);
     const headerOnly = removable(file('header.csv', 'mac,ext,password\n'), true);
     const h = await provision(t, 'provision fanvil-x1sg', [headerOnly.file]);
-    expect(h.text).toMatch(/^❌ Nothing provisioned: header\.csv has a header row but no data rows\.\nheader\.csv was removed from the channel/);
+    expect(h.text).toMatch(/^❌ Nothing provisioned: header\.csv has a header row but no data rows\. \(SB_SHEET_BAD_ROW\)\nheader\.csv was removed from the channel/);
     expect(headerOnly.seen.discards).toBe(1);
     const dry = removable(fixture('phones-provisionador.csv'), true);
     const d = await provision(t, 'provision x1sg --dry-run', [dry.file]);
@@ -97,7 +97,7 @@ describe('provisioning: secrets, uploads, big and bad sheets', () => {
   it('a file bigger than the limit is refused from its announced size, without downloading it', async () => {
     const big = removable({ name: 'big.csv', size: 20 * 1024 * 1024, fetch: async () => Buffer.alloc(20 * 1024 * 1024, 'a') }, true);
     const r = await provision(t, 'provision fanvil-x1sg', [big.file]);
-    expect(r.text).toBe('❌ Nothing provisioned: big.csv is 20.0 MB; the limit is 5.0 MB.\nbig.csv was removed from the channel (it holds SIP passwords).');
+    expect(r.text).toBe('❌ Nothing provisioned: big.csv is 20.0 MB; the limit is 5.0 MB. (SB_ATTACHMENT_TOO_LARGE)\nbig.csv was removed from the channel (it holds SIP passwords).');
     expect(big.seen.fetches).toBe(0);
     expect(big.seen.discards).toBe(1);
   });
@@ -105,7 +105,7 @@ describe('provisioning: secrets, uploads, big and bad sheets', () => {
   it('an upload that cannot be downloaded is still removed from the channel, or the reply says to delete it', async () => {
     const broken = removable({ name: 'phones.csv', size: 100, fetch: async () => { throw new Error('the platform answered 502'); } }, false);
     const r = await provision(t, 'provision fanvil-x1sg', [broken.file]);
-    expect(r.text).toBe('❌ Nothing provisioned: cannot download phones.csv: the platform answered 502\n⚠ phones.csv could not be removed from the channel: delete it by hand, it holds SIP passwords.');
+    expect(r.text).toBe('❌ Nothing provisioned: cannot download phones.csv: the platform answered 502 (SB_ATTACHMENT_UNREADABLE)\n⚠ phones.csv could not be removed from the channel: delete it by hand, it holds SIP passwords.');
     expect(broken.seen.discards).toBe(1);
   });
 
@@ -170,7 +170,7 @@ describe('a failure to store the phones leaves nothing half-written', () => {
     const r = await provision(t, 'provision fanvil-x1sg', [file('fail.csv', csv)]);
     await sql`DROP TRIGGER phones_fail`.execute(t.app.db);
     expect(r.job?.status).toBe('failed');
-    expect(r.text).toMatch(/^Nothing provisioned: 1 problem in fail\.csv:\n• storing the phones failed \(ref [0-9a-f]{6}; details in the bot's log\), so no phone and no file was written; the 2 DHCP reservations it wrote were put back as they were/);
+    expect(r.text).toMatch(/^Nothing provisioned: 1 problem in fail\.csv: \(SB_PROVISION_REFUSED\)\n• storing the phones failed \(ref [0-9a-f]{6}; details in the bot's log\), so no phone and no file was written; the 2 DHCP reservations it wrote were put back as they were/);
     expect(await dhcp.getByMac('0c:38:3e:00:60:01')).toBeUndefined();
     const after = await dhcp.getByMac('0c:38:3e:00:60:02');
     expect({ ...after, updatedAt: 0, updatedBy: '' }).toEqual({ ...before, updatedAt: 0, updatedBy: '' });

@@ -119,10 +119,10 @@ describe.each(['sqlite', 'mysql'] as const)('unknown phones on %s', (engine) => 
     // Single use: a second press would provision it again with a new password, so it says who used it instead.
     const again = await t.run('', { user: 'op2', channel: 'provisioning', button: button.id });
     expect(again.outcome).toBe('invalid');
-    expect(again.replies.join('\n')).toMatch(/^✔️ This button was already used by test:admin (just now|\d+ min ago), so nothing was run again\. To run it anyway, type the command: `(.*)`$/);
-    expect(/`(.*)`$/.exec(again.replies.join('\n'))![1]).toBe(command);
+    expect(again.replies.join('\n')).toMatch(/^✔️ This button was already used by test:admin (just now|\d+ min ago), so nothing was run again\. To run it anyway, type the command: `(.*)` \(SB_BUTTON_USED\)$/);
+    expect(/`(.*)` \(SB_BUTTON_USED\)$/.exec(again.replies.join('\n'))![1]).toBe(command);
     expect(await t.app.db.selectFrom('chat_buttons').select(['used_by']).where('id', '=', button.id!).executeTakeFirstOrThrow()).toEqual({ used_by: 'test:admin' });
-    expect((await auditRows(t.app, 'test')).find((r) => r.channel === 'C1' && r.command === '(button)')).toMatchObject({ user_id: 'admin', outcome: 'invalid', detail: 'unknown button' });
+    expect((await auditRows(t.app, 'test')).find((r) => r.channel === 'C1' && r.command === '(button)')).toMatchObject({ user_id: 'admin', outcome: 'invalid', detail: 'SB_BUTTON_UNKNOWN: unknown button' });
 
     // A forged id and an expired button are refused with an answer that says so.
     const forged = await t.run('', { user: 'admin', channel: 'provisioning', button: 'AAAAAAAAAAAAAAAAAAAAAA' });
@@ -131,6 +131,6 @@ describe.each(['sqlite', 'mysql'] as const)('unknown phones on %s', (engine) => 
     await t.app.db.updateTable('chat_buttons').set({ expires_at: Date.now() - 1000 }).where('id', '=', button.id!).execute();
     const late = await t.run('', { user: 'admin', channel: 'provisioning', button: button.id });
     expect(late.outcome).toBe('invalid');
-    expect(late.replies.join('\n')).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\``);
+    expect(late.replies.join('\n')).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\` (SB_BUTTON_EXPIRED)`);
   });
 });

@@ -2,6 +2,7 @@
 // the bot's HTTP server; telegraf is imported only when Telegram is on. The allow-list names chats (groups
 // have negative ids); a chat not on it is told its id once.
 import { probeFailure, probeJson, type ChatPlatform } from '../platform.js';
+import { errorReply } from '../../util/errors.js';
 import type { TelegramAdapter } from '../adapters/telegram.js';
 
 export interface TelegramConfig {
@@ -70,7 +71,7 @@ export const platform: ChatPlatform<TelegramConfig, TelegramAdapter> = {
     );
     if (c.mode === 'webhook') {
       app.http.post(c.webhookPath, async (req, reply) => {
-        if (req.headers['x-telegram-bot-api-secret-token'] !== c.webhookSecret) return reply.code(401).send({ error: 'bad secret token' });
+        if (req.headers['x-telegram-bot-api-secret-token'] !== c.webhookSecret) return errorReply(reply, 'SB_WEBHOOK_SECRET_INVALID', 'bad secret token');
         await tg.handleWebhook(req.body);
         return reply.send({ ok: true });
       });

@@ -2,8 +2,10 @@
 import { renderDnsmasq } from '../../../drivers/dhcp/dnsmasq.js';
 import { run, runReload, subst, type Backend } from './types.js';
 
-export const dnsmasqBackend: Backend = {
+export const backend: Backend = {
   name: 'dnsmasq',
+  defaults: { path: '/etc/dnsmasq.d/switchboard-hosts.conf', check: [], reload: [] },
+  installHint: 'dnsmasq',
   checker: 'dnsmasq',
   targets: ['dnsmasq'],
   render: (i) => [{ target: 'dnsmasq', text: renderDnsmasq(i.hosts) }],

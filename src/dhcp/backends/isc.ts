@@ -16,8 +16,10 @@ export function iscWrapper(nets: RenderSubnet[], hostsFile: string, leaseFile: s
   return [`lease-file-name "${leaseFile}";`, ...subs, `include "${hostsFile}";`, ''].join('\n');
 }
 
-export const iscBackend: Backend = {
+export const backend: Backend = {
   name: 'isc',
+  defaults: { path: '/etc/dhcp/dhcpd.hosts', check: ['dhcpd', '-t', '-cf', '{wrapper}'], reload: [] },
+  installHint: 'isc-dhcp-server',
   checker: 'dhcpd',
   targets: ['isc'],
   render: (i) => [{ target: 'isc', text: renderIsc(i.hosts) }],

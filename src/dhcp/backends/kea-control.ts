@@ -78,12 +78,22 @@ function answerText(a: KeaAnswer): string {
   return a.text ?? `result ${a.result}`;
 }
 
-export const keaControlBackend: Backend = {
+export const backend: Backend = {
   name: 'keaControl',
+  defaults: { socket: '/run/kea/kea4-ctrl-socket', timeoutMs: 30_000 },
   checker: 'kea (config-test)',
   targets: ['kea'],
   render: (i) => [{ target: 'kea', text: renderKea(i.hosts, i.subnets, i.subnetOf, i.keaTemplate) }],
   liveFiles: () => [],
+  async probe(s) {
+    const hint = 'start kea-dhcp4 with a control-socket at dhcp.backends.keaControl.socket (and this user allowed to open it)';
+    try {
+      const a = await keaCommand(s.socket!, 'version-get', undefined, 5000);
+      return { ok: a.result === 0, detail: `${s.socket}: Kea ${a.text ?? a.result}`, hint: 'check that kea-dhcp4 runs with this control-socket' };
+    } catch (e) {
+      return { ok: false, detail: (e as Error).message, hint };
+    }
+  },
   async check(c, s) {
     try {
       const a = await keaCommand(s.socket!, 'config-test', await documentFor(c.texts[0]!, s), s.timeoutMs);

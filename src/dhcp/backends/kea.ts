@@ -3,8 +3,10 @@
 import { renderKea } from '../../../drivers/dhcp/kea.js';
 import { run, runReload, subst, type Backend } from './types.js';
 
-export const keaBackend: Backend = {
+export const backend: Backend = {
   name: 'kea',
+  defaults: { path: '/etc/kea/kea-dhcp4.conf', check: ['kea-dhcp4', '-t', '{file}'], reload: [] },
+  installHint: 'kea-dhcp4-server',
   checker: 'kea-dhcp4',
   targets: ['kea'],
   render: (i) => [{ target: 'kea', text: renderKea(i.hosts, i.subnets, i.subnetOf, i.keaTemplate) }],

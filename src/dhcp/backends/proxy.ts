@@ -5,8 +5,10 @@ import path from 'node:path';
 import { renderProxyList, squidWrapper } from '../../../drivers/proxy/squid.js';
 import { run, runReload, subst, type Backend } from './types.js';
 
-export const proxyBackend: Backend = {
+export const backend: Backend = {
   name: 'proxy',
+  defaults: { dir: '/etc/squid', check: ['squid', '-k', 'parse', '-f', '{wrapper}'], reload: [] },
+  installHint: 'squid',
   checker: 'squid',
   targets: ['proxy1', 'proxy2', 'proxy3'],
   render: (i) => ([1, 2, 3] as const).map((l) => ({ target: `proxy${l}` as const, text: renderProxyList(i.hosts, l) })),

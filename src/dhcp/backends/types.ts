@@ -1,15 +1,16 @@
 // The contract every DHCP/proxy backend implements: render (the bot, from the hosts), check (the daemon's own
 // checker on the candidate files), install (swap the live files, or another way such as Kea's control channel)
-// and reload. One file per backend in this directory, listed in index.ts. This module and the backends use only
+// and reload. One file per backend in this directory, exporting `backend`; src/dhcp/backends/index.ts finds them (the
+// one plugin loader, src/util/plugin-dir.ts), so a new backend is its file alone. This module and the backends use only
 // Node builtins and the pure renderers in drivers/, so the apply agent (src/agent/apply.ts) can run them too.
 import { execFile } from 'node:child_process';
 import type { RenderHost, RenderSubnet } from '../../../drivers/dhcp/types.js';
 
-/** A rendered file's name in chat (`dhcp render <target>`). */
-export type Target = 'isc' | 'kea' | 'dnsmasq' | 'proxy1' | 'proxy2' | 'proxy3';
-export const TARGETS: Target[] = ['isc', 'kea', 'dnsmasq', 'proxy1', 'proxy2', 'proxy3'];
+/** A rendered file's name in chat (`dhcp render <target>`), e.g. isc, kea, proxy1: unique across the backends. */
+export type Target = string;
 
-export type BackendName = 'isc' | 'kea' | 'keaControl' | 'dnsmasq' | 'proxy';
+/** A backend's name: its key under dhcp.backends (bot) and apply.backends (agent), and in `targets=`. */
+export type BackendName = string;
 
 /** Where one backend's files go and which commands check and reload them (the bot's or the agent's own config). */
 export interface BackendSettings {
@@ -60,6 +61,10 @@ export interface Installed {
 
 export interface Backend {
   name: BackendName;
+  /** Its settings when the config names none (the Debian paths and checkers); the admin's keys override them. */
+  defaults: BackendSettings;
+  /** What to install where the checker is missing (doctor's hint), e.g. the Debian package. */
+  installHint?: string;
   /** The checker's name in messages ("dhcpd check failed: …"). */
   checker: string;
   /** The rendered targets, in order. */
@@ -72,6 +77,8 @@ export interface Backend {
   install?(texts: string[], s: BackendSettings): Promise<Installed>;
   /** The reload command's result, or null when there is none to run. */
   reload(s: BackendSettings): Promise<CheckResult | null>;
+  /** Doctor's look at a backend that is not checked by a command (e.g. Kea's control socket answers). */
+  probe?(s: BackendSettings): Promise<{ ok: boolean; detail: string; hint: string }>;
 }
 
 export function run(argv: string[], timeoutMs = 120_000): Promise<CheckResult> {

@@ -2,9 +2,40 @@
 // Live views (SSE) tail the events table, so messages written by any process on the same store — the
 // server, `switchboard exec`, a second replica — reach every open console.
 import { EventEmitter } from 'node:events';
+import type { Generated } from 'kysely';
 import type { DB } from '../store/db.js';
 import { now, insertedId } from '../store/db.js';
 import type { MessagePart, OutFile, OutMessage } from '../core/types.js';
+
+declare module '../store/db.js' {
+  interface Tables {
+    console_messages: {
+      id: Generated<number>;
+      room: string;
+      author: string; // 'bot' or username
+      text: string;
+      files: string | null; // JSON [{name, mime, id, size}]
+      parts: string | null; // JSON MessagePart[] (structured replies), null for plain text
+      buttons: string | null; // JSON [{id, label}] of the message's command buttons (see core/buttons.ts)
+      created_at: number;
+      updated_at: number;
+    };
+    console_events: {
+      id: Generated<number>;
+      room: string;
+      message_id: number;
+      kind: string; // new | edit
+      at: number;
+    };
+    console_files: {
+      id: Generated<number>;
+      name: string;
+      mime: string;
+      data: Buffer;
+      created_at: number;
+    };
+  }
+}
 
 export interface ConsoleMessage {
   id: number;

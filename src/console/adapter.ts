@@ -1,6 +1,6 @@
 // The web console as a chat platform: channels are rooms, direct messages go to the room "@username".
 import type { ChatAdapter, Incoming, MessageRef, OutMessage, Target } from '../core/types.js';
-import { dmRoom, type ConsoleHub } from './console-hub.js';
+import { dmRoom, type ConsoleHub } from './hub.js';
 
 export class ConsoleAdapter implements ChatAdapter {
   readonly platform = 'console';

@@ -1,8 +1,8 @@
 // The console's single page: login form, room list, message log, a command box with file attachment; a bot
 // message's command buttons post their id to /console/api/command, which runs the stored command as the user.
 // Plain HTML and JavaScript, no build step; text is inserted with textContent, never as HTML. Structured
-// replies (tables, code, images, files) are built by the shared renderer in console-render.ts.
-import { RENDER_SCRIPT, RENDER_STYLE } from './console-render.js';
+// replies (tables, code, images, files) are built by the shared renderer in render.ts.
+import { RENDER_SCRIPT, RENDER_STYLE } from './render.js';
 
 /** Fonts: the system UI font, then emoji fonts where installed; every emoji in a reply sits beside words. */
 export const FONT_STACK = "system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans','DejaVu Sans',sans-serif,'Noto Color Emoji','Apple Color Emoji','Segoe UI Emoji'";

@@ -3,11 +3,12 @@
 // fetched their config in the last hour, MACs that asked and are not provisioned, and the last calls of the
 // caller-ID hook with their rooms and hosts. The page polls a JSON endpoint built from the store on every
 // request, so any replica answers the same. Same login as the console (the session cookie covers /console).
+import { errorReply } from '../util/errors.js';
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../app-types.js';
-import type { ConsoleAuth } from '../chat/console-auth.js';
+import type { ConsoleAuth } from './auth.js';
 import { fmtMac } from '../util/mac.js';
-import { FONT_STACK } from './console-page.js';
+import { FONT_STACK } from './page.js';
 
 const STATUS = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;
 const HOUR = 3_600_000;
@@ -81,7 +82,7 @@ export function registerBoardRoutes(app: App, http: FastifyInstance, auth: Conso
   });
   http.get('/console/api/board', async (req, reply) => {
     const u = await auth.session(req.cookies[cookie]);
-    if (!u) return reply.code(401).send({ error: 'not logged in' });
+    if (!u) return errorReply(reply, 'SB_CONSOLE_NOT_LOGGED_IN', 'not logged in');
     return reply.header('cache-control', 'no-store').send({ ...(await boardState(app)), csrf: u.csrf, username: u.username });
   });
 }

@@ -2,13 +2,33 @@
 // after N failures for one username from one address within a window.
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
+import type { Generated } from 'kysely';
 import type { DB } from '../store/db.js';
 import { isUniqueViolation, now } from '../store/db.js';
 
-declare module '../app-types.js' {
-  interface Services {
-    /** Web-console logins (built by the composition root, src/app.ts): `audit logins` reads the attempts. */
-    consoleAuth: ConsoleAuth;
+declare module '../store/db.js' {
+  interface Tables {
+    console_users: {
+      id: Generated<number>;
+      username: string;
+      password_hash: string;
+      created_at: number;
+      updated_at: number;
+    };
+    console_sessions: {
+      id: string; // sha256 of the cookie value
+      username: string;
+      csrf: string;
+      created_at: number;
+      expires_at: number;
+    };
+    login_attempts: {
+      id: Generated<number>;
+      username: string;
+      at: number;
+      source: string;
+      success: number;
+    };
   }
 }
 

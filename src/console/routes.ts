@@ -1,15 +1,16 @@
 // The web console's HTTP side: login, a chat page, commands with attachments, live updates over SSE.
 // Cookies are HttpOnly + SameSite=Strict; every state-changing request also carries the session's CSRF
 // token in a header (and login accepts only JSON, which a cross-site form cannot send).
+import { errorReply } from '../util/errors.js';
 import { redactLine } from '../core/audit.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app-types.js';
-import type { ConsoleAuth } from '../chat/console-auth.js';
-import type { ConsoleAdapter } from '../chat/console-adapter.js';
-import { dmRoom, type ConsoleHub, type ConsoleMessage } from '../chat/console-hub.js';
+import type { ConsoleAuth } from './auth.js';
+import type { ConsoleAdapter } from './adapter.js';
+import { dmRoom, type ConsoleHub, type ConsoleMessage } from './hub.js';
 import type { IncomingFile } from '../core/types.js';
 import { byteSize } from '../core/attachment.js';
-import { consolePage } from './console-page.js';
+import { consolePage } from './page.js';
 
 export const COOKIE = 'sb_session';
 const ROOM_RE = /^(@[a-zA-Z0-9._-]{1,64}|[a-z0-9][a-z0-9_-]{0,63})$/;
@@ -20,18 +21,18 @@ declare module 'fastify' {
   }
 }
 
-export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, http: FastifyInstance, auth: ConsoleAuth, adapter: ConsoleAdapter): void {
+export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: ConsoleAuth, adapter: ConsoleAdapter, hub: ConsoleHub): void {
   const cfg = app.config.console;
   const rooms = () => [...new Set([cfg.defaultRoom, ...cfg.rooms])];
 
   const requireUser = async (req: FastifyRequest, reply: FastifyReply, csrf: boolean) => {
     const u = await auth.session(req.cookies[COOKIE]);
     if (!u) {
-      await reply.code(401).send({ error: 'not logged in' });
+      await errorReply(reply, 'SB_CONSOLE_NOT_LOGGED_IN', 'not logged in');
       return undefined;
     }
     if (csrf && req.headers['x-csrf-token'] !== u.csrf) {
-      await reply.code(403).send({ error: 'missing or wrong CSRF token' });
+      await errorReply(reply, 'SB_CONSOLE_CSRF', 'missing or wrong CSRF token');
       return undefined;
     }
     return u;
@@ -43,15 +44,15 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
   });
 
   http.post('/console/api/login', async (req, reply) => {
-    if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return reply.code(415).send({ error: 'send JSON' });
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return errorReply(reply, 'SB_HTTP_UNSUPPORTED_MEDIA_TYPE', 'send JSON');
     const body = (req.body ?? {}) as { username?: unknown; password?: unknown };
-    if (typeof body.username !== 'string' || typeof body.password !== 'string' || !body.username) return reply.code(400).send({ error: 'username and password are required' });
+    if (typeof body.username !== 'string' || typeof body.password !== 'string' || !body.username) return errorReply(reply, 'SB_HTTP_BAD_REQUEST', 'username and password are required');
     const r = await auth.login(body.username, body.password, req.ip);
     if (!r.ok) {
       // `as`: the user's name, or the keyed hash of a name that is no user's (it may be a mistyped password).
       app.log.warn({ username: r.as, source: req.ip, locked: r.locked }, 'console login failed');
-      if (r.locked) return reply.code(429).send({ error: `too many failed logins for this user from your address; try again in ${cfg.lockoutMinutes} minutes` });
-      return reply.code(401).send({ error: 'wrong username or password' });
+      if (r.locked) return errorReply(reply, 'SB_CONSOLE_LOCKED_OUT', `too many failed logins for this user from your address; try again in ${cfg.lockoutMinutes} minutes`);
+      return errorReply(reply, 'SB_CONSOLE_LOGIN_FAILED', 'wrong username or password');
     }
     app.log.info({ username: body.username, source: req.ip }, 'console login');
     reply.setCookie(COOKIE, r.session, { httpOnly: true, sameSite: 'strict', path: '/console', secure: req.protocol === 'https', maxAge: cfg.sessionHours * 3600 });
@@ -76,15 +77,15 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
     const u = await requireUser(req, reply, false);
     if (!u) return;
     const room = String((req.query as { room?: string }).room ?? cfg.defaultRoom);
-    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return reply.code(404).send({ error: 'no such room' });
-    return { room, messages: await app.consoleHub.history(room, 200) };
+    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return errorReply(reply, 'SB_CONSOLE_NO_SUCH_ROOM', 'no such room');
+    return { room, messages: await hub.history(room, 200) };
   });
 
   http.get('/console/api/files/:id', async (req, reply) => {
     const u = await requireUser(req, reply, false);
     if (!u) return;
-    const f = await app.consoleHub.file(Number((req.params as { id: string }).id));
-    if (!f) return reply.code(404).send({ error: 'no such file' });
+    const f = await hub.file(Number((req.params as { id: string }).id));
+    if (!f) return errorReply(reply, 'SB_CONSOLE_NO_SUCH_FILE', 'no such file');
     return reply
       .header('content-type', f.mime)
       .header('content-disposition', `attachment; filename="${f.name.replace(/[^\w.-]/g, '_')}"`)
@@ -96,7 +97,7 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
     const u = await requireUser(req, reply, false);
     if (!u) return;
     const room = String((req.query as { room?: string }).room ?? cfg.defaultRoom);
-    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return reply.code(404).send({ error: 'no such room' });
+    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return errorReply(reply, 'SB_CONSOLE_NO_SUCH_ROOM', 'no such room');
     const mine = new Set([room, dmRoom(u.username)]);
     reply.hijack();
     const res = reply.raw;
@@ -105,11 +106,11 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
     const onMsg = (m: ConsoleMessage, kind: string) => {
       if (mine.has(m.room)) res.write(`event: ${kind}\ndata: ${JSON.stringify(m)}\n\n`);
     };
-    app.consoleHub.on('message', onMsg);
+    hub.on('message', onMsg);
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     req.raw.on('close', () => {
       clearInterval(ping);
-      app.consoleHub.off('message', onMsg);
+      hub.off('message', onMsg);
     });
   });
 
@@ -139,32 +140,32 @@ export function registerConsoleRoutes(app: App & { consoleHub: ConsoleHub }, htt
       text = typeof b.text === 'string' ? b.text : '';
       if (typeof b.room === 'string') room = b.room;
       if (b.button !== undefined) {
-        if (typeof b.button !== 'string') return reply.code(400).send({ error: 'button must be the id of a button (a string)' });
+        if (typeof b.button !== 'string') return errorReply(reply, 'SB_CONSOLE_BAD_COMMAND', 'button must be the id of a button (a string)');
         button = b.button;
       }
     }
-    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return reply.code(404).send({ error: 'no such room' });
+    if (!ROOM_RE.test(room) || !canSee(u.username, room)) return errorReply(reply, 'SB_CONSOLE_NO_SUCH_ROOM', 'no such room');
     if (button !== undefined) {
       // A click on a command button: the dispatcher runs what the store holds for this id in this room, as this
       // user (or answers that the button is unknown or expired). The room shows what was clicked, as for a typed line.
-      if (!button || button.length > 64) return reply.code(400).send({ error: 'button must be the id of a button (1 to 64 characters)' });
-      if (files.length || tooBig.length) return reply.code(400).send({ error: 'a button click carries no files' });
+      if (!button || button.length > 64) return errorReply(reply, 'SB_CONSOLE_BAD_COMMAND', 'button must be the id of a button (1 to 64 characters)');
+      if (files.length || tooBig.length) return errorReply(reply, 'SB_CONSOLE_BAD_COMMAND', 'a button click carries no files');
       const found = await app.buttons.open(button, 'console', room).catch(() => undefined);
-      await app.consoleHub.post(room, u.username, found?.ok ? `🔘 ${found.label}: ${redactLine(found.command)}` : '🔘 (a button)');
+      await hub.post(room, u.username, found?.ok ? `🔘 ${found.label}: ${redactLine(found.command)}` : '🔘 (a button)');
       const pressed = { platform: 'console', channel: room, user: { id: u.username, name: u.username }, text: '', files: [], direct: room.startsWith('@'), button };
       void (adapter.sink ? adapter.sink(pressed) : app.dispatcher.handle(pressed)).catch((err) => app.log.error({ err }, 'console button failed'));
       return reply.code(202).send({ ok: true });
     }
     text = text.trim();
-    if (!text) return reply.code(400).send({ error: 'empty command' });
-    if (text.length > 10_000) return reply.code(413).send({ error: 'command too long' });
+    if (!text) return errorReply(reply, 'SB_CONSOLE_BAD_COMMAND', 'empty command');
+    if (text.length > 10_000) return errorReply(reply, 'SB_HTTP_PAYLOAD_TOO_LARGE', 'command too long');
     const attached = [...files.map((f) => f.name), ...tooBig];
-    await app.consoleHub.post(room, u.username, redactLine(text) + (attached.length ? `\n📎 ${attached.join(', ')}` : ''));
+    await hub.post(room, u.username, redactLine(text) + (attached.length ? `\n📎 ${attached.join(', ')}` : ''));
     if (tooBig.length) {
       // Refused in the room, where the person is looking, as well as in the answer; the command does not run.
       const error = `${tooBig.join(', ')} ${tooBig.length > 1 ? 'are' : 'is'} larger than the upload limit of ${byteSize(limit)} (uploads.maxBytes), so the command was not run. Attach a smaller file or split it.`;
-      await app.consoleHub.post(room, 'bot', `❌ ${error}`);
-      return reply.code(413).send({ error, posted: true });
+      await hub.post(room, 'bot', `❌ ${error} (SB_ATTACHMENT_TOO_LARGE)`);
+      return errorReply(reply, 'SB_ATTACHMENT_TOO_LARGE', error, { details: { posted: true } });
     }
     const incoming = { platform: 'console', channel: room, user: { id: u.username, name: u.username }, text, files, direct: room.startsWith('@') };
     // Run in the background: the reply and any job progress arrive over the event stream.
