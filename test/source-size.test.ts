@@ -17,7 +17,7 @@ const LINE_WIDTH = 200;
  * formatted at LINE_WIDTH), so an exception cannot outlive its split: remove the entry when the file is split.
  */
 const PENDING_SPLIT = new Set<string>([
-  'src/dhcp/service.ts', // 468 lines at width 200; the lead splits it once the parallel DHCP work is merged
+  'src/dhcp/service.ts', // over 400 lines once formatted at width 200; split once the parallel DHCP work is merged
 ]);
 
 function tsFiles(dir: string): string[] {
