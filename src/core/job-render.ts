@@ -37,3 +37,8 @@ export function withNote(json: string, note: string): string {
   const r = JSON.parse(json) as { text?: string };
   return JSON.stringify({ ...r, text: r.text ? `${r.text}\n${note}` : note });
 }
+
+/** "Job #5 (provision 40 rows from desks.csv): the result for each phone, provisioned.csv". */
+export function filesCaption(id: number, title: string, files: readonly { name: string; title?: string }[]): string {
+  return `Job #${id} (${title}): ${files.map((f) => (f.title ? `${f.title}, ${f.name}` : f.name)).join('; ')}`;
+}

@@ -5,7 +5,6 @@
 // owns the running job, so a job another process settled (its owner looked dead, e.g. paused past its
 // heartbeat) is stopped here without another word. A job records the result of its stored work with
 // `ctx.committed`; recovery (src/core/job-recovery.ts) reports such a job as succeeded, never "interrupted".
-import type { Generated } from 'kysely';
 import type { Kysely, Updateable } from 'kysely';
 import type { Tables } from '../store/db.js';
 import { now, insertedId, affected } from '../store/db.js';
@@ -17,39 +16,13 @@ import { errorRef, SbError } from '../util/errors.js';
 import type { MessageRef, Target } from './types.js';
 import { JobCancelled, JobLost, type JobContext, type JobKind, type JobResult, type JobRow, type JobStatus } from './job-types.js';
 import { OWNER } from './owner.js';
-import { renderJob, resultJson, withNote } from './job-render.js';
+import { filesCaption, renderJob, resultJson, withNote } from './job-render.js';
+import './job-table.js';
 import { recoverJobs } from './job-recovery.js';
 import type { EnqueueOptions, JobRunnerPorts } from './ports.js';
 
-declare module '../store/db.js' {
-  interface Tables {
-    jobs: {
-      id: Generated<number>;
-      kind: string;
-      args: string; // JSON
-      status: string; // queued | running | succeeded | failed | cancelled
-      done: number;
-      total: number;
-      note: string | null;
-      result: string | null; // JSON {text, ...}
-      error: string | null;
-      requested_platform: string;
-      requested_user: string;
-      target: string | null; // JSON Target
-      message_ref: string | null; // JSON MessageRef
-      owner: string | null;
-      cancel_requested: number;
-      created_at: number;
-      started_at: number | null;
-      finished_at: number | null;
-      heartbeat_at: number | null;
-      committed: string | null; // JSON {text, ...}: the result that stands once the job's work is stored
-    };
-  }
-}
-
 export { OWNER, ownerIsDeadLocalProcess } from './owner.js';
-export { renderJob } from './job-render.js';
+export { filesCaption, renderJob } from './job-render.js';
 
 export * from './job-types.js';
 
@@ -396,9 +369,4 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
     }
     return row;
   }
-}
-
-/** "Job #5 (provision 40 rows from desks.csv): the result for each phone, provisioned.csv". */
-export function filesCaption(id: number, title: string, files: readonly { name: string; title?: string }[]): string {
-  return `Job #${id} (${title}): ${files.map((f) => (f.title ? `${f.title}, ${f.name}` : f.name)).join('; ')}`;
 }

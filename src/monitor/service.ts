@@ -5,6 +5,7 @@
 //   ingest.ts        result batches → records and states (state-machine.ts: pure soft/hard/flapping logic)
 //   alerts.ts        opening, grouping, posting, editing, repeating, resolving; ack and silences
 //   fraud.ts         CDR calls → toll-fraud groups (fraud-rules.ts: numbers, direction, business hours)
+//                    (fraud-detect.ts: why a call is suspicious; fraud-message.ts: a group's message)
 import { IANAZone } from 'luxon';
 import type { App } from '../app-types.js';
 import { Alerts } from './alerts.js';
