@@ -64,9 +64,28 @@ export async function makeCerts(openssl: string, pkiDir: string, certDir: string
   const caKey = path.join(pkiDir, 'ca.key');
   const csr = path.join(pkiDir, `${NODE_NAME}.csr`);
   const ext = path.join(pkiDir, 'server.ext');
-  fs.writeFileSync(ext, `basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth, clientAuth\nsubjectAltName = DNS:${NODE_NAME}\n`);
+  fs.writeFileSync(
+    ext,
+    `basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth, clientAuth\nsubjectAltName = DNS:${NODE_NAME}\n`,
+  );
   await Promise.all([
-    ssl('req', '-x509', ...ec, '-keyout', caKey, '-out', caCrt, '-days', '30', '-subj', '/CN=Switchboard bench CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'),
+    ssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      caKey,
+      '-out',
+      caCrt,
+      '-days',
+      '30',
+      '-subj',
+      '/CN=Switchboard bench CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ),
     ssl('req', ...ec, '-keyout', path.join(certDir, `${NODE_NAME}.key`), '-out', csr, '-subj', `/CN=${NODE_NAME}`),
   ]);
   const serial = `0x${crypto.randomBytes(8).toString('hex')}`;

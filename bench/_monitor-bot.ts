@@ -53,7 +53,10 @@ export async function seed(store: Store, nodes: number): Promise<Seeded> {
   const t = Date.now();
   const sensorIds: number[] = [];
   for (let i = 0; i < SENSORS; i++) {
-    await store.db.insertInto('mon_sensors').values({ name: `s${i}`, kind: 'disk', args: '{}', interval_ms: 60_000, timeout_ms: 10_000, attempts: 3, retention: 'history:30d', created_at: t }).execute();
+    await store.db
+      .insertInto('mon_sensors')
+      .values({ name: `s${i}`, kind: 'disk', args: '{}', interval_ms: 60_000, timeout_ms: 10_000, attempts: 3, retention: 'history:30d', created_at: t })
+      .execute();
     sensorIds.push((await store.db.selectFrom('mon_sensors').select('id').where('name', '=', `s${i}`).executeTakeFirstOrThrow()).id);
   }
   const tokens = Array.from({ length: nodes }, () => crypto.randomBytes(32).toString('base64url'));
@@ -61,12 +64,20 @@ export async function seed(store: Store, nodes: number): Promise<Seeded> {
     for (let i = 0; i < nodes; i += 200) {
       await trx
         .insertInto('mon_nodes')
-        .values(tokens.slice(i, i + 200).map((tok, k) => ({ name: `pbx-${i + k}`, token_hash: sha256(tok), enroll_hash: null, enroll_expires: null, enabled: 1, last_seen: t, facts: null, stale: 0, created_at: t })))
+        .values(
+          tokens
+            .slice(i, i + 200)
+            .map((tok, k) => ({ name: `pbx-${i + k}`, token_hash: sha256(tok), enroll_hash: null, enroll_expires: null, enabled: 1, last_seen: t, facts: null, stale: 0, created_at: t })),
+        )
         .execute();
     }
     const ids = (await trx.selectFrom('mon_nodes').select('id').execute()).map((r) => r.id);
     const links = ids.flatMap((node_id) => sensorIds.map((sensor_id) => ({ node_id, sensor_id, overrides: null })));
-    for (let i = 0; i < links.length; i += 500) await trx.insertInto('mon_node_sensors').values(links.slice(i, i + 500)).execute();
+    for (let i = 0; i < links.length; i += 500)
+      await trx
+        .insertInto('mon_node_sensors')
+        .values(links.slice(i, i + 500))
+        .execute();
   });
   return { tokens, sensorIds };
 }
@@ -105,8 +116,14 @@ export async function startBot(engine: 'sqlite' | 'mysql', nodes: number): Promi
   const seeded = await seed(store, nodes);
   await store.close();
   const cfgFile = path.join(dir, 'config.yaml');
-  fs.writeFileSync(cfgFile, `dataDir: ${dir}\n${databaseUrl ? `databaseUrl: ${databaseUrl}\n` : ''}http:\n  port: 0\nlog:\n  level: warn\n${process.env.BENCH_MONITOR_CONCURRENCY ? `monitor:\n  ingest:\n    concurrency: ${Number(process.env.BENCH_MONITOR_CONCURRENCY)}\n` : ''}`);
-  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), CLI, 'start', '--config', cfgFile], { env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: 'bench-password-1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  fs.writeFileSync(
+    cfgFile,
+    `dataDir: ${dir}\n${databaseUrl ? `databaseUrl: ${databaseUrl}\n` : ''}http:\n  port: 0\nlog:\n  level: warn\n${process.env.BENCH_MONITOR_CONCURRENCY ? `monitor:\n  ingest:\n    concurrency: ${Number(process.env.BENCH_MONITOR_CONCURRENCY)}\n` : ''}`,
+  );
+  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), CLI, 'start', '--config', cfgFile], {
+    env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: 'bench-password-1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`bot did not start: ${err}`)), 60_000);

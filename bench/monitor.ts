@@ -95,10 +95,20 @@ async function manyAgents(): Promise<Record<string, unknown>> {
   const post = (agent: http.Agent, token: string, text: string) =>
     new Promise<{ status: number; retryAfterS: number }>((resolve, reject) => {
       const u = new URL(`${bot.url}/api/v1/agent/results`);
-      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfterS: Number(res.headers['retry-after'] ?? 0) }));
-      });
+      const req = http.request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          agent,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfterS: Number(res.headers['retry-after'] ?? 0) }));
+        },
+      );
       req.setTimeout(10_000, () => req.destroy(Object.assign(new Error('timeout'), { timeout: true })));
       req.on('error', reject);
       req.end(text);
@@ -226,7 +236,12 @@ export async function run(): Promise<Record<string, unknown>> {
       seconds_per_measure: SECONDS,
       connections: CONNECTIONS,
       rounds: ROUNDS,
-      icinga: icinga ? { version: icinga.ref.version, setup: `100 hosts × 10 passive services, POST /v1/actions/process-check-result over TLS (Switchboard: plain HTTP), ${CONNECTIONS} keep-alive connections each side` } : icingaNote,
+      icinga: icinga
+        ? {
+            version: icinga.ref.version,
+            setup: `100 hosts × 10 passive services, POST /v1/actions/process-check-result over TLS (Switchboard: plain HTTP), ${CONNECTIONS} keep-alive connections each side`,
+          }
+        : icingaNote,
       sqlite,
       mariadb,
       agents_1000_sqlite: PARTS.has('agents') ? await manyAgents() : 'skipped',

@@ -32,7 +32,12 @@ function styleOf(t: OverrideTarget) {
 }
 
 /** Checks key=value words against the driver's format; the overrides to set, or every problem at once. */
-function overridesOf(ctx: CommandContext, t: OverrideTarget, pairs: string[], opts: { force: boolean; secret: boolean; forDiff?: boolean }): { rows: OverrideRow[]; forced: { key: string; what: string }[] } {
+function overridesOf(
+  ctx: CommandContext,
+  t: OverrideTarget,
+  pairs: string[],
+  opts: { force: boolean; secret: boolean; forDiff?: boolean },
+): { rows: OverrideRow[]; forced: { key: string; what: string }[] } {
   const s = svc(ctx);
   const style = styleOf(t);
   const options = s.cfg.drivers[t.driver.id] ?? {};
@@ -94,13 +99,15 @@ function scopeName(s: ProvisionService, sc: Scope): string {
   return `phone ${fmtMac(sc.target)}${p ? ` (ext ${p.extension})` : ''}`;
 }
 
-
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 function confirmText(ctx: CommandContext, verb: string, keys: string[], t: OverrideTarget): string | null {
   const phones = covered(ctx, t.scope);
   if (phones.length <= CONFIRM_ABOVE) return null;
-  return `${verb} ${keys.join(', ')} for ${t.label}: ${phones.length} phones are rendered again (${phones.slice(0, 5).map((p) => p.extension).join(', ')}, …), their versions rise where files change`;
+  return `${verb} ${keys.join(', ')} for ${t.label}: ${phones.length} phones are rendered again (${phones
+    .slice(0, 5)
+    .map((p) => p.extension)
+    .join(', ')}, …), their versions rise where files change`;
 }
 
 /** What a change did (or would do), for replies. */
@@ -123,7 +130,7 @@ export const commands: Command[] = [
     summary: 'set vendor keys over the driver defaults for a model, a room or one phone; affected phones are rendered again',
     details:
       'Precedence: driver defaults < model < room < phone. Keys are the vendor\'s own in the driver\'s file format (Yealink features.dnd.enable, Grandstream P1362, Poly up.backlight.idleIntensity, Cisco Dial_Plan_1_, Snom language or user_dtmf_info[1], AudioCodes personal_settings/language, Fanvil "PHONE FEATURE MODULE/DST Type"); quote a key with spaces: "A B/C"=value. ' +
-      'A bare first word is one phone\'s MAC or extension; a room holding several models needs model=. ' +
+      "A bare first word is one phone's MAC or extension; a room holding several models needs model=. " +
       'Keys Switchboard writes for the phones to keep working (account credentials, provisioning URL, admin password, firmware URL) are refused unless --force. ' +
       `Values are never written to the audit log; values of password-like keys, or any with --secret, are sealed at rest and never shown. More than ${CONFIRM_ABOVE} phones: asks for confirmation. --dry-run shows the diff and writes nothing.`,
     role: 'operator',
@@ -132,14 +139,23 @@ export const commands: Command[] = [
       named: SCOPE_ARGS,
       allowUnknownNamed: true,
       secretPairs: true,
-      flags: { force: { description: "also set keys Switchboard writes itself (credentials, provisioning URL, admin password)" }, secret: { description: 'treat the values as secrets (sealed, never shown)' }, 'dry-run': { description: 'show what would change, write nothing' } },
+      flags: {
+        force: { description: 'also set keys Switchboard writes itself (credentials, provisioning URL, admin password)' },
+        secret: { description: 'treat the values as secrets (sealed, never shown)' },
+        'dry-run': { description: 'show what would change, write nothing' },
+      },
     },
     confirm(args, ctx) {
       if (args.flags['dry-run']) return null;
       const { target, rest } = targetOf(ctx, args, wordsOf(ctx, args));
       if (!rest.length) return null;
       const { rows } = overridesOf(ctx, target, rest, { force: !!args.flags.force, secret: !!args.flags.secret });
-      return confirmText(ctx, 'set', rows.map((r) => r.key), target);
+      return confirmText(
+        ctx,
+        'set',
+        rows.map((r) => r.key),
+        target,
+      );
     },
     async run(ctx, args) {
       const s = svc(ctx);
@@ -161,7 +177,7 @@ export const commands: Command[] = [
     name: 'provision unset',
     usage: `provision unset <scope> <key> … [--dry-run]   (scope: ${SCOPE_USAGE})`,
     example: 'provision unset model=yealink-t4x features.dnd.enable',
-    summary: 'remove overrides at one scope: the phones get the wider scope\'s value or the driver default again',
+    summary: "remove overrides at one scope: the phones get the wider scope's value or the driver default again",
     role: 'operator',
     args: {
       positional: [{ name: 'words', rest: true, description: 'a bare MAC or extension, then keys' }],
@@ -207,7 +223,10 @@ export const commands: Command[] = [
         if (!rows.length) return 'No overrides are set. Set one with `provision set <scope> <key>=<value>`.';
         const order = { model: 0, room: 1, phone: 2 };
         rows.sort((a, b) => a.model.localeCompare(b.model) || order[a.kind] - order[b.kind] || a.target.localeCompare(b.target) || a.key.localeCompare(b.key));
-        return `${plural(rows.length, 'override')} (driver defaults < model < room < phone):\n${table(['scope', 'key', 'value', 'set'], rows.map((r) => [scopeName(s, r), r.key, r.secret ? MASK : r.value, `${ago(r.setAt)} by ${r.setBy}${r.forced ? ' (forced)' : ''}`]))}`;
+        return `${plural(rows.length, 'override')} (driver defaults < model < room < phone):\n${table(
+          ['scope', 'key', 'value', 'set'],
+          rows.map((r) => [scopeName(s, r), r.key, r.secret ? MASK : r.value, `${ago(r.setAt)} by ${r.setBy}${r.forced ? ' (forced)' : ''}`]),
+        )}`;
       }
       const { target, rest } = targetOf(ctx, args, words);
       if (rest.length) throw new UsageError(`unexpected word${rest.length > 1 ? 's' : ''}: ${rest.join(' ')}`);
@@ -218,10 +237,16 @@ export const commands: Command[] = [
     name: 'provision diff',
     usage: 'provision diff <mac|ext> [<key>=<value> …]',
     example: 'provision diff 201',
-    summary: "what the next render of a phone would change in the file it is served now (its overrides, settings and firmware wave; with key=value, as if set for it); writes nothing",
-    details: 'The diff is unified (--- served, +++ next render); passwords in it are masked. With key=value pairs the phone is rendered as if they were set for it (provision set mac=…), so a change can be seen before it is made.',
+    summary: 'what the next render of a phone would change in the file it is served now (its overrides, settings and firmware wave; with key=value, as if set for it); writes nothing',
+    details:
+      'The diff is unified (--- served, +++ next render); passwords in it are masked. With key=value pairs the phone is rendered as if they were set for it (provision set mac=…), so a change can be seen before it is made.',
     role: 'viewer',
-    args: { positional: [{ name: 'words', rest: true, description: 'the MAC or extension, then key=value pairs' }], named: { mac: SCOPE_ARGS.mac!, ext: SCOPE_ARGS.ext! }, allowUnknownNamed: true, secretPairs: true },
+    args: {
+      positional: [{ name: 'words', rest: true, description: 'the MAC or extension, then key=value pairs' }],
+      named: { mac: SCOPE_ARGS.mac!, ext: SCOPE_ARGS.ext! },
+      allowUnknownNamed: true,
+      secretPairs: true,
+    },
     async run(ctx, args) {
       const s = svc(ctx);
       const { target, rest } = targetOf(ctx, args, wordsOf(ctx, args));
@@ -259,10 +284,16 @@ async function listing(ctx: CommandContext, t: OverrideTarget): Promise<string> 
   if (t.phone) {
     const applied = resolveFor(rows, t.phone);
     if (!applied.length) return `No overrides apply to ${t.label}: it gets the ${t.driver.label} driver's defaults.`;
-    return `${plural(applied.length, 'override')} apply to ${t.label} (driver defaults < model < room < phone):\n${table(['key', 'value', 'from'], applied.map((a) => [a.key, a.secret ? MASK : a.value, a.from.kind === 'phone' ? 'this phone' : scopeName(s, a.from)]))}`;
+    return `${plural(applied.length, 'override')} apply to ${t.label} (driver defaults < model < room < phone):\n${table(
+      ['key', 'value', 'from'],
+      applied.map((a) => [a.key, a.secret ? MASK : a.value, a.from.kind === 'phone' ? 'this phone' : scopeName(s, a.from)]),
+    )}`;
   }
   const here = rows.filter((r) => r.model === t.scope.model && r.kind === t.scope.kind && r.target === t.scope.target);
   const n = covered(ctx, t.scope).length;
   if (!here.length) return `No overrides are set for ${t.label} (${plural(n, 'phone')}).`;
-  return `${plural(here.length, 'override')} set for ${t.label} (${plural(n, 'phone')}):\n${table(['key', 'value', 'set'], here.map((r) => [r.key, r.secret ? MASK : r.value, `${ago(r.setAt)} by ${r.setBy}${r.forced ? ' (forced)' : ''}`]))}`;
+  return `${plural(here.length, 'override')} set for ${t.label} (${plural(n, 'phone')}):\n${table(
+    ['key', 'value', 'set'],
+    here.map((r) => [r.key, r.secret ? MASK : r.value, `${ago(r.setAt)} by ${r.setBy}${r.forced ? ' (forced)' : ''}`]),
+  )}`;
 }

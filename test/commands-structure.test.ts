@@ -15,6 +15,12 @@ describe('commands/', () => {
 
   it('runs no store query of its own (selectFrom, insertInto, updateTable, deleteFrom, sql`…`, Kysely)', () => {
     const raw = /\.(selectFrom|insertInto|updateTable|deleteFrom|replaceInto|mergeInto)\(|\bsql`|\bsql\.|from '[^']*(kysely|store\/db)\.js'/;
-    expect(files.filter((f) => text(f).split('\n').some((l) => raw.test(l)))).toEqual([]);
+    expect(
+      files.filter((f) =>
+        text(f)
+          .split('\n')
+          .some((l) => raw.test(l)),
+      ),
+    ).toEqual([]);
   });
 });

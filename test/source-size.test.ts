@@ -28,15 +28,17 @@ describe('source file size', () => {
   });
 
   it('finds the source files of every checked folder', () => {
-    for (const f of FOLDERS) expect(files.some((x) => x.startsWith(`${f}/`)), f).toBe(true);
+    for (const f of FOLDERS)
+      expect(
+        files.some((x) => x.startsWith(`${f}/`)),
+        f,
+      ).toBe(true);
     expect(files).toEqual(expect.arrayContaining(['src/core/jobs.ts', 'commands/help.ts', 'bench/run.ts']));
     expect(files.some((f) => f.startsWith('test/'))).toBe(false);
   });
 
   it(`has no file over ${MAX_LINES} lines`, () => {
-    const over = files
-      .map((f) => ({ f, n: linesOf(f) }))
-      .filter(({ n }) => n > MAX_LINES);
+    const over = files.map((f) => ({ f, n: linesOf(f) })).filter(({ n }) => n > MAX_LINES);
     expect(over, `files over ${MAX_LINES} lines (split each by purpose):\n${over.map(({ f, n }) => `${f}: ${n} lines`).join('\n')}`).toEqual([]);
   });
 });

@@ -52,7 +52,11 @@ export interface SlackMsg {
 
 /** A message's text as typed: links unwrapped, Slack's HTML escapes undone. */
 export function unescapeSlack(s: string): string {
-  return s.replace(/<(https?:\/\/[^|>]+)(\|[^>]*)?>/g, '$1').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return s
+    .replace(/<(https?:\/\/[^|>]+)(\|[^>]*)?>/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** What a file download needs: the size limit, the bot token and the only hosts it may go to; and how to delete a file. */
@@ -83,11 +87,16 @@ export function slackFile(f: SlackFile, o: SlackFileAccess): IncomingFile {
       }
       // The bot token goes only to Slack's own file host (or the configured API host, e.g. a local server).
       if (!o.fileHosts.includes(url.host)) throw new UserError(`${name}: not downloading from ${url.host}: files are fetched with the bot token only from ${o.fileHosts.join(' or ')}`);
-      return downloadCapped(url.toString(), o.maxBytes, { Authorization: `Bearer ${o.botToken}` }, {
-        trustedHosts: o.fileHosts,
-        htmlMessage: `${name}: Slack answered with a web page instead of the file; the bot token is invalid or lacks the files:read scope`,
-        name,
-      });
+      return downloadCapped(
+        url.toString(),
+        o.maxBytes,
+        { Authorization: `Bearer ${o.botToken}` },
+        {
+          trustedHosts: o.fileHosts,
+          htmlMessage: `${name}: Slack answered with a web page instead of the file; the bot token is invalid or lacks the files:read scope`,
+          name,
+        },
+      );
     },
     discard: async () => (f.id ? discardWith(o.log, 'slack: could not delete an uploaded file', { file: f.id }, () => o.remove(f.id!)) : false),
   };

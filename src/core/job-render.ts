@@ -17,7 +17,7 @@ export function renderJob(row: Pick<JobRow, 'id' | 'kind' | 'status' | 'done' | 
     case 'running':
       return `⏳ ${head}: running ${bar(row.done, row.total)}${row.note ? ` — ${row.note}` : ''}`.trimEnd();
     case 'succeeded': {
-      const text = row.result ? (JSON.parse(row.result) as { text?: string }).text ?? '' : '';
+      const text = row.result ? ((JSON.parse(row.result) as { text?: string }).text ?? '') : '';
       return `✅ ${head}: done${text ? `\n${text}` : ''}`;
     }
     case 'cancelled':

@@ -140,8 +140,14 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
     this.app.metrics.jobs.inc({ kind, status: 'queued' });
     if (opts.target) {
       try {
-        const ref = await this.app.notifier.send(opts.target, { text: renderJob({ id, kind, status: 'queued', done: 0, total: opts.total ?? 0, note: null, result: null, error: null }, def.title?.(args)) });
-        await this.db.updateTable('jobs').set({ message_ref: JSON.stringify(ref) }).where('id', '=', id).execute();
+        const ref = await this.app.notifier.send(opts.target, {
+          text: renderJob({ id, kind, status: 'queued', done: 0, total: opts.total ?? 0, note: null, result: null, error: null }, def.title?.(args)),
+        });
+        await this.db
+          .updateTable('jobs')
+          .set({ message_ref: JSON.stringify(ref) })
+          .where('id', '=', id)
+          .execute();
       } catch (err) {
         this.app.log.warn({ err: String(err), job: id }, 'could not post job message');
       }
@@ -240,7 +246,9 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
   private async execute(id: number, live: Live): Promise<JobRow> {
     const { abort } = live;
     const t0 = now();
-    const claim = await withConflictRetry(() => this.db.updateTable('jobs').set({ status: 'running', owner: this.owner, started_at: t0, heartbeat_at: t0 }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst());
+    const claim = await withConflictRetry(() =>
+      this.db.updateTable('jobs').set({ status: 'running', owner: this.owner, started_at: t0, heartbeat_at: t0 }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst(),
+    );
     let row = (await this.get(id))!;
     if (!affected(claim)) return row;
     live.claimed = true;
@@ -293,7 +301,11 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
         if (live.lost) return;
         const since = Date.now() - lastDbWrite;
         if (since >= 250) void writeProgress().catch(() => undefined);
-        else if (!dbTimer) dbTimer = setTimeout(() => { dbTimer = undefined; void writeProgress().catch(() => undefined); }, 250 - since);
+        else if (!dbTimer)
+          dbTimer = setTimeout(() => {
+            dbTimer = undefined;
+            void writeProgress().catch(() => undefined);
+          }, 250 - since);
         if (!row.message_ref || editTimer) return;
         const wait = interval - (Date.now() - lastEdit);
         if (wait <= 0) doEdit();
@@ -355,7 +367,10 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
     // The final word waits for the store when no host answers (a cluster losing a node, a restart): a server
     // keeps trying for minutes, exec for a few seconds; the conditional write keeps it once-only either way.
     const final = { status, done: state.done, total: state.total, note: state.note, result: resultText, error: error ? scrub(error) : null, finished_at: now() };
-    const written = await retryWhileUnavailable(() => this.ownWrite(id, final), { maxMs: this.app.mode === 'server' ? 300_000 : 10_000, onWait: (err) => log.warn({ reason: storeErrorReason(err) }, 'store unavailable; the job result waits for it') });
+    const written = await retryWhileUnavailable(() => this.ownWrite(id, final), {
+      maxMs: this.app.mode === 'server' ? 300_000 : 10_000,
+      onWait: (err) => log.warn({ reason: storeErrorReason(err) }, 'store unavailable; the job result waits for it'),
+    });
     if (!written) return (await this.get(id))!;
     this.app.metrics.jobs.inc({ kind: row.kind, status });
     row = (await this.get(id))!;

@@ -14,7 +14,17 @@ export interface Reason {
 }
 
 export type Rule = { id: number; prefix: string; kind: string; note: string | null; cpm: number | null; concurrent: number | null; total_seconds: number | null; sequential: number | null };
-export type CallRow = { id: number; at: number; src: string | null; dst: string; duration: number | null; disposition: string | null; direction: string | null; peer: string | null; flagged: string | null };
+export type CallRow = {
+  id: number;
+  at: number;
+  src: string | null;
+  dst: string;
+  duration: number | null;
+  disposition: string | null;
+  direction: string | null;
+  peer: string | null;
+  flagged: string | null;
+};
 
 /** The reasons a stored call is suspicious, most specific group first. */
 export async function suspicionReasons(db: DB, f: FraudConfig, zone: string, nodeId: number, c: CallRow, rules: Rule[], hours: BusinessHours): Promise<Reason[]> {
@@ -46,28 +56,63 @@ export async function suspicionReasons(db: DB, f: FraudConfig, zone: string, nod
     if (rule.kind !== 'limit') add(`${rule.kind} prefix ${rule.prefix}${rule.note ? ` (${rule.note})` : ''}`);
     const toPrefix = () => q().where('peer', 'like', `${rule.prefix}%`);
     if (rule.cpm) {
-      const n = Number((await toPrefix().where('at', '>', c.at - 60_000).where('at', '<=', c.at).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+      const n = Number(
+        (
+          await toPrefix()
+            .where('at', '>', c.at - 60_000)
+            .where('at', '<=', c.at)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirst()
+        )?.n ?? 0,
+      );
       if (n > rule.cpm) add(`${n} calls to ${rule.prefix}… within a minute (limit ${rule.cpm})`);
     }
     if (rule.concurrent) {
       const end = c.at + (c.duration ?? 0) * 1000;
-      const rows = await toPrefix().where('at', '<=', end).where('at', '>=', c.at - 6 * HOUR).select(['at', 'duration']).limit(2000).execute();
+      const rows = await toPrefix()
+        .where('at', '<=', end)
+        .where('at', '>=', c.at - 6 * HOUR)
+        .select(['at', 'duration'])
+        .limit(2000)
+        .execute();
       const n = maxConcurrent(rows, c.at, end);
       if (n > rule.concurrent) add(`${n} concurrent calls to ${rule.prefix}… (limit ${rule.concurrent})`);
     }
     if (rule.total_seconds) {
-      const s = Number((await toPrefix().where('at', '>', c.at - HOUR).where('at', '<=', c.at).select((eb) => eb.fn.sum<number>('duration').as('s')).executeTakeFirst())?.s ?? 0);
+      const s = Number(
+        (
+          await toPrefix()
+            .where('at', '>', c.at - HOUR)
+            .where('at', '<=', c.at)
+            .select((eb) => eb.fn.sum<number>('duration').as('s'))
+            .executeTakeFirst()
+        )?.s ?? 0,
+      );
       if (s > rule.total_seconds) add(`${span(s * 1000)} of calls to ${rule.prefix}… within an hour (limit ${span(rule.total_seconds * 1000)})`);
     }
     if (rule.sequential) {
-      const last = await q().where('at', '<=', c.at).select(['peer']).orderBy('at', 'desc').orderBy('id', 'desc').limit(rule.sequential + 1).execute();
+      const last = await q()
+        .where('at', '<=', c.at)
+        .select(['peer'])
+        .orderBy('at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(rule.sequential + 1)
+        .execute();
       const run = last.findIndex((r) => !(r.peer ?? '').startsWith(rule.prefix));
       const n = run < 0 ? last.length : run;
       if (n > rule.sequential) add(`${n} calls in a row to ${rule.prefix}… (limit ${rule.sequential})`);
     }
   }
   if (!inBusinessHours(c.at, hours, zone)) out.push({ group: 'offhours', status: 2, text: 'outside business hours' });
-  const n = Number((await q().where('at', '>', c.at - HOUR).where('at', '<=', c.at).select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+  const n = Number(
+    (
+      await q()
+        .where('at', '>', c.at - HOUR)
+        .where('at', '<=', c.at)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirst()
+    )?.n ?? 0,
+  );
   if (n > f.burstPerHour) out.push({ group: 'burst', status: 2, text: `${n} outbound calls within an hour (limit ${f.burstPerHour})` });
   return out;
 }

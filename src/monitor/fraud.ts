@@ -66,7 +66,24 @@ export class Fraud {
       const { direction, peer } = directionOf(c, this.f.internationalPrefix);
       let id: number;
       try {
-        const r = await this.db.insertInto('mon_cdr_calls').values({ node_id: node.id, call_id: c.callId, at: c.at, src: c.src ?? null, dst: c.dst, duration: c.duration ?? null, disposition: c.disposition ?? null, raw: c.raw ?? null, flagged: null, direction, peer, fraud_group: null, alert_id: null }).executeTakeFirstOrThrow();
+        const r = await this.db
+          .insertInto('mon_cdr_calls')
+          .values({
+            node_id: node.id,
+            call_id: c.callId,
+            at: c.at,
+            src: c.src ?? null,
+            dst: c.dst,
+            duration: c.duration ?? null,
+            disposition: c.disposition ?? null,
+            raw: c.raw ?? null,
+            flagged: null,
+            direction,
+            peer,
+            fraud_group: null,
+            alert_id: null,
+          })
+          .executeTakeFirstOrThrow();
         id = insertedId(r);
       } catch (e) {
         if (isUniqueViolation(e)) continue;
@@ -78,21 +95,39 @@ export class Fraud {
       if (!reasons.length) continue;
       flagged++;
       const main = reasons[0]!;
-      await this.db.updateTable('mon_cdr_calls').set({ flagged: reasons.map((r) => r.text).join('; ').slice(0, 255), fraud_group: main.group }).where('id', '=', id).execute();
+      await this.db
+        .updateTable('mon_cdr_calls')
+        .set({
+          flagged: reasons
+            .map((r) => r.text)
+            .join('; ')
+            .slice(0, 255),
+          fraud_group: main.group,
+        })
+        .where('id', '=', id)
+        .execute();
       const g = groups.get(main.group) ?? groups.set(main.group, { status: 0, calls: [] }).get(main.group)!;
       g.status = Math.max(g.status, ...reasons.filter((r) => r.group === main.group).map((r) => r.status));
       g.calls.push({ id, reasons });
       // The calls of a Wangiri burst before the one that crossed the threshold belong to its group too.
       if (main.group.startsWith('wangiri:') && row.direction === 'in') {
         const earlier = (await shortForeignCalls(this.db, this.f, node.id, main.group.slice(8), row.at)).filter((e) => e.alert_id === null && e.id !== id && !g.calls.some((x) => x.id === e.id));
-        if (earlier.length) await this.db.updateTable('mon_cdr_calls').set({ flagged: 'short call from a foreign prefix (Wangiri burst)' }).where('id', 'in', earlier.map((e) => e.id)).execute();
+        if (earlier.length)
+          await this.db
+            .updateTable('mon_cdr_calls')
+            .set({ flagged: 'short call from a foreign prefix (Wangiri burst)' })
+            .where(
+              'id',
+              'in',
+              earlier.map((e) => e.id),
+            )
+            .execute();
         for (const e of earlier) g.calls.push({ id: e.id, reasons: [] });
       }
     }
     for (const [group, g] of groups) await this.addToGroup(node, group, g);
     return { stored, flagged };
   }
-
 
   /** Add calls to the node's open alert of this group (one per group while open), or open it. */
   private async addToGroup(node: NodeRow, group: string, g: { status: number; calls: { id: number }[] }): Promise<void> {
@@ -101,14 +136,27 @@ export class Fraud {
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await this.alerts.byKey(openKey);
       if (existing) {
-        const upd = await this.db.updateTable('mon_alerts').set((eb) => ({ calls: eb('calls', '+', ids.length), updated_at: now() })).where('id', '=', existing.id).where('resolved_at', 'is', null).executeTakeFirst();
+        const upd = await this.db
+          .updateTable('mon_alerts')
+          .set((eb) => ({ calls: eb('calls', '+', ids.length), updated_at: now() }))
+          .where('id', '=', existing.id)
+          .where('resolved_at', 'is', null)
+          .executeTakeFirst();
         if (!Number(upd.numUpdatedRows)) continue; // resolved meanwhile: open a new one
         await this.db.updateTable('mon_cdr_calls').set({ alert_id: existing.id, fraud_group: group }).where('id', 'in', ids).execute();
         await this.db.updateTable('mon_alerts').set({ status: g.status }).where('id', '=', existing.id).where('status', '<', g.status).execute();
         await this.refresh(existing.id);
         return;
       }
-      const r = await this.alerts.open({ nodeId: node.id, kind: 'fraud', status: g.status, summary: `TOLL FRAUD? ${node.name}: ${ids.length} suspicious call(s)`, openKey, calls: ids.length, defer: true });
+      const r = await this.alerts.open({
+        nodeId: node.id,
+        kind: 'fraud',
+        status: g.status,
+        summary: `TOLL FRAUD? ${node.name}: ${ids.length} suspicious call(s)`,
+        openKey,
+        calls: ids.length,
+        defer: true,
+      });
       if (!r.created) continue; // another process opened it just now: add to that one
       await this.db.updateTable('mon_cdr_calls').set({ alert_id: r.id, fraud_group: group }).where('id', 'in', ids).execute();
       // Rendered from the store: calls another process added meanwhile are in the first message too.
@@ -122,7 +170,6 @@ export class Fraud {
     this.app.log.error({ node: node.name, group, calls: ids.length }, 'fraud group could not be updated (kept being resolved or opened concurrently)');
   }
 
-
   /** Re-render a group's message for its current count (edit in place, claimed by sent_count). */
   async refresh(id: number): Promise<void> {
     const text = await this.messages.render(id, LIST_SHOWN);
@@ -134,15 +181,27 @@ export class Fraud {
   /** Tick: resolve groups quiet for `quietMs`; re-send edits that lost a race or failed. */
   async tick(): Promise<void> {
     const t = now();
-    const quiet = await this.db.selectFrom('mon_alerts').select('id').where('kind', '=', 'fraud').where('resolved_at', 'is', null).where('updated_at', '<', t - this.f.quietMs).execute();
+    const quiet = await this.db
+      .selectFrom('mon_alerts')
+      .select('id')
+      .where('kind', '=', 'fraud')
+      .where('resolved_at', 'is', null)
+      .where('updated_at', '<', t - this.f.quietMs)
+      .execute();
     for (const a of quiet) {
       const text = await this.messages.render(a.id, LIST_MAX);
       if (text) await this.alerts.resolve(a.id, `RESOLVED after ${span(this.f.quietMs)} without a further suspicious call: ${text.full}`);
     }
-    const behind = await this.db.selectFrom('mon_alerts').select('id').where('kind', '=', 'fraud').where('resolved_at', 'is', null).where('notified', '=', 1).whereRef('sent_count', '<', 'calls').execute();
+    const behind = await this.db
+      .selectFrom('mon_alerts')
+      .select('id')
+      .where('kind', '=', 'fraud')
+      .where('resolved_at', 'is', null)
+      .where('notified', '=', 1)
+      .whereRef('sent_count', '<', 'calls')
+      .execute();
     for (const a of behind) await this.refresh(a.id);
   }
-
 
   // ---------- rules and business hours (chat commands) ----------
   async rules() {
@@ -151,7 +210,19 @@ export class Fraud {
 
   async addRule(r: RuleInput): Promise<number> {
     if (r.kind === 'limit' && !r.cpm && !r.concurrent && !r.totalSeconds && !r.sequential) throw new UserError('a limit rule needs at least one of cpm=, concurrent=, duration=, sequential=');
-    const res = await this.db.insertInto('mon_fraud_rules').values({ prefix: r.prefix, kind: r.kind, note: r.note, created_at: now(), cpm: r.cpm ?? null, concurrent: r.concurrent ?? null, total_seconds: r.totalSeconds ?? null, sequential: r.sequential ?? null }).executeTakeFirstOrThrow();
+    const res = await this.db
+      .insertInto('mon_fraud_rules')
+      .values({
+        prefix: r.prefix,
+        kind: r.kind,
+        note: r.note,
+        created_at: now(),
+        cpm: r.cpm ?? null,
+        concurrent: r.concurrent ?? null,
+        total_seconds: r.totalSeconds ?? null,
+        sequential: r.sequential ?? null,
+      })
+      .executeTakeFirstOrThrow();
     return insertedId(res);
   }
 
@@ -177,7 +248,11 @@ export class Fraud {
   /** Set a node's business hours (`default`: the configured ones). Returns them, formatted. */
   async setHours(nodeId: number, spec: string): Promise<string> {
     const h = spec.trim().toLowerCase() === 'default' ? null : parseHours(spec);
-    await this.db.updateTable('mon_nodes').set({ business_hours: h ? serializeHours(h) : null }).where('id', '=', nodeId).execute();
+    await this.db
+      .updateTable('mon_nodes')
+      .set({ business_hours: h ? serializeHours(h) : null })
+      .where('id', '=', nodeId)
+      .execute();
     return formatHours(h ?? this.defaultHours(), this.zone);
   }
 
@@ -189,4 +264,3 @@ export class Fraud {
     return normalizeNumber(n, this.f.internationalPrefix);
   }
 }
-

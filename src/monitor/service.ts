@@ -39,7 +39,8 @@ export class MonitorService {
     readonly kinds: SensorCatalogue = new SensorKinds(),
   ) {
     this.zone = zoneOf(cfg.timezone);
-    if (cfg.fraud.businessHours.tz && !IANAZone.isValidZone(cfg.fraud.businessHours.tz)) throw new Error(`config key "monitor.fraud.businessHours.tz" has value "${cfg.fraud.businessHours.tz}": must be an IANA time zone such as America/Sao_Paulo`);
+    if (cfg.fraud.businessHours.tz && !IANAZone.isValidZone(cfg.fraud.businessHours.tz))
+      throw new Error(`config key "monitor.fraud.businessHours.tz" has value "${cfg.fraud.businessHours.tz}": must be an IANA time zone such as America/Sao_Paulo`);
     this.alerts = new Alerts(app, cfg);
     this.sensors = new Sensors(app);
     this.nodes = new Nodes(app, cfg, this.alerts, this.sensors);

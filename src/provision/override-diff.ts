@@ -22,7 +22,12 @@ export function diffOf(n: NextRender): string {
   const mask = masker(n.secrets);
   const parts = n.files
     .filter((f) => f.served !== f.next)
-    .map((f) => unifiedDiff(f.served ?? '', f.next ?? '', { from: f.served === undefined ? '/dev/null' : `${f.name} (served, version ${n.rec.version})`, to: f.next === undefined ? '/dev/null' : `${f.name} (next render, version ${n.version})` }));
+    .map((f) =>
+      unifiedDiff(f.served ?? '', f.next ?? '', {
+        from: f.served === undefined ? '/dev/null' : `${f.name} (served, version ${n.rec.version})`,
+        to: f.next === undefined ? '/dev/null' : `${f.name} (next render, version ${n.version})`,
+      }),
+    );
   return mask(parts.filter(Boolean).join('\n'));
 }
 

@@ -37,7 +37,12 @@ export function driverOf(ctx: CommandContext, name: string): PhoneDriver {
 
 /** Stored phones, served or set aside as unreadable. */
 export function storedPhones(ctx: CommandContext): PhoneRecord[] {
-  return [...svc(ctx).all(), ...svc(ctx).unreadablePhones().map((u) => u.rec)];
+  return [
+    ...svc(ctx).all(),
+    ...svc(ctx)
+      .unreadablePhones()
+      .map((u) => u.rec),
+  ];
 }
 
 export function onePhone(ctx: CommandContext, key: string, how: 'mac' | 'ext' | 'either'): PhoneRecord {
@@ -76,7 +81,13 @@ export function targetOf(ctx: CommandContext, args: Args, words: string[]): { ta
     if (!r) throw new UsageError('room= needs a room name');
     let driver = model !== undefined ? driverOf(ctx, model) : undefined;
     if (!driver) {
-      const models = [...new Set(storedPhones(ctx).filter((p) => roomTarget(p.room) === r).map((p) => p.model))];
+      const models = [
+        ...new Set(
+          storedPhones(ctx)
+            .filter((p) => roomTarget(p.room) === r)
+            .map((p) => p.model),
+        ),
+      ];
       if (!models.length) throw new UserError(`No phone is in room "${room}" yet; name the model too (room=${room} model=<model>) to set overrides for its phones to come.`);
       if (models.length > 1) throw new UserError(`Room "${room}" holds phones of ${models.length} models (${models.join(', ')}); keys belong to one model: add model=<one of them>.`);
       driver = s.drivers.get(models[0]!);

@@ -81,14 +81,23 @@ export class SlackAdapter implements ChatAdapter {
   private slashSeq = 0;
   private receiver: SocketModeReceiver | HTTPReceiver;
 
-  constructor(private opts: SlackOptions, private log: Logger) {
+  constructor(
+    private opts: SlackOptions,
+    private log: Logger,
+  ) {
     const logger = boltLogger(log);
     const slackApiUrl = opts.apiUrl ? opts.apiUrl.replace(/\/?$/, '/') : undefined;
     // Separate objects: the Socket Mode client writes its own retry policy into the options it is given.
     const clientOptions = slackApiUrl ? { slackApiUrl } : {};
     const receiver = (this.receiver =
       opts.mode === 'socket'
-        ? new SocketModeReceiver({ appToken: opts.appToken!, logger, clientPingTimeout: opts.pingTimeoutMs, autoReconnectEnabled: false, installerOptions: { clientOptions: { ...clientOptions, retryConfig: { retries: 1 } } } })
+        ? new SocketModeReceiver({
+            appToken: opts.appToken!,
+            logger,
+            clientPingTimeout: opts.pingTimeoutMs,
+            autoReconnectEnabled: false,
+            installerOptions: { clientOptions: { ...clientOptions, retryConfig: { retries: 1 } } },
+          })
         : new HTTPReceiver({ signingSecret: opts.signingSecret!, endpoints: opts.http.path, logger }));
     this.app = new App({ token: opts.botToken, receiver, clientOptions: { ...clientOptions }, logger, deferInitialization: true });
     if (receiver instanceof SocketModeReceiver) {
@@ -125,7 +134,15 @@ export class SlackAdapter implements ChatAdapter {
       for (const [k, v] of this.slashes) if (Date.now() - v.at > RESPONSE_URL_TTL_MS) this.slashes.delete(k);
       this.slashes.set(thread, { responseUrl: command.response_url, user: command.user_id, at: Date.now(), uses: 0 });
       this.askers.set(`${command.channel_id}|${thread}`, command.user_id);
-      const inc: Incoming = { platform: 'slack', channel: command.channel_id, thread, user: { id: command.user_id, name: command.user_name }, text: command.text ?? '', files: [], direct: command.channel_name === 'directmessage' };
+      const inc: Incoming = {
+        platform: 'slack',
+        channel: command.channel_id,
+        thread,
+        user: { id: command.user_id, name: command.user_name },
+        text: command.text ?? '',
+        files: [],
+        direct: command.channel_name === 'directmessage',
+      };
       void this.deliver(inc);
     });
     // A press of a command button (block_actions): acked at once, then dispatched as the presser. The action's
@@ -141,7 +158,16 @@ export class SlackAdapter implements ChatAdapter {
       // Answers go in the thread of the message that carried the button.
       const thread = (b.message?.thread_ts as string | undefined) ?? b.message?.ts ?? (typeof b.container?.message_ts === 'string' ? b.container.message_ts : undefined);
       if (thread) this.askers.set(`${channel}|${thread}`, b.user.id);
-      void this.deliver({ platform: 'slack', channel, thread, user: { id: b.user.id, name: b.user.username ?? b.user.name }, text: '', files: [], direct: b.channel?.name === 'directmessage' || channel.startsWith('D'), button: value });
+      void this.deliver({
+        platform: 'slack',
+        channel,
+        thread,
+        user: { id: b.user.id, name: b.user.username ?? b.user.name },
+        text: '',
+        files: [],
+        direct: b.channel?.name === 'directmessage' || channel.startsWith('D'),
+        button: value,
+      });
     });
     this.app.error(async (err) => {
       this.log.error({ err: String(err) }, 'slack handler error');
@@ -211,7 +237,9 @@ export class SlackAdapter implements ChatAdapter {
     const thread = e.thread_ts ?? e.ts;
     if (this.askers.size > 5000) this.askers.clear();
     this.askers.set(`${e.channel}|${thread}`, e.user);
-    const files: IncomingFile[] = (e.files ?? []).map((f) => slackFile(f, { maxBytes: this.opts.maxBytes, botToken: this.opts.botToken, fileHosts: this.fileHosts, log: this.log, remove: (id) => this.app.client.files.delete({ file: id }) }));
+    const files: IncomingFile[] = (e.files ?? []).map((f) =>
+      slackFile(f, { maxBytes: this.opts.maxBytes, botToken: this.opts.botToken, fileHosts: this.fileHosts, log: this.log, remove: (id) => this.app.client.files.delete({ file: id }) }),
+    );
     // Do not hold Bolt's listener (and with it the ack) while the command runs.
     void this.deliver({ platform: 'slack', channel: e.channel, thread, user: { id: e.user }, text: unescapeSlack(text), files, direct });
   }
