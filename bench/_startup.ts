@@ -10,7 +10,15 @@ export const START_TARGET_MS = 1000;
 export const IDLE_RSS_TARGET_MB = 150;
 
 function startBot(dataDir: string, port: number): ChildProcess {
-  const env = { ...process.env, SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_HTTP_PORT: String(port), SWITCHBOARD_HTTP_HOST: '127.0.0.1', SWITCHBOARD_LOG_LEVEL: 'error', SWITCHBOARD_ADMIN_PASSWORD: '', DATABASE_URL: '' };
+  const env = {
+    ...process.env,
+    SWITCHBOARD_DATA_DIR: dataDir,
+    SWITCHBOARD_HTTP_PORT: String(port),
+    SWITCHBOARD_HTTP_HOST: '127.0.0.1',
+    SWITCHBOARD_LOG_LEVEL: 'error',
+    SWITCHBOARD_ADMIN_PASSWORD: '',
+    DATABASE_URL: '',
+  };
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/switchboard.js'), 'start'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000))); // the banner goes here too

@@ -19,14 +19,23 @@ const SUBNETS = [{ cidr: '10.64.0.0/12', pool: '10.64.0.100-10.64.0.200', gatewa
 const mac = (i: number) => (0x020000000000 + i).toString(16).padStart(12, '0').match(/../g)!.join(':');
 const ip = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 
-
-
-
 export async function run(): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   const nets = compileSubnets(SUBNETS);
   const base = ((10 << 24) | (64 << 16)) >>> 0;
-  const hosts: HostRecord[] = Array.from({ length: 100_000 }, (_, i) => ({ mac: mac(i), ip: ip(base + 256 + i), hostname: `pc-${i}`, room: `R${i % 500}`, phones: [`2${String(i).padStart(5, '0')}`], owner: `Owner ${i}`, access: i % 4, comment: null, bootServer: i % 7 ? null : 'http://10.64.0.5/prov/', updatedBy: 'b', updatedAt: 0 }));
+  const hosts: HostRecord[] = Array.from({ length: 100_000 }, (_, i) => ({
+    mac: mac(i),
+    ip: ip(base + 256 + i),
+    hostname: `pc-${i}`,
+    room: `R${i % 500}`,
+    phones: [`2${String(i).padStart(5, '0')}`],
+    owner: `Owner ${i}`,
+    access: i % 4,
+    comment: null,
+    bootServer: i % 7 ? null : 'http://10.64.0.5/prov/',
+    updatedBy: 'b',
+    updatedAt: 0,
+  }));
   const backends = await DhcpBackends.load();
   for (const t of ['isc', 'kea', 'dnsmasq', 'proxy1'] as const) {
     const t0 = performance.now();
@@ -36,7 +45,11 @@ export async function run(): Promise<Record<string, unknown>> {
   }
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-dhcp-'));
-  const config = loadConfig({ env: { SWITCHBOARD_CALLERID_TOKEN: 'bench-token-123' }, sections: features.flatMap((f) => (f.config ? [f.config] : [])), overrides: { dataDir, 'http.port': 0, 'dhcp.subnets': SUBNETS, 'dhcp.callerid.targets': ['console:support'] } });
+  const config = loadConfig({
+    env: { SWITCHBOARD_CALLERID_TOKEN: 'bench-token-123' },
+    sections: features.flatMap((f) => (f.config ? [f.config] : [])),
+    overrides: { dataDir, 'http.port': 0, 'dhcp.subnets': SUBNETS, 'dhcp.callerid.targets': ['console:support'] },
+  });
   const app = await createApp({ mode: 'test', config, log: pino({ level: 'silent' }) });
   let closed = false;
   let child: ChildProcess | undefined;
@@ -57,7 +70,15 @@ export async function run(): Promise<Record<string, unknown>> {
     const port = await freePort();
     child = spawn(process.execPath, [path.join(ROOT, 'bin/switchboard.js'), 'start'], {
       cwd: ROOT,
-      env: { ...process.env, SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_HTTP_PORT: String(port), SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_CALLERID_TOKEN: 'bench-token-123', SWITCHBOARD__dhcp__subnets: JSON.stringify(SUBNETS), SWITCHBOARD__dhcp__callerid__targets: '["console:support"]' },
+      env: {
+        ...process.env,
+        SWITCHBOARD_DATA_DIR: dataDir,
+        SWITCHBOARD_HTTP_PORT: String(port),
+        SWITCHBOARD_LOG_LEVEL: 'warn',
+        SWITCHBOARD_CALLERID_TOKEN: 'bench-token-123',
+        SWITCHBOARD__dhcp__subnets: JSON.stringify(SUBNETS),
+        SWITCHBOARD__dhcp__callerid__targets: '["console:support"]',
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     await waitHttp(`http://127.0.0.1:${port}/healthz`);

@@ -9,38 +9,22 @@
 // - the raw insert limit of the same SQLite table (no HTTP) at 200- and 10 000-row transactions.
 // Every acknowledged result is checked against the store afterwards (lost = acknowledged but not stored).
 // BENCH_MONITOR_CONCURRENCY sets the bot's monitor.ingest.concurrency (groups written at once) to compare settings.
-import crypto from 'node:crypto';
+// The bot and the load that posts to it: bench/_monitor-bot.ts.
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
-import { createConnection } from 'mysql2/promise';
-import { openStore, type Store } from '../src/store/db.js';
-import { migrateToLatest } from '../src/store/migrate.js';
-import { sha256 } from '../src/monitor/service.js';
-import '../src/monitor/types.js';
-import { stopChild } from './_util.js';
+import { openStore } from '../src/store/db.js';
+import { body, CONNECTIONS, measureBot, OUTPUT, resultId, SECONDS, seed, SENSORS, startBot } from './_monitor-bot.js';
 
-const require = createRequire(import.meta.url);
-// biome-ignore lint/suspicious/noExplicitAny: autocannon ships no types
-const autocannon = require('autocannon') as any;
-const CLI = fileURLToPath(new URL('../../bin/switchboard.js', import.meta.url));
-const SECONDS = Number(process.env.BENCH_MONITOR_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_MONITOR_ROUNDS ?? 2);
 const AGENTS = Number(process.env.BENCH_MONITOR_AGENTS ?? 1000);
 const AGENT_SECONDS = Number(process.env.BENCH_MONITOR_AGENT_SECONDS ?? 30);
-const SENSORS = 10;
-/** Concurrent connections for the batch-1/batch-200 figures, the same for Switchboard and Icinga 2 (many agents post at once). */
-const CONNECTIONS = Number(process.env.BENCH_MONITOR_CONNECTIONS ?? 32);
 /** Batch 1 is measured once more with this many connections on each side (many agents posting at once; 0 = not). */
 const MANY_CONNECTIONS = Number(process.env.BENCH_MONITOR_MANY_CONNECTIONS ?? 256);
 /** Parts to run (default all): sqlite, mariadb, agents, raw. */
 const PARTS = new Set((process.env.BENCH_MONITOR_PARTS ?? 'sqlite,mariadb,agents,raw').split(','));
-const OUTPUT = 'DISK OK - free space: / 3326 MB (56%)';
 
 /** Icinga 2 on loopback (bench/_icinga.ts); typed here so this area stands on its own. */
 interface IcingaRef {
@@ -50,152 +34,6 @@ interface IcingaRef {
 interface IcingaModule {
   startIcinga(opts?: { hosts?: number; servicesPerHost?: number }): Promise<IcingaRef | { missing: string }>;
   measureIcinga(ref: IcingaRef, opts: { seconds: number; connections: number }): Promise<{ results_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number; errors: number }>;
-}
-
-/** Result ids that are unique across the whole run without a UUID per result (the bench must not eat the bot's CPU). */
-let idSeq = 0;
-const RUN = crypto.randomBytes(4).toString('hex');
-function body(sensorIds: number[], n: number): { text: string; ids: string[] } {
-  const at = Date.now();
-  const ids: string[] = [];
-  let s = '{"results":[';
-  for (let i = 0; i < n; i++) {
-    const id = `b${RUN}-${(idSeq++).toString(36)}`;
-    ids.push(id);
-    if (i) s += ',';
-    s += `{"id":"${id}","sensorId":${sensorIds[i % sensorIds.length]},"at":${at},"status":${i % 50 === 49 ? 1 : 0},"output":"${OUTPUT}","perfdata":[{"label":"/","value":${44 + (i % 7)},"uom":"%","warn":"80","crit":"90","min":0,"max":100}]}`;
-  }
-  return { text: `${s}]}`, ids };
-}
-
-interface Seeded {
-  tokens: string[];
-  sensorIds: number[];
-}
-
-/** `nodes` nodes sharing SENSORS history sensors. */
-async function seed(store: Store, nodes: number): Promise<Seeded> {
-  await migrateToLatest(store);
-  const t = Date.now();
-  const sensorIds: number[] = [];
-  for (let i = 0; i < SENSORS; i++) {
-    await store.db.insertInto('mon_sensors').values({ name: `s${i}`, kind: 'disk', args: '{}', interval_ms: 60_000, timeout_ms: 10_000, attempts: 3, retention: 'history:30d', created_at: t }).execute();
-    sensorIds.push((await store.db.selectFrom('mon_sensors').select('id').where('name', '=', `s${i}`).executeTakeFirstOrThrow()).id);
-  }
-  const tokens = Array.from({ length: nodes }, () => crypto.randomBytes(32).toString('base64url'));
-  await store.db.transaction().execute(async (trx) => {
-    for (let i = 0; i < nodes; i += 200) {
-      await trx
-        .insertInto('mon_nodes')
-        .values(tokens.slice(i, i + 200).map((tok, k) => ({ name: `pbx-${i + k}`, token_hash: sha256(tok), enroll_hash: null, enroll_expires: null, enabled: 1, last_seen: t, facts: null, stale: 0, created_at: t })))
-        .execute();
-    }
-    const ids = (await trx.selectFrom('mon_nodes').select('id').execute()).map((r) => r.id);
-    const links = ids.flatMap((node_id) => sensorIds.map((sensor_id) => ({ node_id, sensor_id, overrides: null })));
-    for (let i = 0; i < links.length; i += 500) await trx.insertInto('mon_node_sensors').values(links.slice(i, i + 500)).execute();
-  });
-  return { tokens, sensorIds };
-}
-
-interface Bot {
-  url: string;
-  child: ChildProcess;
-  rssMb(): number;
-  peakRssMb(): number;
-  /** Result ids in the store, and how many rows hold them (more rows than ids = a result stored twice). */
-  stored(): Promise<{ ids: Set<string>; rows: number }>;
-  close(): Promise<void>;
-}
-
-async function startBot(engine: 'sqlite' | 'mysql', nodes: number): Promise<Bot & Seeded> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sb-bench-mon-${engine}-`));
-  let databaseUrl: string | undefined;
-  let dropDb: (() => Promise<void>) | undefined;
-  if (engine === 'mysql') {
-    const base = new URL(process.env.SWITCHBOARD_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test');
-    const name = `sb_bench_${crypto.randomBytes(4).toString('hex')}`;
-    const opts = { host: base.hostname, port: Number(base.port || 3306), user: decodeURIComponent(base.username), password: decodeURIComponent(base.password) };
-    const c = await createConnection(opts);
-    await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-    await c.end();
-    base.pathname = `/${name}`;
-    databaseUrl = base.toString();
-    dropDb = async () => {
-      const d = await createConnection(opts);
-      await d.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await d.end();
-    };
-  }
-  const open = () => openStore({ databaseUrl, sqlitePath: path.join(dir, 'switchboard.sqlite') });
-  const store = open();
-  const seeded = await seed(store, nodes);
-  await store.close();
-  const cfgFile = path.join(dir, 'config.yaml');
-  fs.writeFileSync(cfgFile, `dataDir: ${dir}\n${databaseUrl ? `databaseUrl: ${databaseUrl}\n` : ''}http:\n  port: 0\nlog:\n  level: warn\n${process.env.BENCH_MONITOR_CONCURRENCY ? `monitor:\n  ingest:\n    concurrency: ${Number(process.env.BENCH_MONITOR_CONCURRENCY)}\n` : ''}`);
-  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), CLI, 'start', '--config', cfgFile], { env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: 'bench-password-1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`bot did not start: ${err}`)), 60_000);
-    child.stderr!.on('data', (d) => {
-      err += d;
-      const m = /Web console: (http:\/\/\S+)\/console/.exec(err);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (c) => reject(new Error(`bot exited ${c}: ${err}`)));
-  });
-  const status = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  return {
-    ...seeded,
-    url,
-    child,
-    rssMb: () => Math.round(status('VmRSS')),
-    peakRssMb: () => Math.round(status('VmHWM')),
-    async stored() {
-      const s = open();
-      const all = await s.db.selectFrom('mon_records').select('result_id').execute();
-      await s.close();
-      return { ids: new Set(all.map((r) => r.result_id)), rows: all.length };
-    },
-    async close() {
-      await stopChild(child);
-      await dropDb?.();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Posts batches of `batch` results over CONNECTIONS keep-alive connections for SECONDS; acknowledged ids are kept. */
-async function measureBot(bot: Bot & Seeded, batch: number, acked: Set<string>, connections = CONNECTIONS): Promise<{ results_per_s: number; p50_ms: number; p99_ms: number; non_2xx: number }> {
-  let bad = 0;
-  let okResults = 0;
-  const inflight = new Map<unknown, string[]>();
-  const res = await autocannon({
-    url: `${bot.url}/api/v1/agent/results`,
-    connections,
-    duration: SECONDS,
-    requests: [
-      {
-        method: 'POST',
-        headers: { authorization: `Bearer ${bot.tokens[0]}`, 'content-type': 'application/json' },
-        setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
-          const b = body(bot.sensorIds, batch);
-          inflight.set(context, b.ids);
-          return { ...req, body: b.text };
-        },
-        onResponse: (status: number, _body: string, context: Record<string, unknown>) => {
-          const ids = inflight.get(context) ?? [];
-          if (status === 200) {
-            okResults += ids.length;
-            for (const id of ids) acked.add(id);
-          } else bad++;
-        },
-      },
-    ],
-  });
-  return { results_per_s: Math.round(okResults / SECONDS), p50_ms: res.latency.p50, p99_ms: res.latency.p99, non_2xx: bad + res.errors + res.timeouts };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -257,10 +95,20 @@ async function manyAgents(): Promise<Record<string, unknown>> {
   const post = (agent: http.Agent, token: string, text: string) =>
     new Promise<{ status: number; retryAfterS: number }>((resolve, reject) => {
       const u = new URL(`${bot.url}/api/v1/agent/results`);
-      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfterS: Number(res.headers['retry-after'] ?? 0) }));
-      });
+      const req = http.request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname,
+          method: 'POST',
+          agent,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfterS: Number(res.headers['retry-after'] ?? 0) }));
+        },
+      );
       req.setTimeout(10_000, () => req.destroy(Object.assign(new Error('timeout'), { timeout: true })));
       req.on('error', reject);
       req.end(text);
@@ -354,7 +202,7 @@ async function rawInsertLimit(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const size of [200, 10_000]) {
     const tx = db.transaction((n: number) => {
-      for (let i = 0; i < n; i++) st.run(1, sensorIds[i % SENSORS], `r${RUN}-${(idSeq++).toString(36)}`, Date.now(), 0, OUTPUT, perf);
+      for (let i = 0; i < n; i++) st.run(1, sensorIds[i % SENSORS], resultId('r'), Date.now(), 0, OUTPUT, perf);
     });
     let rows = 0;
     const t0 = performance.now();
@@ -388,7 +236,12 @@ export async function run(): Promise<Record<string, unknown>> {
       seconds_per_measure: SECONDS,
       connections: CONNECTIONS,
       rounds: ROUNDS,
-      icinga: icinga ? { version: icinga.ref.version, setup: `100 hosts × 10 passive services, POST /v1/actions/process-check-result over TLS (Switchboard: plain HTTP), ${CONNECTIONS} keep-alive connections each side` } : icingaNote,
+      icinga: icinga
+        ? {
+            version: icinga.ref.version,
+            setup: `100 hosts × 10 passive services, POST /v1/actions/process-check-result over TLS (Switchboard: plain HTTP), ${CONNECTIONS} keep-alive connections each side`,
+          }
+        : icingaNote,
       sqlite,
       mariadb,
       agents_1000_sqlite: PARTS.has('agents') ? await manyAgents() : 'skipped',

@@ -72,7 +72,15 @@ export async function run(): Promise<Record<string, unknown>> {
     const config = loadConfig({
       env: {},
       sections: features.flatMap((f) => (f.config ? [f.config] : [])),
-      overrides: { dataDir, 'http.port': 0, 'provision.url': 'http://10.20.0.5:8080/provision/', 'provision.defaultServer': 'pbx.example.lan', 'provision.adminPassword': 'Adm1n!pass', 'provision.timezone': 'America/Sao_Paulo', 'provision.announce.fetches': false },
+      overrides: {
+        dataDir,
+        'http.port': 0,
+        'provision.url': 'http://10.20.0.5:8080/provision/',
+        'provision.defaultServer': 'pbx.example.lan',
+        'provision.adminPassword': 'Adm1n!pass',
+        'provision.timezone': 'America/Sao_Paulo',
+        'provision.announce.fetches': false,
+      },
     });
     const app = await createApp({ mode: 'test', config, log: pino({ level: 'silent' }) });
     const lines = ['mac,extension,name,password,room'];
@@ -109,12 +117,24 @@ export async function run(): Promise<Record<string, unknown>> {
     const sbPort = await freePort();
     const sb = spawn(process.execPath, [path.join(ROOT, 'bin/switchboard.js'), 'start'], {
       cwd: ROOT,
-      env: { ...process.env, SWITCHBOARD_ADMIN_PASSWORD: 'bench-console-pw', SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_HTTP_PORT: String(sbPort), SWITCHBOARD_LOG_LEVEL: 'warn', SWITCHBOARD_PROVISION_URL: 'http://10.20.0.5:8080/provision/', SWITCHBOARD__provision__announce__fetches: 'false', SWITCHBOARD__provision__timezone: 'America/Sao_Paulo', SWITCHBOARD_PHONE_ADMIN_PASSWORD: 'Adm1n!pass' },
+      env: {
+        ...process.env,
+        SWITCHBOARD_ADMIN_PASSWORD: 'bench-console-pw',
+        SWITCHBOARD_DATA_DIR: dataDir,
+        SWITCHBOARD_HTTP_PORT: String(sbPort),
+        SWITCHBOARD_LOG_LEVEL: 'warn',
+        SWITCHBOARD_PROVISION_URL: 'http://10.20.0.5:8080/provision/',
+        SWITCHBOARD__provision__announce__fetches: 'false',
+        SWITCHBOARD__provision__timezone: 'America/Sao_Paulo',
+        SWITCHBOARD_PHONE_ADMIN_PASSWORD: 'Adm1n!pass',
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let sbErr = '';
     sb.stderr!.on('data', (d: Buffer) => (sbErr += d.toString()));
-    sb.once('exit', (code) => { if (code) process.stderr.write(`switchboard exited ${code}: ${sbErr.slice(-2000)}\n`); });
+    sb.once('exit', (code) => {
+      if (code) process.stderr.write(`switchboard exited ${code}: ${sbErr.slice(-2000)}\n`);
+    });
     children.push(sb);
     await waitHttp(`http://127.0.0.1:${sbPort}/healthz`, 60_000);
 
@@ -132,7 +152,10 @@ export async function run(): Promise<Record<string, unknown>> {
     const probe = await fetch(`http://127.0.0.1:${ngPort}/provision/${files[0]}`);
     if (probe.status !== 200) throw new Error(`nginx answers ${probe.status} for ${files[0]}; see ${ngDir}/error.log`);
 
-    const shuffled = files.map((f, i) => ({ f, k: (i * 7919) % files.length })).sort((a, b) => a.k - b.k).map((x) => x.f);
+    const shuffled = files
+      .map((f, i) => ({ f, k: (i * 7919) % files.length }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.f);
     const flPort = await freePort();
     const fl = spawn(process.execPath, ['-e', NODE_FLOOR, dir, String(flPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(fl);

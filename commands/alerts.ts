@@ -30,7 +30,19 @@ export const commands: Command[] = [
     async run(ctx, args) {
       const rows = await ctx.app.services.monitor.alerts.list(args.scope === 'all');
       if (!rows.length) return args.scope === 'all' ? 'No alerts yet.' : 'No open alerts.';
-      return structured([tablePart(['#', 'what', 'kind', 'opened', 'state', 'summary'], rows.map((r) => [String(r.id), r.sensor ? `${r.node}/${r.sensor}` : r.node, r.kind === 'fraud' ? `fraud ×${r.calls}` : r.kind, ago(r.opened_at), r.resolved_at ? `resolved ${ago(r.resolved_at)}` : r.acked_by ? `acked by ${r.acked_by}` : 'OPEN', r.summary]))]);
+      return structured([
+        tablePart(
+          ['#', 'what', 'kind', 'opened', 'state', 'summary'],
+          rows.map((r) => [
+            String(r.id),
+            r.sensor ? `${r.node}/${r.sensor}` : r.node,
+            r.kind === 'fraud' ? `fraud ×${r.calls}` : r.kind,
+            ago(r.opened_at),
+            r.resolved_at ? `resolved ${ago(r.resolved_at)}` : r.acked_by ? `acked by ${r.acked_by}` : 'OPEN',
+            r.summary,
+          ]),
+        ),
+      ]);
     },
   },
   {
@@ -55,7 +67,13 @@ export const commands: Command[] = [
     example: 'silence pbx1/load 2h maintenance window',
     summary: 'mute alerts of a node or one of its sensors for a while',
     role: 'operator',
-    args: { positional: [{ name: 'what', required: true, pattern: '^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?$' }, { name: 'duration', required: true }, { name: 'reason', rest: true }] },
+    args: {
+      positional: [
+        { name: 'what', required: true, pattern: '^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)?$' },
+        { name: 'duration', required: true },
+        { name: 'reason', rest: true },
+      ],
+    },
     async run(ctx, args) {
       const m = ctx.app.services.monitor;
       const [nodeName, sensorName] = String(args.what).split('/');
@@ -77,7 +95,10 @@ export const commands: Command[] = [
     async run(ctx) {
       const rows = await ctx.app.services.monitor.alerts.silences();
       if (!rows.length) return 'No active silences.';
-      return table(['id', 'what', 'until', 'by', 'reason'], rows.map((r) => [String(r.id), r.sensor ? `${r.node}/${r.sensor}` : r.node, when(r.until), r.created_by, r.reason ?? '']));
+      return table(
+        ['id', 'what', 'until', 'by', 'reason'],
+        rows.map((r) => [String(r.id), r.sensor ? `${r.node}/${r.sensor}` : r.node, when(r.until), r.created_by, r.reason ?? '']),
+      );
     },
   },
   {

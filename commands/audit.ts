@@ -53,7 +53,10 @@ export const commands: Command[] = [
       const rows = await auth.attempts({ name: user, limit: n });
       const shown = (stored: string) => (ConsoleAuth.isHashedName(stored) ? `(unknown user ${stored.slice(0, 9)})` : stored);
       const body = rows.length
-        ? table(['when', 'user', 'source', 'result'], rows.map((r) => [when(r.at), shown(r.username), r.source, r.success ? 'ok' : 'failed']))
+        ? table(
+            ['when', 'user', 'source', 'result'],
+            rows.map((r) => [when(r.at), shown(r.username), r.source, r.success ? 'ok' : 'failed']),
+          )
         : '';
       if (user === undefined) return rows.length ? `Last ${rows.length} login attempt${rows.length === 1 ? '' : 's'}:\n${body}` : 'No login attempts recorded.';
       const c = await auth.countAttempts(user);

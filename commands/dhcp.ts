@@ -19,11 +19,17 @@ function fromArgs(a: Record<string, unknown>, base?: HostRecord): HostInput {
     ip: s('ip') ?? base?.ip ?? 'auto',
     hostname: s('hostname') ?? s('name') ?? base?.hostname ?? '',
     room: s('room') ?? base?.room ?? undefined,
-    phones: s('phone') !== undefined ? s('phone')!.split(/[,;]/).map((p) => p.trim()).filter(Boolean) : base?.phones,
+    phones:
+      s('phone') !== undefined
+        ? s('phone')!
+            .split(/[,;]/)
+            .map((p) => p.trim())
+            .filter(Boolean)
+        : base?.phones,
     owner: s('owner') ?? base?.owner ?? undefined,
     access: s('access') !== undefined ? (Number(s('access')) as number) : base?.access,
     comment: s('comment') ?? base?.comment ?? undefined,
-    bootServer: s('boot') !== undefined ? s('boot') || null : base?.bootServer ?? null,
+    bootServer: s('boot') !== undefined ? s('boot') || null : (base?.bootServer ?? null),
   };
 }
 
@@ -36,7 +42,11 @@ function show(h: HostRecord): string {
     `changed by ${h.updatedBy} at ${when(h.updatedAt)}`,
   ].join('\n');
 }
-const hostTable = (hs: HostRecord[]) => tablePart(['hostname', 'ip', 'mac', 'room', 'owner', 'access', 'phones'], hs.map((h) => [h.hostname, h.ip, h.mac, h.room ?? '', h.owner ?? '', String(h.access), h.phones.join(',')]));
+const hostTable = (hs: HostRecord[]) =>
+  tablePart(
+    ['hostname', 'ip', 'mac', 'room', 'owner', 'access', 'phones'],
+    hs.map((h) => [h.hostname, h.ip, h.mac, h.room ?? '', h.owner ?? '', String(h.access), h.phones.join(',')]),
+  );
 
 async function need(ctx: CommandContext, key: string): Promise<HostRecord> {
   const h = await svc(ctx).lookup(key);
@@ -48,8 +58,20 @@ async function need(ctx: CommandContext, key: string): Promise<HostRecord> {
 function diff(a: HostRecord | undefined, b: HostRecord): string {
   if (!a) return 'new';
   const v = (x: unknown) => (x === null || x === undefined || x === '' ? '-' : Array.isArray(x) ? x.join(',') || '-' : String(x));
-  const fields: [string, unknown, unknown][] = [['ip', a.ip, b.ip], ['hostname', a.hostname, b.hostname], ['room', a.room, b.room], ['phones', a.phones, b.phones], ['owner', a.owner, b.owner], ['access', a.access, b.access], ['comment', a.comment, b.comment], ['boot', a.bootServer, b.bootServer]];
-  return fields.filter(([, x, y]) => v(x) !== v(y)).map(([k, x, y]) => `${k} ${v(x)} → ${v(y)}`).join(', ');
+  const fields: [string, unknown, unknown][] = [
+    ['ip', a.ip, b.ip],
+    ['hostname', a.hostname, b.hostname],
+    ['room', a.room, b.room],
+    ['phones', a.phones, b.phones],
+    ['owner', a.owner, b.owner],
+    ['access', a.access, b.access],
+    ['comment', a.comment, b.comment],
+    ['boot', a.bootServer, b.bootServer],
+  ];
+  return fields
+    .filter(([, x, y]) => v(x) !== v(y))
+    .map(([k, x, y]) => `${k} ${v(x)} → ${v(y)}`)
+    .join(', ');
 }
 
 function failText(errors: { index: number; message: string }[], label: (i: number) => string, max = 50): string {
@@ -161,10 +183,16 @@ export const commands: Command[] = [
       if (args.access !== undefined) hs = hs.filter((h) => h.access === Number(args.access));
       const page = Number(args.page ?? 1);
       const pages = Math.max(1, Math.ceil(hs.length / 50));
-      const filt = [args.room !== undefined ? `room=${/\s/.test(String(args.room)) ? JSON.stringify(String(args.room)) : args.room}` : '', args.access !== undefined ? `access=${args.access}` : ''].filter(Boolean).join(' ');
+      const filt = [args.room !== undefined ? `room=${/\s/.test(String(args.room)) ? JSON.stringify(String(args.room)) : args.room}` : '', args.access !== undefined ? `access=${args.access}` : '']
+        .filter(Boolean)
+        .join(' ');
       if (!hs.length) return filt ? `No hosts with ${filt}.` : 'No hosts.';
       if (page > pages) throw new UserError(`There is no page ${page}: ${hs.length} host(s)${filt ? ` with ${filt}` : ''} fit on ${pages} page(s) of 50.`);
-      return structured([`${hs.length} host(s), page ${page}/${pages}:`, hostTable(hs.slice((page - 1) * 50, page * 50)), ...(page < pages ? [`next: \`dhcp list ${filt ? `${filt} ` : ''}page=${page + 1}\``] : [])]);
+      return structured([
+        `${hs.length} host(s), page ${page}/${pages}:`,
+        hostTable(hs.slice((page - 1) * 50, page * 50)),
+        ...(page < pages ? [`next: \`dhcp list ${filt ? `${filt} ` : ''}page=${page + 1}\``] : []),
+      ]);
     },
   },
   {
@@ -179,7 +207,13 @@ export const commands: Command[] = [
       const h = await svc(ctx).lookup(key);
       const hist = await svc(ctx).history(h?.mac ?? key);
       if (!hist.length) throw new UserError(`No history for "${key}".`, 'SB_NOT_FOUND');
-      return table(['when', 'who', 'action', 'ip', 'hostname', 'room', 'owner', 'access'], hist.map((e) => { const r = e.after ?? e.before!; return [when(e.at), e.by, e.action, r.ip, r.hostname, r.room ?? '', r.owner ?? '', String(r.access)]; }));
+      return table(
+        ['when', 'who', 'action', 'ip', 'hostname', 'room', 'owner', 'access'],
+        hist.map((e) => {
+          const r = e.after ?? e.before!;
+          return [when(e.at), e.by, e.action, r.ip, r.hostname, r.room ?? '', r.owner ?? '', String(r.access)];
+        }),
+      );
     },
   },
   {
@@ -209,10 +243,19 @@ export const commands: Command[] = [
       const r = await svc(ctx).upsertHosts(inputs, by(ctx), { dryRun: dry || issues.length > 0 });
       if (issues.length || !r.ok) {
         const all = importProblems(parsed, r.errors);
-        throw new UserError(`Nothing imported: ${all.length} problem(s) in ${f.name}:\n${all.slice(0, 50).join('\n')}${all.length > 50 ? `\n… and ${all.length - 50} more` : ''}`, issues.length ? 'SB_SHEET_BAD_ROW' : batchCode(r));
+        throw new UserError(
+          `Nothing imported: ${all.length} problem(s) in ${f.name}:\n${all.slice(0, 50).join('\n')}${all.length > 50 ? `\n… and ${all.length - 50} more` : ''}`,
+          issues.length ? 'SB_SHEET_BAD_ROW' : batchCode(r),
+        );
       }
       const head = dry ? 'Dry run, nothing written' : 'Imported';
-      const list = (t: string, hs: HostRecord[]) => (hs.length ? `\n${t}: ${hs.slice(0, 20).map((h) => `${h.hostname} ${h.ip}`).join(', ')}${hs.length > 20 ? ` … (${hs.length})` : ''}` : '');
+      const list = (t: string, hs: HostRecord[]) =>
+        hs.length
+          ? `\n${t}: ${hs
+              .slice(0, 20)
+              .map((h) => `${h.hostname} ${h.ip}`)
+              .join(', ')}${hs.length > 20 ? ` … (${hs.length})` : ''}`
+          : '';
       const diffs = r.changed.slice(0, 20).map((h) => `  ${h.hostname} (${h.mac}): ${diff(r.before.get(h.mac), h)}`);
       const more = r.changed.length > 20 ? `\n  … and ${r.changed.length - 20} more` : '';
       return `${head}: ${r.added.length} added, ${r.changed.length} changed, ${r.unchanged} unchanged.${list('added', r.added)}${r.changed.length ? `\nchanged:\n${diffs.join('\n')}${more}` : ''}`;

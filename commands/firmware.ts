@@ -29,7 +29,7 @@ export const commands: Command[] = [
       const s = svc(ctx);
       const d = driverOf(ctx, String(args.model));
       const file = ctx.incoming.files[0];
-      if (!file) throw new UserError('Attach the firmware image file to the command (the phone vendor\'s .rom/.bin/.zip), then run it again.');
+      if (!file) throw new UserError("Attach the firmware image file to the command (the phone vendor's .rom/.bin/.zip), then run it again.");
       const name = file.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '');
       if (!FIRMWARE_NAME_RE.test(name)) throw new UserError(`"${file.name}" cannot be a file name phones fetch (letters, digits, . _ - up to 128)`);
       const version = args.version !== undefined ? String(args.version) : /(\d+(?:\.\d+){1,4})/.exec(file.name)?.[1];
@@ -64,7 +64,10 @@ export const commands: Command[] = [
       const model = args.model === undefined ? undefined : driverOf(ctx, String(args.model)).id;
       const list = await svc(ctx).firmware.list(model);
       if (!list.length) return 'No firmware images are stored.';
-      return table(['model', 'version', 'file', 'bytes', 'sha256', 'added'], list.map((i) => [i.model, i.version, i.name, String(i.size), i.sha256.slice(0, 16), `${ago(i.addedAt)} by ${i.addedBy}`]));
+      return table(
+        ['model', 'version', 'file', 'bytes', 'sha256', 'added'],
+        list.map((i) => [i.model, i.version, i.name, String(i.size), i.sha256.slice(0, 16), `${ago(i.addedAt)} by ${i.addedBy}`]),
+      );
     },
   },
   {
@@ -73,10 +76,19 @@ export const commands: Command[] = [
     example: 'provision firmware rollout yealink-t4x 66.86.0.15 to=10%',
     summary: "put a stored firmware's URL into the configs of one wave of a model's phones (asks for confirmation)",
     role: 'operator',
-    args: { positional: [{ name: 'model', required: true }, { name: 'version', required: true }], named: { to: { type: 'string', description: "n% of the model's phones, a room, or MACs/extensions separated by commas (default 100%)" } } },
+    args: {
+      positional: [
+        { name: 'model', required: true },
+        { name: 'version', required: true },
+      ],
+      named: { to: { type: 'string', description: "n% of the model's phones, a room, or MACs/extensions separated by commas (default 100%)" } },
+    },
     async confirm(args, ctx) {
       const { d, img, phones } = await wave(ctx, args);
-      return `put ${d.label} firmware ${img.version} into the configs of ${phones.length} phone${phones.length === 1 ? '' : 's'} (${phones.slice(0, 10).map((p) => `${fmtMac(p.mac)} ext ${p.extension}`).join(', ')}${phones.length > 10 ? ', …' : ''}); they install it at their next re-sync`;
+      return `put ${d.label} firmware ${img.version} into the configs of ${phones.length} phone${phones.length === 1 ? '' : 's'} (${phones
+        .slice(0, 10)
+        .map((p) => `${fmtMac(p.mac)} ext ${p.extension}`)
+        .join(', ')}${phones.length > 10 ? ', …' : ''}); they install it at their next re-sync`;
     },
     async run(ctx, args) {
       const s = svc(ctx);
@@ -110,7 +122,9 @@ export const commands: Command[] = [
         if (target && reported === target) done++;
         return [fmtMac(p.mac), s.label(p), p.extension, reported ?? (p.lastFetchAt ? '?' : 'never fetched'), target ?? '—', state];
       });
-      const head = waves.length ? `${waves.map((w) => `${w.model} ${w.version} → ${w.macs.length} phones (${w.scope}, ${ago(w.startedAt)})`).join('; ')}. ${done} in a wave report its version.` : 'No wave is running.';
+      const head = waves.length
+        ? `${waves.map((w) => `${w.model} ${w.version} → ${w.macs.length} phones (${w.scope}, ${ago(w.startedAt)})`).join('; ')}. ${done} in a wave report its version.`
+        : 'No wave is running.';
       return `${head}\n${table(['mac', 'model', 'ext', 'reports', 'wave', ''], rows.slice(0, 200))}${rows.length > 200 ? `\n… ${rows.length - 200} more` : ''}`;
     },
   },
@@ -137,7 +151,9 @@ async function wave(ctx: CommandContext, args: Args) {
   const img = await s.firmware.find(d.id, String(args.version));
   if (!img) {
     const have = (await s.firmware.list(d.id)).map((i) => i.version);
-    throw new UserError(`No ${d.label} firmware ${String(args.version)} is stored${have.length ? ` (stored: ${have.join(', ')})` : ''}; add it with \`provision firmware add ${d.id} ${String(args.version)}\` and the image attached.`);
+    throw new UserError(
+      `No ${d.label} firmware ${String(args.version)} is stored${have.length ? ` (stored: ${have.join(', ')})` : ''}; add it with \`provision firmware add ${d.id} ${String(args.version)}\` and the image attached.`,
+    );
   }
   const scope = args.to === undefined ? '100%' : String(args.to);
   let phones;

@@ -95,7 +95,11 @@ export const commands: Command[] = [
         const locked = family.some((c) => !can(c));
         return structured([
           `${group ? `${group.title}: ${group.about}` : `${name} commands`} (${family.length}). \`help <command>\` for details and an example.`,
-          tablePart(['command', 'what it does', 'role'], family.map((c) => [c.usage, c.summary, `${c.role === 'none' ? 'anyone' : c.role}${can(c) ? '' : ' (not you)'}`]), { align: ['left', 'left', 'left'] }),
+          tablePart(
+            ['command', 'what it does', 'role'],
+            family.map((c) => [c.usage, c.summary, `${c.role === 'none' ? 'anyone' : c.role}${can(c) ? '' : ' (not you)'}`]),
+            { align: ['left', 'left', 'left'] },
+          ),
           ...(locked ? ['Commands marked "not you" need a role you do not have.'] : []),
         ]);
       }

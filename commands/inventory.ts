@@ -26,7 +26,11 @@ export const commands: Command[] = [
     async run(ctx, args) {
       const rows = await ctx.app.services.renew.inventory.listPcs(args.filter as string | undefined);
       if (!rows.length) return args.filter ? `No PC matches "${args.filter}".` : 'The inventory is empty; `renew run` fills it.';
-      return table(['mac', 'hostname', 'ip', 'account', 'os', 'last renewal'], rows.map((r) => [r.mac, r.hostname ?? '', r.ip ?? '', r.account ?? '', String(facts(r).os ?? ''), when(r.last_renewal_at)]), { maxWidth: 80 });
+      return table(
+        ['mac', 'hostname', 'ip', 'account', 'os', 'last renewal'],
+        rows.map((r) => [r.mac, r.hostname ?? '', r.ip ?? '', r.account ?? '', String(facts(r).os ?? ''), when(r.last_renewal_at)]),
+        { maxWidth: 80 },
+      );
     },
   },
   {
@@ -70,7 +74,11 @@ export const commands: Command[] = [
       }
       const rows = await inv.accounts(mac);
       if (!rows.length) return 'No accounts recorded yet.';
-      return table(['mac', 'account', 'request', 'created', 'removed'], rows.map((r) => [r.mac, r.account, r.request_id ? `#${r.request_id}` : '', when(r.created_at), r.removed_at ? when(r.removed_at) : 'current']), { maxWidth: 80 });
+      return table(
+        ['mac', 'account', 'request', 'created', 'removed'],
+        rows.map((r) => [r.mac, r.account, r.request_id ? `#${r.request_id}` : '', when(r.created_at), r.removed_at ? when(r.removed_at) : 'current']),
+        { maxWidth: 80 },
+      );
     },
   },
   {
@@ -84,7 +92,23 @@ export const commands: Command[] = [
       const cols = ['mac', 'hostname', 'ip', 'account', 'last_renewal', 'os', 'kernel', 'cpu', 'cores', 'ram_kb', 'disk_kb', 'serial', 'vendor', 'product', 'host_key_fp'];
       const data = rows.map((r) => {
         const f = facts(r);
-        return [r.mac, r.hostname ?? '', r.ip ?? '', r.account ?? '', r.last_renewal_at ? new Date(r.last_renewal_at).toISOString() : '', f.os ?? '', f.kernel ?? '', f.cpu ?? '', f.cores ?? '', f.ramKb ?? '', f.diskKb ?? '', f.serial ?? '', f.vendor ?? '', f.product ?? '', r.host_key_fp ?? ''].map(String);
+        return [
+          r.mac,
+          r.hostname ?? '',
+          r.ip ?? '',
+          r.account ?? '',
+          r.last_renewal_at ? new Date(r.last_renewal_at).toISOString() : '',
+          f.os ?? '',
+          f.kernel ?? '',
+          f.cpu ?? '',
+          f.cores ?? '',
+          f.ramKb ?? '',
+          f.diskKb ?? '',
+          f.serial ?? '',
+          f.vendor ?? '',
+          f.product ?? '',
+          r.host_key_fp ?? '',
+        ].map(String);
       });
       // Hostnames, CPU names etc. come from the PCs: cells that a spreadsheet would run as formulas are written as text.
       const csv = safeCsv([cols, ...data]);

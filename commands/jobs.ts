@@ -13,7 +13,12 @@ export const commands: Command[] = [
     example: 'jobs all 10',
     summary: 'recent jobs (queued and running first; `all` includes finished ones)',
     role: 'viewer',
-    args: { positional: [{ name: 'scope', enum: ['all', 'active'], default: 'active' }, { name: 'n', type: 'integer', minimum: 1, maximum: 200, default: 20 }] },
+    args: {
+      positional: [
+        { name: 'scope', enum: ['all', 'active'], default: 'active' },
+        { name: 'n', type: 'integer', minimum: 1, maximum: 200, default: 20 },
+      ],
+    },
     async run(ctx, args) {
       const rows = await ctx.app.jobs.recent({ limit: Number(args.n), activeOnly: args.scope !== 'all' });
       if (!rows.length) return args.scope === 'all' ? 'No jobs yet.' : 'No job is queued or running. `jobs all` shows finished ones.';

@@ -20,11 +20,19 @@ export const commands: Command[] = [
       const c = ctx.app.config.monitor.fraud;
       const rows = await f.rules();
       const nodes = (await svc(ctx).nodes.overview()).filter((n) => n.node.business_hours);
-      const hours = [`Business hours: ${f.formatHours(f.defaultHours())}${nodes.length ? `; ${nodes.map((n) => `${n.node.name}: ${f.formatHours(parseHours(n.node.business_hours!))}`).join('; ')}` : ''}.`];
+      const hours = [
+        `Business hours: ${f.formatHours(f.defaultHours())}${nodes.length ? `; ${nodes.map((n) => `${n.node.name}: ${f.formatHours(parseHours(n.node.business_hours!))}`).join('; ')}` : ''}.`,
+      ];
       const foot = `Burst limit ${c.burstPerHour} outbound calls/hour per node; Wangiri: ${c.wangiri.minCalls}+ calls of ≤ ${c.wangiri.maxSeconds}s from one foreign prefix within ${span(c.wangiri.windowMs)}; a group resolves after ${span(c.quietMs)} without a new call.\n${hours.join('\n')}`;
       if (!rows.length) return `No fraud rules yet (monitor fraud add <prefix> premium|international|limit [cpm=…] [concurrent=…] [duration=…] [sequential=…] [note]).\n${foot}`;
-      const limits = (r: (typeof rows)[number]) => [r.cpm ? `${r.cpm}/min` : '', r.concurrent ? `${r.concurrent} at once` : '', r.total_seconds ? `${span(r.total_seconds * 1000)}/h` : '', r.sequential ? `${r.sequential} in a row` : ''].filter(Boolean).join(', ');
-      return `${table(['id', 'prefix', 'kind', 'limits', 'note'], rows.map((r) => [String(r.id), r.prefix, r.kind, limits(r), r.note ?? '']))}\n${foot}`;
+      const limits = (r: (typeof rows)[number]) =>
+        [r.cpm ? `${r.cpm}/min` : '', r.concurrent ? `${r.concurrent} at once` : '', r.total_seconds ? `${span(r.total_seconds * 1000)}/h` : '', r.sequential ? `${r.sequential} in a row` : '']
+          .filter(Boolean)
+          .join(', ');
+      return `${table(
+        ['id', 'prefix', 'kind', 'limits', 'note'],
+        rows.map((r) => [String(r.id), r.prefix, r.kind, limits(r), r.note ?? '']),
+      )}\n${foot}`;
     },
   },
   {
@@ -33,9 +41,14 @@ export const commands: Command[] = [
     example: 'monitor fraud add 00 international cpm=3 calls abroad',
     summary: 'flag calls to a prefix (premium/international: every call; limit: only beyond its thresholds)',
     role: 'operator',
-    details: 'Thresholds, per node and prefix (like OpenSIPS fraud_detection): cpm = calls per minute, concurrent = calls at once, duration = total call time within an hour, sequential = calls in a row to the prefix. Each counts as exceeded above N.',
+    details:
+      'Thresholds, per node and prefix (like OpenSIPS fraud_detection): cpm = calls per minute, concurrent = calls at once, duration = total call time within an hour, sequential = calls in a row to the prefix. Each counts as exceeded above N.',
     args: {
-      positional: [{ name: 'prefix', required: true, pattern: '^\\+?[0-9*#]{1,31}$' }, { name: 'kind', required: true, enum: ['premium', 'international', 'limit'] }, { name: 'note', rest: true }],
+      positional: [
+        { name: 'prefix', required: true, pattern: '^\\+?[0-9*#]{1,31}$' },
+        { name: 'kind', required: true, enum: ['premium', 'international', 'limit'] },
+        { name: 'note', rest: true },
+      ],
       named: { cpm: { type: 'integer', minimum: 1 }, concurrent: { type: 'integer', minimum: 1 }, duration: {}, sequential: { type: 'integer', minimum: 1 } },
     },
     async run(ctx, args) {
@@ -43,7 +56,15 @@ export const commands: Command[] = [
       const prefix = String(args.prefix).replace(/^\+/, ctx.app.config.monitor.fraud.internationalPrefix);
       const note = ((args.note as string[] | undefined) ?? []).join(' ') || null;
       const totalSeconds = args.duration === undefined ? undefined : Math.round(ms(args.duration, 'duration', 0) / 1000);
-      const id = await f.addRule({ prefix, kind: args.kind as 'premium' | 'international' | 'limit', note, cpm: args.cpm as number | undefined, concurrent: args.concurrent as number | undefined, totalSeconds, sequential: args.sequential as number | undefined });
+      const id = await f.addRule({
+        prefix,
+        kind: args.kind as 'premium' | 'international' | 'limit',
+        note,
+        cpm: args.cpm as number | undefined,
+        concurrent: args.concurrent as number | undefined,
+        totalSeconds,
+        sequential: args.sequential as number | undefined,
+      });
       return `Fraud rule #${id} added: ${args.kind} prefix ${prefix}.`;
     },
   },
@@ -65,7 +86,13 @@ export const commands: Command[] = [
     example: 'monitor fraud hours pbx1 mon-fri 08:00-18:00 tz=Europe/Lisbon',
     summary: "a node's business hours for the off-hours fraud check (without a spec: show them)",
     role: 'operator',
-    args: { positional: [{ ...NAME, name: 'node' }, { name: 'spec', rest: true }], named: { tz: {} } },
+    args: {
+      positional: [
+        { ...NAME, name: 'node' },
+        { name: 'spec', rest: true },
+      ],
+      named: { tz: {} },
+    },
     async run(ctx, args) {
       const m = svc(ctx);
       const n = await m.nodes.get(String(args.node));

@@ -14,7 +14,13 @@ export const commands: Command[] = [
     example: 'monitor records pbx1 load since=6h',
     summary: "a sensor's recent results (table, and a PNG chart of numeric perfdata with its thresholds)",
     role: 'viewer',
-    args: { positional: [{ ...NAME, name: 'node' }, { ...NAME, name: 'sensor' }], named: { since: { default: '24h' } } },
+    args: {
+      positional: [
+        { ...NAME, name: 'node' },
+        { ...NAME, name: 'sensor' },
+      ],
+      named: { since: { default: '24h' } },
+    },
     async run(ctx, args) {
       const m = ctx.app.services.monitor;
       const n = await m.nodes.get(String(args.node));
@@ -30,12 +36,24 @@ export const commands: Command[] = [
       const series = perfSeries(rows, s.args);
       const shown = rows.slice(-30);
       const head = `${rows.length} record(s) for ${n.name}/${s.name} since ${args.since}${rows.length > shown.length ? ` (last ${shown.length} shown)` : ''}, times in ${zone}:`;
-      const recs = tablePart(['at', 'state', 'output'], shown.map((r) => [DateTime.fromMillis(r.at, { zone }).toFormat('yyyy-MM-dd HH:mm:ss'), STATUS[r.status]!, r.output]), { align: ['left', 'left', 'left'] });
+      const recs = tablePart(
+        ['at', 'state', 'output'],
+        shown.map((r) => [DateTime.fromMillis(r.at, { zone }).toFormat('yyyy-MM-dd HH:mm:ss'), STATUS[r.status]!, r.output]),
+        { align: ['left', 'left', 'left'] },
+      );
       if (!series.size) return structured([head, recs]);
       const { renderChart } = await import('../src/monitor/chart.js'); // Chart.js and the canvas load on the first chart
-      const png = renderChart({ title: `${n.name} / ${s.name}`, zone, series: [...series.values()], statuses: rows.map((r) => ({ at: r.at, status: r.status })), state: st ? { status: st.status, hard: st.hard_status, since: statusSince(rows, st.status) } : undefined });
+      const png = renderChart({
+        title: `${n.name} / ${s.name}`,
+        zone,
+        series: [...series.values()],
+        statuses: rows.map((r) => ({ at: r.at, status: r.status })),
+        state: st ? { status: st.status, hard: st.hard_status, since: statusSince(rows, st.status) } : undefined,
+      });
       const chart = `${n.name}-${s.name}.png`;
-      return structured([head, { kind: 'image', file: chart, alt: `chart of ${[...series.keys()].join(', ')} for ${n.name}/${s.name} since ${args.since}` }, recs], { files: [{ name: chart, data: png, mime: 'image/png' }] });
+      return structured([head, { kind: 'image', file: chart, alt: `chart of ${[...series.keys()].join(', ')} for ${n.name}/${s.name} since ${args.since}` }, recs], {
+        files: [{ name: chart, data: png, mime: 'image/png' }],
+      });
     },
   },
 ];

@@ -52,7 +52,6 @@ function checkRetention(r: string): string {
   return r;
 }
 
-
 export const commands: Command[] = [
   {
     name: 'monitor sensor add',
@@ -70,7 +69,15 @@ export const commands: Command[] = [
       const kinds = svc(ctx).kinds;
       const kind = String(args.kind);
       const a = checkedArgs(kinds, kind, args);
-      await svc(ctx).sensors.add({ name: String(args.name), kind, args: a, intervalMs: ms(args.interval, 'interval', 60_000), timeoutMs: ms(args.timeout, 'timeout', 10_000), attempts: Number(args.attempts ?? 3), retention: checkRetention(String(args.retention ?? 'last')) });
+      await svc(ctx).sensors.add({
+        name: String(args.name),
+        kind,
+        args: a,
+        intervalMs: ms(args.interval, 'interval', 60_000),
+        timeoutMs: ms(args.timeout, 'timeout', 10_000),
+        attempts: Number(args.attempts ?? 3),
+        retention: checkRetention(String(args.retention ?? 'last')),
+      });
       return `Sensor ${args.name} (${kind}) added; assign it with monitor assign ${args.name} <node|all>.${runsCommand(kinds, kind, a) ? ` ${MAY_REFUSE}` : ''}`;
     },
   },
@@ -82,7 +89,14 @@ export const commands: Command[] = [
     role: 'operator',
     args: { positional: [NAME], named: { interval: {}, timeout: {}, attempts: { type: 'integer', minimum: 1, maximum: 20 }, retention: {}, command: {} }, allowUnknownNamed: true },
     async run(ctx, args) {
-      await svc(ctx).sensors.edit(String(args.name), (s) => ({ ...s, args: { ...s.args, ...checkedArgs(svc(ctx).kinds, s.kind, args, true) }, intervalMs: ms(args.interval, 'interval', s.intervalMs), timeoutMs: ms(args.timeout, 'timeout', s.timeoutMs), attempts: Number(args.attempts ?? s.attempts), retention: checkRetention(String(args.retention ?? s.retention)) }));
+      await svc(ctx).sensors.edit(String(args.name), (s) => ({
+        ...s,
+        args: { ...s.args, ...checkedArgs(svc(ctx).kinds, s.kind, args, true) },
+        intervalMs: ms(args.interval, 'interval', s.intervalMs),
+        timeoutMs: ms(args.timeout, 'timeout', s.timeoutMs),
+        attempts: Number(args.attempts ?? s.attempts),
+        retention: checkRetention(String(args.retention ?? s.retention)),
+      }));
       return `Sensor ${args.name} updated; agents pick it up at their next config poll.`;
     },
   },
@@ -101,7 +115,16 @@ export const commands: Command[] = [
         const list = Object.entries(k.args).map(([n, a]) => `  ${describeArg(n, a)}`);
         return `${k.name}: ${k.summary}${k.runs === 'plugin' ? ' — runs the command line given, if the agent allows that plugin' : ''}\n${list.length ? `Arguments:\n${list.join('\n')}` : 'No arguments.'}`;
       }
-      const rows = kinds.names().map((n) => kinds.info(n)!).map((k) => [k.name, k.summary, Object.entries(k.args).map(([n, a]) => (a.required ? `${n}=… (required)` : n)).join(', ')]);
+      const rows = kinds
+        .names()
+        .map((n) => kinds.info(n)!)
+        .map((k) => [
+          k.name,
+          k.summary,
+          Object.entries(k.args)
+            .map(([n, a]) => (a.required ? `${n}=… (required)` : n))
+            .join(', '),
+        ]);
       return structured([`${rows.length} sensor kinds (monitor sensor kinds <kind> for one kind's arguments):`, tablePart(['kind', 'checks', 'arguments'], rows, { align: ['left', 'left', 'left'] })]);
     },
   },
@@ -114,7 +137,11 @@ export const commands: Command[] = [
     args: { positional: [NAME] },
     async run(ctx, args) {
       const { sensor: s, nodes } = await svc(ctx).sensors.show(String(args.name));
-      return [`${s.name}: kind ${s.kind}, every ${s.interval_ms / 1000}s, timeout ${s.timeout_ms / 1000}s, attempts ${s.attempts}, retention ${s.retention}`, `args: ${s.args}`, `nodes: ${nodes.map((n) => n.name + (n.overrides ? ` ${n.overrides}` : '')).join(', ') || '(none)'}`].join('\n');
+      return [
+        `${s.name}: kind ${s.kind}, every ${s.interval_ms / 1000}s, timeout ${s.timeout_ms / 1000}s, attempts ${s.attempts}, retention ${s.retention}`,
+        `args: ${s.args}`,
+        `nodes: ${nodes.map((n) => n.name + (n.overrides ? ` ${n.overrides}` : '')).join(', ') || '(none)'}`,
+      ].join('\n');
     },
   },
   {
@@ -139,7 +166,10 @@ export const commands: Command[] = [
     async run(ctx) {
       const rows = await svc(ctx).sensors.list();
       if (!rows.length) return 'No sensors yet (monitor sensor add).';
-      return table(['name', 'kind', 'every', 'attempts', 'retention', 'args'], rows.map((s) => [s.name, s.kind, `${s.interval_ms / 1000}s`, String(s.attempts), s.retention, s.args]));
+      return table(
+        ['name', 'kind', 'every', 'attempts', 'retention', 'args'],
+        rows.map((s) => [s.name, s.kind, `${s.interval_ms / 1000}s`, String(s.attempts), s.retention, s.args]),
+      );
     },
   },
   {
@@ -148,7 +178,13 @@ export const commands: Command[] = [
     example: 'monitor assign load all',
     summary: 'run a sensor on a node (or all nodes)',
     role: 'operator',
-    args: { positional: [{ ...NAME, name: 'sensor' }, { ...NAME, name: 'node' }], allowUnknownNamed: true },
+    args: {
+      positional: [
+        { ...NAME, name: 'sensor' },
+        { ...NAME, name: 'node' },
+      ],
+      allowUnknownNamed: true,
+    },
     async run(ctx, args) {
       const m = svc(ctx);
       const s = await m.sensors.get(String(args.sensor));
@@ -164,7 +200,12 @@ export const commands: Command[] = [
     example: 'monitor unassign load pbx1',
     summary: 'stop running a sensor on a node',
     role: 'operator',
-    args: { positional: [{ ...NAME, name: 'sensor' }, { ...NAME, name: 'node' }] },
+    args: {
+      positional: [
+        { ...NAME, name: 'sensor' },
+        { ...NAME, name: 'node' },
+      ],
+    },
     async run(ctx, args) {
       const m = svc(ctx);
       await m.sensors.get(String(args.sensor));

@@ -17,7 +17,8 @@ export const commands: Command[] = [
     usage: 'monitor enroll <name> [role=monitor|apply] [targets=isc,kea,keaControl,dnsmasq,proxy]',
     example: 'monitor enroll pbx2',
     summary: 'create a node (a PBX agent, or with role=apply an agent that applies DHCP/proxy files on its server) and DM you its one-time enrolment code',
-    details: 'role=apply targets=isc,proxy: `dhcp apply` hands those backends to this node\'s agent, which checks, installs and reloads them with the paths and commands of its own agent.yaml (apply.backends) and reports back; the result is posted where the apply was asked. Other backends stay applied by the bot itself.',
+    details:
+      "role=apply targets=isc,proxy: `dhcp apply` hands those backends to this node's agent, which checks, installs and reloads them with the paths and commands of its own agent.yaml (apply.backends) and reports back; the result is posted where the apply was asked. Other backends stay applied by the bot itself.",
     role: 'operator',
     args: { positional: [NAME], named: { role: { enum: ['monitor', 'apply'] }, targets: {} } },
     async run(ctx, args) {
@@ -34,7 +35,13 @@ export const commands: Command[] = [
         if (taken.length) throw new UserError(`already applied by another node: ${taken.join(', ')}; remove that node first (monitor rm) or choose other targets`);
       } else if (args.targets !== undefined) throw new UsageError('targets= is for role=apply');
       const r = await svc(ctx).createEnrollment(String(args.name), false, { role, applyTargets });
-      const extra = role === 'apply' ? `\nThen add to /etc/switchboard/agent.yaml what this server applies, with its own paths and reload commands, e.g.:\n\`\`\`\ncdrSource: off\napply:\n  backends:\n${applyTargets!.split(',').map((b) => `    ${b}: {reload: [systemctl, reload, <service>]}`).join('\n')}\n\`\`\`` : '';
+      const extra =
+        role === 'apply'
+          ? `\nThen add to /etc/switchboard/agent.yaml what this server applies, with its own paths and reload commands, e.g.:\n\`\`\`\ncdrSource: off\napply:\n  backends:\n${applyTargets!
+              .split(',')
+              .map((b) => `    ${b}: {reload: [systemctl, reload, <service>]}`)
+              .join('\n')}\n\`\`\``
+          : '';
       await ctx.dm(
         `Enrolment for node ${args.name} (one-time code, valid until ${when(r.expires)} UTC). On the ${role === 'apply' ? 'DHCP/proxy server' : 'PBX'} run:\n\`\`\`\nswitchboard agent enroll --server ${ctx.app.baseUrl()} --code ${r.code} --config /etc/switchboard/agent.yaml\n\`\`\`${extra}`,
         { secret: true },
@@ -97,7 +104,14 @@ export const commands: Command[] = [
       return structured([
         tablePart(
           ['node', 'state', 'sensors', 'last seen', 'agent', 'asterisk'],
-          nodes.map((n) => [n.node.role === 'apply' ? `${n.node.name} (apply: ${n.node.apply_targets ?? ''})` : n.node.name, n.state, String(n.sensors), ago(n.node.last_seen), String(n.facts.agentVersion ?? ''), String(n.facts.asterisk ?? '')]),
+          nodes.map((n) => [
+            n.node.role === 'apply' ? `${n.node.name} (apply: ${n.node.apply_targets ?? ''})` : n.node.name,
+            n.state,
+            String(n.sensors),
+            ago(n.node.last_seen),
+            String(n.facts.agentVersion ?? ''),
+            String(n.facts.asterisk ?? ''),
+          ]),
           { align: ['left', 'left', 'right', 'left', 'left', 'left'] },
         ),
       ]);
@@ -117,7 +131,14 @@ export const commands: Command[] = [
       if (!rows.length) return `${head}\nNo sensors assigned.`;
       return `${head}\n${table(
         ['sensor', 'state', 'output', 'age'],
-        rows.map((r) => [r.name, r.status === null || r.status === undefined ? 'PENDING' : `${STATUS[r.status]}${r.status !== 0 && r.hard_status !== r.status ? ` (soft ${r.attempt}/${r.attempts})` : ''}${r.flapping ? ' FLAPPING' : ''}`, r.output ?? '', ago(r.at ?? null)]),
+        rows.map((r) => [
+          r.name,
+          r.status === null || r.status === undefined
+            ? 'PENDING'
+            : `${STATUS[r.status]}${r.status !== 0 && r.hard_status !== r.status ? ` (soft ${r.attempt}/${r.attempts})` : ''}${r.flapping ? ' FLAPPING' : ''}`,
+          r.output ?? '',
+          ago(r.at ?? null),
+        ]),
         { maxWidth: 80 },
       )}`;
     },

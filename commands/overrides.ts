@@ -7,129 +7,37 @@
 // format (see `provision models` and help); keys Switchboard writes for the phones to keep working (account
 // credentials, provisioning URL, admin password, firmware URL) need --force. Values are never audited; values
 // of password-like keys (or any given with --secret) are sealed at rest and never shown.
-import type { Args, NamedSpec } from '../src/core/command.js';
+// Where a command applies: src/provision/override-scope.ts; diffs: src/provision/override-diff.ts.
 import type { Command, CommandContext } from '../src/app-types.js';
 import { UserError, UsageError } from '../src/core/command.js';
 import { ago, table } from '../src/core/format.js';
 import { structured } from '../src/core/message.js';
-import { parseLine } from '../src/core/parser.js';
-import type { MessagePart } from '../src/core/types.js';
 import { fmtMac } from '../src/util/mac.js';
-import type { PhoneDriver } from '../drivers/phones/contract.js';
-import { macKey } from '../src/provision/served-index.js';
 import { showKey } from '../drivers/phones/override-styles.js';
-import { applies, isSecretKey, resolveFor, roomTarget, type Applied, type OverrideRow, type Scope } from '../src/provision/overrides.js';
-import type { NextRender, PhoneRecord, ProvisionService } from '../src/provision/service.js';
-import { unifiedDiff } from '../src/util/line-diff.js';
+import { isSecretKey, resolveFor, type Applied, type OverrideRow, type Scope } from '../src/provision/overrides.js';
+import { clipLines, diffOf, diffParts, MASK, MAX_DIFF_LINES } from '../src/provision/override-diff.js';
+import { covered, phoneLabel, SCOPE_ARGS, SCOPE_USAGE, targetOf, wordsOf, type OverrideTarget } from '../src/provision/override-scope.js';
+import type { NextRender, ProvisionService } from '../src/provision/service.js';
 
 const svc = (ctx: CommandContext): ProvisionService => ctx.app.services.provision;
 const by = (ctx: CommandContext) => `${ctx.caller.platform}:${ctx.caller.id}`;
 
 /** A change reaching more phones than this asks for `confirm <code>` first. */
 export const CONFIRM_ABOVE = 10;
-const MASK = '••••••';
-/** Diff lines shown in one reply; the rest is counted. */
-const MAX_DIFF_LINES = 300;
 
-const SCOPE_ARGS: Record<string, NamedSpec> = {
-  model: { type: 'string', description: 'every phone of a model (id or alias, see provision models)' },
-  room: { type: 'string', description: "a room's phones of one model (add model= when the room holds several)" },
-  mac: { type: 'string', description: 'one phone by MAC' },
-  ext: { type: 'string', description: 'one phone by extension' },
-};
-const SCOPE_USAGE = 'model=<model> | room=<room> [model=<model>] | mac=<mac> | ext=<ext> | <mac|ext>';
-
-/** Where a command's overrides go: the scope, its driver, and how to name it in replies. */
-interface Target {
-  scope: Scope;
-  driver: PhoneDriver;
-  label: string;
-  /** The phone, for a phone scope. */
-  phone?: PhoneRecord;
-}
-
-function driverOf(ctx: CommandContext, name: string): PhoneDriver {
-  const d = svc(ctx).drivers.find(name);
-  if (!d) throw new UsageError(`unknown model "${name}"; known: ${svc(ctx).drivers.names()}`);
-  return d;
-}
-
-/** Stored phones, served or set aside as unreadable. */
-function storedPhones(ctx: CommandContext): PhoneRecord[] {
-  return [...svc(ctx).all(), ...svc(ctx).unreadablePhones().map((u) => u.rec)];
-}
-
-function onePhone(ctx: CommandContext, key: string, how: 'mac' | 'ext' | 'either'): PhoneRecord {
-  const s = svc(ctx);
-  if (how === 'mac' && !macKey(key)) throw new UsageError(`mac=${key}: not a MAC address`);
-  const hex = how === 'ext' ? null : macKey(key);
-  const found = storedPhones(ctx).filter((p) => (hex ? p.mac === hex : p.extension === key));
-  if (!found.length) throw new UserError(`No provisioned phone with ${hex ? 'MAC' : how === 'ext' ? 'extension' : 'MAC or extension'} "${key}".`);
-  if (found.length > 1) throw new UserError(`Extension ${key} is on ${found.length} phones (${found.map((p) => `${fmtMac(p.mac)} ${s.label(p)}`).join(', ')}); name one with mac=…`);
-  return found[0]!;
-}
-
-const phoneLabel = (s: ProvisionService, p: PhoneRecord) => `${s.label(p)} ${fmtMac(p.mac)} (ext ${p.extension})`;
-
-/**
- * The scope the arguments name, and the words left after it. A bare first word is a MAC or extension only
- * when no scope is named with model=, room=, mac= or ext=.
- */
-function targetOf(ctx: CommandContext, args: Args, words: string[]): { target: Target; rest: string[] } {
-  const s = svc(ctx);
-  const named = (k: string) => (args[k] === undefined ? undefined : String(args[k]));
-  const [model, room, mac, ext] = ['model', 'room', 'mac', 'ext'].map(named);
-  const bare = !model && !room && !mac && !ext && words[0] !== undefined && !words[0].includes('=') ? words[0] : undefined;
-  const rest = bare === undefined ? words : words.slice(1);
-  const phoneKeys = [mac, ext, bare].filter((x) => x !== undefined);
-  if (phoneKeys.length > 1 || (phoneKeys.length && room !== undefined)) throw new UsageError(`name one scope: ${SCOPE_USAGE}`);
-  if (phoneKeys.length) {
-    const p = onePhone(ctx, phoneKeys[0]!, mac !== undefined ? 'mac' : ext !== undefined ? 'ext' : 'either');
-    const driver = s.drivers.get(p.model);
-    if (!driver) throw new UserError(`${fmtMac(p.mac)} is a ${p.model} phone, and that driver is no longer installed.`);
-    if (model !== undefined && driverOf(ctx, model) !== driver) throw new UsageError(`${fmtMac(p.mac)} is a ${driver.label}, not a ${driverOf(ctx, model).label}; leave model= out for one phone`);
-    return { target: { scope: { model: driver.id, kind: 'phone', target: p.mac }, driver, label: phoneLabel(s, p), phone: p }, rest };
-  }
-  if (room !== undefined) {
-    const r = roomTarget(room);
-    if (!r) throw new UsageError('room= needs a room name');
-    let driver = model !== undefined ? driverOf(ctx, model) : undefined;
-    if (!driver) {
-      const models = [...new Set(storedPhones(ctx).filter((p) => roomTarget(p.room) === r).map((p) => p.model))];
-      if (!models.length) throw new UserError(`No phone is in room "${room}" yet; name the model too (room=${room} model=<model>) to set overrides for its phones to come.`);
-      if (models.length > 1) throw new UserError(`Room "${room}" holds phones of ${models.length} models (${models.join(', ')}); keys belong to one model: add model=<one of them>.`);
-      driver = s.drivers.get(models[0]!);
-      if (!driver) throw new UserError(`Room "${room}" holds ${models[0]} phones, and that driver is no longer installed.`);
-    }
-    return { target: { scope: { model: driver.id, kind: 'room', target: r }, driver, label: `${driver.label} phones in room ${r} (room=${r} model=${driver.id})` }, rest };
-  }
-  if (model !== undefined) {
-    const driver = driverOf(ctx, model);
-    return { target: { scope: { model: driver.id, kind: 'model', target: '' }, driver, label: `every ${driver.label} phone (model=${driver.id})` }, rest };
-  }
-  throw new UsageError(`name the scope: ${SCOPE_USAGE}`);
-}
-
-/** Stored phones a scope covers. */
-const covered = (ctx: CommandContext, scope: Scope) => storedPhones(ctx).filter((p) => applies(scope, p));
-
-/** The words of a command that are not its scope: positional words, then key=value pairs the parser took as named. */
-function wordsOf(ctx: CommandContext, args: Args): string[] {
-  const line = parseLine(ctx.incoming.text.trim().replace(/^\//, ''));
-  const pairs = Object.entries(line.multi)
-    .filter(([k]) => !(k in SCOPE_ARGS))
-    .flatMap(([k, vs]) => vs.map((v) => `${k}=${v}`));
-  return [...((args.words as string[] | undefined) ?? []), ...pairs];
-}
-
-function styleOf(t: Target) {
+function styleOf(t: OverrideTarget) {
   const style = t.driver.overrides;
   if (!style) throw new UserError(`${t.driver.label} phones take no overrides: the ${t.driver.id} driver declares no override style.`);
   return style;
 }
 
 /** Checks key=value words against the driver's format; the overrides to set, or every problem at once. */
-function overridesOf(ctx: CommandContext, t: Target, pairs: string[], opts: { force: boolean; secret: boolean; forDiff?: boolean }): { rows: OverrideRow[]; forced: { key: string; what: string }[] } {
+function overridesOf(
+  ctx: CommandContext,
+  t: OverrideTarget,
+  pairs: string[],
+  opts: { force: boolean; secret: boolean; forDiff?: boolean },
+): { rows: OverrideRow[]; forced: { key: string; what: string }[] } {
   const s = svc(ctx);
   const style = styleOf(t);
   const options = s.cfg.drivers[t.driver.id] ?? {};
@@ -170,7 +78,7 @@ function overridesOf(ctx: CommandContext, t: Target, pairs: string[], opts: { fo
 }
 
 /** The keys `unset` names, as the driver stores them (case, P-value spelling). */
-function keysOf(ctx: CommandContext, t: Target, words: string[]): string[] {
+function keysOf(ctx: CommandContext, t: OverrideTarget, words: string[]): string[] {
   const style = styleOf(t);
   const options = svc(ctx).cfg.drivers[t.driver.id] ?? {};
   if (!words.length) throw new UsageError('name the keys to unset');
@@ -191,45 +99,15 @@ function scopeName(s: ProvisionService, sc: Scope): string {
   return `phone ${fmtMac(sc.target)}${p ? ` (ext ${p.extension})` : ''}`;
 }
 
-/** Every value to mask in a shown file, with the forms files carry it in (XML-escaped, percent-encoded). */
-function masker(secrets: string[]): (text: string) => string {
-  const xml = (v: string) => v.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
-  const forms = [...new Set(secrets.filter(Boolean).flatMap((v) => [v, xml(v), encodeURIComponent(v)]))].sort((a, b) => b.length - a.length);
-  return (text) => forms.reduce((t, f) => t.split(f).join(MASK), text);
-}
-
-/** The unified diff of a phone's served files against its next rendering, secrets masked; '' when equal. */
-export function diffOf(n: NextRender): string {
-  const mask = masker(n.secrets);
-  const parts = n.files
-    .filter((f) => f.served !== f.next)
-    .map((f) => unifiedDiff(f.served ?? '', f.next ?? '', { from: f.served === undefined ? '/dev/null' : `${f.name} (served, version ${n.rec.version})`, to: f.next === undefined ? '/dev/null' : `${f.name} (next render, version ${n.version})` }));
-  return mask(parts.filter(Boolean).join('\n'));
-}
-
-function clipLines(text: string, max: number): string {
-  const lines = text.split('\n');
-  return lines.length <= max ? text : `${lines.slice(0, max).join('\n')}\n… ${lines.length - max} more lines`;
-}
-
-function diffParts(list: NextRender[], s: ProvisionService, limit = 3): MessagePart[] {
-  const parts: MessagePart[] = [];
-  let budget = MAX_DIFF_LINES;
-  for (const n of list.slice(0, limit)) {
-    const d = clipLines(diffOf(n), Math.max(20, budget));
-    budget -= d.split('\n').length;
-    parts.push({ kind: 'text', text: `${phoneLabel(s, n.rec)}, version ${n.rec.version} → ${n.version}:` }, { kind: 'code', text: d });
-  }
-  if (list.length > limit) parts.push({ kind: 'text', text: `… and ${list.length - limit} more phone${list.length - limit === 1 ? '' : 's'} (provision diff <mac|ext> shows one).` });
-  return parts;
-}
-
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-function confirmText(ctx: CommandContext, verb: string, keys: string[], t: Target): string | null {
+function confirmText(ctx: CommandContext, verb: string, keys: string[], t: OverrideTarget): string | null {
   const phones = covered(ctx, t.scope);
   if (phones.length <= CONFIRM_ABOVE) return null;
-  return `${verb} ${keys.join(', ')} for ${t.label}: ${phones.length} phones are rendered again (${phones.slice(0, 5).map((p) => p.extension).join(', ')}, …), their versions rise where files change`;
+  return `${verb} ${keys.join(', ')} for ${t.label}: ${phones.length} phones are rendered again (${phones
+    .slice(0, 5)
+    .map((p) => p.extension)
+    .join(', ')}, …), their versions rise where files change`;
 }
 
 /** What a change did (or would do), for replies. */
@@ -252,7 +130,7 @@ export const commands: Command[] = [
     summary: 'set vendor keys over the driver defaults for a model, a room or one phone; affected phones are rendered again',
     details:
       'Precedence: driver defaults < model < room < phone. Keys are the vendor\'s own in the driver\'s file format (Yealink features.dnd.enable, Grandstream P1362, Poly up.backlight.idleIntensity, Cisco Dial_Plan_1_, Snom language or user_dtmf_info[1], AudioCodes personal_settings/language, Fanvil "PHONE FEATURE MODULE/DST Type"); quote a key with spaces: "A B/C"=value. ' +
-      'A bare first word is one phone\'s MAC or extension; a room holding several models needs model=. ' +
+      "A bare first word is one phone's MAC or extension; a room holding several models needs model=. " +
       'Keys Switchboard writes for the phones to keep working (account credentials, provisioning URL, admin password, firmware URL) are refused unless --force. ' +
       `Values are never written to the audit log; values of password-like keys, or any with --secret, are sealed at rest and never shown. More than ${CONFIRM_ABOVE} phones: asks for confirmation. --dry-run shows the diff and writes nothing.`,
     role: 'operator',
@@ -261,14 +139,23 @@ export const commands: Command[] = [
       named: SCOPE_ARGS,
       allowUnknownNamed: true,
       secretPairs: true,
-      flags: { force: { description: "also set keys Switchboard writes itself (credentials, provisioning URL, admin password)" }, secret: { description: 'treat the values as secrets (sealed, never shown)' }, 'dry-run': { description: 'show what would change, write nothing' } },
+      flags: {
+        force: { description: 'also set keys Switchboard writes itself (credentials, provisioning URL, admin password)' },
+        secret: { description: 'treat the values as secrets (sealed, never shown)' },
+        'dry-run': { description: 'show what would change, write nothing' },
+      },
     },
     confirm(args, ctx) {
       if (args.flags['dry-run']) return null;
       const { target, rest } = targetOf(ctx, args, wordsOf(ctx, args));
       if (!rest.length) return null;
       const { rows } = overridesOf(ctx, target, rest, { force: !!args.flags.force, secret: !!args.flags.secret });
-      return confirmText(ctx, 'set', rows.map((r) => r.key), target);
+      return confirmText(
+        ctx,
+        'set',
+        rows.map((r) => r.key),
+        target,
+      );
     },
     async run(ctx, args) {
       const s = svc(ctx);
@@ -290,7 +177,7 @@ export const commands: Command[] = [
     name: 'provision unset',
     usage: `provision unset <scope> <key> … [--dry-run]   (scope: ${SCOPE_USAGE})`,
     example: 'provision unset model=yealink-t4x features.dnd.enable',
-    summary: 'remove overrides at one scope: the phones get the wider scope\'s value or the driver default again',
+    summary: "remove overrides at one scope: the phones get the wider scope's value or the driver default again",
     role: 'operator',
     args: {
       positional: [{ name: 'words', rest: true, description: 'a bare MAC or extension, then keys' }],
@@ -336,7 +223,10 @@ export const commands: Command[] = [
         if (!rows.length) return 'No overrides are set. Set one with `provision set <scope> <key>=<value>`.';
         const order = { model: 0, room: 1, phone: 2 };
         rows.sort((a, b) => a.model.localeCompare(b.model) || order[a.kind] - order[b.kind] || a.target.localeCompare(b.target) || a.key.localeCompare(b.key));
-        return `${plural(rows.length, 'override')} (driver defaults < model < room < phone):\n${table(['scope', 'key', 'value', 'set'], rows.map((r) => [scopeName(s, r), r.key, r.secret ? MASK : r.value, `${ago(r.setAt)} by ${r.setBy}${r.forced ? ' (forced)' : ''}`]))}`;
+        return `${plural(rows.length, 'override')} (driver defaults < model < room < phone):\n${table(
+          ['scope', 'key', 'value', 'set'],
+          rows.map((r) => [scopeName(s, r), r.key, r.secret ? MASK : r.value, `${ago(r.setAt)} by ${r.setBy}${r.forced ? ' (forced)' : ''}`]),
+        )}`;
       }
       const { target, rest } = targetOf(ctx, args, words);
       if (rest.length) throw new UsageError(`unexpected word${rest.length > 1 ? 's' : ''}: ${rest.join(' ')}`);
@@ -347,10 +237,16 @@ export const commands: Command[] = [
     name: 'provision diff',
     usage: 'provision diff <mac|ext> [<key>=<value> …]',
     example: 'provision diff 201',
-    summary: "what the next render of a phone would change in the file it is served now (its overrides, settings and firmware wave; with key=value, as if set for it); writes nothing",
-    details: 'The diff is unified (--- served, +++ next render); passwords in it are masked. With key=value pairs the phone is rendered as if they were set for it (provision set mac=…), so a change can be seen before it is made.',
+    summary: 'what the next render of a phone would change in the file it is served now (its overrides, settings and firmware wave; with key=value, as if set for it); writes nothing',
+    details:
+      'The diff is unified (--- served, +++ next render); passwords in it are masked. With key=value pairs the phone is rendered as if they were set for it (provision set mac=…), so a change can be seen before it is made.',
     role: 'viewer',
-    args: { positional: [{ name: 'words', rest: true, description: 'the MAC or extension, then key=value pairs' }], named: { mac: SCOPE_ARGS.mac!, ext: SCOPE_ARGS.ext! }, allowUnknownNamed: true, secretPairs: true },
+    args: {
+      positional: [{ name: 'words', rest: true, description: 'the MAC or extension, then key=value pairs' }],
+      named: { mac: SCOPE_ARGS.mac!, ext: SCOPE_ARGS.ext! },
+      allowUnknownNamed: true,
+      secretPairs: true,
+    },
     async run(ctx, args) {
       const s = svc(ctx);
       const { target, rest } = targetOf(ctx, args, wordsOf(ctx, args));
@@ -382,16 +278,22 @@ export const commands: Command[] = [
 ];
 
 /** What is set at a scope; for one phone, everything it gets and from where. */
-async function listing(ctx: CommandContext, t: Target): Promise<string> {
+async function listing(ctx: CommandContext, t: OverrideTarget): Promise<string> {
   const s = svc(ctx);
   const rows = await s.overrideRows();
   if (t.phone) {
     const applied = resolveFor(rows, t.phone);
     if (!applied.length) return `No overrides apply to ${t.label}: it gets the ${t.driver.label} driver's defaults.`;
-    return `${plural(applied.length, 'override')} apply to ${t.label} (driver defaults < model < room < phone):\n${table(['key', 'value', 'from'], applied.map((a) => [a.key, a.secret ? MASK : a.value, a.from.kind === 'phone' ? 'this phone' : scopeName(s, a.from)]))}`;
+    return `${plural(applied.length, 'override')} apply to ${t.label} (driver defaults < model < room < phone):\n${table(
+      ['key', 'value', 'from'],
+      applied.map((a) => [a.key, a.secret ? MASK : a.value, a.from.kind === 'phone' ? 'this phone' : scopeName(s, a.from)]),
+    )}`;
   }
   const here = rows.filter((r) => r.model === t.scope.model && r.kind === t.scope.kind && r.target === t.scope.target);
   const n = covered(ctx, t.scope).length;
   if (!here.length) return `No overrides are set for ${t.label} (${plural(n, 'phone')}).`;
-  return `${plural(here.length, 'override')} set for ${t.label} (${plural(n, 'phone')}):\n${table(['key', 'value', 'set'], here.map((r) => [r.key, r.secret ? MASK : r.value, `${ago(r.setAt)} by ${r.setBy}${r.forced ? ' (forced)' : ''}`]))}`;
+  return `${plural(here.length, 'override')} set for ${t.label} (${plural(n, 'phone')}):\n${table(
+    ['key', 'value', 'set'],
+    here.map((r) => [r.key, r.secret ? MASK : r.value, `${ago(r.setAt)} by ${r.setBy}${r.forced ? ' (forced)' : ''}`]),
+  )}`;
 }

@@ -16,10 +16,21 @@ export const jobKinds: Record<string, JobKind> = {
       const s = svc(ctx);
       await s.refreshFetches();
       const phones = a.macs.map((m) => s.get(m)).filter((p): p is PhoneRecord => !!p);
-      const res = await pool(phones, 50, (p) => { ctx.throwIfCancelled(); return notifyOne(s, p, a.reboot); }, (d) => ctx.progress(d, phones.length));
+      const res = await pool(
+        phones,
+        50,
+        (p) => {
+          ctx.throwIfCancelled();
+          return notifyOne(s, p, a.reboot);
+        },
+        (d) => ctx.progress(d, phones.length),
+      );
       const ok = res.filter((x) => x.r.status !== null && x.r.status < 300).length;
       const lines = res.map(notifyLine);
-      return { text: `${a.reboot ? 'Reboot' : 'Re-sync'} sent to ${phones.length} phones: ${ok} answered 2xx, ${phones.length - ok} did not.\n${table(['mac', 'ext', 'address', 'result', 'time'], lines.slice(0, 50))}`, data: { ok, failed: phones.length - ok } };
+      return {
+        text: `${a.reboot ? 'Reboot' : 'Re-sync'} sent to ${phones.length} phones: ${ok} answered 2xx, ${phones.length - ok} did not.\n${table(['mac', 'ext', 'address', 'result', 'time'], lines.slice(0, 50))}`,
+        data: { ok, failed: phones.length - ok },
+      };
     },
   },
 };
@@ -38,7 +49,10 @@ export const commands: Command[] = [
         const all = String(args.key) === 'all';
         if (verb === 'resync' && !all) return null;
         const l = targets(svc(ctx), String(args.key));
-        const which = `${all ? 'all ' : ''}${l.length} phone${l.length === 1 ? '' : 's'} (${l.slice(0, 5).map((p) => p.extension).join(', ')}${l.length > 5 ? ', …' : ''})`;
+        const which = `${all ? 'all ' : ''}${l.length} phone${l.length === 1 ? '' : 's'} (${l
+          .slice(0, 5)
+          .map((p) => p.extension)
+          .join(', ')}${l.length > 5 ? ', …' : ''})`;
         return verb === 'reboot' ? `reboot ${which}` : `re-sync ${which}: each re-fetches its config now`;
       },
       async run(ctx, args) {

@@ -20,7 +20,18 @@ export const commands: Command[] = [
     role: 'viewer',
     async run(ctx) {
       const s = svc(ctx);
-      const rows = s.drivers.list.map((d) => [d.id, d.label, d.aliases.slice(0, 4).join(', '), d.ouis.map((o) => o.match(/../g)!.join(':')).join(' '), String(d.maxLines), d.fileNames('0c383e000000').map((f) => f.replace('0c383e000000', '<mac>').replace('0C383E000000', '<MAC>')).join(' '), d.sampleUserAgent ?? '']);
+      const rows = s.drivers.list.map((d) => [
+        d.id,
+        d.label,
+        d.aliases.slice(0, 4).join(', '),
+        d.ouis.map((o) => o.match(/../g)!.join(':')).join(' '),
+        String(d.maxLines),
+        d
+          .fileNames('0c383e000000')
+          .map((f) => f.replace('0c383e000000', '<mac>').replace('0C383E000000', '<MAC>'))
+          .join(' '),
+        d.sampleUserAgent ?? '',
+      ]);
       const cols = COMMON_COLUMNS.map((c) => `${c.required ? '' : '['}${c.aliases.join('|')}${c.required ? '' : ']'}`).join(' ');
       const extras = s.drivers.list.filter((d) => d.columns.length).map((d) => `${d.id} also reads: ${d.columns.map((c) => c.name).join(', ')}`);
       return [
@@ -42,16 +53,32 @@ export const commands: Command[] = [
     role: 'viewer',
     args: { positional: [{ name: 'filter', rest: true }] },
     async run(ctx, args) {
-      const f = ([] as string[]).concat((args.filter as string[] | undefined) ?? []).join(' ').toLowerCase();
+      const f = ([] as string[])
+        .concat((args.filter as string[] | undefined) ?? [])
+        .join(' ')
+        .toLowerCase();
       const fhex = f.replace(/[^0-9a-f]/g, '');
       await svc(ctx).refreshFetches(); // last fetches other processes served
       let ps = svc(ctx).all();
-      if (f) ps = ps.filter((p) => [p.extension, p.name, p.room ?? '', p.model, p.ip ?? '', p.lastFetchIp ?? ''].some((x) => x.toLowerCase().includes(f)) || (fhex.length >= 4 && p.mac.includes(fhex)));
+      if (f)
+        ps = ps.filter((p) => [p.extension, p.name, p.room ?? '', p.model, p.ip ?? '', p.lastFetchIp ?? ''].some((x) => x.toLowerCase().includes(f)) || (fhex.length >= 4 && p.mac.includes(fhex)));
       if (!ps.length) return f ? `No provisioned phone matches "${f}".` : 'No phones are provisioned.';
-      const rows = ps.slice(0, 100).map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.ip ?? '', String(p.version), p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never']);
+      const rows = ps
+        .slice(0, 100)
+        .map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.ip ?? '', String(p.version), p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never']);
       const unreadable = svc(ctx).unreadablePhones();
-      const warn = unreadable.length ? `\n⚠ ${unreadable.length} more phone${unreadable.length === 1 ? ' is' : 's are'} stored but not served: ${unreadable.length === 1 ? 'its' : 'their'} sealed SIP password cannot be opened with this key (${unreadable.slice(0, 10).map((u) => fmtMac(u.rec.mac)).join(', ')}${unreadable.length > 10 ? ', …' : ''}; see provision show <mac>).` : '';
-      return structured([`${ps.length} phone${ps.length === 1 ? '' : 's'}:`, tablePart(['mac', 'model', 'ext', 'name', 'room', 'ip', 'v', 'last fetch'], rows, { align: ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'left'] }), ...(ps.length > 100 ? [`… ${ps.length - 100} more; give a filter`] : []), ...(warn ? [warn.replace(/^\n/, '')] : [])]);
+      const warn = unreadable.length
+        ? `\n⚠ ${unreadable.length} more phone${unreadable.length === 1 ? ' is' : 's are'} stored but not served: ${unreadable.length === 1 ? 'its' : 'their'} sealed SIP password cannot be opened with this key (${unreadable
+            .slice(0, 10)
+            .map((u) => fmtMac(u.rec.mac))
+            .join(', ')}${unreadable.length > 10 ? ', …' : ''}; see provision show <mac>).`
+        : '';
+      return structured([
+        `${ps.length} phone${ps.length === 1 ? '' : 's'}:`,
+        tablePart(['mac', 'model', 'ext', 'name', 'room', 'ip', 'v', 'last fetch'], rows, { align: ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'left'] }),
+        ...(ps.length > 100 ? [`… ${ps.length - 100} more; give a filter`] : []),
+        ...(warn ? [warn.replace(/^\n/, '')] : []),
+      ]);
     },
   },
   {
@@ -72,7 +99,15 @@ export const commands: Command[] = [
         `files: ${p.files.map((f) => `${s.configUrl(p.token)}${f}`).join(' ')} (version ${p.version}, generated ${when(p.generatedAt)})`,
         `DHCP ip: ${p.ip ?? '-'}   last fetch: ${p.lastFetchAt ? `${when(p.lastFetchAt)} from ${p.lastFetchIp} (${p.lastFetchUa ?? 'no user agent'})` : 'never'}`,
         `changed by ${p.updatedBy} at ${when(p.updatedAt)}`,
-        ...(log.length ? ['recent requests:', table(['when', 'from', 'file', 'status', 'reason'], log.map((e) => [when(e.at), e.ip, e.file ?? '', String(e.status), e.reason ?? e.decision]))] : []),
+        ...(log.length
+          ? [
+              'recent requests:',
+              table(
+                ['when', 'from', 'file', 'status', 'reason'],
+                log.map((e) => [when(e.at), e.ip, e.file ?? '', String(e.status), e.reason ?? e.decision]),
+              ),
+            ]
+          : []),
       ].join('\n');
     },
   },
@@ -80,7 +115,7 @@ export const commands: Command[] = [
     name: 'provision rm',
     usage: 'provision rm <mac>',
     example: 'provision rm 0c:38:3e:12:34:57',
-    summary: "forget a phone and delete its files (its DHCP reservation stays; see dhcp rm)",
+    summary: 'forget a phone and delete its files (its DHCP reservation stays; see dhcp rm)',
     role: 'operator',
     args: { positional: [{ name: 'mac', required: true }] },
     confirm(args, ctx) {
@@ -128,9 +163,22 @@ export const commands: Command[] = [
       const days = args.days === undefined ? 7 : Number(args.days);
       await svc(ctx).refreshFetches(); // fetches other processes served
       const cutoff = Date.now() - days * 86_400_000;
-      const stale = svc(ctx).all().filter((p) => (p.lastFetchAt ?? 0) < cutoff).sort((a, b) => (a.lastFetchAt ?? 0) - (b.lastFetchAt ?? 0) || a.mac.localeCompare(b.mac));
+      const stale = svc(ctx)
+        .all()
+        .filter((p) => (p.lastFetchAt ?? 0) < cutoff)
+        .sort((a, b) => (a.lastFetchAt ?? 0) - (b.lastFetchAt ?? 0) || a.mac.localeCompare(b.mac));
       if (!stale.length) return `Every provisioned phone fetched its config within ${days} day${days === 1 ? '' : 's'}.`;
-      const rows = stale.slice(0, 100).map((p) => [fmtMac(p.mac), svc(ctx).label(p), p.extension, p.name, p.room ?? '', p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never', `v${p.version} ${ago(p.generatedAt)}`]);
+      const rows = stale
+        .slice(0, 100)
+        .map((p) => [
+          fmtMac(p.mac),
+          svc(ctx).label(p),
+          p.extension,
+          p.name,
+          p.room ?? '',
+          p.lastFetchAt ? `${ago(p.lastFetchAt)} from ${p.lastFetchIp}` : 'never',
+          `v${p.version} ${ago(p.generatedAt)}`,
+        ]);
       return `${stale.length} phone${stale.length === 1 ? ' has' : 's have'} not fetched in ${days} day${days === 1 ? '' : 's'}:\n${table(['mac', 'model', 'ext', 'name', 'room', 'last fetch', 'config'], rows)}${stale.length > 100 ? `\n… ${stale.length - 100} more` : ''}`;
     },
   },
@@ -140,7 +188,10 @@ export const commands: Command[] = [
     example: 'provision log 201 20',
     summary: 'recent requests to the config server, served or refused, with the reason',
     role: 'viewer',
-    args: { positional: [{ name: 'mac' }, { name: 'count', type: 'integer', minimum: 1, maximum: 500 }], named: { n: { type: 'integer', minimum: 1, maximum: 500, description: 'how many requests (default 20)' } } },
+    args: {
+      positional: [{ name: 'mac' }, { name: 'count', type: 'integer', minimum: 1, maximum: 500 }],
+      named: { n: { type: 'integer', minimum: 1, maximum: 500, description: 'how many requests (default 20)' } },
+    },
     async run(ctx, args) {
       let mac: string | undefined;
       let n = 20;
@@ -162,7 +213,10 @@ export const commands: Command[] = [
       if (count !== undefined) n = Number(count);
       const rows = await svc(ctx).log.recent({ mac, limit: n });
       if (!rows.length) return mac ? `No requests for ${fmtMac(mac)} yet.` : 'No requests yet.';
-      return `${table(['when', 'from', 'mac', 'file', 'status', 'decision', 'reason', 'user agent'], rows.map((e) => [when(e.at), e.ip, e.mac ? fmtMac(e.mac) : '', e.file ?? e.path, String(e.status), e.decision, e.reason ?? '', (e.userAgent ?? '').slice(0, 40)]))}`;
+      return `${table(
+        ['when', 'from', 'mac', 'file', 'status', 'decision', 'reason', 'user agent'],
+        rows.map((e) => [when(e.at), e.ip, e.mac ? fmtMac(e.mac) : '', e.file ?? e.path, String(e.status), e.decision, e.reason ?? '', (e.userAgent ?? '').slice(0, 40)]),
+      )}`;
     },
   },
 ];

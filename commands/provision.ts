@@ -34,8 +34,10 @@ function unseal(s: ProvisionService, d: SealedDraft): PhoneDraft {
 function resultText(out: BatchOutcome, opts: { dryRun?: boolean; file?: string; ignored?: string[]; s: ProvisionService; loopback?: string }): { text: string; csv?: string } {
   const n = (a: string) => out.results.filter((r) => r.action === a).length;
   const models = [...new Set(out.results.map((r) => opts.s.label(r)))].join(', ');
-  const head = `${opts.dryRun ? 'Dry run, nothing written' : 'Provisioned'}: ${out.results.length} phone${out.results.length === 1 ? '' : 's'} (${models || 'none'}) from ${opts.file ?? 'the command'}: ${n('added')} new, ${n('updated')} updated, ${n('unchanged')} unchanged` +
-    (out.dhcp.added + out.dhcp.changed ? `; DHCP reservations: ${opts.dryRun ? `${out.dhcp.added} to write` : `${out.dhcp.added} added, ${out.dhcp.changed} changed`}` : '') + '.';
+  const head =
+    `${opts.dryRun ? 'Dry run, nothing written' : 'Provisioned'}: ${out.results.length} phone${out.results.length === 1 ? '' : 's'} (${models || 'none'}) from ${opts.file ?? 'the command'}: ${n('added')} new, ${n('updated')} updated, ${n('unchanged')} unchanged` +
+    (out.dhcp.added + out.dhcp.changed ? `; DHCP reservations: ${opts.dryRun ? `${out.dhcp.added} to write` : `${out.dhcp.added} added, ${out.dhcp.changed} changed`}` : '') +
+    '.';
   const rows = out.results.map((r) => [String(r.row), fmtMac(r.mac), r.extension, r.name, r.room ?? '', r.ip ?? '', r.files.join(' '), String(r.version), r.action]);
   const head2 = ['row', 'mac', 'ext', 'name', 'room', 'ip', 'file', 'v', 'result'];
   const shown = rows.slice(0, 50);
@@ -59,7 +61,9 @@ export function problemsCsv(problems: RowProblem[]): string {
 
 function failure(problems: RowProblem[], file: string | undefined, note?: string): UserError {
   const more = problems.length > SHOWN_PROBLEMS ? ` in the attached ${PROBLEMS_CSV}, which lists every one` : '';
-  return new UserError(`Nothing provisioned: ${problems.length} problem${problems.length === 1 ? '' : 's'}${file ? ` in ${file}` : ''}:\n${formatProblems(problems, SHOWN_PROBLEMS, more)}${note ? `\n${note}` : ''}`);
+  return new UserError(
+    `Nothing provisioned: ${problems.length} problem${problems.length === 1 ? '' : 's'}${file ? ` in ${file}` : ''}:\n${formatProblems(problems, SHOWN_PROBLEMS, more)}${note ? `\n${note}` : ''}`,
+  );
 }
 
 type Removal = 'removed' | 'kept' | undefined;
@@ -97,7 +101,11 @@ async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs & { b
   const loopback = await s.loopbackNote(ctx.target);
   const report = (out: BatchOutcome) => {
     const { text, csv } = resultText(out, { dryRun: a.dryRun, file: a.file, ignored: b.ignored, s, loopback });
-    return { text: note ? `${text}\n${note}` : text, files: csv ? [{ name: 'provisioned.csv', title: 'the result for each phone', data: Buffer.from(csv), mime: 'text/csv' }] : undefined, data: { phones: out.results.length, dhcp: out.dhcp } };
+    return {
+      text: note ? `${text}\n${note}` : text,
+      files: csv ? [{ name: 'provisioned.csv', title: 'the result for each phone', data: Buffer.from(csv), mime: 'text/csv' }] : undefined,
+      data: { phones: out.results.length, dhcp: out.dhcp },
+    };
   };
   const out = await s.provision(drafts, {
     by: `${ctx.requester.platform}:${ctx.requester.userId}`,
@@ -116,7 +124,10 @@ async function runBatch(ctx: JobContext, s: ProvisionService, a: BatchArgs & { b
   if (problems.length) {
     if (problems.length > SHOWN_PROBLEMS) {
       try {
-        await ctx.post({ text: `Job #${ctx.id}: all ${problems.length} problems in ${a.file ?? 'the sheet'}`, files: [{ name: PROBLEMS_CSV, data: Buffer.from(problemsCsv(problems)), mime: 'text/csv' }] });
+        await ctx.post({
+          text: `Job #${ctx.id}: all ${problems.length} problems in ${a.file ?? 'the sheet'}`,
+          files: [{ name: PROBLEMS_CSV, data: Buffer.from(problemsCsv(problems)), mime: 'text/csv' }],
+        });
       } catch (err) {
         ctx.log.warn({ err: String(err) }, 'could not upload the list of problems');
       }
@@ -158,7 +169,8 @@ export const commands: Command[] = [
     example: 'provision fanvil mac=0c:38:3e:12:34:56 ext=202 password=Desk-202-pass name="Back office" --dry-run',
     summary: 'provision phones from an attached sheet, or one phone inline',
     details:
-      'Columns (English or Portuguese): ' + COMMON_COLUMNS.map((c) => `${c.aliases.slice(0, 3).join('|')}${c.required ? '' : '?'}`).join(', ') +
+      'Columns (English or Portuguese): ' +
+      COMMON_COLUMNS.map((c) => `${c.aliases.slice(0, 3).join('|')}${c.required ? '' : '?'}`).join(', ') +
       '. Every row is checked first; the job provisions all rows or none. A row with ip (or ip=auto) also gets a DHCP reservation carrying the provisioning URL as option 66. `provision models` lists the models.',
     role: 'operator',
     args: {

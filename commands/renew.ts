@@ -49,9 +49,13 @@ export function renewHeadline(results: Pick<HostOutcome, 'status'>[], dm: { sent
     : dm.sent
       ? 'passwords and user sheets were sent to you by direct message'
       : 'no password was sent';
-  const logHint = '`renew log <request>` shows each host\'s steps.';
+  const logHint = "`renew log <request>` shows each host's steps.";
   if (!renewed) return { failed: true, text: `No host renewed (${notRenewed || 'nothing to do'}, of ${n}); no account was replaced${dm.sent || dm.kept ? `; ${passwords}` : ''}. ${logHint}` };
-  if (renewed < n) return { failed: false, text: `⚠️ ${renewed}/${n} host(s) renewed, ${n - renewed} not (${notRenewed}: see the table)${warned ? `, ${warned} with warnings` : ''}; ${passwords} for the renewed host(s). ${logHint}` };
+  if (renewed < n)
+    return {
+      failed: false,
+      text: `⚠️ ${renewed}/${n} host(s) renewed, ${n - renewed} not (${notRenewed}: see the table)${warned ? `, ${warned} with warnings` : ''}; ${passwords} for the renewed host(s). ${logHint}`,
+    };
   return { failed: false, text: `${renewed}/${n} host(s) renewed${warned ? ` (${warned} with warnings: see the note and \`renew log <request>\`)` : ''}; ${passwords}. ${logHint}` };
 }
 
@@ -95,7 +99,10 @@ async function deliver(ctx: JobContext, r: HostOutcome): Promise<'sent' | 'kept'
     const requester = `${ctx.requester.platform}:${ctx.requester.userId}`;
     const kept = await ctx.app.services.renew.undelivered.keep({ requestId: r.requestId, requester, account: r.account, host: r.host, password: r.password, text, files });
     const until = new Date(kept.expiresAt).toISOString().slice(0, 16).replace('T', ' ');
-    await problem(`the direct message with the password of ${r.account} could not be sent (${lastErr}): it is kept (sealed) until ${until} UTC; ${requester} can have it sent again with \`renew resend ${r.requestId}\``, 'ERROR');
+    await problem(
+      `the direct message with the password of ${r.account} could not be sent (${lastErr}): it is kept (sealed) until ${until} UTC; ${requester} can have it sent again with \`renew resend ${r.requestId}\``,
+      'ERROR',
+    );
   }
   const outcome = sent ? 'sent' : 'kept';
   if (!r.mac || !sheets) return outcome; // no inventory record (or no PDF/canvas libraries), so no label
@@ -152,9 +159,18 @@ export const jobKinds: Record<string, JobKind> = {
       }
       const lines = table(
         ['host', 'request', 'status', 'account', 'mac', 'note'],
-        results.map((r) => [r.host, `#${r.requestId}`, r.status, r.account ?? '', r.mac ?? '', (r.error ?? (r.warnings.length ? r.warnings.join('; ') : r.keyStep ? `key ${r.keyStep}` : '')).slice(0, 120)]),
+        results.map((r) => [
+          r.host,
+          `#${r.requestId}`,
+          r.status,
+          r.account ?? '',
+          r.mac ?? '',
+          (r.error ?? (r.warnings.length ? r.warnings.join('; ') : r.keyStep ? `key ${r.keyStep}` : '')).slice(0, 120),
+        ]),
       );
-      const data = { results: results.map((r) => ({ host: r.host, request: r.requestId, status: r.status, account: r.account ?? null, mac: r.mac ?? null, error: r.error ?? null, warnings: r.warnings })) };
+      const data = {
+        results: results.map((r) => ({ host: r.host, request: r.requestId, status: r.status, account: r.account ?? null, mac: r.mac ?? null, error: r.error ?? null, warnings: r.warnings })),
+      };
       if (dryRun) return { text: `Dry run on ${results.length} host(s); nothing changed.\n${lines}`, data };
       const { failed, text: head } = renewHeadline(results, dm);
       // Nothing renewed: the job fails (❌ in chat, exit 1 from `switchboard exec`), with the table.
@@ -211,14 +227,23 @@ export const commands: Command[] = [
     example: 'renew log 1',
     summary: "one renewal request's step log (DEBUG, INFO, WARNING, ERROR, CRITICAL)",
     role: 'viewer',
-    args: { positional: [{ name: 'request', required: true, type: 'integer', minimum: 1 }, { name: 'level', enum: [...LEVELS], default: 'DEBUG' }] },
+    args: {
+      positional: [
+        { name: 'request', required: true, type: 'integer', minimum: 1 },
+        { name: 'level', enum: [...LEVELS], default: 'DEBUG' },
+      ],
+    },
     async run(ctx, args) {
       const inv = ctx.app.services.renew.inventory;
       const req = await inv.request(Number(args.request));
       if (!req) throw new UserError(`no renewal request #${args.request}`, 'SB_NOT_FOUND');
       const lines = await inv.logLines(req.id, args.level as Level);
       const head = `Request #${req.id} ${req.host}:${req.port} — ${req.status}${req.account ? ` — ${req.account}` : ''} (job #${req.job_id ?? '-'}, ${when(req.created_at)})`;
-      return `${head}\n${table(['time', 'level', 'message'], lines.map((l) => [new Date(l.at).toISOString().slice(11, 23), l.level, l.message]), { maxWidth: 200 })}`;
+      return `${head}\n${table(
+        ['time', 'level', 'message'],
+        lines.map((l) => [new Date(l.at).toISOString().slice(11, 23), l.level, l.message]),
+        { maxWidth: 200 },
+      )}`;
     },
   },
   {

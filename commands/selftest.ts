@@ -9,7 +9,14 @@ export const jobKinds: Record<string, JobKind> = {
       for (let i = 1; i <= seconds; i++) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, 1000);
-          ctx.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+          ctx.signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(t);
+              resolve();
+            },
+            { once: true },
+          );
         });
         ctx.throwIfCancelled();
         ctx.progress(i, seconds, `tick ${i}`);

@@ -20,7 +20,10 @@ export const commands: Command[] = [
     async run(ctx) {
       const rows = await ctx.app.roles.list();
       if (!rows.length) return 'No roles granted yet.';
-      return table(['who', 'role', 'name', 'granted by', 'when'], rows.map((r) => [`${r.platform}:${r.user_id}`, r.role, r.name ?? '', r.granted_by ?? '', new Date(r.granted_at).toISOString().slice(0, 16).replace('T', ' ')]));
+      return table(
+        ['who', 'role', 'name', 'granted by', 'when'],
+        rows.map((r) => [`${r.platform}:${r.user_id}`, r.role, r.name ?? '', r.granted_by ?? '', new Date(r.granted_at).toISOString().slice(0, 16).replace('T', ' ')]),
+      );
     },
   },
   {

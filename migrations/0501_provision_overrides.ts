@@ -23,5 +23,9 @@ export async function up(db: Kysely<any>, engine: Engine): Promise<void> {
     .addColumn('set_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('provision_overrides_key').on('provision_overrides').columns(['model', 'scope', 'target', 'key_lc']).unique().execute();
-  if (engine === 'mysql') await db.schema.alterTable('phones').modifyColumn('extra', sql`mediumtext`, (c) => c.notNull()).execute();
+  if (engine === 'mysql')
+    await db.schema
+      .alterTable('phones')
+      .modifyColumn('extra', sql`mediumtext`, (c) => c.notNull())
+      .execute();
 }

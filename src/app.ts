@@ -53,7 +53,12 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
   const env = opts.env ?? process.env;
   const features = opts.features ?? shippedFeatures;
   registerSecret(env.SWITCHBOARD_ADMIN_PASSWORD);
-  const store = openStore({ databaseUrl: config.databaseUrl, sqlitePath: `${config.dataDir}/switchboard.sqlite`, writeTo: config.database.writeTo, onHostChange: (host, up, reason) => (up ? log.info({ host }, 'store host is back') : log.warn({ host, reason }, 'store host down; using the next one')) });
+  const store = openStore({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: `${config.dataDir}/switchboard.sqlite`,
+    writeTo: config.database.writeTo,
+    onHostChange: (host, up, reason) => (up ? log.info({ host }, 'store host is back') : log.warn({ host, reason }, 'store host down; using the next one')),
+  });
   const health = { migrated: false };
   const stopHooks: (() => Promise<void> | void)[] = [];
   const http = await createHttp({ log, uploadLimit: config.uploads.maxBytes, trustProxy: config.http.trustProxy });
@@ -145,7 +150,11 @@ export async function createApp(opts: CreateAppOptions): Promise<RunningApp> {
         log.warn({ err }, 'stop hook failed');
       }
     }
-    for (const p of notifier.platforms()) await notifier.adapter(p)?.stop().catch(() => undefined);
+    for (const p of notifier.platforms())
+      await notifier
+        .adapter(p)
+        ?.stop()
+        .catch(() => undefined);
     changes.stop();
     await app.jobs.stop();
     await http.close();

@@ -106,7 +106,9 @@ program
       if (!line.trim()) fail(new Error('exec -: standard input held no command line'), 2);
       if (/[\r\n]/.test(line)) fail(new Error('exec -: give one command line on standard input (it holds several lines)'), 2);
     } else if (SECRET_ARG.test(line)) {
-      process.stderr.write('switchboard: warning: a password in the arguments is visible to every user of this machine (ps) while exec runs; give the command line on standard input instead: echo \'provision … password=…\' | switchboard exec -\n');
+      process.stderr.write(
+        "switchboard: warning: a password in the arguments is visible to every user of this machine (ps) while exec runs; give the command line on standard input instead: echo 'provision … password=…' | switchboard exec -\n",
+      );
     }
     const files = o.file.map((p) => {
       let st: fs.Stats;
@@ -138,18 +140,17 @@ program
     const storeLost = (err: unknown): never => {
       const out = cli.render();
       if (out) process.stdout.write(`${out}\n`);
-      const what = isStoreUnavailable(err) ? `the store became unavailable (${storeErrorReason(err)})` : (err as Error)?.message ?? String(err);
-      process.stderr.write(`switchboard: ${what}; the command did not finish here${jobIds.length ? ` (job ${jobIds.map((j) => `#${j}`).join(', ')}: a running replica settles it once the store answers; see \`jobs\`)` : ''}\n`);
+      const what = isStoreUnavailable(err) ? `the store became unavailable (${storeErrorReason(err)})` : ((err as Error)?.message ?? String(err));
+      process.stderr.write(
+        `switchboard: ${what}; the command did not finish here${jobIds.length ? ` (job ${jobIds.map((j) => `#${j}`).join(', ')}: a running replica settles it once the store answers; see \`jobs\`)` : ''}\n`,
+      );
       process.exit(1);
     };
     const jobIds: number[] = [];
     process.on('unhandledRejection', storeLost);
     let code = 1;
     try {
-      const res = await app.dispatcher.handle(
-        { platform: 'cli', channel: 'terminal', user: { id: o.as, name: o.as }, text: line, files },
-        { confirmed: o.yes === true },
-      );
+      const res = await app.dispatcher.handle({ platform: 'cli', channel: 'terminal', user: { id: o.as, name: o.as }, text: line, files }, { confirmed: o.yes === true });
       jobIds.push(...res.jobIds);
       code = res.exitCode;
       if (res.outcome === 'confirm') process.stderr.write('switchboard: this command needs confirmation; run it again with --yes\n');

@@ -22,7 +22,9 @@ function ajvVersion(): string {
 
 /** Identifies a compiled validator: same schema, same options, same ajv → same code. */
 export function schemaKey(schema: Record<string, unknown>): string {
-  return createHash('sha256').update(JSON.stringify({ schema, options: OPTIONS, ajv: ajvVersion() })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ schema, options: OPTIONS, ajv: ajvVersion() }))
+    .digest('hex');
 }
 
 function newAjv(extra: Options = {}): AjvModule.Ajv {

@@ -249,7 +249,16 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const value = envValue(v);
     // A comma list for keys whose schema is an array (SWITCHBOARD_RENEW_ALLOW=10.0.1.0/24,10.0.2.0/24).
     const isArray = (schemaAt(schema, dotted) as { type?: string } | undefined)?.type === 'array';
-    setPath(raw, dotted, isArray && typeof value === 'string' ? value.split(',').map((x) => x.trim()).filter(Boolean) : value);
+    setPath(
+      raw,
+      dotted,
+      isArray && typeof value === 'string'
+        ? value
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : value,
+    );
   }
   // Generic override: SWITCHBOARD__http__port=9000 sets http.port.
   for (const [name, v] of Object.entries(env)) {

@@ -23,7 +23,10 @@ export function orderFeatures<F extends Ordered>(list: readonly F[]): F[] {
   const waiting = new Map(list.map((f) => [f.name, new Set(f.after ?? [])]));
   const out: F[] = [];
   while (waiting.size > 0) {
-    const ready = [...waiting].filter(([, deps]) => deps.size === 0).map(([name]) => name).sort();
+    const ready = [...waiting]
+      .filter(([, deps]) => deps.size === 0)
+      .map(([name]) => name)
+      .sort();
     if (ready.length === 0) throw new Error(`features cannot be ordered: ${describeCycle(waiting)}`);
     const next = ready[0]!;
     out.push(byName.get(next)!);

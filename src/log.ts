@@ -6,8 +6,18 @@ import { scrub } from './secrets.js';
 export type { Logger };
 
 const REDACT_PATHS = [
-  'password', '*.password', 'token', '*.token', 'secret', '*.secret', 'authorization', '*.authorization',
-  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
 ];
 
 function scrubbingStream(inner: NodeJS.WritableStream): DestinationStream {

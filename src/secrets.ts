@@ -20,7 +20,13 @@ export function forgetSecret(value: string): void {
 
 export function scrub(text: string): string {
   if (values.size === 0 || !text) return text;
-  pattern ??= new RegExp([...values].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g');
+  pattern ??= new RegExp(
+    [...values]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join('|'),
+    'g',
+  );
   return text.replace(pattern, '[REDACTED]');
 }
 

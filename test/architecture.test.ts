@@ -45,7 +45,7 @@ const LAYERS: Layer[] = [
 const ALLOWED: { from: string; to: string; why: string }[] = [
   { from: 'src/provision/', to: 'src/dhcp/service.ts', why: 'the DHCP tie-in: provisioning writes reservations through app.services.dhcp and names its host types' },
   { from: 'src/monitor/feature.ts', to: 'src/agent/cli.ts', why: 'Feature.cli: monitoring contributes `switchboard agent`' },
-  { from: 'src/agent/', to: 'src/dhcp/backends/', why: 'the apply agent runs the bot\'s apply engine (Node builtins and drivers/ only)' },
+  { from: 'src/agent/', to: 'src/dhcp/backends/', why: "the apply agent runs the bot's apply engine (Node builtins and drivers/ only)" },
 ];
 
 const matches = (prefixOrFile: string, file: string) => (prefixOrFile.endsWith('/') ? file.startsWith(prefixOrFile) : file === prefixOrFile);
@@ -76,7 +76,7 @@ describe('import rules', () => {
       "declare module '../g.js' { interface G { x: 1 } }",
       "import fs from 'node:fs';",
       "// import { h } from './h.js';",
-      "const s = \"import './i.js'\";",
+      'const s = "import \'./i.js\'";',
     ].join('\n');
     expect(importsOf('src/x/y.ts', text).map((r) => [r.spec, r.typeOnly])).toEqual([
       ['./a.js', false],
@@ -98,7 +98,11 @@ describe('import rules', () => {
       'src/d.ts': "import { a } from './a.js'; import { d } from './d.js';",
       'src/e.ts': "import { gone } from './gone.js';",
     };
-    const g = buildGraph(Object.keys(texts), (f) => texts[f]!, () => false);
+    const g = buildGraph(
+      Object.keys(texts),
+      (f) => texts[f]!,
+      () => false,
+    );
     const found = cycles(g);
     expect(found).toEqual([['src/a.ts', 'src/b.ts', 'src/c.ts'], ['src/d.ts']]);
     expect(cyclePath(g, found[0]!)).toEqual(['src/a.ts', 'src/b.ts', 'src/c.ts', 'src/a.ts']);
@@ -106,7 +110,11 @@ describe('import rules', () => {
   });
 
   it('reads the project: every checked folder has files and imports', () => {
-    for (const d of CHECKED) expect(files.some((f) => f.startsWith(`${d}/`)), d).toBe(true);
+    for (const d of CHECKED)
+      expect(
+        files.some((f) => f.startsWith(`${d}/`)),
+        d,
+      ).toBe(true);
     expect(graph.edges.length).toBeGreaterThan(500);
     expect(graph.edges.some((e) => e.typeOnly)).toBe(true);
   });
@@ -124,7 +132,12 @@ describe('import rules', () => {
     const none = files.filter((f) => !zoneOf(f));
     const twice = files.filter((f) => LAYERS.filter((l) => l.files.some((p) => matches(p, f))).length > 1);
     expect({ none, twice }).toEqual({ none: [], twice: [] });
-    for (const l of LAYERS) for (const z of l.mayImport) expect(LAYERS.some((o) => o.zone === z), `${l.zone} may import unknown zone ${z}`).toBe(true);
+    for (const l of LAYERS)
+      for (const z of l.mayImport)
+        expect(
+          LAYERS.some((o) => o.zone === z),
+          `${l.zone} may import unknown zone ${z}`,
+        ).toBe(true);
   });
 
   it('no import goes from a lower layer to a higher one or sideways between capabilities, but those allowed by name', () => {

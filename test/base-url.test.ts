@@ -30,14 +30,25 @@ describe('the loopback warning of `switchboard start`', () => {
   /** A real `switchboard start` on a fresh SQLite data dir, listening on 127.0.0.1 (an ephemeral port). */
   async function start(env: NodeJS.ProcessEnv): Promise<{ p: StartedProcess; url: string; logs: () => { level: number; msg: string; baseUrl?: string }[] }> {
     const dir = tmpDir();
-    const p = startProcess({ SWITCHBOARD_DATA_DIR: dir, SWITCHBOARD_HTTP_HOST: '127.0.0.1', SWITCHBOARD_HTTP_PORT: '0', SWITCHBOARD_ADMIN_PASSWORD: 'Console!pw-1234', SWITCHBOARD_LOG_LEVEL: 'info', ...env });
+    const p = startProcess({
+      SWITCHBOARD_DATA_DIR: dir,
+      SWITCHBOARD_HTTP_HOST: '127.0.0.1',
+      SWITCHBOARD_HTTP_PORT: '0',
+      SWITCHBOARD_ADMIN_PASSWORD: 'Console!pw-1234',
+      SWITCHBOARD_LOG_LEVEL: 'info',
+      ...env,
+    });
     cleanup.push(async () => {
       p.child.kill('SIGTERM');
       await p.exited;
       fs.rmSync(dir, { recursive: true, force: true });
     });
     const url = await p.url;
-    const logs = () => p.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; baseUrl?: string });
+    const logs = () =>
+      p.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string; baseUrl?: string });
     // "switchboard started" is logged after the check, on the same stream: once it is there, so is any warning.
     await until('the "switchboard started" log line', () => logs().some((l) => l.msg === 'switchboard started'), 30_000);
     return { p, url, logs };

@@ -48,7 +48,7 @@ describe('Icinga 2 reference for the ingest bench', () => {
     expect(ref.body(ref.services + 5)).toBe(ref.body(5));
   });
 
-  it('takes a result posted like the bench posts it and shows it as that service\'s last check result', async () => {
+  it("takes a result posted like the bench posts it and shows it as that service's last check result", async () => {
     const body = ref.body(6);
     const target = (JSON.parse(body) as { service: string }).service;
     expect(target).toBe('h2!s3');

@@ -21,11 +21,16 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
     session[username] = { cookie: r.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await r.json()) as { csrf: string }).csrf };
   };
   const command = (as: string, body: unknown) =>
-    fetch(`${url}/console/api/command`, { method: 'POST', headers: { cookie: session[as]!.cookie, 'x-csrf-token': session[as]!.csrf, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${url}/console/api/command`, {
+      method: 'POST',
+      headers: { cookie: session[as]!.cookie, 'x-csrf-token': session[as]!.csrf, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const messages = async (room: string): Promise<ConsoleMessage[]> =>
     ((await (await fetch(`${url}/console/api/messages?room=${encodeURIComponent(room)}`, { headers: { cookie: session.admin!.cookie } })).json()) as { messages: ConsoleMessage[] }).messages;
   /** The first bot message in `room` after message `after` whose text matches. */
-  const botSays = (room: string, after: number, pattern: RegExp) => until(`bot message ${pattern}`, async () => (await messages(room)).find((m) => m.id > after && m.author === 'bot' && pattern.test(m.text)), 10_000);
+  const botSays = (room: string, after: number, pattern: RegExp) =>
+    until(`bot message ${pattern}`, async () => (await messages(room)).find((m) => m.id > after && m.author === 'bot' && pattern.test(m.text)), 10_000);
   const lastId = async (room: string) => (await messages(room)).at(-1)?.id ?? 0;
 
   beforeAll(async () => {
@@ -61,7 +66,10 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
   });
 
   it('the console shows a bot message with its buttons; a click runs the stored command as the clicking user, through confirmation', async () => {
-    await t.app.notifier.send({ platform: 'console', channel: 'general' }, { text: 'The demo room is full. To wipe it, run:\nwipe demo', buttons: [{ label: 'Wipe the demo room', command: 'wipe demo' }] });
+    await t.app.notifier.send(
+      { platform: 'console', channel: 'general' },
+      { text: 'The demo room is full. To wipe it, run:\nwipe demo', buttons: [{ label: 'Wipe the demo room', command: 'wipe demo' }] },
+    );
     const msg = (await messages('general')).find((m) => m.text.startsWith('The demo room is full'))!;
     expect(msg.buttons).toHaveLength(1);
     expect(msg.buttons![0]).toEqual({ id: expect.stringMatching(BUTTON_ID_RE), label: 'Wipe the demo room' });
@@ -83,10 +91,20 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
     expect((await command('admin', { room: 'general', text: `confirm ${code}` })).status).toBe(202);
     await botSays('general', after, /^demo wiped by admin$/);
     // (A command's audit row is written after its reply.)
-    const audit = await until('three audit rows', async () => {
-      const rows = await t.app.db.selectFrom('audit_log').select(['user_id', 'command', 'outcome', 'channel']).where('platform', '=', 'console').where('command', '=', 'wipe demo').orderBy('id').execute();
-      return rows.length >= 3 && rows;
-    }, 10_000);
+    const audit = await until(
+      'three audit rows',
+      async () => {
+        const rows = await t.app.db
+          .selectFrom('audit_log')
+          .select(['user_id', 'command', 'outcome', 'channel'])
+          .where('platform', '=', 'console')
+          .where('command', '=', 'wipe demo')
+          .orderBy('id')
+          .execute();
+        return rows.length >= 3 && rows;
+      },
+      10_000,
+    );
     expect(audit).toEqual([
       { user_id: 'vic', command: 'wipe demo', outcome: 'denied', channel: 'general' },
       { user_id: 'admin', command: 'wipe demo', outcome: 'confirm', channel: 'general' },
@@ -109,7 +127,9 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
     const loser = a.outcome === 'ok' ? b : a;
     const winner = a.outcome === 'ok' ? 'ann' : 'bob';
     // (Both runs record every reply of the shared test chat since they began: the refusal is the loser's.)
-    expect(loser.replies.find((r) => r.startsWith('✔️'))).toMatch(new RegExp(`^✔️ This button was already used by test:${winner} just now, so nothing was run again\\. To run it anyway, type the command: \`count once\` \\(SB_BUTTON_USED\\)$`));
+    expect(loser.replies.find((r) => r.startsWith('✔️'))).toMatch(
+      new RegExp(`^✔️ This button was already used by test:${winner} just now, so nothing was run again\\. To run it anyway, type the command: \`count once\` \\(SB_BUTTON_USED\\)$`),
+    );
   });
 
   it.runIf(engine === 'mysql')('a button sent by one replica is answered by another (the store holds what it runs)', async () => {
@@ -137,11 +157,21 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
     expect((await command('admin', { room: 'ops', button: id })).status).toBe(202);
     await botSays('ops', after, /not one the bot made for this chat/);
     // Past its seven days.
-    await t.app.db.updateTable('chat_buttons').set({ expires_at: Date.now() - 1 }).where('id', '=', id).execute();
+    await t.app.db
+      .updateTable('chat_buttons')
+      .set({ expires_at: Date.now() - 1 })
+      .where('id', '=', id)
+      .execute();
     after = await lastId('general');
     expect((await command('admin', { room: 'general', button: id })).status).toBe(202);
     await botSays('general', after, /^⌛ This button has expired \(buttons work for 7 days\), so nothing was run\. Type the command instead: `whoami` \(SB_BUTTON_EXPIRED\)$/);
-    const refused = await t.app.db.selectFrom('audit_log').select(['user_id', 'outcome', 'detail', 'channel']).where('platform', '=', 'console').where('command', '=', '(button)').orderBy('id').execute();
+    const refused = await t.app.db
+      .selectFrom('audit_log')
+      .select(['user_id', 'outcome', 'detail', 'channel'])
+      .where('platform', '=', 'console')
+      .where('command', '=', '(button)')
+      .orderBy('id')
+      .execute();
     expect(refused).toEqual([
       { user_id: 'admin', outcome: 'invalid', detail: 'SB_BUTTON_UNKNOWN: unknown button', channel: 'general' },
       { user_id: 'admin', outcome: 'invalid', detail: 'SB_BUTTON_UNKNOWN: unknown button', channel: 'ops' },
@@ -153,7 +183,11 @@ describe.each(['sqlite', 'mysql'] as const)('command buttons on %s', (engine) =>
     expect(await bad.json()).toMatchObject({ code: 'SB_CONSOLE_BAD_COMMAND', message: 'button must be the id of a button (a string)' });
     expect((await command('admin', { room: 'general', button: 'x'.repeat(65) })).status).toBe(400);
     // Without the CSRF header a click is refused like any other state change.
-    const noCsrf = await fetch(`${url}/console/api/command`, { method: 'POST', headers: { cookie: session.admin!.cookie, 'content-type': 'application/json' }, body: JSON.stringify({ room: 'general', button: id }) });
+    const noCsrf = await fetch(`${url}/console/api/command`, {
+      method: 'POST',
+      headers: { cookie: session.admin!.cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ room: 'general', button: id }),
+    });
     expect(noCsrf.status).toBe(403);
   });
 });

@@ -47,7 +47,10 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
   it('registers /sb in the configured guild only, with the intents it needs', () => {
     const cmds = fake.commands.get(GUILD) as { name: string; options: { name: string; type: number }[] }[];
     expect(cmds.map((c) => c.name)).toEqual(['sb']);
-    expect(cmds[0]!.options.map((o) => [o.name, o.type])).toEqual([['command', 3], ['file', 11]]);
+    expect(cmds[0]!.options.map((o) => [o.name, o.type])).toEqual([
+      ['command', 3],
+      ['file', 11],
+    ]);
     expect(fake.commands.has(OTHER_GUILD)).toBe(false);
     expect(fake.identifies[0]!.intents & (1 << 15)).toBe(1 << 15);
   });
@@ -72,7 +75,12 @@ describe('discord adapter (discord.js against a fake Discord)', () => {
     // Waits for the reply's last line ('monitor fraud hours' is in the first part as well): help as an admin
     // says the same on every platform.
     await t.app.roles.grant('test', 'help-reader', 'admin', 'test');
-    const lastLine = (await t.run('help monitor', { user: 'help-reader' })).replies.join('\n').split('\n').filter((l) => l.trim() && !l.startsWith('```')).at(-1)!.trim();
+    const lastLine = (await t.run('help monitor', { user: 'help-reader' })).replies
+      .join('\n')
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('```'))
+      .at(-1)!
+      .trim();
     const long = fake.slash({ guild: GUILD, channel: CH, user: USER, line: 'help monitor' });
     await waitFor(() => fake.messages.some((m) => m.interaction === long && m.content.includes(lastLine)), 10_000, 'last part of help monitor');
     const parts = fake.messages.filter((m) => m.interaction === long);

@@ -57,7 +57,11 @@ describe.each(['sqlite', 'mysql'] as const)('chat connection lease on %s', (engi
       a.start();
       await until('a connected', () => ca.state.up, 10_000);
       // As if `a` had been paused past its expiry and another replica took the lease meanwhile.
-      await scratch.store.db.updateTable('schedule_leases').set({ owner: 'host-c:3:c', expires_at: Date.now() + 60_000 }).where('name', '=', 'chat:test:2').execute();
+      await scratch.store.db
+        .updateTable('schedule_leases')
+        .set({ owner: 'host-c:3:c', expires_at: Date.now() + 60_000 })
+        .where('name', '=', 'chat:test:2')
+        .execute();
       await until('a disconnected', () => !ca.state.up, 10_000);
       expect(a.holding).toBe(false);
       expect(ca.state.connects).toBe(1);

@@ -55,7 +55,11 @@ describe('chat across two replicas on one MariaDB store', () => {
 
   it('one replica holds the Discord gateway: a prefix command and a slash command get one reply and one job each', async () => {
     // Both replicas competed for the lease (the other one's retry came and went) before anyone speaks.
-    await until('one gateway holder, the other replica retried', () => discordHolder().length === 1 && dc.connected === 1 && replicas().every((r) => r.app.services.chat.leases.discord!.attempts >= 2), 20_000);
+    await until(
+      'one gateway holder, the other replica retried',
+      () => discordHolder().length === 1 && dc.connected === 1 && replicas().every((r) => r.app.services.chat.leases.discord!.attempts >= 2),
+      20_000,
+    );
     expect(dc.connected).toBe(1);
 
     const mid = dc.message({ guild: GUILD, channel: DCH, user: DUSER, content: '!sb selftest 1' });

@@ -57,7 +57,15 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
     const env = fake.slash({ channel: CH, user: USER, text: 'help' });
     const ack = await waitFor(() => fake.acks.find((a) => a.envelope_id === env), 3000, 'ack');
     expect(ack.at - started).toBeLessThan(3000);
-    const reply = await waitFor(() => fake.in(CH).slice(before).find((p) => p.text.includes('Switchboard commands')), 10_000, 'slash reply');
+    const reply = await waitFor(
+      () =>
+        fake
+          .in(CH)
+          .slice(before)
+          .find((p) => p.text.includes('Switchboard commands')),
+      10_000,
+      'slash reply',
+    );
     expect(reply.method).toBe('chat.postMessage');
   });
 
@@ -118,7 +126,23 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
   });
 
   it('a table reply goes as Block Kit: a native table block (cells as raw text), the plain text as fallback', async () => {
-    t.app.registry.add({ name: 'testtable', usage: 'testtable', summary: 'test', role: 'none', run: async () => structured(['2 hosts:', tablePart(['host', 'phones'], [['<!channel> pc-1', '7'], ['pc-2', '12']])]) });
+    t.app.registry.add({
+      name: 'testtable',
+      usage: 'testtable',
+      summary: 'test',
+      role: 'none',
+      run: async () =>
+        structured([
+          '2 hosts:',
+          tablePart(
+            ['host', 'phones'],
+            [
+              ['<!channel> pc-1', '7'],
+              ['pc-2', '12'],
+            ],
+          ),
+        ]),
+    });
     const ts = fake.mention({ channel: CH, user: USER, text: 'testtable' });
     const post = await waitFor(() => fake.in(CH).find((p) => p.thread_ts === ts), 10_000, 'table reply');
     expect(post.blocks).toEqual([
@@ -127,9 +151,18 @@ describe('slack adapter in Socket Mode (bolt against a fake Slack)', () => {
         type: 'table',
         column_settings: [{ align: 'left' }, { align: 'right' }],
         rows: [
-          [{ type: 'raw_text', text: 'host' }, { type: 'raw_text', text: 'phones' }],
-          [{ type: 'raw_text', text: '<!channel> pc-1' }, { type: 'raw_text', text: '7' }],
-          [{ type: 'raw_text', text: 'pc-2' }, { type: 'raw_text', text: '12' }],
+          [
+            { type: 'raw_text', text: 'host' },
+            { type: 'raw_text', text: 'phones' },
+          ],
+          [
+            { type: 'raw_text', text: '<!channel> pc-1' },
+            { type: 'raw_text', text: '7' },
+          ],
+          [
+            { type: 'raw_text', text: 'pc-2' },
+            { type: 'raw_text', text: '12' },
+          ],
         ],
       },
     ]);
@@ -491,7 +524,17 @@ describe('slack adapter stopped while it connects', () => {
     const { SlackAdapter } = await import('../src/chat/adapters/slack.js');
     const { createLogger } = await import('../src/log.js');
     const a = new SlackAdapter(
-      { mode: 'socket', botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, allowedWorkspaces: [fake.team], http: { host: '127.0.0.1', port: 0, path: '/slack/events' }, pingTimeoutMs: 5000, maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } },
+      {
+        mode: 'socket',
+        botToken: fake.botToken,
+        appToken: fake.appToken,
+        apiUrl: fake.apiUrl,
+        allowedWorkspaces: [fake.team],
+        http: { host: '127.0.0.1', port: 0, path: '/slack/events' },
+        pingTimeoutMs: 5000,
+        maxBytes: 1024,
+        reconnect: { baseMs: 50, maxMs: 200 },
+      },
       createLogger({ level: 'silent' }),
     );
     try {

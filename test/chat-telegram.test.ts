@@ -17,7 +17,14 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
     t = await makeTestApp({
       listen: true,
       admins: [`telegram:${USER}`],
-      overrides: { 'dhcp.subnets': DHCP_SUBNETS, 'chat.telegram.botToken': fake.token, 'chat.telegram.apiRoot': fake.url, 'chat.telegram.allowedChats': [String(GROUP), String(USER)], 'chat.reconnect.baseMs': 200, 'uploads.maxBytes': 2048 },
+      overrides: {
+        'dhcp.subnets': DHCP_SUBNETS,
+        'chat.telegram.botToken': fake.token,
+        'chat.telegram.apiRoot': fake.url,
+        'chat.telegram.allowedChats': [String(GROUP), String(USER)],
+        'chat.reconnect.baseMs': 200,
+        'uploads.maxBytes': 2048,
+      },
     });
     addTestCommands(t.app);
     await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 10_000, 'polling');
@@ -121,7 +128,9 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
     fake.kick();
     await waitFor(() => getMes().length >= before + 4, 20_000, 'reconnect attempts');
     fake.conflict = false;
-    const at = getMes().slice(before).map((c) => c.at);
+    const at = getMes()
+      .slice(before)
+      .map((c) => c.at);
     const gaps = at.slice(1).map((x, i) => x - at[i]!);
     expect(gaps.length).toBeGreaterThanOrEqual(3);
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]!);
@@ -158,7 +167,9 @@ describe('telegram adapter (telegraf against a fake Bot API)', () => {
     const first = fake.say({ chat: -100999, user: USER, text: '/selftest 1' });
     fake.say({ chat: 555, user: 555, text: 'help' });
     const told = await waitFor(() => fake.to(-100999).find((s) => s.reply_to === first), 10_000, 'answer to a chat not allowed');
-    expect(told.text).toBe('This chat is not allowed to use this bot, so nothing was run. Its chat id is -100999: to allow it, add -100999 to chat.telegram.allowedChats (env TELEGRAM_ALLOWED_CHATS, comma-separated) and restart the bot. (Said once per chat.)');
+    expect(told.text).toBe(
+      'This chat is not allowed to use this bot, so nothing was run. Its chat id is -100999: to allow it, add -100999 to chat.telegram.allowedChats (env TELEGRAM_ALLOWED_CHATS, comma-separated) and restart the bot. (Said once per chat.)',
+    );
     await waitFor(() => fake.to(555).length === 1 || undefined, 10_000, 'answer to a private chat not allowed');
     expect(fake.to(555)[0]!.text).toMatch(/chat id is 555: to allow it, add 555 to chat\.telegram\.allowedChats/);
     // Once per chat, by a claim in the store: later commands from there get silence again.
@@ -214,7 +225,13 @@ describe.each(['sqlite', 'mysql'] as const)('telegram command buttons on %s', (e
       engine,
       listen: true,
       admins: [`telegram:${USER}`],
-      overrides: { ...provisioningTo(`telegram:${PROV_CHAT}`), 'chat.telegram.botToken': fake.token, 'chat.telegram.apiRoot': fake.url, 'chat.telegram.allowedChats': [String(PROV_CHAT), String(USER)], 'chat.reconnect.baseMs': 200 },
+      overrides: {
+        ...provisioningTo(`telegram:${PROV_CHAT}`),
+        'chat.telegram.botToken': fake.token,
+        'chat.telegram.apiRoot': fake.url,
+        'chat.telegram.allowedChats': [String(PROV_CHAT), String(USER)],
+        'chat.reconnect.baseMs': 200,
+      },
     });
     await waitFor(() => fake.calls.some((c) => c.method === 'getUpdates'), 10_000, 'polling');
   });
@@ -273,7 +290,13 @@ describe('telegram adapter in webhook mode', () => {
     t = await makeTestApp({
       listen: true,
       admins: [`telegram:${USER}`],
-      overrides: { 'chat.telegram.mode': 'webhook', 'chat.telegram.webhookSecret': secret, 'chat.telegram.botToken': fake.token, 'chat.telegram.apiRoot': fake.url, 'chat.telegram.allowedChats': [String(GROUP)] },
+      overrides: {
+        'chat.telegram.mode': 'webhook',
+        'chat.telegram.webhookSecret': secret,
+        'chat.telegram.botToken': fake.token,
+        'chat.telegram.apiRoot': fake.url,
+        'chat.telegram.allowedChats': [String(GROUP)],
+      },
     });
     await waitFor(() => fake.calls.some((c) => c.method === 'getMe'), 10_000, 'getMe');
   });
@@ -282,7 +305,17 @@ describe('telegram adapter in webhook mode', () => {
     await fake?.close();
   });
 
-  const update = (id: number, text: string) => ({ update_id: id, message: { message_id: 500 + id, date: 1, chat: { id: GROUP, type: 'supergroup' }, from: { id: USER, is_bot: false, first_name: 'Ann' }, text, entities: [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]!.length }] } });
+  const update = (id: number, text: string) => ({
+    update_id: id,
+    message: {
+      message_id: 500 + id,
+      date: 1,
+      chat: { id: GROUP, type: 'supergroup' },
+      from: { id: USER, is_bot: false, first_name: 'Ann' },
+      text,
+      entities: [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]!.length }],
+    },
+  });
 
   it('checks the secret token header and serves updates posted to the webhook', async () => {
     const url = `${t.app.baseUrl()}/telegram/webhook`;
@@ -316,7 +349,10 @@ describe('telegram adapter stopped while it connects', () => {
     fake.delays.set('getMe', 600);
     const { TelegramAdapter } = await import('../src/chat/adapters/telegram.js');
     const { createLogger } = await import('../src/log.js');
-    const a = new TelegramAdapter({ botToken: fake.token, apiRoot: fake.url, mode: 'polling', allowedChats: [String(GROUP)], maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } }, createLogger({ level: 'silent' }));
+    const a = new TelegramAdapter(
+      { botToken: fake.token, apiRoot: fake.url, mode: 'polling', allowedChats: [String(GROUP)], maxBytes: 1024, reconnect: { baseMs: 50, maxMs: 200 } },
+      createLogger({ level: 'silent' }),
+    );
     try {
       const started = a.start(async () => undefined);
       await waitFor(() => fake.calls.some((c) => c.method === 'getMe'), 5000, 'getMe in flight');

@@ -82,14 +82,22 @@ describe('chat helpers', () => {
     const delays: number[] = [];
     const log = createLogger({ level: 'silent' });
     let r!: Reconnector;
-    r = new Reconnector('x', async () => {
-      connects++;
-      if (connects < 5) setTimeout(() => r.lost(new Error('dropped right after connecting')), 5);
-    }, log, 40, 10_000, 60_000, (n, base, max) => {
-      const d = backoff(n, base, max);
-      delays.push(d);
-      return d;
-    });
+    r = new Reconnector(
+      'x',
+      async () => {
+        connects++;
+        if (connects < 5) setTimeout(() => r.lost(new Error('dropped right after connecting')), 5);
+      },
+      log,
+      40,
+      10_000,
+      60_000,
+      (n, base, max) => {
+        const d = backoff(n, base, max);
+        delays.push(d);
+        return d;
+      },
+    );
     await r.start();
     await waitFor(() => connects === 5, 10_000, 'five connects');
     await new Promise((res) => setTimeout(res, 100));
@@ -111,12 +119,18 @@ describe('chat helpers', () => {
     const log = createLogger({ level: 'silent' });
     let connects = 0;
     let finished = false;
-    const r = new Reconnector('x', async () => {
-      connects++;
-      await new Promise((res) => setTimeout(res, 300));
-      finished = true;
-      throw new Error('failed after stop');
-    }, log, 10, 100);
+    const r = new Reconnector(
+      'x',
+      async () => {
+        connects++;
+        await new Promise((res) => setTimeout(res, 300));
+        finished = true;
+        throw new Error('failed after stop');
+      },
+      log,
+      10,
+      100,
+    );
     const started = r.start();
     r.stop();
     await r.idle();

@@ -79,12 +79,20 @@ describe('web console details', () => {
       await page.waitForSelector(`#m${id}`);
     };
     // Seen after its 60 s: disabled and saying so; the code really is refused too.
-    await t.app.db.updateTable('console_messages').set({ created_at: Date.now() - 61_000 }).where('id', '=', id).execute();
+    await t.app.db
+      .updateTable('console_messages')
+      .set({ created_at: Date.now() - 61_000 })
+      .where('id', '=', id)
+      .execute();
     await reopen();
     expect(await button.isDisabled()).toBe(true);
     expect(await button.textContent()).toBe('Expired');
     // Watched while it runs out: live until then, disabled at its end.
-    await t.app.db.updateTable('console_messages').set({ created_at: Date.now() - 55_000 }).where('id', '=', id).execute();
+    await t.app.db
+      .updateTable('console_messages')
+      .set({ created_at: Date.now() - 55_000 })
+      .where('id', '=', id)
+      .execute();
     await reopen();
     expect(await button.isEnabled()).toBe(true);
     await expect.poll(() => button.textContent(), { timeout: 15_000 }).toBe('Expired');

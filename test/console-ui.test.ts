@@ -35,7 +35,8 @@ describe('console rendering, help and the status board in Chromium', () => {
     url = t.app.baseUrl();
     // 30 hosts, one with markup in its owner (it must show as text) and phones for the caller-ID hook.
     const lines = ['mac,ip,hostname,room,phone,owner,access'];
-    for (let i = 0; i < 30; i++) lines.push(`02:00:00:00:10:${i.toString(16).padStart(2, '0')},10.20.0.${10 + i},pc-${String(i).padStart(2, '0')},R${100 + (i % 6)},${2100 + i},${i === 7 ? XSS : `Owner ${i}`},${i % 4}`);
+    for (let i = 0; i < 30; i++)
+      lines.push(`02:00:00:00:10:${i.toString(16).padStart(2, '0')},10.20.0.${10 + i},pc-${String(i).padStart(2, '0')},R${100 + (i % 6)},${2100 + i},${i === 7 ? XSS : `Owner ${i}`},${i % 4}`);
     const csv = lines.join('\n') + '\n';
     const imp = await t.run('dhcp import', { files: [{ name: 'hosts.csv', size: csv.length, fetch: async () => Buffer.from(csv) }] });
     expect(imp.replies.join('\n')).toMatch(/30 added/);
@@ -46,14 +47,27 @@ describe('console rendering, help and the status board in Chromium', () => {
     await t.run('monitor assign load pbx1');
     await t.run('monitor assign disk pbx1');
     const node = (await t.app.db.selectFrom('mon_nodes').select(['id', 'name', 'enabled', 'stale', 'last_seen']).where('name', '=', 'pbx1').executeTakeFirstOrThrow()) as NodeRow;
-    const sensorId = (name: string) => t.app.db.selectFrom('mon_sensors').select('id').where('name', '=', name).executeTakeFirstOrThrow().then((r) => r.id);
+    const sensorId = (name: string) =>
+      t.app.db
+        .selectFrom('mon_sensors')
+        .select('id')
+        .where('name', '=', name)
+        .executeTakeFirstOrThrow()
+        .then((r) => r.id);
     const load = await sensorId('load');
     const start = Date.now() - 24 * 3_600_000;
     const results: ResultIn[] = [];
     for (let i = 0; i < 96; i++) {
       const v = i < 80 ? 1.5 + Math.sin(i / 5) : 6 + (i - 80) * 0.4;
       const status = v > 10 ? 2 : v > 5 ? 1 : 0;
-      results.push({ id: crypto.randomUUID(), sensorId: load, at: start + i * 15 * 60_000, status, output: `LOAD ${['OK', 'WARNING', 'CRITICAL'][status]} - load1 ${v.toFixed(2)}`, perfdata: [{ label: 'load1', value: Math.round(v * 100) / 100, warn: '5', crit: '10', min: 0 }] });
+      results.push({
+        id: crypto.randomUUID(),
+        sensorId: load,
+        at: start + i * 15 * 60_000,
+        status,
+        output: `LOAD ${['OK', 'WARNING', 'CRITICAL'][status]} - load1 ${v.toFixed(2)}`,
+        perfdata: [{ label: 'load1', value: Math.round(v * 100) / 100, warn: '5', crit: '10', min: 0 }],
+      });
     }
     await t.app.services.monitor.ingest(node, results);
     await t.app.services.monitor.ingest(node, [{ id: crypto.randomUUID(), sensorId: await sensorId('disk'), at: Date.now(), status: 0, output: 'DISK OK - / 41% used', perfdata: [] }]);
@@ -116,7 +130,11 @@ describe('console rendering, help and the status board in Chromium', () => {
     await run('help dhcp', 'table.grid');
     expect(await headers()).toEqual(['command', 'what it does', 'role']);
     // The long usage lines wrap: every column is in view without scrolling the table sideways.
-    expect(await lastBot().locator('.tablebox').evaluate((e) => e.scrollWidth - e.clientWidth)).toBeLessThanOrEqual(1);
+    expect(
+      await lastBot()
+        .locator('.tablebox')
+        .evaluate((e) => e.scrollWidth - e.clientWidth),
+    ).toBeLessThanOrEqual(1);
     expect(await clipped(page)).toEqual([]);
     await shot('04-help-dhcp');
     await run('help dhcp list', 'code.ic');
@@ -151,12 +169,21 @@ describe('console rendering, help and the status board in Chromium', () => {
       summary: 'test',
       role: 'viewer',
       run: async () =>
-        structured([`text ${evil} and \`${evil}\``, { kind: 'code', text: evil }, tablePart([evil, 'n'], [[evil, '1']]), { kind: 'image', file: `${evil}.png`, alt: evil }, { kind: 'file', file: `${evil}.txt` }], {
-          files: [
-            { name: `${evil}.png`, data: Buffer.from('not really a png'), mime: 'image/png' },
-            { name: `${evil}.txt`, data: Buffer.from('x'), mime: 'text/plain' },
+        structured(
+          [
+            `text ${evil} and \`${evil}\``,
+            { kind: 'code', text: evil },
+            tablePart([evil, 'n'], [[evil, '1']]),
+            { kind: 'image', file: `${evil}.png`, alt: evil },
+            { kind: 'file', file: `${evil}.txt` },
           ],
-        }),
+          {
+            files: [
+              { name: `${evil}.png`, data: Buffer.from('not really a png'), mime: 'image/png' },
+              { name: `${evil}.txt`, data: Buffer.from('x'), mime: 'text/plain' },
+            ],
+          },
+        ),
     });
     await run('evil reply', 'a.file >> nth=1');
     const body = lastBot().locator('.body');
@@ -174,7 +201,9 @@ describe('console rendering, help and the status board in Chromium', () => {
   it('`monitor records` shows the chart inline (an image that loaded) with a download link, and the records as a table', async () => {
     await run('monitor records pbx1 load since=25h', 'figure.img img');
     const img = lastBot().locator('figure.img img');
-    await expect.poll(() => img.evaluate((e) => ((e as unknown as { complete: boolean }).complete ? (e as unknown as { naturalWidth: number }).naturalWidth : 0)), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => img.evaluate((e) => ((e as unknown as { complete: boolean }).complete ? (e as unknown as { naturalWidth: number }).naturalWidth : 0)), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     expect(await img.getAttribute('alt')).toContain('load1');
     expect(await lastBot().locator('figure.img a.file').textContent()).toMatch(/^Download pbx1-load\.png \(\d+(\.\d)? kB\)$/);
     expect(await headers()).toEqual(['at', 'state', 'output']);
@@ -237,7 +266,11 @@ describe('console rendering, help and the status board in Chromium', () => {
     await page.locator('.msg:not(.mine)', { hasText: 'sent to you in a direct message' }).waitFor({ timeout: 15_000 });
     expect(await t.app.services.provision.store.exists('0c383e999999')).toBe(true);
     // Its audit row (written after the reply): as the console user, in the room.
-    const audit = await until('the audit row of the click', () => t.app.db.selectFrom('audit_log').select(['command', 'outcome', 'platform', 'user_id', 'channel']).where('command', '=', 'provision').where('channel', '=', 'support').executeTakeFirst(), 10_000);
+    const audit = await until(
+      'the audit row of the click',
+      () => t.app.db.selectFrom('audit_log').select(['command', 'outcome', 'platform', 'user_id', 'channel']).where('command', '=', 'provision').where('channel', '=', 'support').executeTakeFirst(),
+      10_000,
+    );
     expect(audit).toEqual({ command: 'provision', outcome: 'ok', platform: 'console', user_id: 'admin', channel: 'support' });
     await shot('12-after-provision-button');
   });

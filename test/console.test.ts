@@ -50,12 +50,18 @@ describe('web console', () => {
     await page.click('.msg button.confirm', { timeout: 10_000 });
     await page.waitForSelector('.msg:not(.mine) >> text=demo wiped', { timeout: 10_000 });
     // A file attached in the console reaches the command as an upload.
-    t.app.registry.add({ name: 'count lines', usage: 'count lines', summary: 'test', role: 'viewer', run: async (ctx) => {
-      const f = ctx.incoming.files[0];
-      if (!f) return 'no file';
-      const text = (await f.fetch()).toString('utf8');
-      return `${f.name}: ${text.trim().split('\n').length} lines`;
-    } });
+    t.app.registry.add({
+      name: 'count lines',
+      usage: 'count lines',
+      summary: 'test',
+      role: 'viewer',
+      run: async (ctx) => {
+        const f = ctx.incoming.files[0];
+        if (!f) return 'no file';
+        const text = (await f.fetch()).toString('utf8');
+        return `${f.name}: ${text.trim().split('\n').length} lines`;
+      },
+    });
     await page.setInputFiles('#file', { name: 'hosts.csv', mimeType: 'text/csv', buffer: Buffer.from('mac,ip\na,b\nc,d\n') });
     await page.fill('#cmd', 'count lines');
     await page.press('#cmd', 'Enter');
@@ -99,7 +105,8 @@ describe('web console', () => {
 
   it('stores a name that matches no user as a keyed hash, and `audit logins` lists and counts attempts', async () => {
     const typo = 'Tr0ub4dor&3-typed-as-name';
-    const attempt = (username: string, pw: string) => fetch(`${url}/console/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: pw }) });
+    const attempt = (username: string, pw: string) =>
+      fetch(`${url}/console/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: pw }) });
     for (let i = 0; i < 3; i++) expect((await attempt(typo, `x-${i}`)).status).toBe(401);
     expect((await attempt('admin', password)).status).toBe(200);
     const stored = await t.app.db.selectFrom('login_attempts').selectAll().orderBy('id', 'desc').limit(4).execute();

@@ -60,11 +60,17 @@ describe.each(['sqlite', 'mysql'] as const)('dispatcher on %s', (engine) => {
   it('says clearly that a code expired, even after other confirmations were asked for since', async () => {
     const r = await t.run('zap host pc-3');
     const code = /confirm ([A-Z0-9]{6})/.exec(r.replies[0]!)![1]!;
-    await t.app.db.updateTable('confirmations').set({ expires_at: Date.now() - 5000 }).where('code', '=', code).execute();
+    await t.app.db
+      .updateTable('confirmations')
+      .set({ expires_at: Date.now() - 5000 })
+      .where('code', '=', code)
+      .execute();
     await t.run('zap host pc-4'); // asks for its own code (and tidies old ones)
     const late = await t.run(`confirm ${code}`);
     expect(late.exitCode).toBe(1);
-    expect(late.replies[0]).toMatch(new RegExp(`^❌ Code ${code} expired \\d+ s ago \\(codes are good for 60 s\\), so nothing was done\\. Run the command again for a new code: \`zap host pc-3\`\\. \\(SB_CONFIRM_EXPIRED\\)$`));
+    expect(late.replies[0]).toMatch(
+      new RegExp(`^❌ Code ${code} expired \\d+ s ago \\(codes are good for 60 s\\), so nothing was done\\. Run the command again for a new code: \`zap host pc-3\`\\. \\(SB_CONFIRM_EXPIRED\\)$`),
+    );
     expect(ran).not.toContain('pc-3');
   });
 

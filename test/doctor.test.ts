@@ -80,8 +80,25 @@ describe('switchboard doctor', () => {
   it('all good: every row OK, exit 0 from the built CLI, and no token in the output', async () => {
     const rows = await doctor();
     expect(failing(rows), formatDoctor(rows)).toEqual([]);
-    expect(rows.map((r) => r.check)).toEqual(['config valid', 'store reachable and migrated', 'public URL', 'Discord token', 'Discord allow-list', 'Slack token', 'Slack allow-list', 'Telegram token', 'Telegram allow-list', 'isc checker', 'SMTP', 'data dir', 'secrets files 0600']);
-    expect(rows.every((r) => r.status === 'OK'), formatDoctor(rows)).toBe(true);
+    expect(rows.map((r) => r.check)).toEqual([
+      'config valid',
+      'store reachable and migrated',
+      'public URL',
+      'Discord token',
+      'Discord allow-list',
+      'Slack token',
+      'Slack allow-list',
+      'Telegram token',
+      'Telegram allow-list',
+      'isc checker',
+      'SMTP',
+      'data dir',
+      'secrets files 0600',
+    ]);
+    expect(
+      rows.every((r) => r.status === 'OK'),
+      formatDoctor(rows),
+    ).toBe(true);
     expect(row(rows, 'Slack token').detail).toMatch(/auth\.test: bot switchboard/);
     expect(row(rows, 'isc checker').detail).toMatch(/dhcpd$/);
     const cli = await runCli(['doctor'], { ...goodEnv, SWITCHBOARD_DATA_DIR: t.dataDir, SWITCHBOARD__dhcp__backends__isc__enabled: 'true' });
@@ -132,7 +149,8 @@ describe('switchboard doctor', () => {
     expect(row(rows, 'Slack token')).toMatchObject({ status: 'FAIL', detail: 'auth.test refused the bot token: invalid_auth' });
     expect(row(rows, 'Telegram token')).toMatchObject({ status: 'FAIL', detail: 'getMe refused the bot token: Unauthorized' });
     expect(row(rows, 'Discord token')).toMatchObject({ status: 'FAIL', detail: '/users/@me refused the bot token: 401: Unauthorized' });
-    for (const c of ['Slack allow-list', 'Telegram allow-list', 'Discord allow-list']) expect(row(rows, c)).toMatchObject({ status: 'FAIL', fix: expect.stringMatching(/^set (SLACK|TELEGRAM|DISCORD)_ALLOWED_/) });
+    for (const c of ['Slack allow-list', 'Telegram allow-list', 'Discord allow-list'])
+      expect(row(rows, c)).toMatchObject({ status: 'FAIL', fix: expect.stringMatching(/^set (SLACK|TELEGRAM|DISCORD)_ALLOWED_/) });
     for (const c of ['Slack token', 'Telegram token', 'Discord token']) expect(row(rows, c).fix).toBeTruthy();
     const text = formatDoctor(rows);
     for (const s of [...Object.values(bad), ...secrets()]) expect(text).not.toContain(s);
@@ -141,7 +159,24 @@ describe('switchboard doctor', () => {
   it('DHCP/proxy: a checker that is not installed; an apply agent that is not connected', async () => {
     let r = row(await doctor({}, { 'dhcp.backends.isc.check': ['/nonexistent/dhcpd', '-t', '-cf', '{wrapper}'] }), 'isc checker');
     expect(r).toMatchObject({ status: 'FAIL', fix: expect.stringMatching(/isc-dhcp-server.*role=apply targets=isc/) });
-    await t.app.db.insertInto('mon_nodes').values({ name: 'dhcp-far', token_hash: 'x'.repeat(64), enroll_hash: null, enroll_expires: null, enabled: 1, last_seen: Date.now() - 3_600_000, facts: null, stale: 0, created_at: Date.now(), clock_skew: null, business_hours: null, role: 'apply', apply_targets: 'proxy' }).execute();
+    await t.app.db
+      .insertInto('mon_nodes')
+      .values({
+        name: 'dhcp-far',
+        token_hash: 'x'.repeat(64),
+        enroll_hash: null,
+        enroll_expires: null,
+        enabled: 1,
+        last_seen: Date.now() - 3_600_000,
+        facts: null,
+        stale: 0,
+        created_at: Date.now(),
+        clock_skew: null,
+        business_hours: null,
+        role: 'apply',
+        apply_targets: 'proxy',
+      })
+      .execute();
     try {
       const rows = await doctor({}, { 'dhcp.backends.proxy.enabled': true, 'dhcp.backends.proxy.check': ['/nonexistent/squid'] });
       r = row(rows, 'apply agent dhcp-far');

@@ -36,7 +36,10 @@ describe('error catalogue', () => {
     const end = text.indexOf(END);
     expect(text.slice(at, end + END.length), 'README error table differs: run UPDATE_README=1 npx vitest run test/errors.test.ts').toBe(table());
     const mentioned = new Set(text.match(/\bSB_[A-Z0-9]+(?:_[A-Z0-9]+)*\b/g));
-    expect([...mentioned].filter((c) => !isSbCode(c)), 'README names codes the catalogue lacks').toEqual([]);
+    expect(
+      [...mentioned].filter((c) => !isSbCode(c)),
+      'README names codes the catalogue lacks',
+    ).toEqual([]);
   });
 
   it('every code the source names is in the catalogue, and every catalogue code is used somewhere', () => {
@@ -63,7 +66,7 @@ describe('error catalogue', () => {
     }
   });
 
-  it('a UserError without a code takes its command family\'s; a named code wins', () => {
+  it("a UserError without a code takes its command family's; a named code wins", () => {
     expect(familyCode('dhcp add')).toBe('SB_DHCP_REFUSED');
     expect(familyCode('silence')).toBe('SB_ALERTS_REFUSED');
     expect(familyCode('some plugin')).toBe('SB_COMMAND_REFUSED');
@@ -89,7 +92,15 @@ describe('error codes on the wire', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await makeTestApp({ overrides: { 'dhcp.subnets': [{ cidr: '10.40.0.0/24', pool: '10.40.0.200-10.40.0.250', gateway: '10.40.0.1' }] } });
-    t.app.registry.add({ name: 'boom', usage: 'boom', summary: 'fails', role: 'viewer', async run() { throw new Error('database exploded at /secret/path'); } });
+    t.app.registry.add({
+      name: 'boom',
+      usage: 'boom',
+      summary: 'fails',
+      role: 'viewer',
+      async run() {
+        throw new Error('database exploded at /secret/path');
+      },
+    });
   });
   afterAll(() => t.close());
 

@@ -13,7 +13,9 @@ describe('feature order', () => {
   });
 
   it('refuses an unknown name, saying which feature named it and what the features are', () => {
-    expect(() => orderFeatures([{ name: 'provision', after: ['dhcpp'] }, { name: 'dhcp' }])).toThrow('feature "provision" comes after "dhcpp", which is not a feature (the features are: dhcp, provision)');
+    expect(() => orderFeatures([{ name: 'provision', after: ['dhcpp'] }, { name: 'dhcp' }])).toThrow(
+      'feature "provision" comes after "dhcpp", which is not a feature (the features are: dhcp, provision)',
+    );
   });
 
   it('refuses a cycle, naming it', () => {

@@ -15,7 +15,10 @@ describe('first start of three replicas on one MariaDB', () => {
   });
 
   // An empty database, and one already migrated (then the three reach the bootstrap closest together).
-  it.each([{ store: 'empty', migrated: false }, { store: 'migrated but without users', migrated: true }])('on a $store database: exactly one generated admin password is printed, and it works on every replica', async ({ migrated }) => {
+  it.each([
+    { store: 'empty', migrated: false },
+    { store: 'migrated but without users', migrated: true },
+  ])('on a $store database: exactly one generated admin password is printed, and it works on every replica', async ({ migrated }) => {
     const db = await createTestDatabase();
     cleanup.push(() => db.drop());
     const dir = tmpDir();

@@ -18,7 +18,12 @@ interface Scratch {
 /** A fresh store for CLI processes: a data dir (SQLite lives there) or a MariaDB database beside it. */
 async function scratch(engine: Engine): Promise<Scratch> {
   const dataDir = tmpDir();
-  const env: NodeJS.ProcessEnv = { SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_HTTP_PORT: '0', SWITCHBOARD_PUBLIC_URL: 'http://10.20.0.5:8080', SWITCHBOARD__provision__defaultServer: 'pbx.example.lan' };
+  const env: NodeJS.ProcessEnv = {
+    SWITCHBOARD_DATA_DIR: dataDir,
+    SWITCHBOARD_HTTP_PORT: '0',
+    SWITCHBOARD_PUBLIC_URL: 'http://10.20.0.5:8080',
+    SWITCHBOARD__provision__defaultServer: 'pbx.example.lan',
+  };
   let drop: (() => Promise<void>) | undefined;
   if (engine === 'mysql') {
     const db = await createTestDatabase();
@@ -59,7 +64,15 @@ describe.each(['sqlite', 'mysql'] as const)('a killed or paused exec job on %s',
   });
 
   const job = async () => s!.store.db.selectFrom('jobs').selectAll().where('id', '=', 1).executeTakeFirst();
-  const phones = async () => Number((await s!.store.db.selectFrom('phones').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const phones = async () =>
+    Number(
+      (
+        await s!.store.db
+          .selectFrom('phones')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   const sheet = bigSheet();
   const points = [
@@ -73,10 +86,15 @@ describe.each(['sqlite', 'mysql'] as const)('a killed or paused exec job on %s',
     s = await scratch(engine);
     child = spawnCli(['exec', '-f', sheet, 'provision', 'fanvil-x1sg'], s.env);
     const c = child;
-    await until('the kill point', async () => {
-      if (c.exitCode !== null) throw new Error('the job finished before the kill point');
-      return when(await job().catch(() => undefined));
-    }, 120_000, 20);
+    await until(
+      'the kill point',
+      async () => {
+        if (c.exitCode !== null) throw new Error('the job finished before the kill point');
+        return when(await job().catch(() => undefined));
+      },
+      120_000,
+      20,
+    );
     c.kill('SIGKILL');
     await exited(c);
     expect((await job())!.status).toBe('running');
@@ -101,10 +119,14 @@ describe.each(['sqlite', 'mysql'] as const)('a killed or paused exec job on %s',
     const c = child;
     let out = '';
     c.stdout!.on('data', (d) => (out += d));
-    await until('the job to run', async () => {
-      const j = await job().catch(() => undefined);
-      return j?.status === 'running' && j.done >= 1;
-    }, 60_000);
+    await until(
+      'the job to run',
+      async () => {
+        const j = await job().catch(() => undefined);
+        return j?.status === 'running' && j.done >= 1;
+      },
+      60_000,
+    );
     c.kill('SIGSTOP');
     await sleep(2500);
     const shown = await runCli(['exec', 'job', '1'], { ...s.env, SWITCHBOARD__jobs__staleAfterMs: '2000' });

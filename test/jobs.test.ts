@@ -63,7 +63,12 @@ describe('a job interrupted by SIGKILL', () => {
       while (Date.now() < deadline && !running) {
         await new Promise((r) => setTimeout(r, 200));
         if (!fs.existsSync(path.join(dataDir, 'switchboard.sqlite'))) continue;
-        const row = await store.db.selectFrom('jobs').selectAll().where('id', '=', 1).executeTakeFirst().catch(() => undefined);
+        const row = await store.db
+          .selectFrom('jobs')
+          .selectAll()
+          .where('id', '=', 1)
+          .executeTakeFirst()
+          .catch(() => undefined);
         running = row?.status === 'running' && row.done >= 1;
       }
       expect(running).toBe(true);

@@ -20,7 +20,9 @@ describe('unifiedDiff', () => {
   it('shows a changed line with three lines of context and the right line numbers', () => {
     const a = lines(10);
     const b = a.replace('line 5\n', 'line five\n');
-    expect(unifiedDiff(a, b, { from: 'a.cfg', to: 'b.cfg' })).toBe(['--- a.cfg', '+++ b.cfg', '@@ -2,7 +2,7 @@', ' line 2', ' line 3', ' line 4', '-line 5', '+line five', ' line 6', ' line 7', ' line 8'].join('\n'));
+    expect(unifiedDiff(a, b, { from: 'a.cfg', to: 'b.cfg' })).toBe(
+      ['--- a.cfg', '+++ b.cfg', '@@ -2,7 +2,7 @@', ' line 2', ' line 3', ' line 4', '-line 5', '+line five', ' line 6', ' line 7', ' line 8'].join('\n'),
+    );
   });
 
   it('keeps distant changes in separate hunks, joins near ones, and shows additions at the end', () => {

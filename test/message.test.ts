@@ -11,10 +11,29 @@ import { RecordingAdapter } from './helpers/app.js';
 
 describe('structured messages', () => {
   it('a table part reads as a padded monospace table in the text form; numbers are right-aligned', () => {
-    const m = structured(['2 hosts:', tablePart(['host', 'ip', 'phones'], [['pc-1', '10.0.0.1', '7'], ['reception-pc', '10.0.0.12', '1234']])]);
-    expect(m.text).toBe(['2 hosts:', '```', 'host          ip         phones', '------------  ---------  ------', 'pc-1          10.0.0.1        7', 'reception-pc  10.0.0.12    1234', '```'].join('\n'));
+    const m = structured([
+      '2 hosts:',
+      tablePart(
+        ['host', 'ip', 'phones'],
+        [
+          ['pc-1', '10.0.0.1', '7'],
+          ['reception-pc', '10.0.0.12', '1234'],
+        ],
+      ),
+    ]);
+    expect(m.text).toBe(
+      ['2 hosts:', '```', 'host          ip         phones', '------------  ---------  ------', 'pc-1          10.0.0.1        7', 'reception-pc  10.0.0.12    1234', '```'].join('\n'),
+    );
     expect(m.parts![1]).toMatchObject({ kind: 'table', align: ['left', 'left', 'right'] });
-    expect(guessAlign(['a', 'b', 'c', 'd'], [['12%', 'R101', '', '10.0.0.1'], ['1,234', '4', '', '10.0.0.2']])).toEqual(['right', 'left', 'left', 'left']);
+    expect(
+      guessAlign(
+        ['a', 'b', 'c', 'd'],
+        [
+          ['12%', 'R101', '', '10.0.0.1'],
+          ['1,234', '4', '', '10.0.0.2'],
+        ],
+      ),
+    ).toEqual(['right', 'left', 'left', 'left']);
   });
 
   it('cells are one line and cannot close a fence; images and files are named only when not attached', () => {
@@ -38,14 +57,23 @@ describe('structured messages', () => {
       type: 'table',
       column_settings: [{ align: 'left' }, { align: 'right' }],
       rows: [
-        [{ type: 'raw_text', text: 'owner' }, { type: 'raw_text', text: 'n' }],
-        [{ type: 'raw_text', text: evil }, { type: 'raw_text', text: '1' }],
+        [
+          { type: 'raw_text', text: 'owner' },
+          { type: 'raw_text', text: 'n' },
+        ],
+        [
+          { type: 'raw_text', text: evil },
+          { type: 'raw_text', text: '1' },
+        ],
       ],
     });
   });
 
   it('Slack: one native table per message (at most 99 data rows); more tables or rows go as code blocks', () => {
-    const big = tablePart(['n'], Array.from({ length: 120 }, (_, i) => [String(i)]));
+    const big = tablePart(
+      ['n'],
+      Array.from({ length: 120 }, (_, i) => [String(i)]),
+    );
     const small = tablePart(['a'], [['x']]);
     const b = toSlackBlocks([small, small, big])!;
     expect(b.map((x) => x.type)).toEqual(['table', 'section', 'section']);

@@ -7,7 +7,14 @@ const noop = async () => undefined;
 function reg(): Registry {
   const r = new Registry();
   const cmds: Command[] = [
-    { name: 'dhcp add', usage: 'dhcp add mac=… ip=…', summary: 'add', role: 'operator', run: noop, args: { named: { mac: { required: true }, ip: { required: true }, access: { type: 'integer', minimum: 0, maximum: 3 } }, flags: { 'dry-run': {} } } },
+    {
+      name: 'dhcp add',
+      usage: 'dhcp add mac=… ip=…',
+      summary: 'add',
+      role: 'operator',
+      run: noop,
+      args: { named: { mac: { required: true }, ip: { required: true }, access: { type: 'integer', minimum: 0, maximum: 3 } }, flags: { 'dry-run': {} } },
+    },
     { name: 'dhcp list', usage: 'dhcp list', summary: 'list', role: 'viewer', run: noop },
     { name: 'help', usage: 'help', summary: 'help', role: 'none', run: noop, args: { positional: [{ name: 'topic', rest: true }] } },
     { name: 'job', usage: 'job <id>', summary: 'job', role: 'viewer', run: noop, args: { positional: [{ name: 'id', required: true, type: 'integer' }] } },

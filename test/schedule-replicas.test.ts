@@ -62,10 +62,15 @@ describe.each(['sqlite', 'mysql'] as const)('schedules across replicas on %s', (
     await holder.exited;
     const killedAt = Date.now();
     for (const name of names) {
-      const resumed = await until(`${name} to resume on ${survivorHost}`, async () => {
-        const last = (await runs(name)).at(-1);
-        return last && last.at > killedAt && last.owner.startsWith(`${survivorHost}:`) ? last : undefined;
-      }, 90_000, 250);
+      const resumed = await until(
+        `${name} to resume on ${survivorHost}`,
+        async () => {
+          const last = (await runs(name)).at(-1);
+          return last && last.at > killedAt && last.owner.startsWith(`${survivorHost}:`) ? last : undefined;
+        },
+        90_000,
+        250,
+      );
       expect(resumed.at - killedAt).toBeLessThan(60_000);
     }
     // Still once per period after the takeover.

@@ -76,14 +76,18 @@ for (const engine of ['sqlite', 'mysql'] as Engine[]) {
         const h = await t.app.services.dhcp.getByMac(row.cells.mac!);
         expect(h, `row ${row.row}`).toMatchObject({ mac: parseMac(row.cells.mac!), hostname: row.cells.hostname, access: Number(row.cells.access) });
         if (row.cells.phone) expect(h!.phones, `row ${row.row}`).toEqual([row.cells.phone]);
-        if (row.cells.ip === 'auto') expect(h!.ip, `row ${row.row}`).toMatch(/^10\.20\.0\.([2-9]|[1-9]\d)$/); // below the pool
+        if (row.cells.ip === 'auto')
+          expect(h!.ip, `row ${row.row}`).toMatch(/^10\.20\.0\.([2-9]|[1-9]\d)$/); // below the pool
         else expect(h!.ip, `row ${row.row}`).toBe(row.cells.ip);
         hosts.push(h!);
       }
       expect([...new Set(hosts.map((h) => h.access))].sort()).toEqual([0, 1, 2, 3]);
       expect(sheet.rows.some((row) => row.cells.ip === 'auto')).toBe(true);
       const numbers = hosts.flatMap((h) => h.phones);
-      expect(numbers.some((n, i) => numbers.indexOf(n) !== i), 'two hosts share a phone number').toBe(true);
+      expect(
+        numbers.some((n, i) => numbers.indexOf(n) !== i),
+        'two hosts share a phone number',
+      ).toBe(true);
     });
 
     for (const [name, line, count, model] of PHONE_SHEETS) {
@@ -107,7 +111,14 @@ for (const engine of ['sqlite', 'mysql'] as Engine[]) {
         const chat = t.chat.messages.flatMap((m) => [m.text, ...m.edits]).join('\n');
         const audit = JSON.stringify(await t.app.db.selectFrom('audit_log').selectAll().execute());
         const jobs = JSON.stringify(await t.app.db.selectFrom('jobs').selectAll().execute());
-        for (const pw of secrets) for (const [where, s] of [['chat', chat], ['logs', t.logs.join('\n')], ['audit', audit], ['jobs', jobs]] as const) expect(s.includes(pw), `a ${name} password in ${where}`).toBe(false);
+        for (const pw of secrets)
+          for (const [where, s] of [
+            ['chat', chat],
+            ['logs', t.logs.join('\n')],
+            ['audit', audit],
+            ['jobs', jobs],
+          ] as const)
+            expect(s.includes(pw), `a ${name} password in ${where}`).toBe(false);
       });
     }
   });

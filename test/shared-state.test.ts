@@ -40,13 +40,23 @@ describe.each(['sqlite', 'mysql'] as const)('shared state on %s', (engine) => {
     // A slow writer: its id is taken before a faster writer's but becomes visible after it.
     const ids = (await scratch.store.db.selectFrom('change_feed').select('id').orderBy('id', 'desc').limit(1).execute()).map((r) => Number(r.id));
     const late = ids[0]! + 1;
-    await scratch.store.db.insertInto('change_feed').values({ id: late + 1, topic: 'phones', k: 'cc', at: Date.now() } as never).execute();
+    await scratch.store.db
+      .insertInto('change_feed')
+      .values({ id: late + 1, topic: 'phones', k: 'cc', at: Date.now() } as never)
+      .execute();
     await feed.poll();
-    await scratch.store.db.insertInto('change_feed').values({ id: late, topic: 'phones', k: 'dd', at: Date.now() } as never).execute();
+    await scratch.store.db
+      .insertInto('change_feed')
+      .values({ id: late, topic: 'phones', k: 'dd', at: Date.now() } as never)
+      .execute();
     await feed.poll();
     expect(got.slice(1)).toEqual([['cc'], ['dd']]);
     // A big batch is one "reload the topic" row.
-    await publishChanges(scratch.store.db, 'phones', Array.from({ length: 500 }, (_, i) => `m${i}`));
+    await publishChanges(
+      scratch.store.db,
+      'phones',
+      Array.from({ length: 500 }, (_, i) => `m${i}`),
+    );
     await feed.poll();
     expect(got[got.length - 1]).toEqual(['*']);
     feed.stop();

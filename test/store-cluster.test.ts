@@ -111,7 +111,10 @@ describe.each(engines)('store shared by many processes on %s', (engine) => {
     await withConflictRetry(() =>
       store.db.transaction().execute(async (tx) => {
         attempts++;
-        await tx.insertInto('claims').values({ k: 'once', owner: `attempt-${attempts}`, expires_at: 1 }).execute();
+        await tx
+          .insertInto('claims')
+          .values({ k: 'once', owner: `attempt-${attempts}`, expires_at: 1 })
+          .execute();
         if (attempts === 1) throw Object.assign(new Error('Deadlock found when trying to get lock; try restarting transaction'), { errno: 1213 });
       }),
     );
@@ -146,10 +149,13 @@ describe('withConflictRetry', () => {
   it('gives up after the bound with the original error', async () => {
     const original = Object.assign(new Error('WSREP has not yet prepared node for application use'), { errno: 1047 });
     let attempts = 0;
-    const err = await withConflictRetry(async () => {
-      attempts++;
-      throw original;
-    }, { tries: 5, baseDelayMs: 1 }).catch((e: unknown) => e);
+    const err = await withConflictRetry(
+      async () => {
+        attempts++;
+        throw original;
+      },
+      { tries: 5, baseDelayMs: 1 },
+    ).catch((e: unknown) => e);
     expect(err).toBe(original);
     expect(attempts).toBe(5);
   });

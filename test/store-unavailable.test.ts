@@ -145,7 +145,13 @@ describe('exec while the store goes away', () => {
       const exited = new Promise<number | null>((r) => child.once('close', r));
       // The job is running (its row says so) before the store goes.
       const { createConnection } = await import('mysql2/promise');
-      const conn = await createConnection({ host: target.host, port: target.port, user: decodeURIComponent(base.username), password: decodeURIComponent(base.password), database: new URL(d.url).pathname.slice(1) });
+      const conn = await createConnection({
+        host: target.host,
+        port: target.port,
+        user: decodeURIComponent(base.username),
+        password: decodeURIComponent(base.password),
+        database: new URL(d.url).pathname.slice(1),
+      });
       await until('the selftest job to run', async () => ((await conn.query('select status from jobs where status = ?', ['running']))[0] as unknown[]).length > 0, 20_000, 100);
       await conn.end();
       await d.fwd.shut();
@@ -153,7 +159,9 @@ describe('exec while the store goes away', () => {
       expect(code, stderr).toBe(1);
       // Which failure the exec sees first is a race: a new connection refused by the closed port (no host
       // answers), or its open connection reset by the shut forwarder. Either is named, with the same sentence.
-      expect(stderr).toMatch(/switchboard: the store became unavailable \((no store host answers \(127\.0\.0\.1:\d+: ECONNREFUSED[^\n]*\)|ECONNRESET: [^\n()]*ECONNRESET)\); the command did not finish here \(job #1: a running replica settles it once the store answers; see `jobs`\)/);
+      expect(stderr).toMatch(
+        /switchboard: the store became unavailable \((no store host answers \(127\.0\.0\.1:\d+: ECONNREFUSED[^\n]*\)|ECONNRESET: [^\n()]*ECONNRESET)\); the command did not finish here \(job #1: a running replica settles it once the store answers; see `jobs`\)/,
+      );
       expect(stderr).not.toMatch(/Unhandled|UnhandledPromiseRejection|at .*\.js:\d+/);
     } finally {
       await d.fwd.shut();

@@ -25,10 +25,16 @@ describe.each(engines)('store on %s', (engine) => {
   });
 
   it('inserts with ids, updates and counts affected rows', async () => {
-    const r = await store.db.insertInto('jobs').values({ kind: 'k', args: '{}', status: 'queued', done: 0, total: 3, requested_platform: 'test', requested_user: 'u', cancel_requested: 0, created_at: 1 }).executeTakeFirst();
+    const r = await store.db
+      .insertInto('jobs')
+      .values({ kind: 'k', args: '{}', status: 'queued', done: 0, total: 3, requested_platform: 'test', requested_user: 'u', cancel_requested: 0, created_at: 1 })
+      .executeTakeFirst();
     const id = insertedId(r);
     expect(id).toBeGreaterThan(0);
-    const r2 = await store.db.insertInto('jobs').values({ kind: 'k', args: '{}', status: 'queued', done: 0, total: 3, requested_platform: 'test', requested_user: 'u', cancel_requested: 0, created_at: 2 }).executeTakeFirst();
+    const r2 = await store.db
+      .insertInto('jobs')
+      .values({ kind: 'k', args: '{}', status: 'queued', done: 0, total: 3, requested_platform: 'test', requested_user: 'u', cancel_requested: 0, created_at: 2 })
+      .executeTakeFirst();
     expect(insertedId(r2)).toBe(id + 1);
     const up = await store.db.updateTable('jobs').set({ status: 'running' }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst();
     expect(affected(up)).toBe(1);
@@ -76,6 +82,8 @@ describe.each(engines)('store on %s', (engine) => {
   it('uses composite primary keys for identities', async () => {
     await store.db.insertInto('chat_identities').values({ platform: 'slack', user_id: 'U1', role: 'viewer', name: null, granted_by: null, granted_at: 1 }).execute();
     await store.db.insertInto('chat_identities').values({ platform: 'telegram', user_id: 'U1', role: 'admin', name: null, granted_by: null, granted_at: 1 }).execute();
-    await expect(store.db.insertInto('chat_identities').values({ platform: 'slack', user_id: 'U1', role: 'admin', name: null, granted_by: null, granted_at: 1 }).execute()).rejects.toSatisfy(isUniqueViolation);
+    await expect(store.db.insertInto('chat_identities').values({ platform: 'slack', user_id: 'U1', role: 'admin', name: null, granted_by: null, granted_at: 1 }).execute()).rejects.toSatisfy(
+      isUniqueViolation,
+    );
   });
 });

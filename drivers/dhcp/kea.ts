@@ -76,10 +76,7 @@ function generatedSubnet(s: RenderSubnet, id: number, hosts: RenderHost[]): Json
     id,
     subnet: s.cidr,
     ...(s.pool ? { pools: [{ pool: s.pool.replace('-', ' - ') }] } : {}),
-    'option-data': [
-      ...(s.gateway ? [{ name: 'routers', data: s.gateway }] : []),
-      ...(s.dns?.length ? [{ name: 'domain-name-servers', data: s.dns.join(', ') }] : []),
-    ],
+    'option-data': [...(s.gateway ? [{ name: 'routers', data: s.gateway }] : []), ...(s.dns?.length ? [{ name: 'domain-name-servers', data: s.dns.join(', ') }] : [])],
     reservations: hosts.map(reservation),
   };
 }

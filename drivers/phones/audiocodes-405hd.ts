@@ -40,12 +40,7 @@ function gmtOffset(minutes: number): string {
 }
 
 function provisioningLines(s: CommonSettings): string[] {
-  return [
-    'provisioning/method=STATIC',
-    `provisioning/configuration/url=${urlWithAuth(s.configUrl, s.auth)}`,
-    'provisioning/period/type=HOURLY',
-    'provisioning/period/hourly/hours_interval=1',
-  ];
+  return ['provisioning/method=STATIC', `provisioning/configuration/url=${urlWithAuth(s.configUrl, s.auth)}`, 'provisioning/period/type=HOURLY', 'provisioning/period/hourly/hours_interval=1'];
 }
 
 const lf = (lines: string[]) => `${lines.join('\n')}\n`;
@@ -93,7 +88,10 @@ function validate(phone: Phone): FieldProblem[] {
     maxServer: 64,
   });
   const seen = new Set(problems.map((p) => p.field));
-  for (const [field, value] of [['name', phone.name], ['password', phone.password]] as const) {
+  for (const [field, value] of [
+    ['name', phone.name],
+    ['password', phone.password],
+  ] as const) {
     const message = seen.has(field) ? null : valueProblem(value, field === 'password');
     if (message) problems.push({ field, message });
   }
@@ -139,7 +137,7 @@ function parseUserAgent(ua: string): UserAgentInfo | null {
 const FORMAT = 'AudioCodes "path/key=value" lines';
 const KEY_RE = /^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/;
 const OWNED: [RegExp, string][] = [
-  [/^voip\/line\/\d+\/(id|auth_name|auth_password)$/i, 'a line credential (from the phone\'s row: provision it again to change it)'],
+  [/^voip\/line\/\d+\/(id|auth_name|auth_password)$/i, "a line credential (from the phone's row: provision it again to change it)"],
   [/^system\/(user_name|password)$/i, 'the admin login (provision.adminPassword)'],
   [/^provisioning\/(method|configuration\/url)$/i, 'the provisioning method and URL'],
 ];
@@ -161,7 +159,16 @@ const overrides: OverrideStyle = {
   owned: (key) => OWNED.find(([re]) => re.test(key))?.[1] ?? null,
   secret: (key) => looksSecret(key),
   apply: (files, list) =>
-    editFile(files, () => true, (body) => setKeyValueLines(body, list.filter((o) => KEY_RE.test(o.key)), { separator: '=', comment: (l) => l.startsWith(';'), line: (k, v) => `${k}=${v}` })),
+    editFile(
+      files,
+      () => true,
+      (body) =>
+        setKeyValueLines(
+          body,
+          list.filter((o) => KEY_RE.test(o.key)),
+          { separator: '=', comment: (l) => l.startsWith(';'), line: (k, v) => `${k}=${v}` },
+        ),
+    ),
 };
 
 export const driver: PhoneDriver = {

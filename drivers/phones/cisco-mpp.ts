@@ -78,7 +78,11 @@ function validateSettings(s: { adminPassword: string }): FieldProblem[] {
 
 function commonFile(name: string, s: CommonSettings): RenderedFile | null {
   if (!COMMON_RE.test(name)) return null;
-  return { name, contentType: CONTENT_TYPE, body: lf(['<?xml version="1.0" encoding="UTF-8"?>', '<!-- Cisco MPP common profile, written by Switchboard -->', '<flat-profile>', ...provisioning(s, false), '</flat-profile>']) };
+  return {
+    name,
+    contentType: CONTENT_TYPE,
+    body: lf(['<?xml version="1.0" encoding="UTF-8"?>', '<!-- Cisco MPP common profile, written by Switchboard -->', '<flat-profile>', ...provisioning(s, false), '</flat-profile>']),
+  };
 }
 
 // "Cisco-CP-8841-3PCC/11.3.7 (00562b043615)", "Cisco-CP6821-3PCC/11.3.1 (70db98123456)"
@@ -95,7 +99,7 @@ function parseUserAgent(ua: string): UserAgentInfo | null {
 
 const FORMAT = 'Cisco MPP flat-profile parameters';
 const OWNED: [RegExp, string][] = [
-  [/^(User_ID|Auth_ID|Password)_\d+_$/, 'a line credential (from the phone\'s row: provision it again to change it)'],
+  [/^(User_ID|Auth_ID|Password)_\d+_$/, "a line credential (from the phone's row: provision it again to change it)"],
   [/^(Profile_Rule(_[B-D])?|Provision_Enable)$/, 'the profile rule (where the phone fetches its configuration)'],
   [/^Admin_Passw(or)?d$/, 'the admin password (provision.adminPassword)'],
   [/^Upgrade_(Rule|Enable)$/, 'the firmware upgrade rule (provision firmware rollout/halt)'],
@@ -111,7 +115,12 @@ const overrides: OverrideStyle = {
   valueProblem: (_key, value) => lineValueProblem(value, FORMAT),
   owned: (key) => OWNED.find(([re]) => re.test(key))?.[1] ?? null,
   secret: (key) => looksSecret(key),
-  apply: (files, list) => editFile(files, () => true, (body) => setElementLines(body, list, { is: (l, k) => l.startsWith(`  <${k} `), line: (k, v) => el(k, v), before: '</flat-profile>' })),
+  apply: (files, list) =>
+    editFile(
+      files,
+      () => true,
+      (body) => setElementLines(body, list, { is: (l, k) => l.startsWith(`  <${k} `), line: (k, v) => el(k, v), before: '</flat-profile>' }),
+    ),
 };
 
 export const driver: PhoneDriver = {

@@ -226,8 +226,8 @@ const TEXT_FORMAT = 'Fanvil text configuration';
 const XML_FORMAT = 'Fanvil XML configuration';
 const TEXT_KEY_RE = /^([A-Za-z0-9][A-Za-z0-9 ]*MODULE)\/([A-Za-z0-9-][A-Za-z0-9 ._#()+-]*)$/i;
 const OWNED: [RegExp, string][] = [
-  [/^SIP CONFIG MODULE\/SIP\d+ (Register Pswd|Register User|Phone Number)$/i, 'a line credential (from the phone\'s row: provision it again to change it)'],
-  [/^sip\/line(\[\d+\])?\/(RegisterPswd|RegisterUser|PhoneNumber)$/, 'a line credential (from the phone\'s row: provision it again to change it)'],
+  [/^SIP CONFIG MODULE\/SIP\d+ (Register Pswd|Register User|Phone Number)$/i, "a line credential (from the phone's row: provision it again to change it)"],
+  [/^sip\/line(\[\d+\])?\/(RegisterPswd|RegisterUser|PhoneNumber)$/, "a line credential (from the phone's row: provision it again to change it)"],
   [/^MMI CONFIG MODULE\/Account1 (Name|Password)$/i, 'the admin account (provision.adminPassword)'],
   [/^web\/account(\[1\])?\/(Name|Password)$/, 'the admin account (provision.adminPassword)'],
   [/^AUTOUPDATE CONFIG MODULE\/(Default Username|Default Password|Flash Server IP|Flash Protocol)$/i, 'the auto-provisioning server and its credentials'],
@@ -284,7 +284,9 @@ const overrides: OverrideStyle = {
     }
     if (key.includes(':')) return { problem: `${showKey(key)} contains ":", which ends the key in ${TEXT_FORMAT}` };
     const k = textKey(key);
-    return k ? { key: `${k.module}/${k.name}` } : { problem: `${showKey(key)} is not a ${TEXT_FORMAT} key: "MODULE NAME/Key Name", e.g. "PHONE FEATURE MODULE/DST Type" (the module as the file names it, without < >)` };
+    return k
+      ? { key: `${k.module}/${k.name}` }
+      : { problem: `${showKey(key)} is not a ${TEXT_FORMAT} key: "MODULE NAME/Key Name", e.g. "PHONE FEATURE MODULE/DST Type" (the module as the file names it, without < >)` };
   },
   valueProblem: (_key, value, options) => lineValueProblem(value, formatOf(options) === 'xml' ? XML_FORMAT : TEXT_FORMAT, { trims: formatOf(options) !== 'xml' }),
   owned: (key) => OWNED.find(([re]) => re.test(key))?.[1] ?? null,

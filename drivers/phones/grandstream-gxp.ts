@@ -45,13 +45,7 @@ function serverPath(url: string): { method: number; path: string } {
 
 function provisioning(s: CommonSettings, withAuth: boolean): string[] {
   const cfg = serverPath(s.configUrl);
-  return [
-    p('P212', cfg.method),
-    p('P237', cfg.path),
-    ...(withAuth && s.auth ? [p('P1360', s.auth.user), p('P1361', s.auth.password)] : []),
-    p('P194', 1),
-    p('P193', 60),
-  ];
+  return [p('P212', cfg.method), p('P237', cfg.path), ...(withAuth && s.auth ? [p('P1360', s.auth.user), p('P1361', s.auth.password)] : []), p('P194', 1), p('P193', 60)];
 }
 
 function xml(mac: string | null, body: string[]): string {
@@ -110,7 +104,7 @@ const FORMAT = 'Grandstream P-values';
 const P_RE = /^[Pp](\d{1,5})$/;
 const CREDENTIALS = new Set(['P34', 'P35', 'P36', ...[4, 5, 6, 7, 8].flatMap((b) => [`P${b}04`, `P${b}05`, `P${b}06`])]);
 const OWNED = new Map<string, string>([
-  ...[...CREDENTIALS].map((k): [string, string] => [k, 'an account credential (from the phone\'s row: provision it again to change it)']),
+  ...[...CREDENTIALS].map((k): [string, string] => [k, "an account credential (from the phone's row: provision it again to change it)"]),
   ['P2', 'the admin password (provision.adminPassword)'],
   ...['P212', 'P237', 'P1360', 'P1361'].map((k): [string, string] => [k, 'the config server and its credentials']),
   ...['P192', 'P6767'].map((k): [string, string] => [k, 'the firmware server (provision firmware rollout/halt)']),
@@ -130,8 +124,15 @@ const overrides: OverrideStyle = {
   owned: (key) => OWNED.get(key.toUpperCase()) ?? null,
   secret: (key) => SECRETS.has(key.toUpperCase()),
   apply: (files, list) =>
-    editFile(files, () => true, (body) =>
-      setElementLines(body, list.filter((o) => P_RE.test(o.key)), { is: (l, k) => l.startsWith(`    <${k}>`), line: (k, v) => p(k, v), before: '</config>' }),
+    editFile(
+      files,
+      () => true,
+      (body) =>
+        setElementLines(
+          body,
+          list.filter((o) => P_RE.test(o.key)),
+          { is: (l, k) => l.startsWith(`    <${k}>`), line: (k, v) => p(k, v), before: '</config>' },
+        ),
     ),
 };
 

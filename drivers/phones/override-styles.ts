@@ -68,7 +68,10 @@ const SECRET_PART = /pass(word|wd|phrase)|pswd|secret|credential/i;
  */
 export function looksSecret(key: string): boolean {
   if (SECRET_PART.test(key)) return true;
-  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[^a-z0-9]+/);
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
   return words.some((w) => SECRET_WORDS.has(w));
 }
 
@@ -90,7 +93,11 @@ function linesOf(body: string): { lines: string[]; join(lines: string[]): string
  * "key<sep>value" lines: the line of each key (compared ignoring case and the spaces around the separator;
  * comment lines skipped) is replaced, or the line is added at the end (or before the line `before` names).
  */
-export function setKeyValueLines(body: string, overrides: Override[], o: { separator: string; line(key: string, value: string): string; comment: (line: string) => boolean; before?: (line: string) => boolean }): string {
+export function setKeyValueLines(
+  body: string,
+  overrides: Override[],
+  o: { separator: string; line(key: string, value: string): string; comment: (line: string) => boolean; before?: (line: string) => boolean },
+): string {
   const { lines, join } = linesOf(body);
   for (const { key, value } of overrides) {
     const k = key.toLowerCase();
@@ -118,7 +125,11 @@ export function setElementLines(body: string, overrides: Override[], o: { is(lin
       continue;
     }
     let end = -1;
-    for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.trim() === o.before) { end = i; break; }
+    for (let i = lines.length - 1; i >= 0; i--)
+      if (lines[i]!.trim() === o.before) {
+        end = i;
+        break;
+      }
     if (end < 0) throw new Error(`no ${o.before} in the rendered file`);
     lines.splice(end, 0, o.line(key, value));
   }

@@ -32,7 +32,13 @@ type CommonSettings = Omit<ProvisionSettings, 'version'>;
 const attr = (key: string, value: string | number) => `    ${key}="${xmlEscape(String(value))}"`;
 
 function master(configFiles: string, firmware: string): string {
-  return lf(['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>', '<APPLICATION', `  APP_FILE_PATH="${xmlEscape(firmware)}"`, `  CONFIG_FILES="${xmlEscape(configFiles)}"`, '  MISC_FILES="" LOG_FILE_DIRECTORY="" OVERRIDES_DIRECTORY="" CONTACTS_DIRECTORY="" LICENSE_DIRECTORY=""/>']);
+  return lf([
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+    '<APPLICATION',
+    `  APP_FILE_PATH="${xmlEscape(firmware)}"`,
+    `  CONFIG_FILES="${xmlEscape(configFiles)}"`,
+    '  MISC_FILES="" LOG_FILE_DIRECTORY="" OVERRIDES_DIRECTORY="" CONTACTS_DIRECTORY="" LICENSE_DIRECTORY=""/>',
+  ]);
 }
 
 function serverType(url: string): string {
@@ -111,7 +117,7 @@ function parseUserAgent(ua: string): UserAgentInfo | null {
 const FORMAT = 'Poly configuration parameters';
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9._-]*$/;
 const OWNED: [RegExp, string][] = [
-  [/^reg\.\d+\.(address|auth\..+)$/, 'an account credential (from the phone\'s row: provision it again to change it)'],
+  [/^reg\.\d+\.(address|auth\..+)$/, "an account credential (from the phone's row: provision it again to change it)"],
   [/^device\.prov\.(serverName|serverType|user|password)(\.set)?$/, 'the provisioning server and its credentials'],
   [/^device\.auth\.localAdminPassword(\.set)?$/, 'the admin password (provision.adminPassword)'],
 ];
@@ -147,7 +153,12 @@ const overrides: OverrideStyle = {
   valueProblem: (_key, value) => lineValueProblem(value, FORMAT),
   owned: (key) => OWNED.find(([re]) => re.test(key))?.[1] ?? null,
   secret: (key) => looksSecret(key),
-  apply: (files, list) => editFile(files, (f) => f.body.includes('<polycomConfig>'), (body) => applyAttributes(body, list)),
+  apply: (files, list) =>
+    editFile(
+      files,
+      (f) => f.body.includes('<polycomConfig>'),
+      (body) => applyAttributes(body, list),
+    ),
 };
 
 export const driver: PhoneDriver = {

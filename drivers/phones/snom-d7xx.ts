@@ -75,7 +75,7 @@ function parseUserAgent(ua: string): UserAgentInfo | null {
 const FORMAT = 'Snom settings';
 const KEY_RE = /^([A-Za-z_][A-Za-z0-9_.-]*)(?:\[(\d{1,3})\])?$/;
 const OWNED: [RegExp, string][] = [
-  [/^user_(name|pname|pass)$/, 'an identity credential (from the phone\'s row: provision it again to change it)'],
+  [/^user_(name|pname|pass)$/, "an identity credential (from the phone's row: provision it again to change it)"],
   [/^(admin_mode_password|http_user|http_pass)$/, 'the admin credentials (provision.adminPassword)'],
   [/^setting_server$/, 'the provisioning URL'],
   [/^firmware$/, 'the firmware URL (provision firmware rollout/halt)'],
@@ -108,7 +108,16 @@ const overrides: OverrideStyle = {
   owned: (key) => OWNED.find(([re]) => re.test(nameOf(key)))?.[1] ?? null,
   secret: (key) => looksSecret(nameOf(key)),
   apply: (files, list) =>
-    editFile(files, () => true, (body) => setElementLines(body, list.filter((o) => KEY_RE.test(o.key)), { is: isSetting, line: settingLine, before: '</phone-settings>' })),
+    editFile(
+      files,
+      () => true,
+      (body) =>
+        setElementLines(
+          body,
+          list.filter((o) => KEY_RE.test(o.key)),
+          { is: isSetting, line: settingLine, before: '</phone-settings>' },
+        ),
+    ),
 };
 
 export const driver: PhoneDriver = {

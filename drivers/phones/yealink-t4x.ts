@@ -104,7 +104,7 @@ function parseUserAgent(ua: string): UserAgentInfo | null {
 const FORMAT = 'Yealink "key = value" lines';
 const KEY_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const OWNED: [RegExp, string][] = [
-  [/^account\.\d+\.(password|auth_name|user_name)$/i, 'an account credential (from the phone\'s row: provision it again to change it)'],
+  [/^account\.\d+\.(password|auth_name|user_name)$/i, "an account credential (from the phone's row: provision it again to change it)"],
   [/^(static\.)?auto_provision\.server\.(url|username|password)$/i, 'the provisioning server and its credentials'],
   [/^(static\.)?security\.user_password$/i, 'the admin password (provision.adminPassword)'],
   [/^(static\.)?firmware\.url$/i, 'the firmware URL (provision firmware rollout/halt)'],
@@ -121,7 +121,16 @@ const overrides: OverrideStyle = {
   owned: (key) => OWNED.find(([re]) => re.test(key))?.[1] ?? null,
   secret: (key) => looksSecret(key),
   apply: (files, list) =>
-    editFile(files, () => true, (body) => setKeyValueLines(body, list.filter((o) => KEY_RE.test(o.key)), { separator: '=', comment: (l) => l.startsWith('#'), line: (k, v) => kv(k, v) })),
+    editFile(
+      files,
+      () => true,
+      (body) =>
+        setKeyValueLines(
+          body,
+          list.filter((o) => KEY_RE.test(o.key)),
+          { separator: '=', comment: (l) => l.startsWith('#'), line: (k, v) => kv(k, v) },
+        ),
+    ),
 };
 
 export const driver: PhoneDriver = {

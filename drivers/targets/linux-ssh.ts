@@ -15,7 +15,12 @@ export interface HostKeyInfo {
 
 /** The host presented a key different from the pinned one. */
 export class HostKeyMismatchError extends Error {
-  constructor(readonly host: string, readonly port: number, readonly expected: string, readonly got: string) {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly expected: string,
+    readonly got: string,
+  ) {
     super(`host key of ${host}:${port} CHANGED — pinned ${expected}, presented ${got}; refusing to connect (if the PC was reinstalled, remove the pin with \`renew forget ${host}\`)`);
     this.name = 'HostKeyMismatchError';
   }
@@ -253,7 +258,11 @@ export async function deploy(client: Client, o: DeployOptions): Promise<DeployOu
   } finally {
     // The upload holds the deploy script: remove it, once more after a moment if the first try did not work
     // (a busy sshd can refuse a channel), and say so in the step log when it stays.
-    const rm = () => exec(client, `${o.sudo ? 'sudo -n ' : ''}rm -rf ${q(dir)}`, { timeoutMs: 15_000 }).then((r) => r.code === 0, () => false);
+    const rm = () =>
+      exec(client, `${o.sudo ? 'sudo -n ' : ''}rm -rf ${q(dir)}`, { timeoutMs: 15_000 }).then(
+        (r) => r.code === 0,
+        () => false,
+      );
     if (!(await rm())) {
       await new Promise((r) => setTimeout(r, 500));
       if (!(await rm())) o.onStep?.('WARNING', `could not remove the upload directory ${dir} on the PC`);

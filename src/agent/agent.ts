@@ -69,13 +69,17 @@ export class Agent {
   /** The kinds this agent runs (default: src/agent/sensors/). */
   private kinds: SensorKinds;
 
-  constructor(private cfg: AgentConfig, opts: { log?: AgentLog; kinds?: SensorKinds } = {}) {
+  constructor(
+    private cfg: AgentConfig,
+    opts: { log?: AgentLog; kinds?: SensorKinds } = {},
+  ) {
     this.spool = new Spool(cfg.spoolDir, cfg.spoolMaxBytes);
     this.log = opts.log ?? stderrLog;
     this.kinds = opts.kinds ?? AGENT_KINDS;
     this.policy = policyFrom(cfg, this.kinds);
     this.cache = new SensorCache(cfg.spoolDir, cfg.server.replace(/\/$/, ''), cfg.nodeId);
-    if (cfg.apply) this.applier = new ApplyRunner(cfg.apply, { server: cfg.server.replace(/\/$/, ''), nodeId: cfg.nodeId, spoolDir: cfg.spoolDir, headers: (extra) => this.headers(extra), log: this.log });
+    if (cfg.apply)
+      this.applier = new ApplyRunner(cfg.apply, { server: cfg.server.replace(/\/$/, ''), nodeId: cfg.nodeId, spoolDir: cfg.spoolDir, headers: (extra) => this.headers(extra), log: this.log });
   }
 
   /** Results waiting in the spool, and how many were dropped and not yet reported to the bot. */
@@ -105,7 +109,9 @@ export class Agent {
       this.log('info', 'running the saved sensor list until the bot answers', { sensors: saved.sensors.length, etag: saved.etag, savedAt: new Date(saved.savedAt).toISOString() });
     }
     await this.refreshFacts();
-    await this.fetchConfig().catch((e) => this.log('warn', saved ? 'config fetch failed; running the saved sensor list' : 'config fetch failed and no sensor list is saved; will retry', { err: (e as Error).message }));
+    await this.fetchConfig().catch((e) =>
+      this.log('warn', saved ? 'config fetch failed; running the saved sensor list' : 'config fetch failed and no sensor list is saved; will retry', { err: (e as Error).message }),
+    );
     this.others.push(setInterval(() => void this.fetchConfig().catch((e) => this.log('warn', 'config fetch failed', { err: (e as Error).message })), this.cfg.configPollMs));
     this.others.push(
       setInterval(() => {
@@ -227,7 +233,11 @@ export class Agent {
     const v = vet(s, this.policy);
     const note = v.ok ? (v.ignored.length ? `ignored ${v.ignored.join(', ')}` : '') : `refused: ${v.reason}`;
     if (note && this.vetted.get(s.id) !== note) {
-      this.log('warn', v.ok ? "sensor overrides ignored (not allowed by the agent's config)" : "sensor refused by the agent's config", { sensor: s.name, kind: s.kind, ...(v.ok ? { ignored: v.ignored } : { reason: v.reason }) });
+      this.log('warn', v.ok ? "sensor overrides ignored (not allowed by the agent's config)" : "sensor refused by the agent's config", {
+        sensor: s.name,
+        kind: s.kind,
+        ...(v.ok ? { ignored: v.ignored } : { reason: v.reason }),
+      });
     }
     this.vetted.set(s.id, note);
     if (!v.ok) return { status: 3, output: refusedOutput(v.reason), perfdata: [] };
@@ -319,7 +329,10 @@ export class Agent {
     if ((res.status !== 400 && res.status !== 413) || !batch.length) {
       // A busy bot (503/429) says when to come back; the results stay in the spool meanwhile.
       const after = Number(res.headers.get('retry-after'));
-      throw Object.assign(new Error(`HTTP ${res.status}${body.code ? ` ${body.code}` : ''}${body.error ? `: ${body.error}` : ''}`), Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {});
+      throw Object.assign(
+        new Error(`HTTP ${res.status}${body.code ? ` ${body.code}` : ''}${body.error ? `: ${body.error}` : ''}`),
+        Number.isFinite(after) && after > 0 ? { retryAfterMs: after * 1000 } : {},
+      );
     }
     const bad = batch.filter((r) => named.has(r.id));
     if (bad.length) {

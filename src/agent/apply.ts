@@ -28,15 +28,18 @@ export function applyConfigFrom(raw: unknown, bad: (msg: string) => never, known
   const r = raw as { pollMs?: unknown; backends?: unknown };
   const pollMs = r.pollMs === undefined ? 10_000 : Number(r.pollMs);
   if (!(pollMs >= 500)) bad('apply.pollMs must be a number of milliseconds, at least 500');
-  if (!r.backends || typeof r.backends !== 'object' || Array.isArray(r.backends)) return bad('apply.backends must name the backends this machine applies, e.g. {isc: {reload: [systemctl, restart, isc-dhcp-server]}}');
+  if (!r.backends || typeof r.backends !== 'object' || Array.isArray(r.backends))
+    return bad('apply.backends must name the backends this machine applies, e.g. {isc: {reload: [systemctl, restart, isc-dhcp-server]}}');
   const backends: Record<BackendName, BackendSettings> = {};
   for (const [name, v] of Object.entries(r.backends as Record<string, unknown>)) {
     const unknown = known.unknown(name, `apply.backends.${name}`);
     if (unknown) bad(unknown);
     const s = { ...structuredClone(known.get(name)!.defaults), ...((v ?? {}) as BackendSettings) };
-    for (const k of Object.keys(s)) if (!['path', 'dir', 'check', 'reload', 'socket', 'timeoutMs'].includes(k)) bad(`apply.backends.${name}.${k}: unknown key (path, dir, check, reload, socket, timeoutMs)`);
+    for (const k of Object.keys(s))
+      if (!['path', 'dir', 'check', 'reload', 'socket', 'timeoutMs'].includes(k)) bad(`apply.backends.${name}.${k}: unknown key (path, dir, check, reload, socket, timeoutMs)`);
     for (const k of ['path', 'dir', 'socket'] as const) if (s[k] !== undefined && (typeof s[k] !== 'string' || !path.isAbsolute(s[k]))) bad(`apply.backends.${name}.${k} must be an absolute path`);
-    for (const k of ['check', 'reload'] as const) if (s[k] !== undefined && !(Array.isArray(s[k]) && (s[k].length === 0 || isArgv(s[k])))) bad(`apply.backends.${name}.${k} must be a command as a list of words, e.g. [systemctl, reload, squid]`);
+    for (const k of ['check', 'reload'] as const)
+      if (s[k] !== undefined && !(Array.isArray(s[k]) && (s[k].length === 0 || isArgv(s[k])))) bad(`apply.backends.${name}.${k} must be a command as a list of words, e.g. [systemctl, reload, squid]`);
     backends[name] = s;
   }
   return { pollMs, backends };
@@ -72,7 +75,13 @@ export class ApplyRunner {
 
   constructor(
     private cfg: ApplyAgentConfig,
-    private opts: { server: string; nodeId: number; spoolDir: string; headers: (extra?: Record<string, string>) => Record<string, string>; log: (level: string, msg: string, extra?: Record<string, unknown>) => void },
+    private opts: {
+      server: string;
+      nodeId: number;
+      spoolDir: string;
+      headers: (extra?: Record<string, string>) => Record<string, string>;
+      log: (level: string, msg: string, extra?: Record<string, unknown>) => void;
+    },
     private known: DhcpBackends = AGENT_BACKENDS,
   ) {
     this.stateFile = path.join(opts.spoolDir, APPLY_STATE_FILE);
@@ -114,7 +123,15 @@ export class ApplyRunner {
     let state = this.loadState();
     if (state && state.phase === 'started') {
       // This agent stopped in the middle of an apply: it is not run again (the reload may have run); the bot is told.
-      state = { ...state, phase: 'finished', outcome: { ok: false, text: `The agent stopped while applying generation ${state.generation}; it was not run again. Check the live files and the daemons on this machine, then run dhcp apply again.` }, reported: false };
+      state = {
+        ...state,
+        phase: 'finished',
+        outcome: {
+          ok: false,
+          text: `The agent stopped while applying generation ${state.generation}; it was not run again. Check the live files and the daemons on this machine, then run dhcp apply again.`,
+        },
+        reported: false,
+      };
       this.saveState(state);
     }
     if (state && !state.reported) await this.report(state);
@@ -149,7 +166,8 @@ export class ApplyRunner {
     try {
       if (!Array.isArray(p.backends) || !Array.isArray(p.subnets)) return { ok: false, text: 'The bot sent an apply this agent cannot read (no backends or subnets); nothing was changed.' };
       for (const s of p.subnets) {
-        if (![s.network, s.netmask, s.pool ?? '', s.gateway ?? ''].every((v) => typeof v === 'string' && SUBNET_FIELD.test(v))) return { ok: false, text: `The bot sent a subnet this agent will not write into a checker config (${JSON.stringify(s).slice(0, 100)}); nothing was changed.` };
+        if (![s.network, s.netmask, s.pool ?? '', s.gateway ?? ''].every((v) => typeof v === 'string' && SUBNET_FIELD.test(v)))
+          return { ok: false, text: `The bot sent a subnet this agent will not write into a checker config (${JSON.stringify(s).slice(0, 100)}); nothing was changed.` };
       }
       const plan: PlanItem[] = [];
       const missing: string[] = [];
@@ -160,10 +178,15 @@ export class ApplyRunner {
           missing.push(b.name);
           continue;
         }
-        if (!Array.isArray(b.files) || b.files.length !== backend.targets.length || b.files.some((f, i) => f.target !== backend.targets[i] || typeof f.text !== 'string')) return { ok: false, text: `The bot sent files for ${b.name} that do not match the backend (${backend.targets.join(', ')}); nothing was changed.` };
+        if (!Array.isArray(b.files) || b.files.length !== backend.targets.length || b.files.some((f, i) => f.target !== backend.targets[i] || typeof f.text !== 'string'))
+          return { ok: false, text: `The bot sent files for ${b.name} that do not match the backend (${backend.targets.join(', ')}); nothing was changed.` };
         plan.push({ backend, settings, files: b.files });
       }
-      if (missing.length) return { ok: false, text: `This agent's config does not apply ${missing.join(', ')} (add apply.backends.${missing[0]} to its agent.yaml, or assign the backend to another node); nothing was changed.` };
+      if (missing.length)
+        return {
+          ok: false,
+          text: `This agent's config does not apply ${missing.join(', ')} (add apply.backends.${missing[0]} to its agent.yaml, or assign the backend to another node); nothing was changed.`,
+        };
       const r = await installAll(plan, { subnets: p.subnets, dryRun: p.dryRun, summary: p.summary, notes: p.notes, what: ` (${p.hosts} hosts)` });
       return { ok: r.ok, text: r.text };
     } catch (e) {

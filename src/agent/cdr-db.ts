@@ -155,7 +155,10 @@ export class CdrDbReader {
       const [[last]] = await c.query<RowDataPacket[]>(`SELECT DATE_FORMAT(MAX(calldate), '${FMT}') AS m FROM ${this.table}`);
       const pos: CdrDbPosition = { endAt: null, seen: {} };
       if (last?.m) {
-        const [[e]] = await c.query<RowDataPacket[]>(`SELECT DATE_FORMAT(MAX(calldate + INTERVAL COALESCE(duration, 0) SECOND), '${FMT}') AS m FROM ${this.table} WHERE calldate >= CAST(? AS DATETIME) - INTERVAL ? HOUR`, [last.m, this.db.lookbackHours]);
+        const [[e]] = await c.query<RowDataPacket[]>(
+          `SELECT DATE_FORMAT(MAX(calldate + INTERVAL COALESCE(duration, 0) SECOND), '${FMT}') AS m FROM ${this.table} WHERE calldate >= CAST(? AS DATETIME) - INTERVAL ? HOUR`,
+          [last.m, this.db.lookbackHours],
+        );
         pos.endAt = e?.m ?? last.m;
         for (let rows = await this.query(pos); ; rows = await this.query(pos)) {
           for (const r of rows) {
@@ -193,7 +196,7 @@ export class CdrDbReader {
       skipped,
       more: full,
       commit: (n) => {
-        const rowsPassed = n >= calls.length ? taken.length : upto[n - 1] ?? 0;
+        const rowsPassed = n >= calls.length ? taken.length : (upto[n - 1] ?? 0);
         for (const x of taken.slice(0, rowsPassed)) {
           pos.seen[x.id] = x.end;
           if (!pos.endAt || x.end > pos.endAt) pos.endAt = x.end;

@@ -31,7 +31,29 @@ export const CDR_RAW_MAX = 4000;
  * `userfield` (cdr.conf [csv] loguniqueid=yes / loguserfield=yes, as in Asterisk's sample cdr.conf), then
  * `peeraccount`, `linkedid`, `sequence` with newcdrcolumns=yes. Shorter lines simply lack the trailing ones.
  */
-export const DEFAULT_CDR_COLUMNS = ['accountcode', 'src', 'dst', 'dcontext', 'clid', 'channel', 'dstchannel', 'lastapp', 'lastdata', 'start', 'answer', 'end', 'duration', 'billsec', 'disposition', 'amaflags', 'uniqueid', 'userfield', 'peeraccount', 'linkedid', 'sequence'];
+export const DEFAULT_CDR_COLUMNS = [
+  'accountcode',
+  'src',
+  'dst',
+  'dcontext',
+  'clid',
+  'channel',
+  'dstchannel',
+  'lastapp',
+  'lastdata',
+  'start',
+  'answer',
+  'end',
+  'duration',
+  'billsec',
+  'disposition',
+  'amaflags',
+  'uniqueid',
+  'userfield',
+  'peeraccount',
+  'linkedid',
+  'sequence',
+];
 
 export interface CdrLayout {
   columns: string[];
@@ -121,10 +143,14 @@ export function parseCdrLine(line: string, tz: CdrTimezone = 'local', layout: Cd
     return null;
   }
   if (rec.length < layout.minFields) return null;
-  return cdrFromFields((name) => {
-    const i = layout.index.get(name);
-    return i === undefined ? '' : (rec[i] ?? '');
-  }, line, tz);
+  return cdrFromFields(
+    (name) => {
+      const i = layout.index.get(name);
+      return i === undefined ? '' : (rec[i] ?? '');
+    },
+    line,
+    tz,
+  );
 }
 
 /** Default read window: at most this many bytes of the CSV per read(). */
@@ -155,7 +181,12 @@ export interface CdrRead {
 
 export class CdrTail {
   private pos: CdrPosition;
-  constructor(private file: string, private stateFile: string, private tz: CdrTimezone = 'local', private layout: CdrLayout = DEFAULT_LAYOUT) {
+  constructor(
+    private file: string,
+    private stateFile: string,
+    private tz: CdrTimezone = 'local',
+    private layout: CdrLayout = DEFAULT_LAYOUT,
+  ) {
     try {
       this.pos = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
     } catch {

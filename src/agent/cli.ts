@@ -31,8 +31,8 @@ export const agentCli = (program: Command): void => {
     });
   agent
     .command('enroll')
-    .description('trade a one-time enrolment code for this node\'s token and write the agent config (mode 0600)')
-    .requiredOption('--server <url>', 'the bot\'s base URL')
+    .description("trade a one-time enrolment code for this node's token and write the agent config (mode 0600)")
+    .requiredOption('--server <url>', "the bot's base URL")
     .requiredOption('--code <code>', 'one-time enrolment code from `monitor enroll`')
     .option('-c, --config <path>', 'agent config file (default ' + DEFAULT_AGENT_CONFIG + ')')
     .action(async (o: { server: string; code: string; config?: string }) => {

@@ -99,7 +99,8 @@ function validate(cfg: AgentConfig, file: string, kinds: SensorKinds): void {
       bad(`cdrColumns: ${(e as Error).message}`);
     }
   }
-  for (const k of ['allowKinds', 'pluginDirs', 'allowPlugins', 'denyPlugins'] as const) if (cfg[k] !== undefined && !(Array.isArray(cfg[k]) && (cfg[k].length === 0 || isStrings(cfg[k])))) bad(`${k} must be a list of names`);
+  for (const k of ['allowKinds', 'pluginDirs', 'allowPlugins', 'denyPlugins'] as const)
+    if (cfg[k] !== undefined && !(Array.isArray(cfg[k]) && (cfg[k].length === 0 || isStrings(cfg[k])))) bad(`${k} must be a list of names`);
   for (const k of cfg.allowKinds ?? []) if (!kinds.get(k)) bad(`allowKinds: unknown kind ${JSON.stringify(k)} (kinds: ${kinds.names().join(', ')})`);
   for (const d of cfg.pluginDirs ?? []) if (!path.isAbsolute(d)) bad(`pluginDirs: ${JSON.stringify(d)} is not an absolute path`);
   for (const k of ['allowPlugins', 'denyPlugins'] as const) for (const n of cfg[k] ?? []) if (n.includes('/')) bad(`${k}: ${JSON.stringify(n)} must be a plugin's file name, not a path`);
@@ -152,7 +153,12 @@ export function loadAgentConfig(file: string, kinds: SensorKinds = AGENT_KINDS):
 export async function enroll(opts: { server: string; code: string; config: string }): Promise<{ nodeId: number; node: string }> {
   registerSecret(opts.code);
   const server = opts.server.replace(/\/$/, '');
-  const res = await fetch(`${server}/api/v1/agent/enroll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: opts.code, hostname: os.hostname() }), signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(`${server}/api/v1/agent/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code: opts.code, hostname: os.hostname() }),
+    signal: AbortSignal.timeout(30_000),
+  });
   const body = (await res.json().catch(() => ({}))) as { nodeId?: number; node?: string; token?: string; code?: string; error?: string };
   if (!res.ok || !body.token || !body.nodeId) throw new Error(`enrolment refused (${res.status}${body.code ? ` ${body.code}` : ''}): ${body.error ?? 'no token in the answer'}`);
   registerSecret(body.token);

@@ -36,10 +36,16 @@ export interface AgentPolicy {
   asterisk: string;
 }
 
-export function policyFrom(cfg: { allowKinds?: string[]; pluginDirs?: string[]; allowPlugins?: string[]; denyPlugins?: string[]; allowCommands?: boolean; asterisk: string }, kinds: SensorKinds = AGENT_KINDS): AgentPolicy {
+export function policyFrom(
+  cfg: { allowKinds?: string[]; pluginDirs?: string[]; allowPlugins?: string[]; denyPlugins?: string[]; allowCommands?: boolean; asterisk: string },
+  kinds: SensorKinds = AGENT_KINDS,
+): AgentPolicy {
   return {
     allowKinds: cfg.allowKinds ?? kinds.names(),
-    pluginKinds: kinds.all().filter((k) => k.runs === 'plugin').map((k) => k.name),
+    pluginKinds: kinds
+      .all()
+      .filter((k) => k.runs === 'plugin')
+      .map((k) => k.name),
     pluginDirs: cfg.pluginDirs ?? DEFAULT_PLUGIN_DIRS,
     allowPlugins: cfg.allowPlugins,
     denyPlugins: cfg.denyPlugins ?? DEFAULT_DENY_PLUGINS,

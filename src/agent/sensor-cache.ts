@@ -20,12 +20,18 @@ export const SENSOR_CACHE_FILE = 'sensors.json';
 
 function isSensor(s: unknown): s is AgentSensor {
   const x = s as AgentSensor;
-  return !!x && typeof x === 'object' && Number.isInteger(x.id) && typeof x.name === 'string' && typeof x.kind === 'string' && !!x.args && typeof x.args === 'object' && x.intervalMs > 0 && x.timeoutMs > 0;
+  return (
+    !!x && typeof x === 'object' && Number.isInteger(x.id) && typeof x.name === 'string' && typeof x.kind === 'string' && !!x.args && typeof x.args === 'object' && x.intervalMs > 0 && x.timeoutMs > 0
+  );
 }
 
 export class SensorCache {
   readonly file: string;
-  constructor(dir: string, private server: string, private nodeId: number) {
+  constructor(
+    dir: string,
+    private server: string,
+    private nodeId: number,
+  ) {
     this.file = path.join(dir, SENSOR_CACHE_FILE);
   }
 

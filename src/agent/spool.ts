@@ -10,7 +10,10 @@ export class Spool {
   private stateFile: string;
   dropped = 0;
 
-  constructor(dir: string, private maxBytes: number) {
+  constructor(
+    dir: string,
+    private maxBytes: number,
+  ) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.file = path.join(dir, 'results.jsonl');
     this.stateFile = path.join(dir, 'spool-state.json');

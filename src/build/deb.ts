@@ -64,7 +64,12 @@ export function buildDeb(opts: { root: string; bundle: string; version: string; 
     put(stage, 'usr/share/doc/switchboard-agent/copyright', src('packaging/deb/copyright'), 0o644);
     put(stage, 'usr/share/man/man1/switchboard-agent.1.gz', gz(src('packaging/deb/switchboard-agent.1').toString()), 0o644);
     const date = new Date(Number(process.env.SOURCE_DATE_EPOCH ?? Math.floor(Date.now() / 1000)) * 1000).toUTCString().replace(/GMT$/, '+0000');
-    put(stage, 'usr/share/doc/switchboard-agent/changelog.gz', gz(`${DEB_NAME} (${opts.version}) unstable; urgency=medium\n\n  * Built from Switchboard ${opts.version}; see the project's history.\n\n -- ${MAINTAINER}  ${date}\n`), 0o644);
+    put(
+      stage,
+      'usr/share/doc/switchboard-agent/changelog.gz',
+      gz(`${DEB_NAME} (${opts.version}) unstable; urgency=medium\n\n  * Built from Switchboard ${opts.version}; see the project's history.\n\n -- ${MAINTAINER}  ${date}\n`),
+      0o644,
+    );
     put(stage, 'usr/share/lintian/overrides/switchboard-agent', src('packaging/deb/lintian-overrides'), 0o644);
 
     // md5sums and the installed size over what is in the package.
@@ -83,7 +88,16 @@ export function buildDeb(opts: { root: string; bundle: string; version: string; 
       }
     };
     walk(stage);
-    const md5 = files.sort().map((f) => `${crypto.createHash('md5').update(fs.readFileSync(path.join(stage, f))).digest('hex')}  ${f}\n`).join('');
+    const md5 = files
+      .sort()
+      .map(
+        (f) =>
+          `${crypto
+            .createHash('md5')
+            .update(fs.readFileSync(path.join(stage, f)))
+            .digest('hex')}  ${f}\n`,
+      )
+      .join('');
     put(stage, 'DEBIAN/control', debControl(opts.version, Math.ceil(bytes / 1024)), 0o644);
     put(stage, 'DEBIAN/md5sums', md5, 0o644);
     for (const s of ['postinst', 'prerm', 'postrm']) put(stage, `DEBIAN/${s}`, src(`packaging/deb/${s}`), 0o755);

@@ -11,7 +11,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 type EditState<T> = { running: boolean; lastAt: number; pending?: { value: T; waiters: { resolve(): void; reject(e: unknown): void }[] } };
 export class EditCoalescer<T> {
   private state = new Map<string, EditState<T>>();
-  constructor(private apply: (key: string, value: T) => Promise<void>, private minIntervalMs = 0) {}
+  constructor(
+    private apply: (key: string, value: T) => Promise<void>,
+    private minIntervalMs = 0,
+  ) {}
 
   edit(key: string, value: T): Promise<void> {
     let s = this.state.get(key);

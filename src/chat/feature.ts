@@ -87,7 +87,11 @@ export function chatConfigSectionFor(platforms: NamedChatPlatform[]): ConfigSect
 }
 
 /** "a,b" values in a config file arrive as one string; accept comma lists. */
-const ids = (l: unknown): string[] => (Array.isArray(l) ? l : []).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean);
+const ids = (l: unknown): string[] =>
+  (Array.isArray(l) ? l : [])
+    .flatMap((s) => String(s).split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** The chat feature over these platforms (the shipped feature: the files of PLATFORMS_DIR). */
 export function chatFeatureFor(platforms: NamedChatPlatform[]): Feature {

@@ -33,7 +33,10 @@ declare module '../store/db.js' {
 }
 
 const scryptAsync = promisify(crypto.scrypt) as (pw: string, salt: Buffer, len: number, opts: crypto.ScryptOptions) => Promise<Buffer>;
-const N = 16384, R = 8, P = 1, LEN = 32;
+const N = 16384,
+  R = 8,
+  P = 1,
+  LEN = 32;
 
 export async function hashPassword(pw: string): Promise<string> {
   const salt = crypto.randomBytes(16);
@@ -86,7 +89,10 @@ export interface ConsoleAuthOptions {
 const HASHED = '#';
 
 export class ConsoleAuth {
-  constructor(private db: DB, private opts: ConsoleAuthOptions) {}
+  constructor(
+    private db: DB,
+    private opts: ConsoleAuthOptions,
+  ) {}
 
   /** `#` + the first 128 bits (hex) of HMAC-SHA256(store secret, name): how an unknown name is stored. */
   async hashedName(name: string): Promise<string> {
@@ -117,7 +123,10 @@ export class ConsoleAuth {
   }
 
   async count(): Promise<number> {
-    const r = await this.db.selectFrom('console_users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('console_users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 
@@ -159,7 +168,13 @@ export class ConsoleAuth {
 
   async isLocked(username: string, source: string): Promise<boolean> {
     const since = now() - this.opts.lockoutMinutes * 60_000;
-    const lastOk = await this.db.selectFrom('login_attempts').select((eb) => eb.fn.max('at').as('at')).where('username', '=', username).where('source', '=', source).where('success', '=', 1).executeTakeFirst();
+    const lastOk = await this.db
+      .selectFrom('login_attempts')
+      .select((eb) => eb.fn.max('at').as('at'))
+      .where('username', '=', username)
+      .where('source', '=', source)
+      .where('success', '=', 1)
+      .executeTakeFirst();
     const from = Math.max(since, Number(lastOk?.at ?? 0));
     const r = await this.db
       .selectFrom('login_attempts')
@@ -180,7 +195,11 @@ export class ConsoleAuth {
     const name = username.slice(0, 64);
     const user = await this.db.selectFrom('console_users').select(['password_hash']).where('username', '=', name).executeTakeFirst();
     const as = user ? name : await this.hashedName(name);
-    const record = (success: boolean) => this.db.insertInto('login_attempts').values({ username: as, at: now(), source: source.slice(0, 64), success: success ? 1 : 0 }).execute();
+    const record = (success: boolean) =>
+      this.db
+        .insertInto('login_attempts')
+        .values({ username: as, at: now(), source: source.slice(0, 64), success: success ? 1 : 0 })
+        .execute();
     if (await this.isLocked(as, source)) {
       await record(false);
       return { ok: false, locked: true, as };
@@ -191,7 +210,10 @@ export class ConsoleAuth {
     const session = crypto.randomBytes(32).toString('base64url');
     const csrf = crypto.randomBytes(24).toString('base64url');
     const t = now();
-    await this.db.insertInto('console_sessions').values({ id: sha256(session), username: name, csrf, created_at: t, expires_at: t + this.opts.sessionHours * 3600_000 }).execute();
+    await this.db
+      .insertInto('console_sessions')
+      .values({ id: sha256(session), username: name, csrf, created_at: t, expires_at: t + this.opts.sessionHours * 3600_000 })
+      .execute();
     return { ok: true, session, csrf };
   }
 

@@ -40,7 +40,14 @@ export async function boardState(app: App): Promise<BoardState> {
   await app.services.callLog?.flush();
   await app.services.provision?.log.flush();
   const since = t - HOUR;
-  const reqs = await db.selectFrom('provision_requests').select(['mac', 'ip', 'at', 'file', 'decision']).where('at', '>', since).where('mac', 'is not', null).orderBy('at', 'desc').limit(2000).execute();
+  const reqs = await db
+    .selectFrom('provision_requests')
+    .select(['mac', 'ip', 'at', 'file', 'decision'])
+    .where('at', '>', since)
+    .where('mac', 'is not', null)
+    .orderBy('at', 'desc')
+    .limit(2000)
+    .execute();
   const served = new Map<string, (typeof reqs)[number]>();
   const unknown = new Map<string, BoardState['unknown'][number]>();
   for (const r of reqs) {
@@ -53,7 +60,13 @@ export async function boardState(app: App): Promise<BoardState> {
       else unknown.set(mac, { mac: fmtMac(mac), ip: r.ip, at: Number(r.at), requests: 1, decision: r.decision === 'not_found' ? 'not provisioned' : 'refused' });
     }
   }
-  const phoneRows = served.size ? await db.selectFrom('phones').select(['mac', 'extension', 'name', 'room']).where('mac', 'in', [...served.keys()].slice(0, 500)).execute() : [];
+  const phoneRows = served.size
+    ? await db
+        .selectFrom('phones')
+        .select(['mac', 'extension', 'name', 'room'])
+        .where('mac', 'in', [...served.keys()].slice(0, 500))
+        .execute()
+    : [];
   const phoneBy = new Map(phoneRows.map((p) => [p.mac, p]));
   for (const mac of phoneBy.keys()) unknown.delete(fmtMac(mac));
   const calls = await db.selectFrom('calls').select(['at', 'number', 'name', 'matches']).orderBy('id', 'desc').limit(10).execute();
@@ -64,21 +77,44 @@ export async function boardState(app: App): Promise<BoardState> {
       const mine = sensors.filter((s) => s.node_id === n.id);
       const worst = Math.max(0, ...mine.map((s) => (s.hard_status === 3 ? 1.5 : (s.hard_status ?? 0))));
       const state = !n.enabled ? 'DISABLED' : !n.token_hash ? 'NOT ENROLLED' : n.stale ? 'STALE' : worst === 0 ? 'OK' : worst === 1.5 ? 'UNKNOWN' : worst === 1 ? 'WARNING' : 'CRITICAL';
-      return { name: n.name, state, lastSeen: n.last_seen ?? null, sensors: mine.map((s) => ({ name: s.name, state: s.hard_status == null ? 'PENDING' : STATUS[s.hard_status] ?? 'UNKNOWN', output: s.output ?? '', at: s.at ?? null })) };
+      return {
+        name: n.name,
+        state,
+        lastSeen: n.last_seen ?? null,
+        sensors: mine.map((s) => ({ name: s.name, state: s.hard_status == null ? 'PENDING' : (STATUS[s.hard_status] ?? 'UNKNOWN'), output: s.output ?? '', at: s.at ?? null })),
+      };
     }),
-    alerts: open.map((a) => ({ id: a.id, what: a.sensor ? `${a.node}/${a.sensor}` : a.node, silenceTarget: a.sensor ? `${a.node}/${a.sensor}` : a.node, kind: a.kind, summary: a.summary, openedAt: Number(a.opened_at), ackedBy: a.acked_by })),
+    alerts: open.map((a) => ({
+      id: a.id,
+      what: a.sensor ? `${a.node}/${a.sensor}` : a.node,
+      silenceTarget: a.sensor ? `${a.node}/${a.sensor}` : a.node,
+      kind: a.kind,
+      summary: a.summary,
+      openedAt: Number(a.opened_at),
+      ackedBy: a.acked_by,
+    })),
     phones: [...served.values()].map((r) => {
       const p = phoneBy.get(r.mac!);
       return { mac: fmtMac(r.mac!), extension: p?.extension ?? '', name: p?.name ?? '', room: p?.room ?? null, ip: r.ip, at: Number(r.at), file: r.file };
     }),
     unknown: [...unknown.values()],
-    calls: calls.map((c) => ({ at: Number(c.at), number: c.number, name: c.name, matches: (JSON.parse(c.matches) as BoardState['calls'][number]['matches']).map((m) => ({ room: m.room ?? null, hostname: m.hostname, ip: m.ip, owner: m.owner ?? null })) })),
+    calls: calls.map((c) => ({
+      at: Number(c.at),
+      number: c.number,
+      name: c.name,
+      matches: (JSON.parse(c.matches) as BoardState['calls'][number]['matches']).map((m) => ({ room: m.room ?? null, hostname: m.hostname, ip: m.ip, owner: m.owner ?? null })),
+    })),
   };
 }
 
 export function registerBoardRoutes(app: App, http: FastifyInstance, auth: ConsoleAuth, cookie: string): void {
   http.get('/console/board', async (_req, reply) => {
-    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').header('x-frame-options', 'DENY').header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:").send(boardPage());
+    return reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('x-frame-options', 'DENY')
+      .header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:")
+      .send(boardPage());
   });
   http.get('/console/api/board', async (req, reply) => {
     const u = await auth.session(req.cookies[cookie]);

@@ -60,13 +60,19 @@ export class ConsoleHub extends EventEmitter {
   private timer?: NodeJS.Timeout;
   private polling = false;
 
-  constructor(private db: DB, private pollMs = 250) {
+  constructor(
+    private db: DB,
+    private pollMs = 250,
+  ) {
     super();
     this.setMaxListeners(0);
   }
 
   async startPolling(): Promise<void> {
-    const row = await this.db.selectFrom('console_events').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('console_events')
+      .select((eb) => eb.fn.max('id').as('m'))
+      .executeTakeFirst();
     this.lastEvent = Number(row?.m ?? 0);
     this.timer = setInterval(() => void this.poll(), this.pollMs);
     this.timer.unref();
@@ -80,7 +86,11 @@ export class ConsoleHub extends EventEmitter {
     if (this.polling || this.listenerCount('message') === 0) {
       if (!this.polling && this.listenerCount('message') === 0) {
         // keep the cursor current so a new listener does not get a flood of old events
-        const row = await this.db.selectFrom('console_events').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst().catch(() => undefined);
+        const row = await this.db
+          .selectFrom('console_events')
+          .select((eb) => eb.fn.max('id').as('m'))
+          .executeTakeFirst()
+          .catch(() => undefined);
         if (row) this.lastEvent = Math.max(this.lastEvent, Number(row.m ?? 0));
       }
       return;
@@ -114,10 +124,25 @@ export class ConsoleHub extends EventEmitter {
     const t = now();
     const stored: { id: number; name: string; mime: string; size: number }[] = [];
     for (const f of files) {
-      const r = await this.db.insertInto('console_files').values({ name: f.name, mime: f.mime ?? 'application/octet-stream', data: f.data, created_at: t }).executeTakeFirst();
+      const r = await this.db
+        .insertInto('console_files')
+        .values({ name: f.name, mime: f.mime ?? 'application/octet-stream', data: f.data, created_at: t })
+        .executeTakeFirst();
       stored.push({ id: insertedId(r), name: f.name, mime: f.mime ?? 'application/octet-stream', size: f.data.length });
     }
-    const r = await this.db.insertInto('console_messages').values({ room, author, text, files: stored.length ? JSON.stringify(stored) : null, parts: parts?.length ? JSON.stringify(parts) : null, buttons: buttons?.length ? JSON.stringify(buttons) : null, created_at: t, updated_at: t }).executeTakeFirst();
+    const r = await this.db
+      .insertInto('console_messages')
+      .values({
+        room,
+        author,
+        text,
+        files: stored.length ? JSON.stringify(stored) : null,
+        parts: parts?.length ? JSON.stringify(parts) : null,
+        buttons: buttons?.length ? JSON.stringify(buttons) : null,
+        created_at: t,
+        updated_at: t,
+      })
+      .executeTakeFirst();
     const id = insertedId(r);
     await this.db.insertInto('console_events').values({ room, message_id: id, kind: 'new', at: t }).execute();
     return id;
@@ -133,7 +158,11 @@ export class ConsoleHub extends EventEmitter {
     const t = now();
     const row = await this.db.selectFrom('console_messages').select('room').where('id', '=', id).executeTakeFirst();
     if (!row) return;
-    await this.db.updateTable('console_messages').set({ text, parts: parts?.length ? JSON.stringify(parts) : null, updated_at: t }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('console_messages')
+      .set({ text, parts: parts?.length ? JSON.stringify(parts) : null, updated_at: t })
+      .where('id', '=', id)
+      .execute();
     await this.db.insertInto('console_events').values({ room: row.room, message_id: id, kind: 'edit', at: t }).execute();
   }
 
@@ -142,7 +171,22 @@ export class ConsoleHub extends EventEmitter {
   }
 }
 
-function fromRow(r: { id: number; room: string; author: string; text: string; files: string | null; parts?: string | null; buttons?: string | null; created_at: number; updated_at: number }): ConsoleMessage {
+function fromRow(r: {
+  id: number;
+  room: string;
+  author: string;
+  text: string;
+  files: string | null;
+  parts?: string | null;
+  buttons?: string | null;
+  created_at: number;
+  updated_at: number;
+}): ConsoleMessage {
   const { parts, files, buttons, ...rest } = r;
-  return { ...rest, files: files ? JSON.parse(files) : [], ...(parts ? { parts: JSON.parse(parts) as MessagePart[] } : {}), ...(buttons ? { buttons: JSON.parse(buttons) as { id: string; label: string }[] } : {}) };
+  return {
+    ...rest,
+    files: files ? JSON.parse(files) : [],
+    ...(parts ? { parts: JSON.parse(parts) as MessagePart[] } : {}),
+    ...(buttons ? { buttons: JSON.parse(buttons) as { id: string; label: string }[] } : {}),
+  };
 }

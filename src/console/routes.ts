@@ -40,7 +40,12 @@ export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: Con
   const canSee = (username: string, room: string) => (room.startsWith('@') ? room === dmRoom(username) : rooms().includes(room));
 
   http.get('/console', async (_req, reply) => {
-    return reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').header('x-frame-options', 'DENY').header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:").send(consolePage());
+    return reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('x-frame-options', 'DENY')
+      .header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:")
+      .send(consolePage());
   });
 
   http.post('/console/api/login', async (req, reply) => {
@@ -70,7 +75,15 @@ export function registerConsoleRoutes(app: App, http: FastifyInstance, auth: Con
   http.get('/console/api/me', async (req, reply) => {
     const u = await requireUser(req, reply, false);
     if (!u) return;
-    return { username: u.username, csrf: u.csrf, rooms: rooms(), defaultRoom: cfg.defaultRoom, dmRoom: dmRoom(u.username), uploadLimit: { bytes: app.config.uploads.maxBytes, text: byteSize(app.config.uploads.maxBytes) }, now: Date.now() };
+    return {
+      username: u.username,
+      csrf: u.csrf,
+      rooms: rooms(),
+      defaultRoom: cfg.defaultRoom,
+      dmRoom: dmRoom(u.username),
+      uploadLimit: { bytes: app.config.uploads.maxBytes, text: byteSize(app.config.uploads.maxBytes) },
+      now: Date.now(),
+    };
   });
 
   http.get('/console/api/messages', async (req, reply) => {

@@ -33,7 +33,11 @@ export function redactLine(text: string, cmd?: Command): string {
   } catch {
     tokens = text.split(/\s+/);
   }
-  const declared = new Set(Object.entries(cmd?.args?.named ?? {}).filter(([, s]) => s.secret).map(([k]) => k));
+  const declared = new Set(
+    Object.entries(cmd?.args?.named ?? {})
+      .filter(([, s]) => s.secret)
+      .map(([k]) => k),
+  );
   const plain = new Set(Object.keys(cmd?.args?.named ?? {}).filter((k) => !declared.has(k)));
   const out = tokens.map((t) => {
     const m = /^(--)?([A-Za-z_][\w.-]*)=(.*)$/s.exec(t);

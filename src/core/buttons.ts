@@ -97,7 +97,15 @@ export class ButtonStore {
    * someone else took it first.
    */
   async take(id: string, user: string, at = now()): Promise<boolean> {
-    const r = await withConflictRetry(() => this.db.updateTable('chat_buttons').set({ used_by: user.slice(0, 191), used_at: at }).where('id', '=', id).where('once', '=', 1).where('used_at', 'is', null).executeTakeFirst());
+    const r = await withConflictRetry(() =>
+      this.db
+        .updateTable('chat_buttons')
+        .set({ used_by: user.slice(0, 191), used_at: at })
+        .where('id', '=', id)
+        .where('once', '=', 1)
+        .where('used_at', 'is', null)
+        .executeTakeFirst(),
+    );
     return affected(r) === 1;
   }
 
@@ -117,7 +125,10 @@ export class ButtonStore {
     if (at - this.lastPrune < 3600_000) return;
     this.lastPrune = at;
     try {
-      await this.db.deleteFrom('chat_buttons').where('expires_at', '<', at - EXPIRED_KEPT_MS).execute();
+      await this.db
+        .deleteFrom('chat_buttons')
+        .where('expires_at', '<', at - EXPIRED_KEPT_MS)
+        .execute();
     } catch {
       /* another process is pruning, or the store is busy: the next send tries again */
     }

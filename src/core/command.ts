@@ -115,7 +115,11 @@ export class UserError extends SbError {
 
 /** Wrong arguments: the usage line is shown with the reason, exit code 2. */
 export class UsageError extends SbError {
-  constructor(message: string, public usage?: string, code: SbCode = 'SB_USAGE') {
+  constructor(
+    message: string,
+    public usage?: string,
+    code: SbCode = 'SB_USAGE',
+  ) {
     super(code, message);
     this.name = 'UsageError';
   }

@@ -86,9 +86,16 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
     const caller: Caller = { platform: inc.platform, id: inc.user.id, name: inc.user.name, role };
     // An audit row of a refusal starts its detail with the code: `SB_DHCP_DUPLICATE_MAC: A host with MAC …`.
     const audit = (command: string, outcome: Outcome, detail?: string, cmd?: Command<A>, code?: SbCode) =>
-      writeAudit(this.app.db, { platform: inc.platform, userId: inc.user.id, userName: inc.user.name, channel: inc.channel, command, args: redactLine(text, cmd), outcome, detail: code ? `${code}: ${detail ?? ''}` : detail }).catch((err) =>
-        this.app.log.error({ err: String(err) }, 'audit write failed'),
-      );
+      writeAudit(this.app.db, {
+        platform: inc.platform,
+        userId: inc.user.id,
+        userName: inc.user.name,
+        channel: inc.channel,
+        command,
+        args: redactLine(text, cmd),
+        outcome,
+        detail: code ? `${code}: ${detail ?? ''}` : detail,
+      }).catch((err) => this.app.log.error({ err: String(err) }, 'audit write failed'));
     const jobIds: number[] = [];
     let line;
     try {
@@ -110,7 +117,10 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
     const { cmd, rest } = resolved;
     if (!roleAtLeast(role, cmd.role)) {
       await audit(cmd.name, 'denied', `needs ${cmd.role}, has ${role}`, cmd, 'SB_PERMISSION_DENIED');
-      await this.reply(inc, `⛔ \`${cmd.name}\` needs the ${cmd.role} role; you ${role === 'none' ? 'have no role' : `are ${role}`}. An admin can grant it with \`users grant ${inc.platform}:${inc.user.id} ${cmd.role}\`. (SB_PERMISSION_DENIED)`);
+      await this.reply(
+        inc,
+        `⛔ \`${cmd.name}\` needs the ${cmd.role} role; you ${role === 'none' ? 'have no role' : `are ${role}`}. An admin can grant it with \`users grant ${inc.platform}:${inc.user.id} ${cmd.role}\`. (SB_PERMISSION_DENIED)`,
+      );
       return this.done('denied', 1, cmd.name, jobIds);
     }
     let args: Args;
@@ -204,9 +214,16 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
     }
     if (found.ok) return { command: found.command, once: found.once, user };
     const refuse = async (detail: string, answer: string, code: SbCode) => {
-      await writeAudit(this.app.db, { platform: inc.platform, userId: inc.user.id, userName: inc.user.name, channel: inc.channel, command: '(button)', args: '', outcome: 'invalid', detail: `${code}: ${detail}` }).catch((err) =>
-        this.app.log.error({ err: String(err) }, 'audit write failed'),
-      );
+      await writeAudit(this.app.db, {
+        platform: inc.platform,
+        userId: inc.user.id,
+        userName: inc.user.name,
+        channel: inc.channel,
+        command: '(button)',
+        args: '',
+        outcome: 'invalid',
+        detail: `${code}: ${detail}`,
+      }).catch((err) => this.app.log.error({ err: String(err) }, 'audit write failed'));
       await this.reply(inc, `${answer} (${code})`);
       return this.done('invalid', 1, undefined, []);
     };
@@ -214,14 +231,23 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
       const days = Math.round(this.app.buttons.ttlMs / 86_400_000);
       // The command as the bot offered it (its message showed it too; the notifier's scrubber still applies).
       const line = found.command?.replace(/`/g, "'") ?? '';
-      return refuse('button expired', `⌛ This button has expired (buttons work for ${days} day${days === 1 ? '' : 's'}), so nothing was run.${line ? ` Type the command instead: \`${line}\`` : ' Type the command instead.'}`, 'SB_BUTTON_EXPIRED');
+      return refuse(
+        'button expired',
+        `⌛ This button has expired (buttons work for ${days} day${days === 1 ? '' : 's'}), so nothing was run.${line ? ` Type the command instead: \`${line}\`` : ' Type the command instead.'}`,
+        'SB_BUTTON_EXPIRED',
+      );
     }
     if (found.reason === 'used') {
       const ago = Math.round((Date.now() - found.usedAt) / 60_000);
       const when = ago < 1 ? 'just now' : ago < 120 ? `${ago} min ago` : ago < 2880 ? `${Math.round(ago / 60)} h ago` : `${Math.round(ago / 1440)} days ago`;
-      return refuse('button already used', `✔️ This button was already used by ${found.usedBy} ${when}, so nothing was run again. To run it anyway, type the command: \`${found.command.replace(/`/g, "'")}\``, 'SB_BUTTON_USED');
+      return refuse(
+        'button already used',
+        `✔️ This button was already used by ${found.usedBy} ${when}, so nothing was run again. To run it anyway, type the command: \`${found.command.replace(/`/g, "'")}\``,
+        'SB_BUTTON_USED',
+      );
     }
-    if (found.reason === 'unreadable') return refuse('button unreadable with this store key', '❌ This button cannot be read with this process\'s store key, so nothing was run; type the command instead.', 'SB_CONFIRM_UNREADABLE');
+    if (found.reason === 'unreadable')
+      return refuse('button unreadable with this store key', "❌ This button cannot be read with this process's store key, so nothing was run; type the command instead.", 'SB_CONFIRM_UNREADABLE');
     return refuse('unknown button', '⚠️ This button is not one the bot made for this chat (or it was removed), so nothing was run. Type the command instead.', 'SB_BUTTON_UNKNOWN');
   }
 
@@ -234,7 +260,10 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
     const code = crypto.randomBytes(4).toString('hex').slice(0, 6).toUpperCase();
     const t = now();
     // Expired codes are kept a day, so that `confirm` can say a late code expired rather than that it is unknown.
-    await this.app.db.deleteFrom('confirmations').where('expires_at', '<', t - EXPIRED_CONFIRM_KEPT_MS).execute();
+    await this.app.db
+      .deleteFrom('confirmations')
+      .where('expires_at', '<', t - EXPIRED_CONFIRM_KEPT_MS)
+      .execute();
     await this.app.db
       .insertInto('confirmations')
       .values({
@@ -269,7 +298,10 @@ export class Dispatcher<A extends DispatcherPorts<A>> {
       const line = orig?.text ?? '';
       const ago = Math.max(1, Math.round((now() - row.expires_at) / 1000));
       const cmd = line ? this.app.registry.resolve(parseLine(line).words)?.cmd : undefined;
-      return new UserError(`Code ${row.code} expired ${ago < 120 ? `${ago} s` : `${Math.round(ago / 60)} min`} ago (codes are good for ${CONFIRM_TTL_MS / 1000} s), so nothing was done. Run the command again for a new code${line ? `: \`${redactLine(line, cmd)}\`` : ''}.`, 'SB_CONFIRM_EXPIRED');
+      return new UserError(
+        `Code ${row.code} expired ${ago < 120 ? `${ago} s` : `${Math.round(ago / 60)} min`} ago (codes are good for ${CONFIRM_TTL_MS / 1000} s), so nothing was done. Run the command again for a new code${line ? `: \`${redactLine(line, cmd)}\`` : ''}.`,
+        'SB_CONFIRM_EXPIRED',
+      );
     }
     await this.app.db.deleteFrom('confirmations').where('code', '=', row.code).execute();
     if (!orig) return new UserError(`Confirmation ${row.code} cannot be read with this process's store key, so nothing was done; run the command again.`, 'SB_CONFIRM_UNREADABLE');

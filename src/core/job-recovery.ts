@@ -23,8 +23,7 @@ export interface RecoveryHost {
   edit(row: JobRow): Promise<void>;
 }
 
-export const stoppedBeforeReport = (owner: string | null) =>
-  `⚠ The process running this job (${owner ?? 'unknown'}) stopped before its final report; the result above is what it had stored.`;
+export const stoppedBeforeReport = (owner: string | null) => `⚠ The process running this job (${owner ?? 'unknown'}) stopped before its final report; the result above is what it had stored.`;
 
 export const interrupted = (owner: string | null) => `interrupted: the process running it (${owner ?? 'unknown'}) stopped before it finished`;
 

@@ -17,7 +17,7 @@ export function renderJob(row: Pick<JobRow, 'id' | 'kind' | 'status' | 'done' | 
     case 'running':
       return `⏳ ${head}: running ${bar(row.done, row.total)}${row.note ? ` — ${row.note}` : ''}`.trimEnd();
     case 'succeeded': {
-      const text = row.result ? (JSON.parse(row.result) as { text?: string }).text ?? '' : '';
+      const text = row.result ? ((JSON.parse(row.result) as { text?: string }).text ?? '') : '';
       return `✅ ${head}: done${text ? `\n${text}` : ''}`;
     }
     case 'cancelled':
@@ -36,4 +36,9 @@ export function resultJson(r: JobResult): string {
 export function withNote(json: string, note: string): string {
   const r = JSON.parse(json) as { text?: string };
   return JSON.stringify({ ...r, text: r.text ? `${r.text}\n${note}` : note });
+}
+
+/** "Job #5 (provision 40 rows from desks.csv): the result for each phone, provisioned.csv". */
+export function filesCaption(id: number, title: string, files: readonly { name: string; title?: string }[]): string {
+  return `Job #${id} (${title}): ${files.map((f) => (f.title ? `${f.title}, ${f.name}` : f.name)).join('; ')}`;
 }

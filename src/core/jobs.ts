@@ -5,7 +5,6 @@
 // owns the running job, so a job another process settled (its owner looked dead, e.g. paused past its
 // heartbeat) is stopped here without another word. A job records the result of its stored work with
 // `ctx.committed`; recovery (src/core/job-recovery.ts) reports such a job as succeeded, never "interrupted".
-import type { Generated } from 'kysely';
 import type { Kysely, Updateable } from 'kysely';
 import type { Tables } from '../store/db.js';
 import { now, insertedId, affected } from '../store/db.js';
@@ -17,39 +16,13 @@ import { errorRef, SbError } from '../util/errors.js';
 import type { MessageRef, Target } from './types.js';
 import { JobCancelled, JobLost, type JobContext, type JobKind, type JobResult, type JobRow, type JobStatus } from './job-types.js';
 import { OWNER } from './owner.js';
-import { renderJob, resultJson, withNote } from './job-render.js';
+import { filesCaption, renderJob, resultJson, withNote } from './job-render.js';
+import './job-table.js';
 import { recoverJobs } from './job-recovery.js';
 import type { EnqueueOptions, JobRunnerPorts } from './ports.js';
 
-declare module '../store/db.js' {
-  interface Tables {
-    jobs: {
-      id: Generated<number>;
-      kind: string;
-      args: string; // JSON
-      status: string; // queued | running | succeeded | failed | cancelled
-      done: number;
-      total: number;
-      note: string | null;
-      result: string | null; // JSON {text, ...}
-      error: string | null;
-      requested_platform: string;
-      requested_user: string;
-      target: string | null; // JSON Target
-      message_ref: string | null; // JSON MessageRef
-      owner: string | null;
-      cancel_requested: number;
-      created_at: number;
-      started_at: number | null;
-      finished_at: number | null;
-      heartbeat_at: number | null;
-      committed: string | null; // JSON {text, ...}: the result that stands once the job's work is stored
-    };
-  }
-}
-
 export { OWNER, ownerIsDeadLocalProcess } from './owner.js';
-export { renderJob } from './job-render.js';
+export { filesCaption, renderJob } from './job-render.js';
 
 export * from './job-types.js';
 
@@ -167,8 +140,14 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
     this.app.metrics.jobs.inc({ kind, status: 'queued' });
     if (opts.target) {
       try {
-        const ref = await this.app.notifier.send(opts.target, { text: renderJob({ id, kind, status: 'queued', done: 0, total: opts.total ?? 0, note: null, result: null, error: null }, def.title?.(args)) });
-        await this.db.updateTable('jobs').set({ message_ref: JSON.stringify(ref) }).where('id', '=', id).execute();
+        const ref = await this.app.notifier.send(opts.target, {
+          text: renderJob({ id, kind, status: 'queued', done: 0, total: opts.total ?? 0, note: null, result: null, error: null }, def.title?.(args)),
+        });
+        await this.db
+          .updateTable('jobs')
+          .set({ message_ref: JSON.stringify(ref) })
+          .where('id', '=', id)
+          .execute();
       } catch (err) {
         this.app.log.warn({ err: String(err), job: id }, 'could not post job message');
       }
@@ -267,7 +246,9 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
   private async execute(id: number, live: Live): Promise<JobRow> {
     const { abort } = live;
     const t0 = now();
-    const claim = await withConflictRetry(() => this.db.updateTable('jobs').set({ status: 'running', owner: this.owner, started_at: t0, heartbeat_at: t0 }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst());
+    const claim = await withConflictRetry(() =>
+      this.db.updateTable('jobs').set({ status: 'running', owner: this.owner, started_at: t0, heartbeat_at: t0 }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst(),
+    );
     let row = (await this.get(id))!;
     if (!affected(claim)) return row;
     live.claimed = true;
@@ -320,7 +301,11 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
         if (live.lost) return;
         const since = Date.now() - lastDbWrite;
         if (since >= 250) void writeProgress().catch(() => undefined);
-        else if (!dbTimer) dbTimer = setTimeout(() => { dbTimer = undefined; void writeProgress().catch(() => undefined); }, 250 - since);
+        else if (!dbTimer)
+          dbTimer = setTimeout(() => {
+            dbTimer = undefined;
+            void writeProgress().catch(() => undefined);
+          }, 250 - since);
         if (!row.message_ref || editTimer) return;
         const wait = interval - (Date.now() - lastEdit);
         if (wait <= 0) doEdit();
@@ -382,7 +367,10 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
     // The final word waits for the store when no host answers (a cluster losing a node, a restart): a server
     // keeps trying for minutes, exec for a few seconds; the conditional write keeps it once-only either way.
     const final = { status, done: state.done, total: state.total, note: state.note, result: resultText, error: error ? scrub(error) : null, finished_at: now() };
-    const written = await retryWhileUnavailable(() => this.ownWrite(id, final), { maxMs: this.app.mode === 'server' ? 300_000 : 10_000, onWait: (err) => log.warn({ reason: storeErrorReason(err) }, 'store unavailable; the job result waits for it') });
+    const written = await retryWhileUnavailable(() => this.ownWrite(id, final), {
+      maxMs: this.app.mode === 'server' ? 300_000 : 10_000,
+      onWait: (err) => log.warn({ reason: storeErrorReason(err) }, 'store unavailable; the job result waits for it'),
+    });
     if (!written) return (await this.get(id))!;
     this.app.metrics.jobs.inc({ kind: row.kind, status });
     row = (await this.get(id))!;
@@ -396,9 +384,4 @@ export class JobRunner<A extends JobRunnerPorts<A>> {
     }
     return row;
   }
-}
-
-/** "Job #5 (provision 40 rows from desks.csv): the result for each phone, provisioned.csv". */
-export function filesCaption(id: number, title: string, files: readonly { name: string; title?: string }[]): string {
-  return `Job #${id} (${title}): ${files.map((f) => (f.title ? `${f.title}, ${f.name}` : f.name)).join('; ')}`;
 }

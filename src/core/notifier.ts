@@ -17,7 +17,10 @@ function scrubbed(msg: OutMessage): OutMessage {
 export class Notifier {
   private adapters = new Map<string, ChatAdapter>();
 
-  constructor(private log: Logger, private opts: { defaultTargets: string[]; fallback: Target; buttons?: ButtonStore }) {}
+  constructor(
+    private log: Logger,
+    private opts: { defaultTargets: string[]; fallback: Target; buttons?: ButtonStore },
+  ) {}
 
   /**
    * The message as this adapter gets it: buttons stored with their ids where the adapter draws them, none

@@ -23,4 +23,3 @@ export function ownerIsDeadLocalProcess(owner: string | null): boolean {
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
-

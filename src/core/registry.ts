@@ -116,7 +116,13 @@ export class Registry<A = unknown> {
       if (i < rest.length) out[p.name] = rest[i++];
     }
     if (i < rest.length) {
-      throw new UsageError(`unexpected word${rest.length - i > 1 ? 's' : ''}: ${rest.slice(i).map((w) => `"${w}"`).join(' ')}`, cmd.usage);
+      throw new UsageError(
+        `unexpected word${rest.length - i > 1 ? 's' : ''}: ${rest
+          .slice(i)
+          .map((w) => `"${w}"`)
+          .join(' ')}`,
+        cmd.usage,
+      );
     }
     for (const [k, v] of Object.entries(line.named)) {
       if (k in out) throw new UsageError(`"${k}" is given twice`, cmd.usage);
@@ -125,7 +131,17 @@ export class Registry<A = unknown> {
     const flags: Record<string, string | true> = {};
     for (const [k, v] of Object.entries(line.flags)) {
       const f = spec.flags?.[k];
-      if (!f) throw new UsageError(`unknown option --${k}${spec.flags ? ` (options: ${Object.keys(spec.flags).map((x) => `--${x}`).join(', ')})` : ''}`, cmd.usage);
+      if (!f)
+        throw new UsageError(
+          `unknown option --${k}${
+            spec.flags
+              ? ` (options: ${Object.keys(spec.flags)
+                  .map((x) => `--${x}`)
+                  .join(', ')})`
+              : ''
+          }`,
+          cmd.usage,
+        );
       if (f.value && v === true) throw new UsageError(`--${k} needs a value: --${k}=…`, cmd.usage);
       if (!f.value && v !== true) throw new UsageError(`--${k} takes no value`, cmd.usage);
       flags[k] = v;

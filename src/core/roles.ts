@@ -29,7 +29,10 @@ export function isRole(s: string): s is Role {
 }
 
 export class Roles {
-  constructor(private db: DB, private opts: { admins: string[]; defaultRole: RoleReq }) {}
+  constructor(
+    private db: DB,
+    private opts: { admins: string[]; defaultRole: RoleReq },
+  ) {}
 
   async roleOf(platform: string, userId: string): Promise<RoleReq> {
     if (platform === 'cli') return 'admin';
@@ -48,7 +51,10 @@ export class Roles {
       .where('user_id', '=', userId)
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) === 0) {
-      await this.db.insertInto('chat_identities').values({ platform, user_id: userId, role, name: name ?? null, granted_by: by, granted_at: t }).execute();
+      await this.db
+        .insertInto('chat_identities')
+        .values({ platform, user_id: userId, role, name: name ?? null, granted_by: by, granted_at: t })
+        .execute();
     }
   }
 

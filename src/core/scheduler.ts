@@ -152,7 +152,10 @@ export class Scheduler {
     // A retried insert whose first attempt did land (its connection lost after the commit) finds its own row.
     return withConflictRetry(async () => {
       try {
-        await this.db.insertInto('schedule_runs').values({ name, period: periodOf(slot), owner: this.leases.owner, at: now() }).execute();
+        await this.db
+          .insertInto('schedule_runs')
+          .values({ name, period: periodOf(slot), owner: this.leases.owner, at: now() })
+          .execute();
         return true;
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
@@ -168,7 +171,10 @@ export class Scheduler {
     if (t - this.lastPrune < 3600_000) return;
     this.lastPrune = t;
     try {
-      await this.db.deleteFrom('schedule_runs').where('at', '<', t - this.opts.keepRunsDays * 86_400_000).execute();
+      await this.db
+        .deleteFrom('schedule_runs')
+        .where('at', '<', t - this.opts.keepRunsDays * 86_400_000)
+        .execute();
     } catch (err) {
       this.log.warn({ err: String(err) }, 'could not prune schedule_runs');
     }

@@ -63,7 +63,10 @@ export interface ApplyNode {
 
 /** `isc,proxy` → the backend names; throws with the unknown one (and the loaded ones) named. */
 export function parseApplyTargets(text: string, backends: DhcpBackends): BackendName[] {
-  const names = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!names.length) throw new Error('targets= names no backend (e.g. targets=isc,proxy)');
   for (const n of names) {
     const bad = backends.unknown(n, 'targets=');
@@ -83,7 +86,13 @@ export class ApplyAgents {
 
   /** Enabled apply nodes and the backends each owns. */
   async nodes(): Promise<ApplyNode[]> {
-    const rows = await this.db.selectFrom('mon_nodes').select(['id', 'name', 'apply_targets', 'last_seen', 'token_hash']).where('role', '=', 'apply').where('enabled', '=', 1).orderBy('name').execute();
+    const rows = await this.db
+      .selectFrom('mon_nodes')
+      .select(['id', 'name', 'apply_targets', 'last_seen', 'token_hash'])
+      .where('role', '=', 'apply')
+      .where('enabled', '=', 1)
+      .orderBy('name')
+      .execute();
     return rows.map((r) => ({ id: r.id, name: r.name, backends: parseApplyTargets(r.apply_targets ?? '', this.app.services.dhcpBackends), lastSeen: r.last_seen, enrolled: !!r.token_hash }));
   }
 
@@ -93,19 +102,46 @@ export class ApplyAgents {
     return this.db.transaction().execute(async (tx) => {
       const r = await tx
         .insertInto('dhcp_apply_generations')
-        .values({ node_id: node.id, request_id: o.requestId, dry_run: o.dryRun ? 1 : 0, backends: node.backends.join(','), payload: '', etag: '', reply_to: o.replyTo, status: 'pending', ok: null, outcome: null, created_at: now(), taken_at: null, finished_at: null })
+        .values({
+          node_id: node.id,
+          request_id: o.requestId,
+          dry_run: o.dryRun ? 1 : 0,
+          backends: node.backends.join(','),
+          payload: '',
+          etag: '',
+          reply_to: o.replyTo,
+          status: 'pending',
+          ok: null,
+          outcome: null,
+          created_at: now(),
+          taken_at: null,
+          finished_at: null,
+        })
         .executeTakeFirst();
       const id = insertedId(r);
       const payload: GenerationPayload = { generation: id, dryRun: o.dryRun, backends, subnets: input.subnets, summary: o.summary, hosts: input.hosts.length, notes: o.notes };
       const text = JSON.stringify(payload);
-      await tx.updateTable('dhcp_apply_generations').set({ payload: text, etag: etagOf(id, text) }).where('id', '=', id).execute();
+      await tx
+        .updateTable('dhcp_apply_generations')
+        .set({ payload: text, etag: etagOf(id, text) })
+        .where('id', '=', id)
+        .execute();
       return id;
     });
   }
 
   /** The newest pending generation for a node, or null. */
   async pending(nodeId: number) {
-    return (await this.db.selectFrom('dhcp_apply_generations').select(['id', 'payload', 'etag', 'taken_at']).where('node_id', '=', nodeId).where('status', '=', 'pending').orderBy('id', 'desc').limit(1).executeTakeFirst()) ?? null;
+    return (
+      (await this.db
+        .selectFrom('dhcp_apply_generations')
+        .select(['id', 'payload', 'etag', 'taken_at'])
+        .where('node_id', '=', nodeId)
+        .where('status', '=', 'pending')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst()) ?? null
+    );
   }
 
   /**
@@ -116,11 +152,21 @@ export class ApplyAgents {
   async report(nodeId: number, nodeName: string, id: number, outcome: { ok: boolean; text: string }): Promise<boolean> {
     const g = await this.db.selectFrom('dhcp_apply_generations').select(['id', 'node_id', 'status', 'dry_run']).where('id', '=', id).executeTakeFirst();
     if (!g || g.node_id !== nodeId) return false;
-    const upd = await this.db.updateTable('dhcp_apply_generations').set({ status: 'done', ok: outcome.ok ? 1 : 0, outcome: outcome.text, finished_at: now() }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+    const upd = await this.db
+      .updateTable('dhcp_apply_generations')
+      .set({ status: 'done', ok: outcome.ok ? 1 : 0, outcome: outcome.text, finished_at: now() })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
     if (affected(upd)) {
       const older = await this.db.selectFrom('dhcp_apply_generations').select('id').where('node_id', '=', nodeId).where('status', '=', 'pending').where('id', '<', id).execute();
       for (const o of older) {
-        const u = await this.db.updateTable('dhcp_apply_generations').set({ status: 'superseded', ok: 0, outcome: `superseded by generation ${id}`, finished_at: now() }).where('id', '=', o.id).where('status', '=', 'pending').executeTakeFirst();
+        const u = await this.db
+          .updateTable('dhcp_apply_generations')
+          .set({ status: 'superseded', ok: 0, outcome: `superseded by generation ${id}`, finished_at: now() })
+          .where('id', '=', o.id)
+          .where('status', '=', 'pending')
+          .executeTakeFirst();
         if (affected(u)) await this.post(o.id, `DHCP apply on ${nodeName} (generation ${o.id}) was not run: a newer apply (generation ${id}) replaced it before the agent took it.`);
       }
     }

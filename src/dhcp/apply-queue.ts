@@ -17,12 +17,24 @@ import type { DhcpStore } from './service.js';
 
 declare module '../store/db.js' {
   interface Tables {
-    dhcp_apply_requests: { id: import('kysely').Generated<number>; dry_run: number; status: string; asked_by: string; runner: string | null; result: string | null; created_at: number; finished_at: number | null; reply_to: string | null };
+    dhcp_apply_requests: {
+      id: import('kysely').Generated<number>;
+      dry_run: number;
+      status: string;
+      asked_by: string;
+      runner: string | null;
+      result: string | null;
+      created_at: number;
+      finished_at: number | null;
+      reply_to: string | null;
+    };
   }
 }
 
 declare module '../app-types.js' {
-  interface Services { dhcpApply: ApplyQueue }
+  interface Services {
+    dhcpApply: ApplyQueue;
+  }
 }
 
 export const APPLY_LEASE = 'dhcp-apply';
@@ -63,7 +75,12 @@ export class ApplyQueue {
   /** Runs an apply wherever the cluster runs them and returns its report (the caller replies with it). */
   async request(opts: { dryRun?: boolean; replyTo?: { platform: string; channel: string; thread?: string } } = {}): Promise<ApplyReport> {
     const replyTo = opts.replyTo ? JSON.stringify({ platform: opts.replyTo.platform, channel: opts.replyTo.channel, ...(opts.replyTo.thread ? { thread: opts.replyTo.thread } : {}) }) : null;
-    const id = insertedId(await this.app.db.insertInto('dhcp_apply_requests').values({ dry_run: opts.dryRun ? 1 : 0, status: 'queued', asked_by: this.owner, runner: null, result: null, created_at: now(), finished_at: null, reply_to: replyTo }).executeTakeFirst());
+    const id = insertedId(
+      await this.app.db
+        .insertInto('dhcp_apply_requests')
+        .values({ dry_run: opts.dryRun ? 1 : 0, status: 'queued', asked_by: this.owner, runner: null, result: null, created_at: now(), finished_at: null, reply_to: replyTo })
+        .executeTakeFirst(),
+    );
     const deadline = Date.now() + this.waitMs;
     const read = () => this.app.db.selectFrom('dhcp_apply_requests').select(['status', 'result', 'runner']).where('id', '=', id).executeTakeFirst();
     for (;;) {
@@ -200,7 +217,12 @@ export class ApplyQueue {
           .executeTakeFirst();
         if (!affected(take)) continue;
         const report = await this.runOne(!!next.dry_run, next.id, next.reply_to);
-        await this.app.db.updateTable('dhcp_apply_requests').set({ status: 'done', result: JSON.stringify(report), finished_at: now() }).where('id', '=', next.id).where('runner', '=', this.owner).execute();
+        await this.app.db
+          .updateTable('dhcp_apply_requests')
+          .set({ status: 'done', result: JSON.stringify(report), finished_at: now() })
+          .where('id', '=', next.id)
+          .where('runner', '=', this.owner)
+          .execute();
       }
     } finally {
       await this.pruneSometimes();
@@ -226,8 +248,16 @@ export class ApplyQueue {
     const lease = await this.app.db.selectFrom('schedule_leases').select('owner').where('name', '=', APPLY_LEASE).executeTakeFirst();
     const holder = describeOwner(runner ?? lease?.owner ?? 'nobody');
     const secs = this.waitMs >= 10_000 ? Math.round(this.waitMs / 1000) : this.waitMs / 1000;
-    const r = await this.app.db.updateTable('dhcp_apply_requests').set({ status: 'done', result: JSON.stringify(failed('cancelled: no answer')), finished_at: now() }).where('id', '=', id).where('status', '=', 'queued').executeTakeFirst();
-    if (affected(r)) return failed(`No answer within ${secs} s from the process holding the apply lease (${holder}); the request was withdrawn and no file was changed for it. Check that process, or stop it so another takes the lease.`);
+    const r = await this.app.db
+      .updateTable('dhcp_apply_requests')
+      .set({ status: 'done', result: JSON.stringify(failed('cancelled: no answer')), finished_at: now() })
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .executeTakeFirst();
+    if (affected(r))
+      return failed(
+        `No answer within ${secs} s from the process holding the apply lease (${holder}); the request was withdrawn and no file was changed for it. Check that process, or stop it so another takes the lease.`,
+      );
     return failed(`The apply is still running on ${holder} after ${secs} s; its result will not be posted here (see the files and \`dhcp apply --dry-run\` later).`);
   }
 
@@ -235,7 +265,12 @@ export class ApplyQueue {
     const t = Date.now();
     if (t - this.lastPrune < 3_600_000) return;
     this.lastPrune = t;
-    await this.app.db.deleteFrom('dhcp_apply_requests').where('status', '=', 'done').where('finished_at', '<', t - 7 * 86_400_000).execute().catch(() => undefined);
+    await this.app.db
+      .deleteFrom('dhcp_apply_requests')
+      .where('status', '=', 'done')
+      .where('finished_at', '<', t - 7 * 86_400_000)
+      .execute()
+      .catch(() => undefined);
   }
 }
 

@@ -59,7 +59,10 @@ export function hostsOutsideSubnets(hosts: HostRecord[], nets: Subnet[]): HostRe
 
 export function outsideNote(out: HostRecord[]): string {
   if (!out.length) return '';
-  const names = out.slice(0, 20).map((h) => `${h.hostname} (${h.ip})`).join(', ');
+  const names = out
+    .slice(0, 20)
+    .map((h) => `${h.hostname} (${h.ip})`)
+    .join(', ');
   return `${out.length} host(s) lie in no configured subnet (dhcp.subnets) and are left out of the Kea config: ${names}${out.length > 20 ? ` … and ${out.length - 20} more` : ''}`;
 }
 
@@ -79,14 +82,23 @@ export async function checkBackend(kind: BackendName, file: string | string[], n
   return backend.check({ texts: files.map((f) => fs.readFileSync(f, 'utf8')), files, subnets: renderSubnets(nets) }, { check: checkCmd });
 }
 
-export interface ApplyReport { ok: boolean; text: string; added: number; changed: number; removed: number }
+export interface ApplyReport {
+  ok: boolean;
+  text: string;
+  added: number;
+  changed: number;
+  removed: number;
+}
 
 export const SNAP_KEY = 'dhcp.lastApply';
 /** max(dhcp_history.id) when the last apply read the hosts: later history rows are changes not applied yet. */
 export const APPLIED_HISTORY_KEY = 'dhcp.lastApplyHistory';
 
 export async function historyHead(app: App): Promise<number> {
-  const r = await app.db.selectFrom('dhcp_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+  const r = await app.db
+    .selectFrom('dhcp_history')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
   return Number(r?.id ?? 0);
 }
 
@@ -138,7 +150,8 @@ export async function applyOnce(app: App, svc: DhcpStore, opts: ApplyOptions = {
   const prevRow = await app.db.selectFrom('kv').select('v').where('k', '=', SNAP_KEY).executeTakeFirst();
   const prev: Record<string, string> = prevRow ? JSON.parse(prevRow.v) : {};
   const snap: Record<string, string> = {};
-  let added = 0, changed = 0;
+  let added = 0,
+    changed = 0;
   for (const h of hosts) {
     const sig = JSON.stringify([h.ip, h.hostname, h.room, h.owner, h.comment, h.access, h.bootServer, h.phones]);
     snap[h.mac] = sig;
@@ -177,17 +190,33 @@ export async function applyOnce(app: App, svc: DhcpStore, opts: ApplyOptions = {
   const record = async () => {
     await writeTransaction(app.db, async (tx) => {
       await tx.deleteFrom('kv').where('k', 'in', [SNAP_KEY, APPLIED_HISTORY_KEY]).execute();
-      await tx.insertInto('kv').values([{ k: SNAP_KEY, v: JSON.stringify(snap), updated_at: now() }, { k: APPLIED_HISTORY_KEY, v: String(history), updated_at: now() }]).execute();
+      await tx
+        .insertInto('kv')
+        .values([
+          { k: SNAP_KEY, v: JSON.stringify(snap), updated_at: now() },
+          { k: APPLIED_HISTORY_KEY, v: String(history), updated_at: now() },
+        ])
+        .execute();
     });
   };
   let text = '';
   if (plan.length) {
-    const r = await installAll(plan, { subnets: input.subnets, dryRun: opts.dryRun, summary, notes: noteText, what: ` (${hosts.length} hosts)`, stillHolder: opts.stillHolder, record, recordStep: { step: 'record the applied hosts in the store', file: `kv ${SNAP_KEY}` } });
+    const r = await installAll(plan, {
+      subnets: input.subnets,
+      dryRun: opts.dryRun,
+      summary,
+      notes: noteText,
+      what: ` (${hosts.length} hosts)`,
+      stillHolder: opts.stillHolder,
+      record,
+      recordStep: { step: 'record the applied hosts in the store', file: `kv ${SNAP_KEY}` },
+    });
     // A local failure stops here: the agents get nothing from an apply that did not happen.
     if (!r.ok || !nodes.length) return report(r.ok, r.text);
     text = r.text;
   } else if (!opts.dryRun) {
-    if (opts.stillHolder && !(await opts.stillHolder())) return report(false, 'Apply aborted: another process took over the apply lock before the files were handed over; nothing was changed. Run dhcp apply again.');
+    if (opts.stillHolder && !(await opts.stillHolder()))
+      return report(false, 'Apply aborted: another process took over the apply lock before the files were handed over; nothing was changed. Run dhcp apply again.');
     await record();
   }
   const handed: string[] = [];
@@ -204,7 +233,10 @@ export async function applyOnce(app: App, svc: DhcpStore, opts: ApplyOptions = {
 export function checkApplyConfig(app: App): void {
   const kea = app.config.dhcp.backends.kea;
   if (!kea?.template) return;
-  if (path.resolve(kea.template) === path.resolve(kea.path ?? '')) throw new ConfigError(`invalid configuration: dhcp.backends.kea.template = ${JSON.stringify(kea.template)}: must not be the file apply writes (dhcp.backends.kea.path); keep your base config in its own file`);
+  if (path.resolve(kea.template) === path.resolve(kea.path ?? ''))
+    throw new ConfigError(
+      `invalid configuration: dhcp.backends.kea.template = ${JSON.stringify(kea.template)}: must not be the file apply writes (dhcp.backends.kea.path); keep your base config in its own file`,
+    );
   try {
     loadKeaTemplate(kea.template);
   } catch (e) {

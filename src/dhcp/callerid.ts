@@ -62,14 +62,24 @@ declare module '../store/db.js' {
 type CallRow = { number: string; normalized: string; name: string | null; called: string | null; source: string; matches: string; at: number };
 
 declare module '../app-types.js' {
-  interface Services { callLog: { /** Stores the calls written behind and sends the posts still being decided. */ flush(): Promise<void>; /** Phone index rebuilds so far (tests). */ indexRebuilds(): number } }
+  interface Services {
+    callLog: { /** Stores the calls written behind and sends the posts still being decided. */ flush(): Promise<void> /** Phone index rebuilds so far (tests). */; indexRebuilds(): number };
+  }
 }
 
-export interface CallMatch { mac: string; ip: string; hostname: string; room: string | null; owner: string | null }
+export interface CallMatch {
+  mac: string;
+  ip: string;
+  hostname: string;
+  room: string | null;
+  owner: string | null;
+}
 
 /** Digits only, without a leading international/trunk prefix; matching compares the last N digits. */
 export function normalizeNumber(raw: string): string {
-  return String(raw).replace(/^\s*(\+|00)/, '').replace(/\D/g, '');
+  return String(raw)
+    .replace(/^\s*(\+|00)/, '')
+    .replace(/\D/g, '');
 }
 export function tailDigits(raw: string, n: number): string {
   const d = normalizeNumber(raw);
@@ -97,7 +107,10 @@ class PhoneIndex {
   constructor(private app: App) {}
   private async rebuild(n: number, v: number, histId?: number): Promise<void> {
     if (histId === undefined) {
-      const r = await this.app.db.selectFrom('dhcp_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+      const r = await this.app.db
+        .selectFrom('dhcp_history')
+        .select((eb) => eb.fn.max('id').as('id'))
+        .executeTakeFirst();
       histId = Number(r?.id ?? 0);
     }
     const hosts: HostRecord[] = await this.app.services.dhcp.all();
@@ -138,7 +151,10 @@ class PhoneIndex {
       // every 2 s, and a rebuild only when something changed.
       this.at = Date.now();
       this.checking ??= (async () => {
-        const r = await this.app.db.selectFrom('dhcp_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+        const r = await this.app.db
+          .selectFrom('dhcp_history')
+          .select((eb) => eb.fn.max('id').as('id'))
+          .executeTakeFirst();
         const id = Number(r?.id ?? 0);
         if (id !== this.histId) await this.build(n, v, id);
       })().finally(() => (this.checking = null));
@@ -206,7 +222,15 @@ export function registerCallerId(app: App): void {
   const handle = async (number: string, name: string | null, called: string | null, source: string) => {
     const matches = await idx.lookup(number);
     const key = normalizeNumber(number);
-    writer.add({ number: number.slice(0, 64), normalized: key.slice(0, 64), name: name?.slice(0, 255) ?? null, called: called?.slice(0, 64) ?? null, source: source.slice(0, 64), matches: jsonOfMatches(matches), at: now() });
+    writer.add({
+      number: number.slice(0, 64),
+      normalized: key.slice(0, 64),
+      name: name?.slice(0, 255) ?? null,
+      called: called?.slice(0, 64) ?? null,
+      source: source.slice(0, 64),
+      matches: jsonOfMatches(matches),
+      at: now(),
+    });
     posts.offer(key, formatCall(number, matches, name));
     return matches;
   };
@@ -263,7 +287,9 @@ export function registerCallerId(app: App): void {
         const bad = guard(req);
         if (bad) return errorReply(reply, bad.startsWith('source') ? 'SB_CALLERID_SOURCE_REFUSED' : 'SB_CALLERID_TOKEN_INVALID', bad);
       },
-      schema: { body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } } },
+      schema: {
+        body: { type: 'object', required: ['number'], properties: { number: { type: 'string', pattern: NUM }, name: { type: 'string', maxLength: 255 }, called: { type: 'string', maxLength: 64 } } },
+      },
     },
     async (req) => {
       const m = await handle(req.body.number, req.body.name ?? null, req.body.called ?? null, req.ip);

@@ -2,7 +2,12 @@
 import type { ConfigSection } from '../config.js';
 import type { BackendConfig } from './backends/index.js';
 
-export interface SubnetConfig { cidr: string; pool?: string; gateway?: string; dns?: string[] }
+export interface SubnetConfig {
+  cidr: string;
+  pool?: string;
+  gateway?: string;
+  dns?: string[];
+}
 
 export interface DhcpConfig {
   subnets: SubnetConfig[];
@@ -15,7 +20,9 @@ export interface DhcpConfig {
 }
 
 declare module '../config.js' {
-  interface ConfigSections { dhcp: DhcpConfig }
+  interface ConfigSections {
+    dhcp: DhcpConfig;
+  }
 }
 
 /**

@@ -8,7 +8,10 @@ import { DhcpBackends } from './backends/index.js';
 import { ConfigError } from '../config.js';
 
 declare module '../app-types.js' {
-  interface Services { dhcpAgents: ApplyAgents; dhcpBackends: DhcpBackends }
+  interface Services {
+    dhcpAgents: ApplyAgents;
+    dhcpBackends: DhcpBackends;
+  }
 }
 
 export const dhcpFeature: Feature = {

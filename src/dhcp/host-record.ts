@@ -8,9 +8,35 @@ import { HOSTNAME_RE, ipProblem, ipToNum, phoneProblem, BOOT_RE, textProblem, ty
  * One host to add or update. A field left undefined keeps an existing host's value (a new host gets the
  * default: ip auto, access 0, no room/owner/phones/comment/boot server); null or '' clears it.
  */
-export interface HostInput { mac: string; ip?: string /* dotted quad or 'auto' */; hostname?: string; room?: string | null; phones?: string[]; owner?: string | null; access?: number | string | null /* 0..3, default 0 */; comment?: string | null; bootServer?: string | null }
-export interface HostRecord { mac: string; ip: string; hostname: string; room: string | null; phones: string[]; owner: string | null; access: number; comment: string | null; bootServer: string | null; updatedBy: string; updatedAt: number }
-export interface BatchProblem { index: number; message: string; code: SbCode }
+export interface HostInput {
+  mac: string;
+  ip?: string /* dotted quad or 'auto' */;
+  hostname?: string;
+  room?: string | null;
+  phones?: string[];
+  owner?: string | null;
+  access?: number | string | null /* 0..3, default 0 */;
+  comment?: string | null;
+  bootServer?: string | null;
+}
+export interface HostRecord {
+  mac: string;
+  ip: string;
+  hostname: string;
+  room: string | null;
+  phones: string[];
+  owner: string | null;
+  access: number;
+  comment: string | null;
+  bootServer: string | null;
+  updatedBy: string;
+  updatedAt: number;
+}
+export interface BatchProblem {
+  index: number;
+  message: string;
+  code: SbCode;
+}
 
 /** The code of a checkFields problem: an IP that is an address but not a usable one of a subnet, or a bad field. */
 export function fieldProblemCode(problem: string): SbCode {
@@ -33,21 +59,80 @@ export interface BatchResult {
 
 declare module '../store/db.js' {
   interface Tables {
-    dhcp_hosts: { id: import('kysely').Generated<number>; mac: string; ip: string; ip_num: number; hostname: string; room: string | null; phones: string; owner: string | null; access: number; comment: string | null; boot_server: string | null; updated_by: string; updated_at: number };
+    dhcp_hosts: {
+      id: import('kysely').Generated<number>;
+      mac: string;
+      ip: string;
+      ip_num: number;
+      hostname: string;
+      room: string | null;
+      phones: string;
+      owner: string | null;
+      access: number;
+      comment: string | null;
+      boot_server: string | null;
+      updated_by: string;
+      updated_at: number;
+    };
     dhcp_history: { id: import('kysely').Generated<number>; mac: string; action: string; before: string | null; after: string | null; by: string; at: number };
   }
 }
 
-export type Row = { mac: string; ip: string; ip_num: number; hostname: string; room: string | null; phones: string; owner: string | null; access: number; comment: string | null; boot_server: string | null; updated_by: string; updated_at: number };
+export type Row = {
+  mac: string;
+  ip: string;
+  ip_num: number;
+  hostname: string;
+  room: string | null;
+  phones: string;
+  owner: string | null;
+  access: number;
+  comment: string | null;
+  boot_server: string | null;
+  updated_by: string;
+  updated_at: number;
+};
 
 export function rowToRecord(r: Row): HostRecord {
-  return { mac: r.mac, ip: r.ip, hostname: r.hostname, room: r.room, phones: r.phones ? r.phones.split(',') : [], owner: r.owner, access: Number(r.access), comment: r.comment, bootServer: r.boot_server, updatedBy: r.updated_by, updatedAt: Number(r.updated_at) };
+  return {
+    mac: r.mac,
+    ip: r.ip,
+    hostname: r.hostname,
+    room: r.room,
+    phones: r.phones ? r.phones.split(',') : [],
+    owner: r.owner,
+    access: Number(r.access),
+    comment: r.comment,
+    bootServer: r.boot_server,
+    updatedBy: r.updated_by,
+    updatedAt: Number(r.updated_at),
+  };
 }
 export function recordToRow(h: HostRecord): Row {
-  return { mac: h.mac, ip: h.ip, ip_num: ipToNum(h.ip), hostname: h.hostname, room: h.room, phones: h.phones.join(','), owner: h.owner, access: h.access, comment: h.comment, boot_server: h.bootServer, updated_by: h.updatedBy, updated_at: h.updatedAt };
+  return {
+    mac: h.mac,
+    ip: h.ip,
+    ip_num: ipToNum(h.ip),
+    hostname: h.hostname,
+    room: h.room,
+    phones: h.phones.join(','),
+    owner: h.owner,
+    access: h.access,
+    comment: h.comment,
+    boot_server: h.bootServer,
+    updated_by: h.updatedBy,
+    updated_at: h.updatedAt,
+  };
 }
 export const same = (a: HostRecord, b: HostRecord) =>
-  a.ip === b.ip && a.hostname === b.hostname && a.room === b.room && a.phones.join(',') === b.phones.join(',') && a.owner === b.owner && a.access === b.access && a.comment === b.comment && a.bootServer === b.bootServer;
+  a.ip === b.ip &&
+  a.hostname === b.hostname &&
+  a.room === b.room &&
+  a.phones.join(',') === b.phones.join(',') &&
+  a.owner === b.owner &&
+  a.access === b.access &&
+  a.comment === b.comment &&
+  a.bootServer === b.bootServer;
 
 const opt = (v: string | undefined | null) => (v === undefined || v === null || String(v).trim() === '' ? null : String(v).trim());
 
@@ -57,12 +142,17 @@ export function checkFields(inp: HostInput, subnets: Subnet[]): { problems: stri
   const mac = parseMac(String(inp.mac ?? ''));
   if (!mac) problems.push(`mac: ${macProblem(String(inp.mac ?? ''))}`);
   else if (isMulticastMac(mac)) problems.push(`mac: ${mac} is a multicast address (the first octet is odd), not a host's`);
-  const ip = String(inp.ip ?? '').trim().toLowerCase() || 'auto';
+  const ip =
+    String(inp.ip ?? '')
+      .trim()
+      .toLowerCase() || 'auto';
   if (ip !== 'auto') {
     const p = ipProblem(ip, subnets);
     if (p) problems.push(`ip: ${p}`);
   }
-  const hostname = String(inp.hostname ?? '').trim().toLowerCase();
+  const hostname = String(inp.hostname ?? '')
+    .trim()
+    .toLowerCase();
   if (!hostname) problems.push('hostname: missing (every host needs one)');
   else if (!HOSTNAME_RE.test(hostname)) {
     const shown = hostname.length > 40 ? `${JSON.stringify(hostname.slice(0, 40))}… (${hostname.length} chars)` : JSON.stringify(hostname);
@@ -71,7 +161,11 @@ export function checkFields(inp: HostInput, subnets: Subnet[]): { problems: stri
   const room = opt(inp.room);
   const owner = opt(inp.owner);
   const comment = opt(inp.comment);
-  for (const [f, v, max] of [['room', room, 64], ['owner', owner, 128], ['comment', comment, 256]] as const) {
+  for (const [f, v, max] of [
+    ['room', room, 64],
+    ['owner', owner, 128],
+    ['comment', comment, 256],
+  ] as const) {
     if (v !== null) {
       const p = textProblem(f, v, max);
       if (p) problems.push(p);

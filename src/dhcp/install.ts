@@ -34,7 +34,11 @@ export function step<T>(what: string, file: string, fn: () => T): T {
   }
 }
 
-interface Saved { live: string; prev: Buffer | null; mode: number }
+interface Saved {
+  live: string;
+  prev: Buffer | null;
+  mode: number;
+}
 
 export interface Swapped {
   /** How many live files were replaced. */

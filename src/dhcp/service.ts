@@ -38,7 +38,9 @@ export interface DhcpService {
 }
 
 declare module '../app-types.js' {
-  interface Services { dhcp: DhcpService }
+  interface Services {
+    dhcp: DhcpService;
+  }
 }
 
 export class DhcpStore implements DhcpService {
@@ -80,16 +82,23 @@ export class DhcpStore implements DhcpService {
   async find(text: string) {
     const t = text.trim().toLowerCase();
     const digits = t.replace(/\D/g, '');
-    return (await this.all()).filter((h) =>
-      [h.mac, h.ip, h.hostname, h.room ?? '', h.owner ?? '', ...h.phones].some((v) => v.toLowerCase().includes(t)) ||
-      (digits.length >= 3 && h.phones.some((p) => p.replace(/\D/g, '').includes(digits))),
+    return (await this.all()).filter(
+      (h) =>
+        [h.mac, h.ip, h.hostname, h.room ?? '', h.owner ?? '', ...h.phones].some((v) => v.toLowerCase().includes(t)) ||
+        (digits.length >= 3 && h.phones.some((p) => p.replace(/\D/g, '').includes(digits))),
     );
   }
 
   async history(mac: string) {
     const m = parseMac(mac) ?? mac;
     const rows = await this.app.db.selectFrom('dhcp_history').selectAll().where('mac', '=', m).orderBy('id', 'desc').limit(50).execute();
-    return rows.map((r) => ({ action: r.action, by: r.by, at: Number(r.at), before: r.before ? (JSON.parse(r.before) as HostRecord) : null, after: r.after ? (JSON.parse(r.after) as HostRecord) : null }));
+    return rows.map((r) => ({
+      action: r.action,
+      by: r.by,
+      at: Number(r.at),
+      before: r.before ? (JSON.parse(r.before) as HostRecord) : null,
+      after: r.after ? (JSON.parse(r.after) as HostRecord) : null,
+    }));
   }
 
   async remove(mac: string, by: string) {
@@ -97,7 +106,10 @@ export class DhcpStore implements DhcpService {
     if (!h) return false;
     await writeTransaction(this.app.db, async (tx) => {
       await tx.deleteFrom('dhcp_hosts').where('mac', '=', h.mac).execute();
-      await tx.insertInto('dhcp_history').values({ mac: h.mac, action: 'remove', before: JSON.stringify(h), after: null, by, at: now() }).execute();
+      await tx
+        .insertInto('dhcp_history')
+        .values({ mac: h.mac, action: 'remove', before: JSON.stringify(h), after: null, by, at: now() })
+        .execute();
       await publishChanges(tx, HOSTS_TOPIC, [h.mac]);
     });
     this.changed();
@@ -160,9 +172,25 @@ export class DhcpStore implements DhcpService {
     const who = (mac: string) => (batchIndex.has(mac) ? `item ${batchIndex.get(mac)! + 1} (${mac})` : `existing host ${byMac.get(mac)?.hostname} (${mac})`);
     for (const { index, rec } of batch) {
       const io = rec.ip !== 'auto' ? ipOwner.get(rec.ip)!.split('|') : [];
-      if (io.length > 1) errors.push({ index, message: `ip: ${rec.ip} is already used by ${io.filter((m) => m !== rec.mac).map(who).join(', ')}`, code: 'SB_DHCP_DUPLICATE_IP' });
+      if (io.length > 1)
+        errors.push({
+          index,
+          message: `ip: ${rec.ip} is already used by ${io
+            .filter((m) => m !== rec.mac)
+            .map(who)
+            .join(', ')}`,
+          code: 'SB_DHCP_DUPLICATE_IP',
+        });
       const no = nameOwner.get(rec.hostname)!.split('|');
-      if (no.length > 1) errors.push({ index, message: `hostname: ${rec.hostname} is already used by ${no.filter((m) => m !== rec.mac).map(who).join(', ')}`, code: 'SB_DHCP_DUPLICATE_HOSTNAME' });
+      if (no.length > 1)
+        errors.push({
+          index,
+          message: `hostname: ${rec.hostname} is already used by ${no
+            .filter((m) => m !== rec.mac)
+            .map(who)
+            .join(', ')}`,
+          code: 'SB_DHCP_DUPLICATE_HOSTNAME',
+        });
     }
     // 'auto': lowest free address outside pool/network/broadcast and the addresses the subnet config names
     // (gateway, DNS servers). One walk per batch over the
@@ -229,15 +257,28 @@ export class DhcpStore implements DhcpService {
     await writeTransaction(this.app.db, async (tx) => {
       // Free unique values first so swaps inside one batch do not collide mid-transaction.
       const moving = writes.filter((w) => w.prev);
-      for (const w of moving) await tx.updateTable('dhcp_hosts').set({ ip: `~${ipToNum(w.prev!.ip)}`, hostname: `~${w.prev!.mac}` }).where('mac', '=', w.rec.mac).execute();
+      for (const w of moving)
+        await tx
+          .updateTable('dhcp_hosts')
+          .set({ ip: `~${ipToNum(w.prev!.ip)}`, hostname: `~${w.prev!.mac}` })
+          .where('mac', '=', w.rec.mac)
+          .execute();
       for (const w of writes) {
         const row = recordToRow(w.rec);
         if (w.prev) await tx.updateTable('dhcp_hosts').set(row).where('mac', '=', w.rec.mac).execute();
         else await tx.insertInto('dhcp_hosts').values(row).execute();
       }
       const hist = writes.map((w) => ({ mac: w.rec.mac, action: w.prev ? 'edit' : 'add', before: w.prev ? JSON.stringify(w.prev) : null, after: JSON.stringify(w.rec), by, at: t }));
-      for (let i = 0; i < hist.length; i += 500) await tx.insertInto('dhcp_history').values(hist.slice(i, i + 500)).execute();
-      await publishChanges(tx, HOSTS_TOPIC, writes.map((w) => w.rec.mac));
+      for (let i = 0; i < hist.length; i += 500)
+        await tx
+          .insertInto('dhcp_history')
+          .values(hist.slice(i, i + 500))
+          .execute();
+      await publishChanges(
+        tx,
+        HOSTS_TOPIC,
+        writes.map((w) => w.rec.mac),
+      );
     });
     this.changed();
     return { ok: true, errors, added, changed, before, unchanged };

@@ -22,7 +22,17 @@ const COLUMNS = {
 export const SHEET_MAX_BYTES = 64 << 20;
 
 /** The field name checkFields reports problems under, per sheet column. */
-const FIELD: Record<keyof typeof COLUMNS, string> = { mac: 'mac', ip: 'ip', hostname: 'hostname', room: 'room', phone: 'phone', owner: 'owner', access: 'access', comment: 'comment', boot: 'bootServer' };
+const FIELD: Record<keyof typeof COLUMNS, string> = {
+  mac: 'mac',
+  ip: 'ip',
+  hostname: 'hostname',
+  room: 'room',
+  phone: 'phone',
+  owner: 'owner',
+  access: 'access',
+  comment: 'comment',
+  boot: 'bootServer',
+};
 
 /** The problem reports of one import: the sheet's own (row issues) and the hosts' checks, each once, in row order. */
 export function importProblems(parsed: { rowNums: number[]; rowIssues: { row: number; message: string }[]; formulaFields: Set<string> }, errors: { index: number; message: string }[]): string[] {
@@ -31,10 +41,17 @@ export function importProblems(parsed: { rowNums: number[]; rowIssues: { row: nu
     // A formula cell is reported once, by the sheet reader; its (computed) value is not judged again.
     ...errors.filter((e) => !parsed.formulaFields.has(`${e.index}:${/^(\w+):/.exec(e.message)?.[1] ?? ''}`)).map((e) => ({ row: parsed.rowNums[e.index] ?? 0, message: e.message })),
   ];
-  return all.map((p, i) => ({ ...p, i })).sort((a, b) => a.row - b.row || a.i - b.i).map((p) => `row ${p.row}: ${p.message}`);
+  return all
+    .map((p, i) => ({ ...p, i }))
+    .sort((a, b) => a.row - b.row || a.i - b.i)
+    .map((p) => `row ${p.row}: ${p.message}`);
 }
 
-export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_000): Promise<{ inputs: HostInput[]; rowNums: number[]; issues: string[]; rowIssues: { row: number; message: string }[]; formulaFields: Set<string> }> {
+export async function sheetToInputs(
+  data: Buffer,
+  name: string,
+  maxRows = 200_000,
+): Promise<{ inputs: HostInput[]; rowNums: number[]; issues: string[]; rowIssues: { row: number; message: string }[]; formulaFields: Set<string> }> {
   const sheet = await readSheet(data, name, { maxRows, maxBytes: SHEET_MAX_BYTES });
   const inputs: HostInput[] = [];
   const rowNums: number[] = [];
@@ -60,7 +77,13 @@ export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_00
       ip: get('ip'),
       hostname: get('hostname'),
       room: get('room'),
-      phones: phone === undefined ? undefined : phone.split(/[,;]/).map((p) => fromSpreadsheetSafe(p.trim())).filter(Boolean),
+      phones:
+        phone === undefined
+          ? undefined
+          : phone
+              .split(/[,;]/)
+              .map((p) => fromSpreadsheetSafe(p.trim()))
+              .filter(Boolean),
       owner: get('owner'),
       access: get('access'),
       comment: get('comment'),
@@ -74,6 +97,18 @@ export async function sheetToInputs(data: Buffer, name: string, maxRows = 200_00
 export function hostsToCsv(hosts: HostRecord[]): string {
   return safeCsv([
     ['mac', 'ip', 'hostname', 'room', 'phone', 'owner', 'access', 'comment', 'boot_server', 'updated_by', 'updated_at'],
-    ...hosts.map((h) => [h.mac, h.ip, h.hostname, h.room ?? '', h.phones.join(';'), h.owner ?? '', String(h.access), h.comment ?? '', h.bootServer ?? '', h.updatedBy, new Date(h.updatedAt).toISOString()]),
+    ...hosts.map((h) => [
+      h.mac,
+      h.ip,
+      h.hostname,
+      h.room ?? '',
+      h.phones.join(';'),
+      h.owner ?? '',
+      String(h.access),
+      h.comment ?? '',
+      h.bootServer ?? '',
+      h.updatedBy,
+      new Date(h.updatedAt).toISOString(),
+    ]),
   ]);
 }

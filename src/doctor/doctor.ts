@@ -77,7 +77,13 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorRow[]> {
   if (db) {
     try {
       const pending = await withTimeout(pendingMigrations(o.store ?? own ?? ({ db, engine: 'sqlite' } as Store)), timeoutMs, 'the store did not answer');
-      if (pending.length) add('store reachable and migrated', 'FAIL', `reachable; ${pending.length} migration(s) not applied (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', …' : ''})`, 'run `switchboard migrate`');
+      if (pending.length)
+        add(
+          'store reachable and migrated',
+          'FAIL',
+          `reachable; ${pending.length} migration(s) not applied (${pending.slice(0, 3).join(', ')}${pending.length > 3 ? ', …' : ''})`,
+          'run `switchboard migrate`',
+        );
       else {
         add('store reachable and migrated', 'OK', `${cfg.databaseUrl ? 'MySQL/MariaDB' : 'SQLite'}, all migrations applied`);
         storeOk = true;
@@ -89,7 +95,13 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorRow[]> {
 
   // Public URL
   const pub = cfg.http.publicUrl;
-  if (!pub) add('public URL', 'FAIL', `http.publicUrl is not set: phones, agents and labels get http://${cfg.http.host}:${cfg.http.port}`, 'set SWITCHBOARD_PUBLIC_URL (http.publicUrl) to the address phones and PBX agents reach, e.g. http://10.20.0.5:8080');
+  if (!pub)
+    add(
+      'public URL',
+      'FAIL',
+      `http.publicUrl is not set: phones, agents and labels get http://${cfg.http.host}:${cfg.http.port}`,
+      'set SWITCHBOARD_PUBLIC_URL (http.publicUrl) to the address phones and PBX agents reach, e.g. http://10.20.0.5:8080',
+    );
   else if (isLoopbackUrl(pub)) add('public URL', 'FAIL', `${pub} is a loopback address; nothing else can reach it`, 'set SWITCHBOARD_PUBLIC_URL to an address other machines reach');
   else add('public URL', 'OK', pub);
 
@@ -107,8 +119,17 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorRow[]> {
   );
   for (const row of found.flat()) add(...row);
   if (!on.length) {
-    const tokens = CHAT_PLATFORMS.flatMap(({ platform }) => Object.entries(platform.config.env ?? {}).filter(([, key]) => key === 'botToken').map(([variable]) => variable));
-    add('chat platforms', 'WARN', 'no chat platform is enabled: only the web console and `switchboard exec` take commands', `set ${tokens.join(', ').replace(/, ([^,]*)$/, ' or $1')} (README, Chat platforms)`);
+    const tokens = CHAT_PLATFORMS.flatMap(({ platform }) =>
+      Object.entries(platform.config.env ?? {})
+        .filter(([, key]) => key === 'botToken')
+        .map(([variable]) => variable),
+    );
+    add(
+      'chat platforms',
+      'WARN',
+      'no chat platform is enabled: only the web console and `switchboard exec` take commands',
+      `set ${tokens.join(', ').replace(/, ([^,]*)$/, ' or $1')} (README, Chat platforms)`,
+    );
   }
 
   // DHCP / proxy
@@ -139,11 +160,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`${what} within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
 }
 
-
-
-
-
-
 /** Where argv[0] resolves (absolute, or the first match in PATH that is executable), or null. */
 export function findExecutable(cmd: string, envPath = process.env.PATH ?? ''): string | null {
   const ok = (p: string) => {
@@ -169,7 +185,15 @@ async function checkDhcp(cfg: Config, db: DB | undefined, add: Add, freshMs: num
     add('DHCP backends', 'FAIL', (e as Error).message, 'fix dhcp.backends / dhcp.backendDirs: name only backends whose files are loaded');
     return;
   }
-  const nodes = db ? await db.selectFrom('mon_nodes').select(['name', 'apply_targets', 'last_seen', 'token_hash']).where('role', '=', 'apply').where('enabled', '=', 1).execute().catch(() => []) : [];
+  const nodes = db
+    ? await db
+        .selectFrom('mon_nodes')
+        .select(['name', 'apply_targets', 'last_seen', 'token_hash'])
+        .where('role', '=', 'apply')
+        .where('enabled', '=', 1)
+        .execute()
+        .catch(() => [])
+    : [];
   const owned = new Set(nodes.flatMap((n) => (n.apply_targets ?? '').split(',').filter(Boolean)));
   let any = false;
   for (const backend of known.all()) {
@@ -188,16 +212,40 @@ async function checkDhcp(cfg: Config, db: DB | undefined, add: Add, freshMs: num
     }
     const found = findExecutable(s.check[0]!);
     if (found) add(`${name} checker`, 'OK', found);
-    else add(`${name} checker`, 'FAIL', `${s.check[0]} (dhcp.backends.${name}.check) is not installed or not executable here`, `${backend.installHint ? `install ${backend.installHint} here` : "install the daemon's checker here"}, or assign the backend to an apply agent on the server that runs the daemon (monitor enroll <name> role=apply targets=${name})`);
+    else
+      add(
+        `${name} checker`,
+        'FAIL',
+        `${s.check[0]} (dhcp.backends.${name}.check) is not installed or not executable here`,
+        `${backend.installHint ? `install ${backend.installHint} here` : "install the daemon's checker here"}, or assign the backend to an apply agent on the server that runs the daemon (monitor enroll <name> role=apply targets=${name})`,
+      );
   }
   for (const n of nodes) {
     any = true;
     const age = n.last_seen ? Date.now() - n.last_seen : Infinity;
-    if (!n.token_hash) add(`apply agent ${n.name}`, 'FAIL', `applies ${n.apply_targets}; not enrolled yet`, `run switchboard agent enroll on that server with the code from monitor enroll (or monitor token rotate ${n.name})`);
-    else if (age > freshMs) add(`apply agent ${n.name}`, 'FAIL', `applies ${n.apply_targets}; ${n.last_seen ? `not heard from for ${Math.round(age / 60_000)} min` : 'never connected'}`, 'check `systemctl status switchboard-agent` and its log on that server, and that it reaches the public URL');
+    if (!n.token_hash)
+      add(
+        `apply agent ${n.name}`,
+        'FAIL',
+        `applies ${n.apply_targets}; not enrolled yet`,
+        `run switchboard agent enroll on that server with the code from monitor enroll (or monitor token rotate ${n.name})`,
+      );
+    else if (age > freshMs)
+      add(
+        `apply agent ${n.name}`,
+        'FAIL',
+        `applies ${n.apply_targets}; ${n.last_seen ? `not heard from for ${Math.round(age / 60_000)} min` : 'never connected'}`,
+        'check `systemctl status switchboard-agent` and its log on that server, and that it reaches the public URL',
+      );
     else add(`apply agent ${n.name}`, 'OK', `applies ${n.apply_targets}; connected ${Math.round(age / 1000)} s ago`);
   }
-  if (!any) add('DHCP/proxy apply', 'WARN', 'no DHCP/proxy backend is enabled and no apply agent is enrolled: dhcp apply has nothing to write', 'enable dhcp.backends.<name> here, or enrol an apply agent (monitor enroll <name> role=apply targets=…)');
+  if (!any)
+    add(
+      'DHCP/proxy apply',
+      'WARN',
+      'no DHCP/proxy backend is enabled and no apply agent is enrolled: dhcp apply has nothing to write',
+      'enable dhcp.backends.<name> here, or enrol an apply agent (monitor enroll <name> role=apply targets=…)',
+    );
 }
 
 async function checkSmtp(cfg: Config, add: Add, timeoutMs: number): Promise<void> {
@@ -207,13 +255,27 @@ async function checkSmtp(cfg: Config, add: Add, timeoutMs: number): Promise<void
     return;
   }
   const { createTransport } = await import('nodemailer');
-  const t = createTransport({ host: m.host, port: m.port, secure: m.secure, tls: { rejectUnauthorized: m.tlsRejectUnauthorized }, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs, ...(m.user ? { auth: { user: m.user, pass: m.password } } : {}) });
+  const t = createTransport({
+    host: m.host,
+    port: m.port,
+    secure: m.secure,
+    tls: { rejectUnauthorized: m.tlsRejectUnauthorized },
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    ...(m.user ? { auth: { user: m.user, pass: m.password } } : {}),
+  });
   try {
     await t.verify();
     add('SMTP', 'OK', `${m.host}:${m.port} answered${m.user ? ' and accepted the login' : ''}`);
   } catch (e) {
     const err = e as Error & { code?: string };
-    add('SMTP', 'FAIL', `${m.host}:${m.port}: ${err.code ? `${err.code} ` : ''}${err.message}`, 'check monitor.mail.host/port/secure (SWITCHBOARD_SMTP_HOST/PORT), the login, and that this machine may reach it');
+    add(
+      'SMTP',
+      'FAIL',
+      `${m.host}:${m.port}: ${err.code ? `${err.code} ` : ''}${err.message}`,
+      'check monitor.mail.host/port/secure (SWITCHBOARD_SMTP_HOST/PORT), the login, and that this machine may reach it',
+    );
   } finally {
     t.close();
   }

@@ -23,7 +23,6 @@ export function nestedDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-
 /**
  * Replace a Fastify scope's JSON body parser with one that first refuses (400) a body nesting deeper than
  * `maxDepth`, then parses as Fastify does (prototype-poisoning keys refused).

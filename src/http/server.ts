@@ -80,7 +80,10 @@ export async function createHttp(opts: { log: Logger; bodyLimit?: number; upload
     // compilers would load Ajv, ajv-formats and fast-json-stringify and compile every schema before listening.
     schemaController: {
       compilersFactory: {
-        buildValidator: () => ({ schema }: { schema: unknown }) => lazyValidator(schema),
+        buildValidator:
+          () =>
+          ({ schema }: { schema: unknown }) =>
+            lazyValidator(schema),
         buildSerializer: lazySerializerFactory,
       },
     } as never, // Fastify types these factories for its own compilers' shapes

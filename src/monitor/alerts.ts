@@ -44,7 +44,10 @@ export class Alerts {
   /** Alert ids being posted right now (between leaving the group buffer and notified=1). */
   private posting = new Set<number>();
 
-  constructor(private app: App, private cfg: MonitorConfig) {
+  constructor(
+    private app: App,
+    private cfg: MonitorConfig,
+  ) {
     if (cfg.mail.host) {
       registerSecret(cfg.mail.password);
       // nodemailer is loaded only when mail is configured (start-up time).
@@ -86,7 +89,24 @@ export class Alerts {
     try {
       const r = await this.db
         .insertInto('mon_alerts')
-        .values({ node_id: a.nodeId, sensor_id: a.sensorId ?? null, kind: a.kind, status: a.status, summary: a.summary, opened_at: t, resolved_at: null, acked_by: null, ack_comment: null, last_sent: null, notified: 0, open_key: a.openKey ?? null, calls: a.calls ?? 0, updated_at: t, refs: null, sent_count: a.calls ?? 0 })
+        .values({
+          node_id: a.nodeId,
+          sensor_id: a.sensorId ?? null,
+          kind: a.kind,
+          status: a.status,
+          summary: a.summary,
+          opened_at: t,
+          resolved_at: null,
+          acked_by: null,
+          ack_comment: null,
+          last_sent: null,
+          notified: 0,
+          open_key: a.openKey ?? null,
+          calls: a.calls ?? 0,
+          updated_at: t,
+          refs: null,
+          sent_count: a.calls ?? 0,
+        })
         .executeTakeFirstOrThrow();
       id = insertedId(r);
     } catch (e) {
@@ -175,7 +195,11 @@ export class Alerts {
       throw e;
     }
     // One write: a refresh waits for last_sent, and then finds the refs to edit.
-    await this.db.updateTable('mon_alerts').set(live.length === 1 && refs.length ? { last_sent: now(), refs: JSON.stringify(refs) } : { last_sent: now() }).where('id', 'in', ids).execute();
+    await this.db
+      .updateTable('mon_alerts')
+      .set(live.length === 1 && refs.length ? { last_sent: now(), refs: JSON.stringify(refs) } : { last_sent: now() })
+      .where('id', 'in', ids)
+      .execute();
   }
 
   /**
@@ -185,7 +209,15 @@ export class Alerts {
    */
   async refresh(id: number, count: number, text: string, short: string): Promise<boolean> {
     // last_sent is set when the first message has gone out (with its refs): until then the tick retries.
-    const claim = await this.db.updateTable('mon_alerts').set({ sent_count: count }).where('id', '=', id).where('sent_count', '<', count).where('notified', '=', 1).where('last_sent', 'is not', null).where('resolved_at', 'is', null).executeTakeFirst();
+    const claim = await this.db
+      .updateTable('mon_alerts')
+      .set({ sent_count: count })
+      .where('id', '=', id)
+      .where('sent_count', '<', count)
+      .where('notified', '=', 1)
+      .where('last_sent', 'is not', null)
+      .where('resolved_at', 'is', null)
+      .executeTakeFirst();
     if (affected(claim) !== 1) return false;
     const a = await this.db.selectFrom('mon_alerts').select(['node_id', 'sensor_id', 'refs']).where('id', '=', id).executeTakeFirstOrThrow();
     const refs = (a.refs ? JSON.parse(a.refs) : []) as MessageRef[];
@@ -280,10 +312,24 @@ export class Alerts {
   /** Repeat open, posted, unacknowledged alerts every repeatMs (each repeat claimed). */
   async repeat(): Promise<void> {
     const t = now();
-    const due = await this.db.selectFrom('mon_alerts as a').innerJoin('mon_nodes as n', 'n.id', 'a.node_id').select(['a.id', 'a.summary', 'a.node_id', 'a.sensor_id', 'a.last_sent', 'n.name']).where('n.enabled', '=', 1).where('a.resolved_at', 'is', null).where('a.acked_by', 'is', null).where('a.notified', '=', 1).where('a.last_sent', '<', t - this.cfg.repeatMs).execute();
+    const due = await this.db
+      .selectFrom('mon_alerts as a')
+      .innerJoin('mon_nodes as n', 'n.id', 'a.node_id')
+      .select(['a.id', 'a.summary', 'a.node_id', 'a.sensor_id', 'a.last_sent', 'n.name'])
+      .where('n.enabled', '=', 1)
+      .where('a.resolved_at', 'is', null)
+      .where('a.acked_by', 'is', null)
+      .where('a.notified', '=', 1)
+      .where('a.last_sent', '<', t - this.cfg.repeatMs)
+      .execute();
     for (const a of due) {
       if (await this.silenced(a.node_id, a.sensor_id)) continue;
-      const claim = await this.db.updateTable('mon_alerts').set({ last_sent: t }).where('id', '=', a.id).where('last_sent', '<', t - this.cfg.repeatMs).executeTakeFirst();
+      const claim = await this.db
+        .updateTable('mon_alerts')
+        .set({ last_sent: t })
+        .where('id', '=', a.id)
+        .where('last_sent', '<', t - this.cfg.repeatMs)
+        .executeTakeFirst();
       if (affected(claim) !== 1) continue;
       try {
         await this.send(`[switchboard] still open: alert #${a.id} ${a.name}`, `🔁 still open: alert #${a.id} ${a.name}: ${a.summary}`);
@@ -296,7 +342,13 @@ export class Alerts {
 
   // ---------- queries for the chat commands ----------
   async list(all: boolean) {
-    let q = this.db.selectFrom('mon_alerts as a').innerJoin('mon_nodes as n', 'n.id', 'a.node_id').leftJoin('mon_sensors as s', 's.id', 'a.sensor_id').select(['a.id', 'a.kind', 'a.summary', 'a.opened_at', 'a.resolved_at', 'a.acked_by', 'a.calls', 'n.name as node', 's.name as sensor']).orderBy('a.id', 'desc').limit(50);
+    let q = this.db
+      .selectFrom('mon_alerts as a')
+      .innerJoin('mon_nodes as n', 'n.id', 'a.node_id')
+      .leftJoin('mon_sensors as s', 's.id', 'a.sensor_id')
+      .select(['a.id', 'a.kind', 'a.summary', 'a.opened_at', 'a.resolved_at', 'a.acked_by', 'a.calls', 'n.name as node', 's.name as sensor'])
+      .orderBy('a.id', 'desc')
+      .limit(50);
     if (!all) q = q.where('a.resolved_at', 'is', null);
     return q.execute();
   }
@@ -321,7 +373,14 @@ export class Alerts {
   }
 
   async silences() {
-    return this.db.selectFrom('mon_silences as x').innerJoin('mon_nodes as n', 'n.id', 'x.node_id').leftJoin('mon_sensors as s', 's.id', 'x.sensor_id').select(['x.id', 'n.name as node', 's.name as sensor', 'x.until', 'x.reason', 'x.created_by']).where('x.until', '>', now()).orderBy('x.id').execute();
+    return this.db
+      .selectFrom('mon_silences as x')
+      .innerJoin('mon_nodes as n', 'n.id', 'x.node_id')
+      .leftJoin('mon_sensors as s', 's.id', 'x.sensor_id')
+      .select(['x.id', 'n.name as node', 's.name as sensor', 'x.until', 'x.reason', 'x.created_by'])
+      .where('x.until', '>', now())
+      .orderBy('x.id')
+      .execute();
   }
 
   async unsilence(id: number): Promise<void> {

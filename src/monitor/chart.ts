@@ -104,13 +104,19 @@ function thresholdAnnotations(s: ChartSeries): { notes: Record<string, Annotatio
   const warnIntervals = warn ? alertIntervals(warn) : [];
   const styles = { warn: ['rgba(224,168,0,0.14)', '#c99700'], crit: ['rgba(214,39,40,0.12)', '#d62728'] } as const;
   // Bands: the warning band stops where the critical one starts.
-  for (const [kind, intervals] of [['warn', warnIntervals.map((w) => minus(w, critIntervals))], ['crit', critIntervals]] as const) {
+  for (const [kind, intervals] of [
+    ['warn', warnIntervals.map((w) => minus(w, critIntervals))],
+    ['crit', critIntervals],
+  ] as const) {
     intervals.forEach(([lo, hi], i) => {
       notes[`${kind}-band-${i}`] = { type: 'box', yMin: lo ?? undefined, yMax: hi ?? undefined, backgroundColor: styles[kind][0], borderWidth: 0, drawTime: 'beforeDatasetsDraw' };
     });
   }
   // Lines at the thresholds themselves, labelled (a value shared by both is the critical one).
-  for (const [kind, intervals] of [['crit', critIntervals], ['warn', warnIntervals]] as const) {
+  for (const [kind, intervals] of [
+    ['crit', critIntervals],
+    ['warn', warnIntervals],
+  ] as const) {
     for (const edge of intervals.flat()) {
       if (edge === null || edges.includes(edge)) continue;
       edges.push(edge);
@@ -122,7 +128,15 @@ function thresholdAnnotations(s: ChartSeries): { notes: Record<string, Annotatio
         borderWidth: 2,
         borderDash: kind === 'warn' ? [6, 4] : [],
         drawTime: 'beforeDatasetsDraw',
-        label: { display: true, content: `${kind} ${tickNumber(edge)}${uom ? ` ${uom}` : ''}`, position: 'start', backgroundColor: styles[kind][1], color: '#fff', font: { size: 12, weight: 'bold' }, padding: 3 },
+        label: {
+          display: true,
+          content: `${kind} ${tickNumber(edge)}${uom ? ` ${uom}` : ''}`,
+          position: 'start',
+          backgroundColor: styles[kind][1],
+          color: '#fff',
+          font: { size: 12, weight: 'bold' },
+          padding: 3,
+        },
       };
     }
   }
@@ -232,11 +246,24 @@ export function renderChart(input: ChartInput): Buffer {
           suggestedMin: units[0] === '%' ? 0 : lo - pad,
           suggestedMax: units[0] === '%' ? Math.min(100, hi + pad) : hi + pad,
           ticks: { maxTicksLimit: 8, callback: (v) => `${tickNumber(Number(v))}${units[0] ? ` ${units[0]}` : ''}` },
-          title: { display: true, text: `${series.filter((s) => (s.uom ?? '') === units[0]).map((s) => s.label).join(', ')}${units[0] ? ` (${units[0]})` : ''}` },
+          title: {
+            display: true,
+            text: `${series
+              .filter((s) => (s.uom ?? '') === units[0])
+              .map((s) => s.label)
+              .join(', ')}${units[0] ? ` (${units[0]})` : ''}`,
+          },
           grid: { color: '#eee' },
         },
         ...(units.length > 1
-          ? { y2: { position: 'right' as const, ticks: { maxTicksLimit: 8, callback: (v: string | number) => `${tickNumber(Number(v))}${units[1] ? ` ${units[1]}` : ''}` }, title: { display: true, text: units.slice(1).join(', ') || 'value' }, grid: { drawOnChartArea: false } } }
+          ? {
+              y2: {
+                position: 'right' as const,
+                ticks: { maxTicksLimit: 8, callback: (v: string | number) => `${tickNumber(Number(v))}${units[1] ? ` ${units[1]}` : ''}` },
+                title: { display: true, text: units.slice(1).join(', ') || 'value' },
+                grid: { drawOnChartArea: false },
+              },
+            }
           : {}),
       },
     },

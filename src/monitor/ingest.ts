@@ -18,7 +18,18 @@ import type { SensorList, Sensors } from './sensors.js';
 import { advance, type Transition } from './state-machine.js';
 import { STATUS, span, type IngestOutcome, type MonitorConfig, type NodeRow, type RejectedResult, type ResultIn } from './types.js';
 
-type StateRow = { node_id: number; sensor_id: number; status: number; hard_status: number; attempt: number; output: string; perfdata: string | null; at: number; changes: string | null; flapping: number };
+type StateRow = {
+  node_id: number;
+  sensor_id: number;
+  status: number;
+  hard_status: number;
+  attempt: number;
+  output: string;
+  perfdata: string | null;
+  at: number;
+  changes: string | null;
+  flapping: number;
+};
 type SensorTransition = Transition & { sensorId: number };
 /** One request's checked results, waiting for the next group. */
 interface Batch {
@@ -93,7 +104,13 @@ export class Results {
     const t = now();
     results.forEach((r, i) => {
       if (!sensors.has(r.sensorId)) rejected.push({ index: i, id: r.id, sensorId: r.sensorId, reason: `results/${i}/sensorId: sensor ${r.sensorId} is not assigned to this node` });
-      else if (r.at > t + this.cfg.maxFutureSkewMs) rejected.push({ index: i, id: r.id, sensorId: r.sensorId, reason: `results/${i}/at: ${new Date(r.at).toISOString()} is ${span(r.at - t)} ahead of the bot's clock (allowed ${span(this.cfg.maxFutureSkewMs)}); check the node's clock` });
+      else if (r.at > t + this.cfg.maxFutureSkewMs)
+        rejected.push({
+          index: i,
+          id: r.id,
+          sensorId: r.sensorId,
+          reason: `results/${i}/at: ${new Date(r.at).toISOString()} is ${span(r.at - t)} ahead of the bot's clock (allowed ${span(this.cfg.maxFutureSkewMs)}); check the node's clock`,
+        });
       else valid.push(r);
     });
     if (rejected.length && !valid.length) throw new SbError('SB_AGENT_RESULTS_REJECTED', rejected[0]!.reason, { rejected });
@@ -139,7 +156,18 @@ export class Results {
         if (!a.state) return; // only late results: history kept, the state is newer
         for (const tr of a.transitions) transitions.push({ node: e.item.node, sensorName: sensor.name, t: { ...tr, sensorId: e.sensorId } });
         const s = a.state;
-        stateRows.push({ node_id: e.item.node.id, sensor_id: e.sensorId, status: s.status, hard_status: s.hard, attempt: s.attempt, output: s.output, perfdata: s.perfdata ? JSON.stringify(s.perfdata) : null, at: s.at, changes: s.changes, flapping: s.flapping ? 1 : 0 });
+        stateRows.push({
+          node_id: e.item.node.id,
+          sensor_id: e.sensorId,
+          status: s.status,
+          hard_status: s.hard,
+          attempt: s.attempt,
+          output: s.output,
+          perfdata: s.perfdata ? JSON.stringify(s.perfdata) : null,
+          at: s.at,
+          changes: s.changes,
+          flapping: s.flapping ? 1 : 0,
+        });
       });
       // last_seen: once a second per node is plenty for staleness (and keeps concurrent groups off the node row).
       // Marked written only after the commit: an attempt rolled back (and tried again) must write it again.
@@ -156,7 +184,13 @@ export class Results {
             .onDuplicateKeyUpdate(Object.fromEntries(STATE_COLS.map((c) => [c, sql`values(${sql.ref(c)})`])))
             .execute();
         }
-        if (nodeIds.length) await trx.updateTable('mon_nodes').set({ last_seen: t }).where('id', 'in', nodeIds).where((eb) => eb.or([eb('last_seen', 'is', null), eb('last_seen', '<', t)])).execute();
+        if (nodeIds.length)
+          await trx
+            .updateTable('mon_nodes')
+            .set({ last_seen: t })
+            .where('id', 'in', nodeIds)
+            .where((eb) => eb.or([eb('last_seen', 'is', null), eb('last_seen', '<', t)]))
+            .execute();
       }
       return fresh.map((f, i) => ({ stored: f.length, duplicates: items[i]!.results.length - f.length }));
     });
@@ -198,7 +232,13 @@ export class Results {
         const rows = await trx
           .selectFrom(table)
           .select(['node_id', 'result_id'])
-          .where((eb) => eb(eb.refTuple('node_id', 'result_id'), 'in', chunk.map(([n, id]) => eb.tuple(n, id))))
+          .where((eb) =>
+            eb(
+              eb.refTuple('node_id', 'result_id'),
+              'in',
+              chunk.map(([n, id]) => eb.tuple(n, id)),
+            ),
+          )
           .execute();
         for (const r of rows) seen.add(`${r.node_id}:${r.result_id}`);
       }
@@ -212,13 +252,30 @@ export class Results {
         if (seen.has(k)) continue;
         seen.add(k);
         list.push(r);
-        if (this.isHistory(item, r)) records.push({ node_id: item.node.id, sensor_id: r.sensorId, result_id: r.id, at: r.at, status: r.status, output: r.output, perfdata: r.perfdata?.length ? JSON.stringify(r.perfdata) : null });
+        if (this.isHistory(item, r))
+          records.push({
+            node_id: item.node.id,
+            sensor_id: r.sensorId,
+            result_id: r.id,
+            at: r.at,
+            status: r.status,
+            output: r.output,
+            perfdata: r.perfdata?.length ? JSON.stringify(r.perfdata) : null,
+          });
         else seenRows.push({ node_id: item.node.id, result_id: r.id, at: r.at });
       }
       return list;
     });
-    for (let i = 0; i < records.length; i += 500) await trx.insertInto('mon_records').values(records.slice(i, i + 500)).execute();
-    for (let i = 0; i < seenRows.length; i += 1000) await trx.insertInto('mon_seen').values(seenRows.slice(i, i + 1000)).execute();
+    for (let i = 0; i < records.length; i += 500)
+      await trx
+        .insertInto('mon_records')
+        .values(records.slice(i, i + 500))
+        .execute();
+    for (let i = 0; i < seenRows.length; i += 1000)
+      await trx
+        .insertInto('mon_seen')
+        .values(seenRows.slice(i, i + 1000))
+        .execute();
     return fresh;
   }
 
@@ -230,7 +287,13 @@ export class Results {
       const rows = await trx
         .selectFrom('mon_sensor_state')
         .selectAll()
-        .where((eb) => eb(eb.refTuple('node_id', 'sensor_id'), 'in', chunk.map((k) => eb.tuple(k.nodeId, k.sensorId))))
+        .where((eb) =>
+          eb(
+            eb.refTuple('node_id', 'sensor_id'),
+            'in',
+            chunk.map((k) => eb.tuple(k.nodeId, k.sensorId)),
+          ),
+        )
         .forUpdate()
         .execute();
       for (const r of rows) byKey.set(`${r.node_id}:${r.sensor_id}`, r);
@@ -239,7 +302,14 @@ export class Results {
   }
 
   private async onTransition(node: NodeRow, t: SensorTransition, sensorName: string): Promise<void> {
-    const open = await this.db.selectFrom('mon_alerts').select(['id', 'status']).where('node_id', '=', node.id).where('sensor_id', '=', t.sensorId).where('kind', '=', 'sensor').where('resolved_at', 'is', null).executeTakeFirst();
+    const open = await this.db
+      .selectFrom('mon_alerts')
+      .select(['id', 'status'])
+      .where('node_id', '=', node.id)
+      .where('sensor_id', '=', t.sensorId)
+      .where('kind', '=', 'sensor')
+      .where('resolved_at', 'is', null)
+      .executeTakeFirst();
     if (t.to === 0) {
       // Resolution does not wait for a flap to end: flapping only suppresses new alerts. (The hard state
       // is OK now, so later OK results bring no transition that could resolve it.)
@@ -247,11 +317,24 @@ export class Results {
       return;
     }
     if (open) {
-      if (open.status !== t.to) await this.db.updateTable('mon_alerts').set({ status: t.to, summary: `${STATUS[t.to]}: ${t.output}` }).where('id', '=', open.id).execute();
+      if (open.status !== t.to)
+        await this.db
+          .updateTable('mon_alerts')
+          .set({ status: t.to, summary: `${STATUS[t.to]}: ${t.output}` })
+          .where('id', '=', open.id)
+          .execute();
       return;
     }
     if (t.flapping) return;
-    await this.alerts.open({ nodeId: node.id, sensorId: t.sensorId, kind: 'sensor', status: t.to, summary: `${STATUS[t.to]}: ${t.output}`, text: `${STATUS[t.to]} ${node.name}/${sensorName}: ${t.output}`, openKey: `sensor:${node.id}:${t.sensorId}` });
+    await this.alerts.open({
+      nodeId: node.id,
+      sensorId: t.sensorId,
+      kind: 'sensor',
+      status: t.to,
+      summary: `${STATUS[t.to]}: ${t.output}`,
+      text: `${STATUS[t.to]} ${node.name}/${sensorName}: ${t.output}`,
+      openKey: `sensor:${node.id}:${t.sensorId}`,
+    });
   }
 
   /** A history sensor's records since a time, oldest first. */
@@ -272,7 +355,10 @@ export class Results {
       const r = await this.db.deleteFrom('mon_records').where('sensor_id', '=', s.id).where('at', '<', cut).executeTakeFirst();
       n += Number(r.numDeletedRows);
     }
-    await this.db.deleteFrom('mon_seen').where('at', '<', now() - 7 * 86_400_000).execute();
+    await this.db
+      .deleteFrom('mon_seen')
+      .where('at', '<', now() - 7 * 86_400_000)
+      .execute();
     return n;
   }
 }

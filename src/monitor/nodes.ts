@@ -55,13 +55,34 @@ export class Nodes {
     registerSecret(code);
     if (existing) {
       const n = await this.get(name);
-      await this.db.updateTable('mon_nodes').set({ enroll_hash: sha256(code), enroll_expires: expires, token_hash: null }).where('id', '=', n.id).execute();
+      await this.db
+        .updateTable('mon_nodes')
+        .set({ enroll_hash: sha256(code), enroll_expires: expires, token_hash: null })
+        .where('id', '=', n.id)
+        .execute();
       this.sensors.invalidate();
       this.forgetCachedNodes();
       return { code, nodeId: n.id, expires };
     }
-    if (await this.db.selectFrom('mon_nodes').select('id').where('name', '=', name).executeTakeFirst()) throw new UserError(`node ${name} exists; use monitor token rotate ${name} for a new code`, 'SB_ALREADY_EXISTS');
-    const r = await this.db.insertInto('mon_nodes').values({ name, token_hash: null, enroll_hash: sha256(code), enroll_expires: expires, enabled: 1, last_seen: null, facts: null, stale: 0, created_at: now(), clock_skew: null, business_hours: null, ...(role ? { role: role.role, apply_targets: role.applyTargets } : {}) }).executeTakeFirstOrThrow();
+    if (await this.db.selectFrom('mon_nodes').select('id').where('name', '=', name).executeTakeFirst())
+      throw new UserError(`node ${name} exists; use monitor token rotate ${name} for a new code`, 'SB_ALREADY_EXISTS');
+    const r = await this.db
+      .insertInto('mon_nodes')
+      .values({
+        name,
+        token_hash: null,
+        enroll_hash: sha256(code),
+        enroll_expires: expires,
+        enabled: 1,
+        last_seen: null,
+        facts: null,
+        stale: 0,
+        created_at: now(),
+        clock_skew: null,
+        business_hours: null,
+        ...(role ? { role: role.role, apply_targets: role.applyTargets } : {}),
+      })
+      .executeTakeFirstOrThrow();
     return { code, nodeId: insertedId(r), expires };
   }
 
@@ -122,7 +143,11 @@ export class Nodes {
     if (!node.stale && !newFacts && t - prev < 1000) return;
     this.lastTouch.set(node.id, t);
     if (newFacts) this.lastFacts.set(node.id, f);
-    await this.db.updateTable('mon_nodes').set(newFacts ? { last_seen: t, facts: f } : { last_seen: t }).where('id', '=', node.id).execute();
+    await this.db
+      .updateTable('mon_nodes')
+      .set(newFacts ? { last_seen: t, facts: f } : { last_seen: t })
+      .where('id', '=', node.id)
+      .execute();
     if (node.stale) {
       const upd = await this.db.updateTable('mon_nodes').set({ stale: 0 }).where('id', '=', node.id).where('stale', '=', 1).executeTakeFirst();
       node.stale = 0; // the cached row too: fresh now, whoever flipped the flag
@@ -168,14 +193,27 @@ export class Nodes {
     const t = now();
     const nodes = await this.db.selectFrom('mon_nodes').select(['id', 'name', 'last_seen']).where('enabled', '=', 1).where('stale', '=', 0).where('token_hash', 'is not', null).execute();
     for (const n of nodes) {
-      const row = await this.db.selectFrom('mon_node_sensors as ns').innerJoin('mon_sensors as s', 's.id', 'ns.sensor_id').select((eb) => eb.fn.min('s.interval_ms').as('min')).where('ns.node_id', '=', n.id).executeTakeFirst();
+      const row = await this.db
+        .selectFrom('mon_node_sensors as ns')
+        .innerJoin('mon_sensors as s', 's.id', 'ns.sensor_id')
+        .select((eb) => eb.fn.min('s.interval_ms').as('min'))
+        .where('ns.node_id', '=', n.id)
+        .executeTakeFirst();
       const min = Number(row?.min ?? 0);
       if (!min || !n.last_seen) continue;
       const limit = this.cfg.freshnessMs ?? 3 * min;
       if (t - n.last_seen <= limit) continue;
       const upd = await this.db.updateTable('mon_nodes').set({ stale: 1 }).where('id', '=', n.id).where('stale', '=', 0).executeTakeFirst();
       if (affected(upd) === 1) this.forgetCachedNodes();
-      if (affected(upd) === 1) await this.alerts.open({ nodeId: n.id, kind: 'stale', status: 2, summary: `STALE ${n.name}: no report for ${Math.round((t - n.last_seen) / 1000)}s (limit ${Math.round(limit / 1000)}s)`, openKey: `stale:${n.id}`, immediate: true });
+      if (affected(upd) === 1)
+        await this.alerts.open({
+          nodeId: n.id,
+          kind: 'stale',
+          status: 2,
+          summary: `STALE ${n.name}: no report for ${Math.round((t - n.last_seen) / 1000)}s (limit ${Math.round(limit / 1000)}s)`,
+          openKey: `stale:${n.id}`,
+          immediate: true,
+        });
     }
   }
 
@@ -200,7 +238,11 @@ export class Nodes {
   /** Enable or disable; returns the node and how many open alerts disabling resolved. */
   async setEnabled(name: string, enabled: boolean): Promise<{ name: string; closed: number }> {
     const n = await this.get(name);
-    await this.db.updateTable('mon_nodes').set({ enabled: enabled ? 1 : 0, stale: 0, clock_bad: 0 }).where('id', '=', n.id).execute();
+    await this.db
+      .updateTable('mon_nodes')
+      .set({ enabled: enabled ? 1 : 0, stale: 0, clock_bad: 0 })
+      .where('id', '=', n.id)
+      .execute();
     this.forgetCachedNodes();
     if (enabled) {
       // Its states were forgotten when it was disabled; a node disabled by an older release still has
@@ -216,7 +258,8 @@ export class Nodes {
     const n = await this.get(name);
     await this.closeNodeAlerts(n.id, 'removed');
     await writeTransaction(this.db, async (trx) => {
-      for (const t of ['mon_node_sensors', 'mon_records', 'mon_seen', 'mon_sensor_state', 'mon_alerts', 'mon_silences', 'mon_cdr_calls'] as const) await trx.deleteFrom(t).where('node_id', '=', n.id).execute();
+      for (const t of ['mon_node_sensors', 'mon_records', 'mon_seen', 'mon_sensor_state', 'mon_alerts', 'mon_silences', 'mon_cdr_calls'] as const)
+        await trx.deleteFrom(t).where('node_id', '=', n.id).execute();
       await trx.deleteFrom('mon_nodes').where('id', '=', n.id).execute();
     });
     this.sensors.invalidate();

@@ -92,14 +92,18 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
     let timer: NodeJS.Timeout | undefined;
     let late = false;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        late = true;
-        reject(new QueueFull(`the store did not answer within ${cfg.ingest.maxAnswerMs} ms; retry later (nothing is lost: a result stored meanwhile is counted as a duplicate)`, 1));
-      }, Math.max(0, at + cfg.ingest.maxAnswerMs - Date.now()));
+      timer = setTimeout(
+        () => {
+          late = true;
+          reject(new QueueFull(`the store did not answer within ${cfg.ingest.maxAnswerMs} ms; retry later (nothing is lost: a result stored meanwhile is counted as a duplicate)`, 1));
+        },
+        Math.max(0, at + cfg.ingest.maxAnswerMs - Date.now()),
+      );
     });
     // Work that fails after its post was answered is logged here (it is nobody's unhandled rejection).
     work.catch((err: unknown) => {
-      if (late && !(err instanceof QueueFull) && !(err as { statusCode?: number }).statusCode) app.log.warn({ reason: String((err as Error)?.message ?? err) }, 'agent post failed after it was answered 503');
+      if (late && !(err instanceof QueueFull) && !(err as { statusCode?: number }).statusCode)
+        app.log.warn({ reason: String((err as Error)?.message ?? err) }, 'agent post failed after it was answered 503');
     });
     return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
@@ -113,12 +117,19 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
     scope.setSchemaErrorFormatter(formatErrors);
     useDepthCheckedJson(scope, cfg.maxJsonDepth);
 
-    scope.post('/api/v1/agent/enroll', { bodyLimit: 4096, schema: { body: { type: 'object', required: ['code'], properties: { code: { type: 'string', minLength: 6, maxLength: 64 }, hostname: { type: 'string', maxLength: 255 } } } } }, async (req, reply) => {
-      const r = await svc.enroll((req.body as { code: string }).code);
-      if (!r) return errorReply(reply, 'SB_AGENT_ENROL_CODE_INVALID', 'enrolment code unknown, used or expired');
-      app.log.info({ node: r.node }, 'agent enrolled');
-      return r;
-    });
+    scope.post(
+      '/api/v1/agent/enroll',
+      {
+        bodyLimit: 4096,
+        schema: { body: { type: 'object', required: ['code'], properties: { code: { type: 'string', minLength: 6, maxLength: 64 }, hostname: { type: 'string', maxLength: 255 } } } },
+      },
+      async (req, reply) => {
+        const r = await svc.enroll((req.body as { code: string }).code);
+        if (!r) return errorReply(reply, 'SB_AGENT_ENROL_CODE_INVALID', 'enrolment code unknown, used or expired');
+        app.log.info({ node: r.node }, 'agent enrolled');
+        return r;
+      },
+    );
 
     scope.get('/api/v1/agent/config', { onRequest }, async (req, reply) => {
       const node = auth(req);
@@ -191,6 +202,8 @@ export function registerAgentRoutes(app: App, svc: MonitorService): void {
   async function noteDropped(node: NodeRow, dropped: number): Promise<void> {
     app.log.warn({ node: node.name, dropped }, 'agent dropped results (spool full, or refused by the bot)');
     if (node.clock_bad && !(await app.claims.claim(`mon:dropped:${node.id}`, cfg.repeatMs))) return;
-    await app.notifier.notify(cfg.alertTargets, { text: `⚠️ the agent on ${node.name} dropped ${dropped} result(s): its spool was full while the bot was unreachable, or the bot refused them${node.clock_bad ? ' (its clock is off: see the clock-skew alert; repeats of this notice are held back for a while)' : ''}` });
+    await app.notifier.notify(cfg.alertTargets, {
+      text: `⚠️ the agent on ${node.name} dropped ${dropped} result(s): its spool was full while the bot was unreachable, or the bot refused them${node.clock_bad ? ' (its clock is off: see the clock-skew alert; repeats of this notice are held back for a while)' : ''}`,
+    });
   }
 }

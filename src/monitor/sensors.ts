@@ -26,12 +26,20 @@ export interface SensorDef {
 export class Sensors {
   private cache = new Map<number, { at: number; list: SensorList }>();
   /** The sensor lists of the nodes asked for in one event-loop turn, in one query. */
-  private byNode = new BatchLoader<number, { nodeId: number; list: SensorList }>(async (ids) => {
-    const rows = await this.db.selectFrom('mon_node_sensors as ns').innerJoin('mon_sensors as s', 's.id', 'ns.sensor_id').select(['ns.node_id', 's.id', 's.attempts', 's.retention', 's.name']).where('ns.node_id', 'in', ids).execute();
-    const lists = new Map<number, SensorList>(ids.map((id) => [id, new Map()]));
-    for (const r of rows) lists.get(r.node_id)!.set(r.id, { attempts: r.attempts, retention: r.retention, name: r.name });
-    return [...lists].map(([nodeId, list]) => ({ nodeId, list }));
-  }, (v) => v.nodeId);
+  private byNode = new BatchLoader<number, { nodeId: number; list: SensorList }>(
+    async (ids) => {
+      const rows = await this.db
+        .selectFrom('mon_node_sensors as ns')
+        .innerJoin('mon_sensors as s', 's.id', 'ns.sensor_id')
+        .select(['ns.node_id', 's.id', 's.attempts', 's.retention', 's.name'])
+        .where('ns.node_id', 'in', ids)
+        .execute();
+      const lists = new Map<number, SensorList>(ids.map((id) => [id, new Map()]));
+      for (const r of rows) lists.get(r.node_id)!.set(r.id, { attempts: r.attempts, retention: r.retention, name: r.name });
+      return [...lists].map(([nodeId, list]) => ({ nodeId, list }));
+    },
+    (v) => v.nodeId,
+  );
 
   constructor(private app: App) {}
 
@@ -62,7 +70,14 @@ export class Sensors {
       .where('ns.node_id', '=', nodeId)
       .orderBy('s.id')
       .execute();
-    const sensors = rows.map((r) => ({ id: r.id, name: r.name, kind: r.kind, args: { ...JSON.parse(r.args), ...(r.overrides ? JSON.parse(r.overrides) : {}) }, intervalMs: r.interval_ms, timeoutMs: r.timeout_ms }));
+    const sensors = rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      kind: r.kind,
+      args: { ...JSON.parse(r.args), ...(r.overrides ? JSON.parse(r.overrides) : {}) },
+      intervalMs: r.interval_ms,
+      timeoutMs: r.timeout_ms,
+    }));
     const body: AgentConfigBody = { sensors, cdr: { enabled: opts.cdr !== false } };
     return { body, etag: `"${sha256(JSON.stringify(body)).slice(0, 32)}"` };
   }
@@ -75,19 +90,32 @@ export class Sensors {
 
   async add(d: SensorDef): Promise<void> {
     if (await this.db.selectFrom('mon_sensors').select('id').where('name', '=', d.name).executeTakeFirst()) throw new UserError(`sensor ${d.name} exists (monitor sensor edit)`, 'SB_ALREADY_EXISTS');
-    await this.db.insertInto('mon_sensors').values({ name: d.name, kind: d.kind, args: JSON.stringify(d.args), interval_ms: d.intervalMs, timeout_ms: d.timeoutMs, attempts: d.attempts, retention: d.retention, created_at: now() }).execute();
+    await this.db
+      .insertInto('mon_sensors')
+      .values({ name: d.name, kind: d.kind, args: JSON.stringify(d.args), interval_ms: d.intervalMs, timeout_ms: d.timeoutMs, attempts: d.attempts, retention: d.retention, created_at: now() })
+      .execute();
   }
 
   async edit(name: string, change: (s: SensorDef) => SensorDef): Promise<void> {
     const s = await this.get(name);
     const d = change({ name: s.name, kind: s.kind, args: JSON.parse(s.args), intervalMs: s.interval_ms, timeoutMs: s.timeout_ms, attempts: s.attempts, retention: s.retention });
-    await this.db.updateTable('mon_sensors').set({ args: JSON.stringify(d.args), interval_ms: d.intervalMs, timeout_ms: d.timeoutMs, attempts: d.attempts, retention: d.retention }).where('id', '=', s.id).execute();
+    await this.db
+      .updateTable('mon_sensors')
+      .set({ args: JSON.stringify(d.args), interval_ms: d.intervalMs, timeout_ms: d.timeoutMs, attempts: d.attempts, retention: d.retention })
+      .where('id', '=', s.id)
+      .execute();
     this.invalidate();
   }
 
   async show(name: string) {
     const s = await this.get(name);
-    const nodes = await this.db.selectFrom('mon_node_sensors as ns').innerJoin('mon_nodes as n', 'n.id', 'ns.node_id').select(['n.name', 'ns.overrides']).where('ns.sensor_id', '=', s.id).orderBy('n.name').execute();
+    const nodes = await this.db
+      .selectFrom('mon_node_sensors as ns')
+      .innerJoin('mon_nodes as n', 'n.id', 'ns.node_id')
+      .select(['n.name', 'ns.overrides'])
+      .where('ns.sensor_id', '=', s.id)
+      .orderBy('n.name')
+      .execute();
     return { sensor: s, nodes };
   }
 
@@ -110,7 +138,10 @@ export class Sensors {
     for (const n of nodes) {
       await writeTransaction(this.db, async (trx) => {
         await trx.deleteFrom('mon_node_sensors').where('node_id', '=', n.id).where('sensor_id', '=', s.id).execute();
-        await trx.insertInto('mon_node_sensors').values({ node_id: n.id, sensor_id: s.id, overrides: Object.keys(overrides).length ? JSON.stringify(overrides) : null }).execute();
+        await trx
+          .insertInto('mon_node_sensors')
+          .values({ node_id: n.id, sensor_id: s.id, overrides: Object.keys(overrides).length ? JSON.stringify(overrides) : null })
+          .execute();
       });
     }
     this.invalidate();

@@ -5,6 +5,7 @@
 //   ingest.ts        result batches → records and states (state-machine.ts: pure soft/hard/flapping logic)
 //   alerts.ts        opening, grouping, posting, editing, repeating, resolving; ack and silences
 //   fraud.ts         CDR calls → toll-fraud groups (fraud-rules.ts: numbers, direction, business hours)
+//                    (fraud-detect.ts: why a call is suspicious; fraud-message.ts: a group's message)
 import { IANAZone } from 'luxon';
 import type { App } from '../app-types.js';
 import { Alerts } from './alerts.js';
@@ -38,7 +39,8 @@ export class MonitorService {
     readonly kinds: SensorCatalogue = new SensorKinds(),
   ) {
     this.zone = zoneOf(cfg.timezone);
-    if (cfg.fraud.businessHours.tz && !IANAZone.isValidZone(cfg.fraud.businessHours.tz)) throw new Error(`config key "monitor.fraud.businessHours.tz" has value "${cfg.fraud.businessHours.tz}": must be an IANA time zone such as America/Sao_Paulo`);
+    if (cfg.fraud.businessHours.tz && !IANAZone.isValidZone(cfg.fraud.businessHours.tz))
+      throw new Error(`config key "monitor.fraud.businessHours.tz" has value "${cfg.fraud.businessHours.tz}": must be an IANA time zone such as America/Sao_Paulo`);
     this.alerts = new Alerts(app, cfg);
     this.sensors = new Sensors(app);
     this.nodes = new Nodes(app, cfg, this.alerts, this.sensors);

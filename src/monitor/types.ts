@@ -52,12 +52,39 @@ declare module '../config.js' {
 
 declare module '../store/db.js' {
   interface Tables {
-    mon_nodes: { id: Generated<number>; name: string; token_hash: string | null; enroll_hash: string | null; enroll_expires: number | null; enabled: number; last_seen: number | null; facts: string | null; stale: number; created_at: number; clock_skew: number | null; clock_bad: Generated<number>; business_hours: string | null; role: Generated<string>; apply_targets: string | null };
+    mon_nodes: {
+      id: Generated<number>;
+      name: string;
+      token_hash: string | null;
+      enroll_hash: string | null;
+      enroll_expires: number | null;
+      enabled: number;
+      last_seen: number | null;
+      facts: string | null;
+      stale: number;
+      created_at: number;
+      clock_skew: number | null;
+      clock_bad: Generated<number>;
+      business_hours: string | null;
+      role: Generated<string>;
+      apply_targets: string | null;
+    };
     mon_sensors: { id: Generated<number>; name: string; kind: string; args: string; interval_ms: number; timeout_ms: number; attempts: number; retention: string; created_at: number };
     mon_node_sensors: { node_id: number; sensor_id: number; overrides: string | null };
     mon_records: { id: Generated<number>; node_id: number; sensor_id: number; result_id: string; at: number; status: number; output: string; perfdata: string | null };
     mon_seen: { node_id: number; result_id: string; at: number };
-    mon_sensor_state: { node_id: number; sensor_id: number; status: number; hard_status: number; attempt: number; output: string; perfdata: string | null; at: number; changes: string | null; flapping: number };
+    mon_sensor_state: {
+      node_id: number;
+      sensor_id: number;
+      status: number;
+      hard_status: number;
+      attempt: number;
+      output: string;
+      perfdata: string | null;
+      at: number;
+      changes: string | null;
+      flapping: number;
+    };
     mon_alerts: {
       id: Generated<number>;
       node_id: number;
@@ -78,8 +105,33 @@ declare module '../store/db.js' {
       sent_count: Generated<number>;
     };
     mon_silences: { id: Generated<number>; node_id: number; sensor_id: number | null; until: number; reason: string | null; created_by: string; created_at: number };
-    mon_cdr_calls: { id: Generated<number>; node_id: number; call_id: string; at: number; src: string | null; dst: string; duration: number | null; disposition: string | null; raw: string | null; flagged: string | null; direction: string | null; peer: string | null; fraud_group: string | null; alert_id: number | null };
-    mon_fraud_rules: { id: Generated<number>; prefix: string; kind: string; note: string | null; created_at: number; cpm: number | null; concurrent: number | null; total_seconds: number | null; sequential: number | null };
+    mon_cdr_calls: {
+      id: Generated<number>;
+      node_id: number;
+      call_id: string;
+      at: number;
+      src: string | null;
+      dst: string;
+      duration: number | null;
+      disposition: string | null;
+      raw: string | null;
+      flagged: string | null;
+      direction: string | null;
+      peer: string | null;
+      fraud_group: string | null;
+      alert_id: number | null;
+    };
+    mon_fraud_rules: {
+      id: Generated<number>;
+      prefix: string;
+      kind: string;
+      note: string | null;
+      created_at: number;
+      cpm: number | null;
+      concurrent: number | null;
+      total_seconds: number | null;
+      sequential: number | null;
+    };
   }
 }
 

@@ -33,10 +33,10 @@ export async function phoneAdminPassword(app: App, drivers: DriverSet): Promise<
     pw = await app.secrets.getOrCreate(ADMIN_PASSWORD_SECRET, () => legacy ?? crypto.randomBytes(12).toString('base64url'));
     if (legacy !== undefined && legacy === pw) {
       fs.rmSync(file, { force: true });
-      app.log.info({ file }, 'the phones\' admin password moved from the data dir into the store (shared by every replica)');
+      app.log.info({ file }, "the phones' admin password moved from the data dir into the store (shared by every replica)");
     } else if (legacy !== undefined) {
       registerSecret(legacy);
-      app.log.warn({ file }, 'the store already holds a phones\' admin password; the one in this data dir is not used (phones get the store\'s at their next fetch)');
+      app.log.warn({ file }, "the store already holds a phones' admin password; the one in this data dir is not used (phones get the store's at their next fetch)");
     }
   }
   registerSecret(pw);
@@ -46,7 +46,9 @@ export async function phoneAdminPassword(app: App, drivers: DriverSet): Promise<
     const p = d.validateSettings?.({ adminPassword: pw })[0];
     if (!p) continue;
     if (configured !== undefined) throw new Error(`config key "provision.${p.field}" (SWITCHBOARD_PHONE_ADMIN_PASSWORD) cannot be used with ${d.label} phones: it ${p.message}`);
-    throw new Error(`the phones' admin password kept in the store ("${ADMIN_PASSWORD_SECRET}") cannot be used with ${d.label} phones: it ${p.message}; set provision.adminPassword (SWITCHBOARD_PHONE_ADMIN_PASSWORD) to one they can carry`);
+    throw new Error(
+      `the phones' admin password kept in the store ("${ADMIN_PASSWORD_SECRET}") cannot be used with ${d.label} phones: it ${p.message}; set provision.adminPassword (SWITCHBOARD_PHONE_ADMIN_PASSWORD) to one they can carry`,
+    );
   }
   return pw;
 }

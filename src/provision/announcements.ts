@@ -108,7 +108,10 @@ export class Announcer {
     // only: a placeholder model is for typing). The text keeps the command for copying everywhere.
     // Single use: a second press would provision it again with a new generated password.
     const buttons = driver ? [{ label: `Provision as ${driver.label}, ext ${ext}`, command, once: true }] : undefined;
-    await this.announce(null, { text: `❓ Unknown phone ${fmtMac(mac)} (${what}) asked for ${file} from ${ip} and was refused. To provision it, run:\n${command}\n(password=auto generates its SIP password and sends it to whoever runs it, privately; change ext= if your dial plan says otherwise)`, ...(buttons ? { buttons } : {}) });
+    await this.announce(null, {
+      text: `❓ Unknown phone ${fmtMac(mac)} (${what}) asked for ${file} from ${ip} and was refused. To provision it, run:\n${command}\n(password=auto generates its SIP password and sends it to whoever runs it, privately; change ext= if your dial plan says otherwise)`,
+      ...(buttons ? { buttons } : {}),
+    });
   }
 
   /** In the provisioning thread when there is one (else its channel), or the configured targets. */

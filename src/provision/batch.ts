@@ -90,7 +90,11 @@ export class Batches {
       const unreadable = this.index.unreadableOf(d.mac)?.rec;
       const existing = this.index.get(d.mac) ?? unreadable;
       if (existing && existing.model !== d.driver.id) {
-        problems.push({ row: d.row, field: 'mac', message: `${fmtMac(d.mac)} is already provisioned as a ${this.label(existing)} (ext ${existing.extension}); run provision rm ${fmtMac(d.mac)} first to change its model` });
+        problems.push({
+          row: d.row,
+          field: 'mac',
+          message: `${fmtMac(d.mac)} is already provisioned as a ${this.label(existing)} (ext ${existing.extension}); run provision rm ${fmtMac(d.mac)} first to change its model`,
+        });
         continue;
       }
       const other = extOwner.get(`${d.server.toLowerCase()}/${d.extension}`);
@@ -102,7 +106,19 @@ export class Batches {
       // A firmware wave's URL stays with a re-provisioned phone of the same model until the wave is halted.
       if (existing?.extra[FIRMWARE_KEY] && existing.model === d.driver.id) d.extra = { ...d.extra, [FIRMWARE_KEY]: existing.extra[FIRMWARE_KEY] };
       d.extra = withOverrides(d.extra, resolveFor(overrideRows, { mac: d.mac, model: d.driver.id, room: d.room ?? null }), this.app.sealer);
-      const phone: Phone = { mac: d.mac, model: d.driver.id, extension: d.extension, name: d.name, authUser: d.authUser, password: d.password, server: d.server, port: d.port, line: d.line, room: d.room, extra: d.extra };
+      const phone: Phone = {
+        mac: d.mac,
+        model: d.driver.id,
+        extension: d.extension,
+        name: d.name,
+        authUser: d.authUser,
+        password: d.password,
+        server: d.server,
+        port: d.port,
+        line: d.line,
+        room: d.room,
+        extra: d.extra,
+      };
       const r = this.renderer.versioned(d.driver, phone, token, existing?.version ?? 1, existing?.digest ?? null);
       let action: Plan['action'] = !existing ? 'added' : r.changed ? 'updated' : 'unchanged';
       // An unreadable row gets its password sealed again.
@@ -136,7 +152,11 @@ export class Batches {
       progress?.(++i);
     }
     if (dhcpInputs.length) {
-      const r = await dhcp.upsertHosts(dhcpInputs.map((x) => x.input), 'provision', { dryRun: true });
+      const r = await dhcp.upsertHosts(
+        dhcpInputs.map((x) => x.input),
+        'provision',
+        { dryRun: true },
+      );
       for (const e of r.errors) problems.push({ row: plans[dhcpInputs[e.index]!.index]!.draft.row, field: 'ip', message: `DHCP: ${e.message}` });
     }
     problems.sort((a, b) => a.row - b.row);
@@ -155,7 +175,10 @@ export class Batches {
     let dhcpOut = { added: 0, changed: 0 };
     let dhcpWritten: { added: HostRecord[]; changed: HostRecord[]; before: Map<string, HostRecord> } | null = null;
     if (dhcpPlans.length) {
-      const r = await dhcp.upsertHosts(dhcpPlans.map((p) => p.dhcp!), by);
+      const r = await dhcp.upsertHosts(
+        dhcpPlans.map((p) => p.dhcp!),
+        by,
+      );
       if (!r.ok) return { ok: false, problems: r.errors.map((e) => ({ row: dhcpPlans[e.index]!.draft.row, field: 'ip', message: `DHCP: ${e.message}` })), results: [], dhcp: dhcpOut };
       dhcpOut = { added: r.added.length, changed: r.changed.length };
       dhcpWritten = { added: r.added, changed: r.changed, before: r.before };
@@ -200,13 +223,24 @@ export class Batches {
       };
       records.push({ rec, sealed: d.sealed ?? this.app.sealer.seal(d.password), files: p.files, plan: p, isNew: !p.existing, unchanged: p.action === 'unchanged' });
     }
-    const results = records.map((r) => ({ row: r.plan.draft.row, mac: r.rec.mac, extension: r.rec.extension, name: r.rec.name, room: r.rec.room, model: r.rec.model, files: r.rec.files, version: r.rec.version, action: r.plan.action, ip: r.rec.ip }));
+    const results = records.map((r) => ({
+      row: r.plan.draft.row,
+      mac: r.rec.mac,
+      extension: r.rec.extension,
+      name: r.rec.name,
+      room: r.rec.room,
+      model: r.rec.model,
+      files: r.rec.files,
+      version: r.rec.version,
+      action: r.plan.action,
+      ip: r.rec.ip,
+    }));
     const stored: BatchOutcome = { ok: true, problems: [], dhcp: dhcpOut, results, warnings: plans.flatMap((p) => (p.warning ? [p.warning] : [])) };
     try {
       await this.store.storeBatch(records, onStored && ((tx) => onStored(tx, stored)));
     } catch (err) {
       const ref = crypto.randomBytes(3).toString('hex');
-      this.app.log.error({ err, ref }, 'storing provisioned phones failed; putting the batch\'s DHCP reservations back');
+      this.app.log.error({ err, ref }, "storing provisioned phones failed; putting the batch's DHCP reservations back");
       let undo = '';
       if (dhcpWritten) {
         const left = await this.store.undoDhcp(dhcpWritten, by);
@@ -215,7 +249,12 @@ export class Batches {
           ? `; ⚠ ${left.length} DHCP reservation${left.length === 1 ? '' : 's'} written for this batch could not be put back (${left.slice(0, 10).join(', ')}${left.length > 10 ? ', …' : ''}): check them with dhcp show`
           : `; the ${n} DHCP reservation${n === 1 ? '' : 's'} it wrote were put back as they were`;
       }
-      return { ok: false, problems: [{ row: 1, message: `storing the phones failed (ref ${ref}; details in the bot's log), so no phone and no file was written${undo}` }], results: [], dhcp: { added: 0, changed: 0 } };
+      return {
+        ok: false,
+        problems: [{ row: 1, message: `storing the phones failed (ref ${ref}; details in the bot's log), so no phone and no file was written${undo}` }],
+        results: [],
+        dhcp: { added: 0, changed: 0 },
+      };
     }
     if (dhcpWritten) dhcp.changed();
     // Unchanged phones were not written: they stay served as stored.
@@ -226,7 +265,9 @@ export class Batches {
       this.disk.remove(stale);
     } catch (err) {
       this.app.log.error({ err: String(err), dir: this.disk.dir }, 'could not write phone files; they are served from memory and rewritten at the next start');
-      warnings.push(`the phones are stored and served, but their files could not be written to ${this.disk.dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); they are written again at the next start or by provision regenerate`);
+      warnings.push(
+        `the phones are stored and served, but their files could not be written to ${this.disk.dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); they are written again at the next start or by provision regenerate`,
+      );
     }
     return {
       ok: true,

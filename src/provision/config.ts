@@ -44,7 +44,9 @@ export interface ProvisionConfig {
 }
 
 declare module '../config.js' {
-  interface ConfigSections { provision: ProvisionConfig }
+  interface ConfigSections {
+    provision: ProvisionConfig;
+  }
 }
 
 export const provisionConfigSection: ConfigSection = {

@@ -8,7 +8,17 @@ import type { App } from '../app-types.js';
 declare module '../store/db.js' {
   interface Tables {
     provision_firmware: { sha256: string; model: string; version: string; name: string; size: number; data: Buffer; added_by: string; added_at: number };
-    provision_waves: { id: import('kysely').Generated<number>; model: string; version: string; sha256: string; macs: string; scope: string; started_by: string; started_at: number; halted_at: number | null };
+    provision_waves: {
+      id: import('kysely').Generated<number>;
+      model: string;
+      version: string;
+      sha256: string;
+      macs: string;
+      scope: string;
+      started_by: string;
+      started_at: number;
+      halted_at: number | null;
+    };
   }
 }
 
@@ -62,7 +72,12 @@ export class FirmwareStore {
   }
 
   async find(model: string, version: string): Promise<FirmwareImage | undefined> {
-    const row = await this.app.db.selectFrom('provision_firmware').select(['sha256', 'model', 'version', 'name', 'size', 'added_by', 'added_at']).where('model', '=', model).where('version', '=', version).executeTakeFirst();
+    const row = await this.app.db
+      .selectFrom('provision_firmware')
+      .select(['sha256', 'model', 'version', 'name', 'size', 'added_by', 'added_at'])
+      .where('model', '=', model)
+      .where('version', '=', version)
+      .executeTakeFirst();
     return row ? toImage(row) : undefined;
   }
 
@@ -83,17 +98,38 @@ export class FirmwareStore {
 
   async activeWaves(): Promise<Wave[]> {
     const rows = await this.app.db.selectFrom('provision_waves').selectAll().where('halted_at', 'is', null).orderBy('id').execute();
-    return rows.map((r) => ({ id: Number(r.id), model: r.model, version: r.version, sha256: r.sha256, macs: JSON.parse(r.macs) as string[], scope: r.scope, startedBy: r.started_by, startedAt: Number(r.started_at) }));
+    return rows.map((r) => ({
+      id: Number(r.id),
+      model: r.model,
+      version: r.version,
+      sha256: r.sha256,
+      macs: JSON.parse(r.macs) as string[],
+      scope: r.scope,
+      startedBy: r.started_by,
+      startedAt: Number(r.started_at),
+    }));
   }
 
   async startWave(w: Omit<Wave, 'id' | 'startedAt'>): Promise<void> {
-    await this.app.db.insertInto('provision_waves').values({ model: w.model, version: w.version, sha256: w.sha256, macs: JSON.stringify(w.macs), scope: w.scope, started_by: w.startedBy, started_at: Date.now(), halted_at: null }).execute();
+    await this.app.db
+      .insertInto('provision_waves')
+      .values({ model: w.model, version: w.version, sha256: w.sha256, macs: JSON.stringify(w.macs), scope: w.scope, started_by: w.startedBy, started_at: Date.now(), halted_at: null })
+      .execute();
   }
 
   /** Halts the active waves (of one model, or all); returns the MACs they covered. */
   async halt(model?: string): Promise<{ waves: Wave[] }> {
     const waves = (await this.activeWaves()).filter((w) => !model || w.model === model);
-    if (waves.length) await this.app.db.updateTable('provision_waves').set({ halted_at: Date.now() }).where('id', 'in', waves.map((w) => w.id)).execute();
+    if (waves.length)
+      await this.app.db
+        .updateTable('provision_waves')
+        .set({ halted_at: Date.now() })
+        .where(
+          'id',
+          'in',
+          waves.map((w) => w.id),
+        )
+        .execute();
     return { waves };
   }
 }

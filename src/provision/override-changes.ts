@@ -112,11 +112,20 @@ export class OverrideChanges {
           const { rec } = u;
           await db
             .updateTable('phones')
-            .set({ extra: JSON.stringify(rec.extra), updated_by: by, updated_at: at, ...(u.bump ? { version: rec.version, digest: rec.digest, files: JSON.stringify(rec.files), generated_at: rec.generatedAt } : {}) })
+            .set({
+              extra: JSON.stringify(rec.extra),
+              updated_by: by,
+              updated_at: at,
+              ...(u.bump ? { version: rec.version, digest: rec.digest, files: JSON.stringify(rec.files), generated_at: rec.generatedAt } : {}),
+            })
             .where('mac', '=', rec.mac)
             .execute();
         }
-        await publishChanges(db, PHONES_TOPIC, updates.map((u) => u.rec.mac));
+        await publishChanges(
+          db,
+          PHONES_TOPIC,
+          updates.map((u) => u.rec.mac),
+        );
       }
       return { out, updates };
     };

@@ -137,13 +137,30 @@ export class OverrideStore {
     await db.deleteFrom('provision_overrides').where('model', '=', r.model).where('scope', '=', r.kind).where('target', '=', r.target).where('key_lc', '=', lc).execute();
     await db
       .insertInto('provision_overrides')
-      .values({ model: r.model, scope: r.kind, target: r.target, vendor_key: r.key, key_lc: lc, value: r.secret ? this.sealer.seal(r.value) : r.value, secret: r.secret ? 1 : 0, forced: r.forced ? 1 : 0, set_by: r.setBy, set_at: r.setAt })
+      .values({
+        model: r.model,
+        scope: r.kind,
+        target: r.target,
+        vendor_key: r.key,
+        key_lc: lc,
+        value: r.secret ? this.sealer.seal(r.value) : r.value,
+        secret: r.secret ? 1 : 0,
+        forced: r.forced ? 1 : 0,
+        set_by: r.setBy,
+        set_at: r.setAt,
+      })
       .execute();
   }
 
   /** Removes one override; true when there was one. */
   async unset(db: DB, s: Scope, key: string): Promise<boolean> {
-    const r = await db.deleteFrom('provision_overrides').where('model', '=', s.model).where('scope', '=', s.kind).where('target', '=', s.target).where('key_lc', '=', key.toLowerCase()).executeTakeFirst();
+    const r = await db
+      .deleteFrom('provision_overrides')
+      .where('model', '=', s.model)
+      .where('scope', '=', s.kind)
+      .where('target', '=', s.target)
+      .where('key_lc', '=', key.toLowerCase())
+      .executeTakeFirst();
     return Number(r.numDeletedRows ?? 0) > 0;
   }
 }

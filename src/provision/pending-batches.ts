@@ -21,7 +21,12 @@ export class PendingBatches {
 
   /** Stores a batch (JSON); its id goes into the job's arguments. */
   async save(batch: unknown): Promise<number> {
-    return insertedId(await this.db.insertInto('provision_batches').values({ data: JSON.stringify(batch), created_at: Date.now() }).executeTakeFirst());
+    return insertedId(
+      await this.db
+        .insertInto('provision_batches')
+        .values({ data: JSON.stringify(batch), created_at: Date.now() })
+        .executeTakeFirst(),
+    );
   }
 
   /** The batch, or undefined when it is gone (its job was interrupted and the rows pruned or dropped). */
@@ -37,7 +42,10 @@ export class PendingBatches {
 
   /** Deletes batches older than `ms` (left by a job that never ran to its end); how many. */
   async prune(ms: number): Promise<number> {
-    const r = await this.db.deleteFrom('provision_batches').where('created_at', '<', Date.now() - ms).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom('provision_batches')
+      .where('created_at', '<', Date.now() - ms)
+      .executeTakeFirst();
     return affected(r);
   }
 }

@@ -169,7 +169,11 @@ export class PhoneStore {
     if (macs === '*') return (await this.db.selectFrom('phones').selectAll().execute()).map(toStored);
     const out: StoredPhone[] = [];
     for (let i = 0; i < macs.length; i += 500) {
-      const rows = await this.db.selectFrom('phones').selectAll().where('mac', 'in', macs.slice(i, i + 500)).execute();
+      const rows = await this.db
+        .selectFrom('phones')
+        .selectAll()
+        .where('mac', 'in', macs.slice(i, i + 500))
+        .execute();
       out.push(...rows.map(toStored));
     }
     return out;
@@ -184,7 +188,11 @@ export class PhoneStore {
   async stamps(macs: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (let i = 0; i < macs.length; i += 500) {
-      const rows = await this.db.selectFrom('phones').select(['mac', 'version', 'updated_at', 'generated_at', 'digest', 'token']).where('mac', 'in', macs.slice(i, i + 500)).execute();
+      const rows = await this.db
+        .selectFrom('phones')
+        .select(['mac', 'version', 'updated_at', 'generated_at', 'digest', 'token'])
+        .where('mac', 'in', macs.slice(i, i + 500))
+        .execute();
       for (const r of rows) out.set(r.mac, stampOf({ version: Number(r.version), updatedAt: Number(r.updated_at), generatedAt: Number(r.generated_at), digest: r.digest, token: r.token }));
     }
     return out;
@@ -193,7 +201,10 @@ export class PhoneStore {
   /** One past the highest all-digit extension stored (1001 when there is none): a suggestion, not a reservation. */
   async nextExtension(): Promise<string> {
     const rows = await this.db.selectFrom('phones').select('extension').execute();
-    const nums = rows.map((r) => r.extension).filter((e) => /^\d{1,9}$/.test(e)).map(Number);
+    const nums = rows
+      .map((r) => r.extension)
+      .filter((e) => /^\d{1,9}$/.test(e))
+      .map(Number);
     return String(nums.length ? Math.max(...nums) + 1 : 1001);
   }
 
@@ -205,7 +216,11 @@ export class PhoneStore {
   async storeBatch(phones: (StoredPhone & { isNew: boolean; unchanged: boolean })[], last?: (tx: Transaction<Tables>) => Promise<void>): Promise<void> {
     await writeTransaction(this.db, async (tx) => {
       const fresh = phones.filter((p) => p.isNew).map(toRow);
-      for (let i = 0; i < fresh.length; i += 400) await tx.insertInto('phones').values(fresh.slice(i, i + 400)).execute();
+      for (let i = 0; i < fresh.length; i += 400)
+        await tx
+          .insertInto('phones')
+          .values(fresh.slice(i, i + 400))
+          .execute();
       // Unchanged phones keep their row as it is (no version, file or field moved).
       const changed = phones.filter((p) => !p.isNew && !p.unchanged);
       for (const p of changed) {
@@ -224,11 +239,22 @@ export class PhoneStore {
       for (const b of bumps) {
         await tx
           .updateTable('phones')
-          .set({ version: b.version, digest: b.digest, files: JSON.stringify(b.files), generated_at: b.generatedAt, ...(b.extra ? { extra: JSON.stringify(b.extra) } : {}), ...(stamp ? { updated_by: stamp.by, updated_at: stamp.at } : {}) })
+          .set({
+            version: b.version,
+            digest: b.digest,
+            files: JSON.stringify(b.files),
+            generated_at: b.generatedAt,
+            ...(b.extra ? { extra: JSON.stringify(b.extra) } : {}),
+            ...(stamp ? { updated_by: stamp.by, updated_at: stamp.at } : {}),
+          })
           .where('mac', '=', b.mac)
           .execute();
       }
-      await publishChanges(tx, PHONES_TOPIC, bumps.map((b) => b.mac));
+      await publishChanges(
+        tx,
+        PHONES_TOPIC,
+        bumps.map((b) => b.mac),
+      );
     });
   }
 
@@ -242,7 +268,11 @@ export class PhoneStore {
         const extra = JSON.parse(row.extra || '{}') as Record<string, string>;
         if (value === null) delete extra[key];
         else extra[key] = value;
-        await tx.updateTable('phones').set({ extra: JSON.stringify(extra), updated_by: stamp.by, updated_at: stamp.at }).where('mac', '=', mac).execute();
+        await tx
+          .updateTable('phones')
+          .set({ extra: JSON.stringify(extra), updated_by: stamp.by, updated_at: stamp.at })
+          .where('mac', '=', mac)
+          .execute();
       }
       await publishChanges(tx, PHONES_TOPIC, macs);
     });
@@ -271,7 +301,11 @@ export class PhoneStore {
   async writeFetches(batch: [string, FetchMark][]): Promise<void> {
     for (const [mac, f] of batch) {
       try {
-        await this.db.updateTable('phones').set({ last_fetch_at: f.at, last_fetch_ip: f.ip, last_fetch_ua: f.ua?.slice(0, 255) ?? null }).where('mac', '=', mac).execute();
+        await this.db
+          .updateTable('phones')
+          .set({ last_fetch_at: f.at, last_fetch_ip: f.ip, last_fetch_ua: f.ua?.slice(0, 255) ?? null })
+          .where('mac', '=', mac)
+          .execute();
       } catch (err) {
         this.app.log.error({ err: String(err), mac }, 'could not store a phone fetch');
       }
@@ -281,7 +315,12 @@ export class PhoneStore {
   /** The fetch bookkeeping of every phone (what other processes recorded), for listings. */
   async readFetches(): Promise<Map<string, { announcedVersion: number; lastFetchAt: number | null; lastFetchIp: string | null; lastFetchUa: string | null }>> {
     const rows = await this.db.selectFrom('phones').select(['mac', 'announced_version', 'last_fetch_at', 'last_fetch_ip', 'last_fetch_ua']).execute();
-    return new Map(rows.map((r) => [r.mac, { announcedVersion: Number(r.announced_version), lastFetchAt: r.last_fetch_at === null ? null : Number(r.last_fetch_at), lastFetchIp: r.last_fetch_ip, lastFetchUa: r.last_fetch_ua }]));
+    return new Map(
+      rows.map((r) => [
+        r.mac,
+        { announcedVersion: Number(r.announced_version), lastFetchAt: r.last_fetch_at === null ? null : Number(r.last_fetch_at), lastFetchIp: r.last_fetch_ip, lastFetchUa: r.last_fetch_ua },
+      ]),
+    );
   }
 
   /** Put the reservations a failed batch wrote back as they were; returns the MACs that could not be. */

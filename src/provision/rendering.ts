@@ -16,7 +16,10 @@ import { OVERRIDES_KEY, unpackOverrides } from './overrides.js';
 export const FIRMWARE_KEY = '_firmware';
 
 export const digestOf = (files: RenderedFile[]): string =>
-  crypto.createHash('sha256').update(files.map((f) => `${f.name}\0${f.body}`).join('\0\0')).digest('hex');
+  crypto
+    .createHash('sha256')
+    .update(files.map((f) => `${f.name}\0${f.body}`).join('\0\0'))
+    .digest('hex');
 
 /** Standard-time UTC offset of an IANA zone in minutes (the smaller of January's and July's). */
 export function standardOffsetMinutes(zone: string, year = new Date().getUTCFullYear()): number {
@@ -31,7 +34,19 @@ export function standardOffsetMinutes(zone: string, year = new Date().getUTCFull
 
 /** The driver's view of a stored phone. */
 export function phoneOf(rec: Omit<PhoneRecord, 'token'> | PhoneRecord, password: string): Phone {
-  return { mac: rec.mac, model: rec.model, extension: rec.extension, name: rec.name, authUser: rec.authUser, password, server: rec.server, port: rec.port, line: rec.line, room: rec.room ?? undefined, extra: rec.extra };
+  return {
+    mac: rec.mac,
+    model: rec.model,
+    extension: rec.extension,
+    name: rec.name,
+    authUser: rec.authUser,
+    password,
+    server: rec.server,
+    port: rec.port,
+    line: rec.line,
+    room: rec.room ?? undefined,
+    extra: rec.extra,
+  };
 }
 
 /** A phone's files at the version they are served as. */
@@ -97,7 +112,13 @@ export class Renderer {
     if (firmwareUrl) settings.firmwareUrl = firmwareUrl;
     const files = driver.render({ ...phone, extra }, settings);
     const list = overrides && driver.overrides ? unpackOverrides(overrides, this.app.sealer) : [];
-    return list.length ? driver.overrides!.apply(files, list.map(({ key, value }) => ({ key, value })), settings) : files;
+    return list.length
+      ? driver.overrides!.apply(
+          files,
+          list.map(({ key, value }) => ({ key, value })),
+          settings,
+        )
+      : files;
   }
 
   /** The admin password and basic-auth password phones get: masked wherever a rendered file is shown. */

@@ -9,7 +9,18 @@ type Row = { at: number; ip: string; user_agent: string | null; path: string; fi
 
 declare module '../store/db.js' {
   interface Tables {
-    provision_requests: { id: import('kysely').Generated<number>; at: number; ip: string; user_agent: string | null; path: string; file: string | null; mac: string | null; status: number; decision: string; reason: string | null };
+    provision_requests: {
+      id: import('kysely').Generated<number>;
+      at: number;
+      ip: string;
+      user_agent: string | null;
+      path: string;
+      file: string | null;
+      mac: string | null;
+      status: number;
+      decision: string;
+      reason: string | null;
+    };
   }
 }
 
@@ -34,7 +45,20 @@ export class RequestLog {
     const insert = bulkInserter<'provision_requests', Row>(app.store, 'provision_requests', ['at', 'ip', 'user_agent', 'path', 'file', 'mac', 'status', 'decision', 'reason']);
     this.writer = new WriteBehind<RequestEntry>({
       flushMs: 500,
-      write: (batch) => insert(batch.map((e) => ({ at: e.at, ip: e.ip.slice(0, 45), user_agent: e.userAgent?.slice(0, 255) ?? null, path: e.path.slice(0, 512), file: e.file?.slice(0, 255) ?? null, mac: e.mac, status: e.status, decision: e.decision, reason: e.reason?.slice(0, 512) ?? null }))),
+      write: (batch) =>
+        insert(
+          batch.map((e) => ({
+            at: e.at,
+            ip: e.ip.slice(0, 45),
+            user_agent: e.userAgent?.slice(0, 255) ?? null,
+            path: e.path.slice(0, 512),
+            file: e.file?.slice(0, 255) ?? null,
+            mac: e.mac,
+            status: e.status,
+            decision: e.decision,
+            reason: e.reason?.slice(0, 512) ?? null,
+          })),
+        ),
       onError: (err, n) => this.app.log.error({ err: String(err), rows: n }, 'could not store provisioning requests'),
     });
   }
@@ -52,11 +76,24 @@ export class RequestLog {
     let q = this.app.db.selectFrom('provision_requests').selectAll().orderBy('id', 'desc').limit(opts.limit);
     if (opts.mac) q = q.where('mac', '=', opts.mac);
     const rows = await q.execute();
-    return rows.map((r) => ({ at: Number(r.at), ip: r.ip, userAgent: r.user_agent, path: r.path, file: r.file, mac: r.mac, status: Number(r.status), decision: r.decision as Decision, reason: r.reason }));
+    return rows.map((r) => ({
+      at: Number(r.at),
+      ip: r.ip,
+      userAgent: r.user_agent,
+      path: r.path,
+      file: r.file,
+      mac: r.mac,
+      status: Number(r.status),
+      decision: r.decision as Decision,
+      reason: r.reason,
+    }));
   }
 
   async prune(olderThanMs: number): Promise<void> {
-    await this.app.db.deleteFrom('provision_requests').where('at', '<', Date.now() - olderThanMs).execute();
+    await this.app.db
+      .deleteFrom('provision_requests')
+      .where('at', '<', Date.now() - olderThanMs)
+      .execute();
   }
 
   async stop(): Promise<void> {

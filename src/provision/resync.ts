@@ -22,12 +22,14 @@ export async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>
   const out: R[] = new Array(items.length);
   let next = 0;
   let done = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-      each?.(++done);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+        each?.(++done);
+      }
+    }),
+  );
   return out;
 }

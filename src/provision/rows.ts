@@ -116,17 +116,24 @@ export function draftFromCells(row: number, cells: Record<string, string | undef
   if (room && room.length > 255) bad('room', 'room is longer than 255 characters');
   if (name.length > 255) bad('name', 'name is longer than 255 characters');
 
-  for (const [field, v] of [['name', String(cells.name ?? '')], ['room', String(cells.room ?? '')], ['server', String(cells.server ?? '')], ['extension', String(cells.extension ?? '')], ['password', password]] as const) {
+  for (const [field, v] of [
+    ['name', String(cells.name ?? '')],
+    ['room', String(cells.room ?? '')],
+    ['server', String(cells.server ?? '')],
+    ['extension', String(cells.extension ?? '')],
+    ['password', password],
+  ] as const) {
     const p = controlProblem(field, v.trim() === v ? v : v.trim());
     if (p) bad(field, p);
   }
 
   const extra: Record<string, string> = {};
-  if (driver) for (const c of driver.columns) {
-    const v = pick(cells as Record<string, string>, [c.name, ...(c.aliases ?? [])]);
-    if (v !== undefined && String(v).trim()) extra[c.name] = String(v).trim();
-    else if (c.required) bad(c.name, `${c.name} is empty (${c.description})`);
-  }
+  if (driver)
+    for (const c of driver.columns) {
+      const v = pick(cells as Record<string, string>, [c.name, ...(c.aliases ?? [])]);
+      if (v !== undefined && String(v).trim()) extra[c.name] = String(v).trim();
+      else if (c.required) bad(c.name, `${c.name} is empty (${c.description})`);
+    }
 
   if (problems.length || !driver || !mac) return { problems };
   const draft: PhoneDraft = { row, driver, mac: macHex(mac), extension, name, authUser, password, server, port, line, room, ip, extra };
@@ -155,7 +162,13 @@ export function draftsFromSheet(sheet: Sheet, drivers: DriverSet, d: DraftDefaul
   for (const drv of drivers.list) for (const c of drv.columns) for (const a of [c.name, ...(c.aliases ?? [])]) if (sheet.keys.includes(a) && !colOf.has(a)) extraCols.set(a, c.name);
   const missing = COMMON_COLUMNS.filter((c) => c.required && !c.aliases.some((a) => sheet.keys.includes(a)));
   if (missing.length) {
-    const names = missing.map((c) => `"${c.name}" (or ${c.aliases.filter((a) => a !== c.name).map((a) => `"${a}"`).join(', ')})`);
+    const names = missing.map(
+      (c) =>
+        `"${c.name}" (or ${c.aliases
+          .filter((a) => a !== c.name)
+          .map((a) => `"${a}"`)
+          .join(', ')})`,
+    );
     problems.push({ row: 1, message: `the header row has no ${names.join(' and no ')} column; it has: ${sheet.headers.join(', ')}` });
     return { drafts: [], problems, ignored: [] };
   }

@@ -186,7 +186,10 @@ export class ServedIndex {
     if (digestOf(files) !== rec.digest && !this.warnedMismatch) {
       // Never raised here: two processes with different config would raise each other's versions forever.
       this.warnedMismatch = true;
-      this.app.log.warn({ mac: rec.mac }, 'this process renders a phone differently from the process that stored it (is the provisioning config the same on every replica?); serving this rendering at the stored version');
+      this.app.log.warn(
+        { mac: rec.mac },
+        'this process renders a phone differently from the process that stored it (is the provisioning config the same on every replica?); serving this rendering at the stored version',
+      );
     }
     if (cur) this.removeLocal(cur.files.filter((f) => !files.some((x) => x.name === f)));
     this.index(rec, files);
@@ -201,7 +204,7 @@ export class ServedIndex {
       return pw;
     } catch {
       if (!this.unreadable.has(s.rec.mac)) {
-        this.app.log.error({ mac: s.rec.mac, model: s.rec.model, extension: s.rec.extension }, 'a phone\'s sealed SIP password cannot be opened with this key; its files are not served');
+        this.app.log.error({ mac: s.rec.mac, model: s.rec.model, extension: s.rec.extension }, "a phone's sealed SIP password cannot be opened with this key; its files are not served");
       }
       this.unreadable.set(s.rec.mac, { rec: s.rec, reason: UNREADABLE_REASON });
       return null;

@@ -41,7 +41,9 @@ export { standardOffsetMinutes } from './rendering.js';
 const fmtMacShort = (mac: string): string => mac.match(/../g)!.join(':');
 
 declare module '../app-types.js' {
-  interface Services { provision: ProvisionService }
+  interface Services {
+    provision: ProvisionService;
+  }
 }
 
 export class ProvisionService {
@@ -62,7 +64,10 @@ export class ProvisionService {
   private batches: Batches;
   private overrideChanges: OverrideChanges;
 
-  constructor(private app: App, readonly drivers: DriverSet) {
+  constructor(
+    private app: App,
+    readonly drivers: DriverSet,
+  ) {
     this.cfg = app.config.provision;
     this.dir = path.resolve(this.cfg.dir ?? path.join(app.config.dataDir, 'provision'));
     this.sealer = app.sealer;
@@ -78,7 +83,8 @@ export class ProvisionService {
     this.batches = new Batches(app, drivers, this.renderer, this.index, this.store, disk, this.overrides);
     this.firmware = new FirmwareStore(app);
     this.overrideChanges = new OverrideChanges(app, drivers, this.renderer, this.index, this.store, this.overrides, (mac) => this.unreadableReason(mac));
-    if (this.cfg.tftp.enabled && this.cfg.auth) throw new Error('config key "provision.tftp.enabled" cannot be used with "provision.auth": TFTP cannot carry the credentials, so it would serve the files without them');
+    if (this.cfg.tftp.enabled && this.cfg.auth)
+      throw new Error('config key "provision.tftp.enabled" cannot be used with "provision.auth": TFTP cannot carry the credentials, so it would serve the files without them');
   }
 
   /** The admin password (config or the store), then every phone from the store; then follow the change feed. */
@@ -175,7 +181,10 @@ export class ProvisionService {
   }
 
   /** Validate then commit, all or nothing. */
-  async provision(drafts: PhoneDraft[], opts: { by: string; target: Target | null; dryRun?: boolean; onValidated?: (n: number) => void; onWritten?: (done: number, files: number) => void; onStored?: OnStored }): Promise<BatchOutcome & { plans: Plan[] }> {
+  async provision(
+    drafts: PhoneDraft[],
+    opts: { by: string; target: Target | null; dryRun?: boolean; onValidated?: (n: number) => void; onWritten?: (done: number, files: number) => void; onStored?: OnStored },
+  ): Promise<BatchOutcome & { plans: Plan[] }> {
     const { problems, plans } = await this.plan(drafts, opts.onValidated);
     if (problems.length) return { ok: false, problems, results: [], dhcp: { added: 0, changed: 0 }, plans };
     const warnings = plans.flatMap((p) => (p.warning ? [p.warning] : []));
@@ -186,7 +195,18 @@ export class ProvisionService {
         dhcp: { added: plans.filter((p) => p.dhcp).length, changed: 0 },
         plans,
         warnings,
-        results: plans.map((p) => ({ row: p.draft.row, mac: p.draft.mac, extension: p.draft.extension, name: p.draft.name, room: p.draft.room ?? null, model: p.draft.driver.id, files: p.files.map((f) => f.name), version: p.version, action: p.action, ip: p.dhcp?.ip ?? p.existing?.ip ?? null })),
+        results: plans.map((p) => ({
+          row: p.draft.row,
+          mac: p.draft.mac,
+          extension: p.draft.extension,
+          name: p.draft.name,
+          room: p.draft.room ?? null,
+          model: p.draft.driver.id,
+          files: p.files.map((f) => f.name),
+          version: p.version,
+          action: p.action,
+          ip: p.dhcp?.ip ?? p.existing?.ip ?? null,
+        })),
       };
     }
     const out = await this.commit(plans, opts.by, opts.target, opts.onWritten, opts.onStored);
@@ -239,7 +259,9 @@ export class ProvisionService {
       if (overridesMoved) moved.push({ mac, version: rec.version, digest: rec.digest, files: rec.files, generatedAt: rec.generatedAt, extra: rec.extra });
     }
     const bumps: Bump[] = [
-      ...raised.filter(({ s: { rec } }) => !moved.some((m) => m.mac === rec.mac)).map(({ s: { rec } }) => ({ mac: rec.mac, version: rec.version, digest: rec.digest, files: rec.files, generatedAt: rec.generatedAt })),
+      ...raised
+        .filter(({ s: { rec } }) => !moved.some((m) => m.mac === rec.mac))
+        .map(({ s: { rec } }) => ({ mac: rec.mac, version: rec.version, digest: rec.digest, files: rec.files, generatedAt: rec.generatedAt })),
       ...moved,
     ];
     await this.store.bumpVersions(bumps, stamp);
@@ -270,7 +292,10 @@ export class ProvisionService {
     const room = mine.filter((p) => (p.room ?? '').toLowerCase() === spec.toLowerCase());
     if (room.length) return room;
     const out: PhoneRecord[] = [];
-    for (const key of spec.split(',').map((k) => k.trim()).filter(Boolean)) {
+    for (const key of spec
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean)) {
       const found = this.lookup(key);
       if (!found.length) throw new Error(`to=${spec}: "${key}" is no room of a ${this.drivers.get(model)?.label ?? model} phone, nor a provisioned MAC or extension`);
       for (const p of found) {

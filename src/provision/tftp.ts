@@ -52,7 +52,9 @@ function netascii(data: Buffer): Buffer {
   return Buffer.from(out);
 }
 
-type Resolved = { ok: true; data: Buffer; mac: string | null; decision: Decision; reason: string | null } | { ok: false; code: number; status: number; decision: Decision; reason: string; mac: string | null };
+type Resolved =
+  | { ok: true; data: Buffer; mac: string | null; decision: Decision; reason: string | null }
+  | { ok: false; code: number; status: number; decision: Decision; reason: string; mac: string | null };
 
 /** Start the TFTP server for the service (the provision feature, after the service started); a clear error when it cannot bind. */
 export async function startTftp(app: App, svc: ProvisionService, cfg: TftpConfig): Promise<TftpServer> {
@@ -147,7 +149,9 @@ export class TftpServer {
     if (/[\\\0]/.test(raw) || parts.some((p) => p === '..' || p === '.' || p === '')) return bad('not a file name in the provisioning root');
     if (parts[0] === 'fw' && parts.length === 3 && SHA_RE.test(parts[1]!) && FILE_RE.test(parts[2]!)) {
       const data = await svc.firmware.read(parts[1]!, parts[2]!);
-      return data ? { ok: true, data, mac: null, decision: 'served', reason: 'firmware image' } : { ok: false, code: ERR.NOT_FOUND, status: 404, decision: 'not_found', reason: 'no such firmware image', mac: null };
+      return data
+        ? { ok: true, data, mac: null, decision: 'served', reason: 'firmware image' }
+        : { ok: false, code: ERR.NOT_FOUND, status: 404, decision: 'not_found', reason: 'no such firmware image', mac: null };
     }
     let token: string | null = null;
     let name = parts[0]!;

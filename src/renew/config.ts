@@ -92,7 +92,10 @@ export function readBootstrapPassword(file: string): string {
     throw new Error(`cannot read renew.bootstrap.passwordFile ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   if (!pw) throw new Error(`renew.bootstrap.passwordFile ${file} is empty`);
-  if (pw.length < BOOTSTRAP_MIN_LENGTH) throw new Error(`renew.bootstrap.passwordFile ${file} holds a password of ${pw.length} characters: at least ${BOOTSTRAP_MIN_LENGTH} are required (shorter ones cannot be kept out of logs reliably)`);
+  if (pw.length < BOOTSTRAP_MIN_LENGTH)
+    throw new Error(
+      `renew.bootstrap.passwordFile ${file} holds a password of ${pw.length} characters: at least ${BOOTSTRAP_MIN_LENGTH} are required (shorter ones cannot be kept out of logs reliably)`,
+    );
   return pw;
 }
 
@@ -153,9 +156,11 @@ export function managedPatternProblem(cfg: Pick<RenewConfig, 'accountPattern' | 
   const posix = posixEreProblem(src);
   if (posix) return `config renew.managedPattern: "${src}" is not a POSIX extended regular expression (the PCs match it with grep -E): ${posix}`;
   const fixed = accountName(cfg.accountPattern, cfg.site, 0, 0);
-  if (fixed === 'root' || fixed === cfg.ssh.user) return `config renew.accountPattern: "${cfg.accountPattern}" names the new account "${fixed}", which is ${fixed === 'root' ? 'root' : 'renew.ssh.user'}; use {nnn} and {dddd} (default USER{site}{nnn}-{dddd})`;
+  if (fixed === 'root' || fixed === cfg.ssh.user)
+    return `config renew.accountPattern: "${cfg.accountPattern}" names the new account "${fixed}", which is ${fixed === 'root' ? 'root' : 'renew.ssh.user'}; use {nnn} and {dddd} (default USER{site}{nnn}-{dddd})`;
   for (const name of new Set(['root', cfg.ssh.user])) {
-    if (re.test(name)) return `config renew.${cfg.managedPattern ? 'managedPattern' : 'accountPattern'}: the managed-account pattern "${src}" matches "${name}"${name === 'root' ? '' : ' (renew.ssh.user)'}; renewal deletes every managed account, so make it stricter (e.g. ^USERSS[0-9]{3}-[0-9]{4}$)`;
+    if (re.test(name))
+      return `config renew.${cfg.managedPattern ? 'managedPattern' : 'accountPattern'}: the managed-account pattern "${src}" matches "${name}"${name === 'root' ? '' : ' (renew.ssh.user)'}; renewal deletes every managed account, so make it stricter (e.g. ^USERSS[0-9]{3}-[0-9]{4}$)`;
   }
   return null;
 }

@@ -92,17 +92,27 @@ export class Inventory {
 
   // ---- requests + step log
   async newRequest(host: string, port: number, jobId: number | null, by: string): Promise<number> {
-    const r = await this.db.insertInto('renew_requests').values({ job_id: jobId, host, port, status: 'running', mac: null, account: null, requested_by: by, detail: null, created_at: now(), finished_at: null }).executeTakeFirst();
+    const r = await this.db
+      .insertInto('renew_requests')
+      .values({ job_id: jobId, host, port, status: 'running', mac: null, account: null, requested_by: by, detail: null, created_at: now(), finished_at: null })
+      .executeTakeFirst();
     return insertedId(r);
   }
   async finishRequest(id: number, status: string, fields: { mac?: string | null; account?: string | null; detail?: string | null } = {}): Promise<void> {
-    await this.db.updateTable('renew_requests').set({ status, finished_at: now(), ...fields, detail: fields.detail == null ? null : scrub(fields.detail) }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('renew_requests')
+      .set({ status, finished_at: now(), ...fields, detail: fields.detail == null ? null : scrub(fields.detail) })
+      .where('id', '=', id)
+      .execute();
   }
   async request(id: number) {
     return this.db.selectFrom('renew_requests').selectAll().where('id', '=', id).executeTakeFirst();
   }
   async log(requestId: number, level: Level, message: string): Promise<void> {
-    await this.db.insertInto('renew_log').values({ request_id: requestId, at: now(), level, message: scrub(message).slice(0, 2000) }).execute();
+    await this.db
+      .insertInto('renew_log')
+      .values({ request_id: requestId, at: now(), level, message: scrub(message).slice(0, 2000) })
+      .execute();
   }
   async logLines(requestId: number, minLevel: Level = 'DEBUG') {
     const rows = await this.db.selectFrom('renew_log').selectAll().where('request_id', '=', requestId).orderBy('id').execute();
@@ -136,7 +146,11 @@ export class Inventory {
 
   /** The bot's key stopped (0) or started (1) working on this PC. */
   async setKeyOk(mac: string, ok: boolean): Promise<void> {
-    await this.db.updateTable('pcs').set({ key_ok: ok ? 1 : 0, updated_at: now() }).where('mac', '=', mac.toLowerCase()).execute();
+    await this.db
+      .updateTable('pcs')
+      .set({ key_ok: ok ? 1 : 0, updated_at: now() })
+      .where('mac', '=', mac.toLowerCase())
+      .execute();
   }
 
   /** Record a successful renewal: upsert the PC, close its previous account, open the new one. */
@@ -146,7 +160,11 @@ export class Inventory {
     const values = { hostname: p.hostname, ip: p.ip, port: p.port, facts: JSON.stringify(p.facts), account: p.account, last_renewal_at: t, host_key_fp: p.hostKeyFp, key_ok: 1, updated_at: t };
     const cur = await this.db.selectFrom('pcs').select('mac').where('mac', '=', mac).executeTakeFirst();
     if (cur) await this.db.updateTable('pcs').set(values).where('mac', '=', mac).execute();
-    else await this.db.insertInto('pcs').values({ mac, created_at: t, ...values }).execute();
+    else
+      await this.db
+        .insertInto('pcs')
+        .values({ mac, created_at: t, ...values })
+        .execute();
     await this.db.updateTable('pc_accounts').set({ removed_at: t }).where('mac', '=', mac).where('removed_at', 'is', null).where('account', '!=', p.account).execute();
     const open = await this.db.selectFrom('pc_accounts').select('id').where('mac', '=', mac).where('account', '=', p.account).where('removed_at', 'is', null).executeTakeFirst();
     if (!open) await this.db.insertInto('pc_accounts').values({ mac, account: p.account, request_id: p.requestId, created_at: t, removed_at: null }).execute();

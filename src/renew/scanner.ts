@@ -21,7 +21,10 @@ function parseRange(range: string | undefined, def: [number, number], lim: [numb
   return [a, b];
 }
 
-const int = (ip: string): number => ipaddr.IPv4.parse(ip).toByteArray().reduce((a, b) => a * 256 + b, 0);
+const int = (ip: string): number =>
+  ipaddr.IPv4.parse(ip)
+    .toByteArray()
+    .reduce((a, b) => a * 256 + b, 0);
 const str = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 
 /** Expand `<a.b.c>` or `<cidr>` (IPv4) into hosts. Three octets default to .2 … .254 like the original tool. */

@@ -193,7 +193,10 @@ export class RenewService {
           timeoutMs: this.cfg.timeoutMs,
           onStep: (level, message) => void log(level as Level, `[pc] ${message}`),
         });
-        problems = res.steps.filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR').map((s) => s.message).join('; ');
+        problems = res.steps
+          .filter((s) => s.level === 'CRITICAL' || s.level === 'ERROR')
+          .map((s) => s.message)
+          .join('; ');
         if (res.passwordSet === 'no') {
           throw new Error(`deploy script failed before setting the password (exit ${res.code}): ${problems || 'no details'}`);
         }

@@ -29,7 +29,11 @@ export interface UserSheet {
 export function userSheetPdf(s: UserSheet): Promise<Buffer> {
   return pdf((doc) => {
     doc.fontSize(20).text('Workstation account', { underline: false });
-    doc.moveDown(0.5).fontSize(10).fillColor('#555').text(`Request #${s.requestId} — ${s.date.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+    doc
+      .moveDown(0.5)
+      .fontSize(10)
+      .fillColor('#555')
+      .text(`Request #${s.requestId} — ${s.date.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
     doc.moveDown(1.5).fillColor('#000').fontSize(12);
     const row = (k: string, v: string, mono = false) => {
       doc.font('Helvetica-Bold').text(`${k}: `, { continued: true });
@@ -98,9 +102,19 @@ export function labelPdf(r: PcRecord): Promise<Buffer> {
       const y0 = 3 * mm + 4 * cell;
       for (let y = 0; y < q.size; y++) for (let x = 0; x < q.size; x++) if (q.dark(x, y)) doc.rect(x0 + x * cell, y0 + y * cell, cell, cell);
       doc.fill('#000');
-      doc.font('Helvetica-Bold').fontSize(11).text(r.hostname || '(no hostname)', 40 * mm, 6 * mm, { width: 48 * mm });
-      doc.font('Courier').fontSize(8).text(r.mac, 40 * mm, 14 * mm).text(`S/N ${r.serial}`, 40 * mm, 19 * mm);
-      doc.font('Helvetica').fontSize(6).text('Switchboard inventory', 40 * mm, 30 * mm);
+      doc
+        .font('Helvetica-Bold')
+        .fontSize(11)
+        .text(r.hostname || '(no hostname)', 40 * mm, 6 * mm, { width: 48 * mm });
+      doc
+        .font('Courier')
+        .fontSize(8)
+        .text(r.mac, 40 * mm, 14 * mm)
+        .text(`S/N ${r.serial}`, 40 * mm, 19 * mm);
+      doc
+        .font('Helvetica')
+        .fontSize(6)
+        .text('Switchboard inventory', 40 * mm, 30 * mm);
     },
     { size: [90 * mm, 40 * mm], margin: 0 },
   );

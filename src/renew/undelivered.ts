@@ -47,7 +47,10 @@ export class UndeliveredPasswords {
     const part: SealedPart = { password: u.password, text: u.text, files: u.files.map((f) => ({ name: f.name, mime: f.mime, data: f.data.toString('base64') })) };
     const row = { requester: u.requester, account: u.account, host: u.host, sealed: this.sealer.seal(JSON.stringify(part)), expires_at: expiresAt };
     await this.db.deleteFrom('renew_undelivered').where('request_id', '=', u.requestId).execute();
-    await this.db.insertInto('renew_undelivered').values({ request_id: u.requestId, ...row }).execute();
+    await this.db
+      .insertInto('renew_undelivered')
+      .values({ request_id: u.requestId, ...row })
+      .execute();
     return { ...u, expiresAt };
   }
 

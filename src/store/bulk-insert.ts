@@ -14,7 +14,11 @@ export function bulkInserter<T extends keyof Tables & string, R extends Record<s
     };
   }
   return async (rows) => {
-    for (let i = 0; i < rows.length; i += 500) await store.db.insertInto(table).values(rows.slice(i, i + 500) as never).execute();
+    for (let i = 0; i < rows.length; i += 500)
+      await store.db
+        .insertInto(table)
+        .values(rows.slice(i, i + 500) as never)
+        .execute();
   };
 }
 

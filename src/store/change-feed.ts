@@ -23,7 +23,11 @@ export async function publishChanges(db: DB, topic: string, keys: Iterable<strin
   if (!list.length) return;
   // A big batch is one "reload the topic" row instead of thousands of rows every reader walks.
   const rows = list.length > 200 ? [{ topic, k: '*', at: Date.now() }] : list.map((k) => ({ topic, k, at: Date.now() }));
-  for (let i = 0; i < rows.length; i += 200) await db.insertInto('change_feed').values(rows.slice(i, i + 200)).execute();
+  for (let i = 0; i < rows.length; i += 200)
+    await db
+      .insertInto('change_feed')
+      .values(rows.slice(i, i + 200))
+      .execute();
 }
 
 export class ChangeFeed {
@@ -48,7 +52,10 @@ export class ChangeFeed {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const r = await this.db.selectFrom('change_feed').select((eb) => eb.fn.max('id').as('m')).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('change_feed')
+      .select((eb) => eb.fn.max('id').as('m'))
+      .executeTakeFirst();
     this.floor = Number(r?.m ?? 0);
     const every = this.opts.intervalMs ?? 500;
     this.timer = setInterval(() => void this.poll(), every);
@@ -119,5 +126,8 @@ export class ChangeFeed {
 
 /** Drops feed rows older than `maxAgeMs` (every reader has long read them). */
 export async function pruneChangeFeed(db: DB, maxAgeMs = 86_400_000): Promise<void> {
-  await db.deleteFrom('change_feed').where('at', '<', Date.now() - maxAgeMs).execute();
+  await db
+    .deleteFrom('change_feed')
+    .where('at', '<', Date.now() - maxAgeMs)
+    .execute();
 }

@@ -29,12 +29,20 @@ export class Claims {
     // A deadlock / certification failure (Galera) rolls the statement back: try the whole claim again.
     return withConflictRetry(async () => {
       try {
-        await this.db.insertInto('claims').values({ k: key, owner: this.owner, expires_at: at + ttlMs }).execute();
+        await this.db
+          .insertInto('claims')
+          .values({ k: key, owner: this.owner, expires_at: at + ttlMs })
+          .execute();
         return true;
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
       }
-      const r = await this.db.updateTable('claims').set({ owner: this.owner, expires_at: at + ttlMs }).where('k', '=', key).where('expires_at', '<=', at).executeTakeFirst();
+      const r = await this.db
+        .updateTable('claims')
+        .set({ owner: this.owner, expires_at: at + ttlMs })
+        .where('k', '=', key)
+        .where('expires_at', '<=', at)
+        .executeTakeFirst();
       return affected(r) === 1;
     });
   }
@@ -49,7 +57,10 @@ export class Claims {
     if (at - this.lastPrune < 60_000) return;
     this.lastPrune = at;
     try {
-      await this.db.deleteFrom('claims').where('expires_at', '<', at - 60_000).execute();
+      await this.db
+        .deleteFrom('claims')
+        .where('expires_at', '<', at - 60_000)
+        .execute();
     } catch {
       /* another process is pruning; harmless */
     }

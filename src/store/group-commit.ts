@@ -64,7 +64,10 @@ export class GroupCommit<T, R> {
     const waited = oldest ? Date.now() - oldest.at : 0;
     if (this.queue.length && (this.queuedWeight + weight > this.opts.maxQueuedWeight || waited > this.opts.maxWaitMs)) {
       const backlogS = this.rate > 0 ? (this.queuedWeight + weight) / this.rate : 1;
-      throw new QueueFull(`the bot is busy storing results (${this.queuedWeight} queued${waited > this.opts.maxWaitMs ? `, oldest waiting ${waited} ms` : ''}); retry later`, Math.min(30, Math.max(1, Math.ceil(backlogS))));
+      throw new QueueFull(
+        `the bot is busy storing results (${this.queuedWeight} queued${waited > this.opts.maxWaitMs ? `, oldest waiting ${waited} ms` : ''}); retry later`,
+        Math.min(30, Math.max(1, Math.ceil(backlogS))),
+      );
     }
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, weight, at: Date.now(), resolve, reject });
@@ -124,7 +127,10 @@ export class GroupCommit<T, R> {
   /** One transaction for the group; if it fails and holds several items, each is written alone so one bad item fails only its own caller. */
   private async writeGroup(group: Waiting<T, R>[], ready: () => void): Promise<void> {
     try {
-      const results = await this.opts.write(group.map((g) => g.item), ready);
+      const results = await this.opts.write(
+        group.map((g) => g.item),
+        ready,
+      );
       group.forEach((g, i) => g.resolve(results[i]!));
     } catch (err) {
       if (group.length === 1) return group[0]!.reject(err);

@@ -18,7 +18,10 @@ type MigrationModule = {
 };
 
 class DirectoryProvider implements MigrationProvider {
-  constructor(private dir: string, private engine: Engine) {}
+  constructor(
+    private dir: string,
+    private engine: Engine,
+  ) {}
   async getMigrations(): Promise<Record<string, Migration>> {
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     const files = fs
@@ -56,7 +59,10 @@ export interface MigrateOptions extends MigrationLockOptions {
  */
 export async function migrateToLatest(store: Store, opts: MigrateOptions = {}): Promise<MigrateReport> {
   const log = opts.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const lockOpts: MigrationLockOptions = { onWait: (holder, exp) => log(`waiting for the store migrations run by ${holder} (its lock lapses at ${new Date(exp).toISOString()} if it is gone)`), ...opts };
+  const lockOpts: MigrationLockOptions = {
+    onWait: (holder, exp) => log(`waiting for the store migrations run by ${holder} (its lock lapses at ${new Date(exp).toISOString()} if it is gone)`),
+    ...opts,
+  };
   return withMigrationLock(store.db as Kysely<any>, () => migrateRetrying(store), lockOpts);
 }
 

@@ -32,7 +32,15 @@ export class MigrationLockTimeout extends Error {
 
 /** Creates the lock table when missing (safe to run by many processes at once). */
 export async function ensureLockTable(db: Kysely<any>): Promise<void> {
-  await withConflictRetry(() => db.schema.createTable(SCHEMA_LOCK_TABLE).ifNotExists().addColumn('name', 'varchar(64)', (c) => c.primaryKey()).addColumn('owner', 'varchar(191)', (c) => c.notNull()).addColumn('expires_at', 'bigint', (c) => c.notNull()).execute());
+  await withConflictRetry(() =>
+    db.schema
+      .createTable(SCHEMA_LOCK_TABLE)
+      .ifNotExists()
+      .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('owner', 'varchar(191)', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute(),
+  );
 }
 
 /** Runs `work` holding the migration lock; the lock is released afterwards whatever happens. */
@@ -41,9 +49,18 @@ export async function withMigrationLock<T>(db: Kysely<any>, work: () => Promise<
   const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
   await ensureLockTable(db);
   await acquire(db, owner, ttl, opts);
-  const renew = setInterval(() => {
-    void db.updateTable(SCHEMA_LOCK_TABLE).set({ expires_at: Date.now() + ttl }).where('name', '=', MIGRATION_LOCK_NAME).where('owner', '=', owner).execute().catch(() => undefined);
-  }, Math.max(50, Math.floor(ttl / 3)));
+  const renew = setInterval(
+    () => {
+      void db
+        .updateTable(SCHEMA_LOCK_TABLE)
+        .set({ expires_at: Date.now() + ttl })
+        .where('name', '=', MIGRATION_LOCK_NAME)
+        .where('owner', '=', owner)
+        .execute()
+        .catch(() => undefined);
+    },
+    Math.max(50, Math.floor(ttl / 3)),
+  );
   renew.unref();
   try {
     return await work();
@@ -75,13 +92,20 @@ async function tryTake(db: Kysely<any>, owner: string, ttl: number): Promise<boo
   return withConflictRetry(async () => {
     const at = Date.now();
     try {
-      await db.insertInto(SCHEMA_LOCK_TABLE).values({ name: MIGRATION_LOCK_NAME, owner, expires_at: at + ttl }).execute();
+      await db
+        .insertInto(SCHEMA_LOCK_TABLE)
+        .values({ name: MIGRATION_LOCK_NAME, owner, expires_at: at + ttl })
+        .execute();
       return true;
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
     }
-    const r = await db.updateTable(SCHEMA_LOCK_TABLE).set({ owner, expires_at: at + ttl }).where('name', '=', MIGRATION_LOCK_NAME).where('expires_at', '<=', at).executeTakeFirst();
+    const r = await db
+      .updateTable(SCHEMA_LOCK_TABLE)
+      .set({ owner, expires_at: at + ttl })
+      .where('name', '=', MIGRATION_LOCK_NAME)
+      .where('expires_at', '<=', at)
+      .executeTakeFirst();
     return affected(r) === 1;
   });
 }
-

@@ -5,7 +5,18 @@
 // the cluster's primary component). A host failure is retried on another host (see host-pool.ts); when every
 // host fails, HTTP answers 503 with Retry-After and jobs and schedules wait.
 
-const HOST_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EADDRNOTAVAIL', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_STORE_UNAVAILABLE']);
+const HOST_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'EADDRNOTAVAIL',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_STORE_UNAVAILABLE',
+]);
 /** 1047 WSREP not ready, 1053 server shutdown, 1927 connection killed, 2002/2003/2006/2013 client-side losses. */
 const HOST_ERRNOS = new Set([1047, 1053, 1927, 2002, 2003, 2006, 2013]);
 

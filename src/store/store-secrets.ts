@@ -32,7 +32,7 @@ export class StoreSecrets {
     if (marker === null) {
       throw new StoreKeyMismatch(
         `the store key from ${sealer.source} does not open this store's secrets: the store was first used with another key. ` +
-          'Every process on one store needs the same key: copy the first replica\'s provision.key (or its SWITCHBOARD_PROVISION_KEY) to this one, then start again',
+          "Every process on one store needs the same key: copy the first replica's provision.key (or its SWITCHBOARD_PROVISION_KEY) to this one, then start again",
       );
     }
     return s;
@@ -56,7 +56,10 @@ export class StoreSecrets {
     if (!row) {
       const value = make();
       try {
-        await this.db.insertInto('store_secrets').values({ name, sealed: this.sealer.seal(value), created_at: Date.now() }).execute();
+        await this.db
+          .insertInto('store_secrets')
+          .values({ name, sealed: this.sealer.seal(value), created_at: Date.now() })
+          .execute();
         return value;
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;

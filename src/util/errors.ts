@@ -58,7 +58,7 @@ export const ERROR_CATALOGUE = {
   // HTTP, any route
   SB_HTTP_NOT_FOUND: { status: 404, summary: 'No route answers this path.' },
   SB_HTTP_METHOD_NOT_ALLOWED: { status: 405, summary: 'The route does not take this HTTP method.' },
-  SB_HTTP_BAD_REQUEST: { status: 400, summary: 'The request body or parameters fail the route\'s schema, or the JSON is malformed.' },
+  SB_HTTP_BAD_REQUEST: { status: 400, summary: "The request body or parameters fail the route's schema, or the JSON is malformed." },
   SB_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The body has a content type the route does not read.' },
   SB_HTTP_PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body (or a command sent to the console) is over the limit.' },
   SB_HTTP_JSON_TOO_DEEP: { status: 400, summary: 'The JSON body nests deeper than the allowed depth.' },

@@ -7,7 +7,9 @@ const HEX12 = /^[0-9a-f]{12}$/;
  * Returns 00:11:22:aa:bb:cc, or null when it is not a MAC address.
  */
 export function parseMac(input: string): string | null {
-  const s = String(input ?? '').trim().toLowerCase();
+  const s = String(input ?? '')
+    .trim()
+    .toLowerCase();
   let hex: string;
   if (/^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/.test(s)) {
     if (s.includes(':') && s.includes('-')) return null;

@@ -115,11 +115,22 @@ function readCsv(data: Buffer, name: string, maxRows: number): Sheet {
   } catch (e) {
     const err = e as { message: string; lines?: number };
     // csv-parse quotes the offending field in some messages ("…, value is \"…\""): never echo a cell.
-    const why = err.message.replace(/^Invalid Record Length: |^CsvError: /, '').replace(/,?\s*value is\b[\s\S]*$/, '').replace(/\s+/g, ' ').slice(0, 200);
+    const why = err.message
+      .replace(/^Invalid Record Length: |^CsvError: /, '')
+      .replace(/,?\s*value is\b[\s\S]*$/, '')
+      .replace(/\s+/g, ' ')
+      .slice(0, 200);
     throw new SheetError(`${name} is not valid CSV${err.lines ? ` near line ${err.lines}` : ''}: ${why}`);
   }
   const headerRec = records[0] ?? [];
-  return build('csv', name, headerRec, records.slice(1).map((cells, i) => ({ row: i + 2, cells, formulas: cells.map((c) => /^\s*=/.test(c)) })), maxRows, { encoding, delimiter });
+  return build(
+    'csv',
+    name,
+    headerRec,
+    records.slice(1).map((cells, i) => ({ row: i + 2, cells, formulas: cells.map((c) => /^\s*=/.test(c)) })),
+    maxRows,
+    { encoding, delimiter },
+  );
 }
 
 function cellText(v: CellValue): { text: string; formula: boolean } {
@@ -170,7 +181,14 @@ export function columnLetter(i: number): string {
   return s;
 }
 
-function build(format: 'csv' | 'xlsx', name: string, headerRec: string[], raw: { row: number; cells: string[]; formulas: boolean[] }[], maxRows: number, extra: { encoding?: string; delimiter?: string }): Sheet {
+function build(
+  format: 'csv' | 'xlsx',
+  name: string,
+  headerRec: string[],
+  raw: { row: number; cells: string[]; formulas: boolean[] }[],
+  maxRows: number,
+  extra: { encoding?: string; delimiter?: string },
+): Sheet {
   const headers = headerRec.map((h) => String(h).trim());
   while (headers.length && headers[headers.length - 1] === '') headers.pop();
   if (headers.length === 0 || headers.every((h) => !h)) throw new SheetError(`${name} has no header row`);

@@ -16,12 +16,17 @@ describe.each(['sqlite', 'mysql'] as const)('apply agent API on %s', (engine) =>
   let t: TestApp;
   let url = '';
   const tokens: Record<string, string> = {};
-  const call = (p: string, token: string, init: RequestInit = {}) => fetch(`${url}${p}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+  const call = (p: string, token: string, init: RequestInit = {}) =>
+    fetch(`${url}${p}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
 
   beforeAll(async () => {
     t = await makeTestApp({ engine, listen: true, overrides: { 'dhcp.subnets': SUBNETS } });
     url = t.app.baseUrl();
-    for (const [name, extra] of [['pbx1', ''], ['dhcp1', ' role=apply targets=isc'], ['squid1', ' role=apply targets=proxy']] as const) {
+    for (const [name, extra] of [
+      ['pbx1', ''],
+      ['dhcp1', ' role=apply targets=isc'],
+      ['squid1', ' role=apply targets=proxy'],
+    ] as const) {
       const r = await t.run(`monitor enroll ${name}${extra}`);
       expect(r.exitCode, r.replies.join('\n')).toBe(0);
       const code = /--code (\S+)/.exec(t.chat.messages.filter((m) => m.dmTo).at(-1)!.text)![1]!;
@@ -52,7 +57,9 @@ describe.each(['sqlite', 'mysql'] as const)('apply agent API on %s', (engine) =>
   it('a dry run is handed over as one; ETag 304; a report is stored and posted once; an older generation is superseded', async () => {
     expect((await t.run('dhcp add mac=00:11:22:33:44:01 ip=10.20.0.11 name=pc-101 access=1')).exitCode).toBe(0);
     const dry = await t.run('dhcp apply --dry-run');
-    expect(dry.replies.join('\n')).toMatch(/Dry run: 1 added, 0 changed, 0 removed since the last apply\.\nHanded isc to the apply agent on dhcp1 \(generation (\d+)\)[^\n]*\nHanded proxy to the apply agent on squid1/);
+    expect(dry.replies.join('\n')).toMatch(
+      /Dry run: 1 added, 0 changed, 0 removed since the last apply\.\nHanded isc to the apply agent on dhcp1 \(generation (\d+)\)[^\n]*\nHanded proxy to the apply agent on squid1/,
+    );
     const r1 = await call('/api/v1/agent/apply', tokens.dhcp1!);
     const g1 = (await r1.json()) as { generation: number; dryRun: boolean; backends: { name: string; files: { target: string; text: string }[] }[] };
     expect(g1).toMatchObject({ dryRun: true, backends: [{ name: 'isc', files: [{ target: 'isc', text: expect.stringContaining('fixed-address 10.20.0.11;') }] }] });
@@ -64,10 +71,13 @@ describe.each(['sqlite', 'mysql'] as const)('apply agent API on %s', (engine) =>
     const g2 = (await (await call('/api/v1/agent/apply', tokens.dhcp1!)).json()) as { generation: number; dryRun: boolean };
     expect(g2.generation).toBeGreaterThan(g1.generation);
     expect(g2.dryRun).toBe(false);
-    for (let i = 0; i < 2; i++) expect((await call(`/api/v1/agent/apply/${g2.generation}`, tokens.dhcp1!, { method: 'POST', body: JSON.stringify({ ok: true, text: 'Applied 1 file(s).' }) })).status).toBe(200);
+    for (let i = 0; i < 2; i++)
+      expect((await call(`/api/v1/agent/apply/${g2.generation}`, tokens.dhcp1!, { method: 'POST', body: JSON.stringify({ ok: true, text: 'Applied 1 file(s).' }) })).status).toBe(200);
     const c2 = t.chat.texts('C2').filter((x) => x.startsWith('✅'));
     expect(c2).toEqual([`✅ DHCP apply on dhcp1 (generation ${g2.generation}): Applied 1 file(s).`]);
-    expect(t.chat.texts('C1').filter((x) => x.startsWith(`DHCP apply on dhcp1 (generation ${g1.generation})`))).toEqual([`DHCP apply on dhcp1 (generation ${g1.generation}) was not run: a newer apply (generation ${g2.generation}) replaced it before the agent took it.`]);
+    expect(t.chat.texts('C1').filter((x) => x.startsWith(`DHCP apply on dhcp1 (generation ${g1.generation})`))).toEqual([
+      `DHCP apply on dhcp1 (generation ${g1.generation}) was not run: a newer apply (generation ${g2.generation}) replaced it before the agent took it.`,
+    ]);
     const after = (await (await call('/api/v1/agent/apply', tokens.dhcp1!)).json()) as { generation: null };
     expect(after.generation).toBeNull();
   });
@@ -93,8 +103,22 @@ describe('the apply agent config', () => {
 
   it('a backend the agent is not configured for: nothing is changed and the outcome says which key to add', async () => {
     const live = path.join(dir, 'dhcpd.hosts');
-    const runner = new ApplyRunner({ pollMs: 1000, backends: { isc: { path: live, check: [], reload: [] } } }, { server: 'http://127.0.0.1:1', nodeId: 1, spoolDir: dir, headers: () => ({}), log: () => undefined });
-    const r = await runner.applyGeneration({ generation: 1, dryRun: false, backends: [{ name: 'isc', files: [{ target: 'isc', text: '# hosts\n' }] }, { name: 'proxy', files: [] }], subnets: [], summary: 's', hosts: 0, notes: '' });
+    const runner = new ApplyRunner(
+      { pollMs: 1000, backends: { isc: { path: live, check: [], reload: [] } } },
+      { server: 'http://127.0.0.1:1', nodeId: 1, spoolDir: dir, headers: () => ({}), log: () => undefined },
+    );
+    const r = await runner.applyGeneration({
+      generation: 1,
+      dryRun: false,
+      backends: [
+        { name: 'isc', files: [{ target: 'isc', text: '# hosts\n' }] },
+        { name: 'proxy', files: [] },
+      ],
+      subnets: [],
+      summary: 's',
+      hosts: 0,
+      notes: '',
+    });
     expect(r).toEqual({ ok: false, text: "This agent's config does not apply proxy (add apply.backends.proxy to its agent.yaml, or assign the backend to another node); nothing was changed." });
     expect(fs.existsSync(live)).toBe(false);
   });

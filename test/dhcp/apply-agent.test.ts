@@ -53,7 +53,16 @@ describe('apply agent on the DHCP/proxy server (real agent process, real checker
       sections: features.flatMap((f) => (f.config ? [f.config] : [])),
       overrides: { dataDir, 'http.port': port, 'auth.admins': ['test:admin'], 'dhcp.subnets': SUBNETS, 'dhcp.backends.kea.template': template },
     });
-    const log = createLogger({ level: 'debug', pretty: false, destination: new Writable({ write(c, _e, cb) { logs.push(c.toString()); cb(); } }) });
+    const log = createLogger({
+      level: 'debug',
+      pretty: false,
+      destination: new Writable({
+        write(c, _e, cb) {
+          logs.push(c.toString());
+          cb();
+        },
+      }),
+    });
     app = await createApp({ mode: 'server', config, log, adapters: [chat] });
     const url = await app.listen();
     port = Number(new URL(url).port);
@@ -62,11 +71,23 @@ describe('apply agent on the DHCP/proxy server (real agent process, real checker
   async function run(text: string): Promise<{ code: number; text: string }> {
     const before = chat.messages.length;
     const res = await app.dispatcher.handle({ platform: 'test', channel: 'C1', user: { id: 'admin', name: 'admin' }, text, files: [] }, { confirmed: true });
-    return { code: res.exitCode, text: chat.messages.slice(before).map((m) => m.text).join('\n') };
+    return {
+      code: res.exitCode,
+      text: chat.messages
+        .slice(before)
+        .map((m) => m.text)
+        .join('\n'),
+    };
   }
 
   const posted = (re: RegExp) => until(`a post matching ${re}`, () => chat.messages.find((m) => m.channel === 'C1' && re.test(m.text))?.text, 60_000, 100);
-  const reloads = () => (fs.existsSync(reloadLog) ? fs.readFileSync(reloadLog, 'utf8').split('\n').filter((l) => l.startsWith('done ')) : []);
+  const reloads = () =>
+    fs.existsSync(reloadLog)
+      ? fs
+          .readFileSync(reloadLog, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('done '))
+      : [];
   const snapshot = () => [live.isc, live.kea, ...lists].map((f) => (fs.existsSync(f) ? fs.readFileSync(f).toString('base64') : null));
 
   beforeAll(async () => {
@@ -116,7 +137,9 @@ describe('apply agent on the DHCP/proxy server (real agent process, real checker
     expect(r.code, r.text).toBe(0);
     expect(r.text).toMatch(/Handed isc, kea, proxy to the apply agent on dhcp1 \(generation (\d+)\).*its result will be posted here/);
     const text = await posted(/DHCP apply on dhcp1 \(generation \d+\)/);
-    expect(text, agentErr).toMatch(/^✅ DHCP apply on dhcp1 \(generation \d+\): Applied 5 file\(s\) \(1 hosts\): 1 added, 0 changed, 0 removed since the last apply\.\nisc reload ok\nkea reload ok\nproxy reload ok$/);
+    expect(text, agentErr).toMatch(
+      /^✅ DHCP apply on dhcp1 \(generation \d+\): Applied 5 file\(s\) \(1 hosts\): 1 added, 0 changed, 0 removed since the last apply\.\nisc reload ok\nkea reload ok\nproxy reload ok$/,
+    );
     expect(fs.readFileSync(live.isc, 'utf8')).toMatch(/hardware ethernet 00:11:22:33:44:01;\n {2}fixed-address 10\.20\.0\.11;\n {2}option host-name "pc-101";/);
     expect(JSON.parse(fs.readFileSync(live.kea, 'utf8')).Dhcp4.subnet4[0].reservations).toEqual([expect.objectContaining({ hostname: 'pc-101', 'ip-address': '10.20.0.11' })]);
     expect(fs.readFileSync(lists[0]!, 'utf8')).toBe('10.20.0.11\n');
@@ -148,7 +171,17 @@ describe('apply agent on the DHCP/proxy server (real agent process, real checker
     expect((await run('dhcp add mac=00:11:22:33:44:03 ip=10.20.0.13 name=pc-103 access=3')).code).toBe(0);
     const r = await run('dhcp apply');
     const gen = Number(/generation (\d+)/.exec(r.text)![1]);
-    await until('the agent to start reloading', () => fs.existsSync(reloadLog) && fs.readFileSync(reloadLog, 'utf8').split('\n').filter((l) => l.startsWith('begin ')).length > reloadsBefore, 30_000, 50);
+    await until(
+      'the agent to start reloading',
+      () =>
+        fs.existsSync(reloadLog) &&
+        fs
+          .readFileSync(reloadLog, 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('begin ')).length > reloadsBefore,
+      30_000,
+      50,
+    );
     await app.close(); // the agent's report now has nowhere to go
     fs.rmSync(slow);
     await until('the agent to finish reloading', () => reloads().length === reloadsBefore + 3, 30_000, 100);

@@ -33,18 +33,28 @@ describe('dhcp apply with the real checkers', () => {
   afterAll(() => t.close());
 
   it('installs checked files, reloads, and reports what changed', async () => {
-    await t.app.services.dhcp.upsertHosts([
-      { mac: '00:11:22:33:44:01', ip: '10.20.0.11', hostname: 'pc-101', room: '101', owner: 'Ivanova', access: 2, bootServer: 'http://10.20.0.5/prov/' },
-      { mac: '00:11:22:33:44:02', ip: 'auto', hostname: 'pc-102', access: 1 },
-    ], 't');
+    await t.app.services.dhcp.upsertHosts(
+      [
+        { mac: '00:11:22:33:44:01', ip: '10.20.0.11', hostname: 'pc-101', room: '101', owner: 'Ivanova', access: 2, bootServer: 'http://10.20.0.5/prov/' },
+        { mac: '00:11:22:33:44:02', ip: 'auto', hostname: 'pc-102', access: 1 },
+      ],
+      't',
+    );
     const dry = await t.run('dhcp apply --dry-run');
     expect(dry.replies.join('\n')).toMatch(/Dry run: all checks passed; 2 added/);
     expect(fs.existsSync(path.join(dir, 'dhcpd.hosts'))).toBe(false);
     const r = await t.run('dhcp apply', { confirmed: true });
     expect(r.replies.join('\n')).toMatch(/Applied 6 file\(s\) \(2 hosts\): 2 added, 0 changed, 0 removed/);
-    expect(fs.readFileSync(path.join(dir, 'dhcpd.hosts'), 'utf8')).toMatch(/hardware ethernet 00:11:22:33:44:01;\n  fixed-address 10.20.0.11;\n  option host-name "pc-101";\n  option tftp-server-name "http:\/\/10.20.0.5\/prov\/";/);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'kea-dhcp4.conf'), 'utf8')).Dhcp4.subnet4[0].reservations.find((x: { hostname: string }) => x.hostname === 'pc-101')['option-data'][0]).toEqual({ name: 'tftp-server-name', data: 'http://10.20.0.5/prov/' });
-    expect(fs.readFileSync(path.join(dir, 'dnsmasq.hosts'), 'utf8')).toMatch(/dhcp-host=00:11:22:33:44:01,set:sb001122334401,10.20.0.11,pc-101\ndhcp-option=tag:sb001122334401,66,"http:\/\/10.20.0.5\/prov\/"/);
+    expect(fs.readFileSync(path.join(dir, 'dhcpd.hosts'), 'utf8')).toMatch(
+      /hardware ethernet 00:11:22:33:44:01;\n  fixed-address 10.20.0.11;\n  option host-name "pc-101";\n  option tftp-server-name "http:\/\/10.20.0.5\/prov\/";/,
+    );
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'kea-dhcp4.conf'), 'utf8')).Dhcp4.subnet4[0].reservations.find((x: { hostname: string }) => x.hostname === 'pc-101')['option-data'][0]).toEqual({
+      name: 'tftp-server-name',
+      data: 'http://10.20.0.5/prov/',
+    });
+    expect(fs.readFileSync(path.join(dir, 'dnsmasq.hosts'), 'utf8')).toMatch(
+      /dhcp-host=00:11:22:33:44:01,set:sb001122334401,10.20.0.11,pc-101\ndhcp-option=tag:sb001122334401,66,"http:\/\/10.20.0.5\/prov\/"/,
+    );
     expect(fs.readFileSync(path.join(dir, 'proxy2'), 'utf8')).toBe('10.20.0.11\n');
     expect(fs.readFileSync(path.join(dir, 'proxy1'), 'utf8')).toBe('10.20.0.2\n');
     expect(fs.existsSync(path.join(dir, 'reloaded'))).toBe(true);
@@ -94,7 +104,9 @@ describe('dhcp apply with the real checkers', () => {
       const r = await t.run('dhcp apply', { confirmed: true });
       expect(r.exitCode).toBe(1);
       const text = r.replies.join('\n');
-      expect(text).toMatch(/Apply aborted; no live file was changed\. \(SB_DHCP_RENDER_FAILED\)\ndhcpd check failed:\n[\s\S]*bad range, address 10\.21\.0\.100 not in subnet 10\.20\.0\.0 netmask 255\.255\.255\.0/);
+      expect(text).toMatch(
+        /Apply aborted; no live file was changed\. \(SB_DHCP_RENDER_FAILED\)\ndhcpd check failed:\n[\s\S]*bad range, address 10\.21\.0\.100 not in subnet 10\.20\.0\.0 netmask 255\.255\.255\.0/,
+      );
       expect(text).not.toMatch(/Internet Systems Consortium|submitting a bug/);
     } finally {
       cfg.pool = '10.20.0.100-10.20.0.200';
@@ -117,7 +129,23 @@ describe('dhcp apply with the real checkers', () => {
 
   it('hosts in no configured subnet are reported by apply and render, not dropped silently', async () => {
     // A host kept from an earlier subnet configuration.
-    await t.app.db.insertInto('dhcp_hosts').values({ mac: '00:11:22:33:44:77', ip: '10.99.0.7', ip_num: 0x0a630007, hostname: 'stray', room: null, phones: '', owner: null, access: 0, comment: null, boot_server: null, updated_by: 't', updated_at: 0 }).execute();
+    await t.app.db
+      .insertInto('dhcp_hosts')
+      .values({
+        mac: '00:11:22:33:44:77',
+        ip: '10.99.0.7',
+        ip_num: 0x0a630007,
+        hostname: 'stray',
+        room: null,
+        phones: '',
+        owner: null,
+        access: 0,
+        comment: null,
+        boot_server: null,
+        updated_by: 't',
+        updated_at: 0,
+      })
+      .execute();
     try {
       const a = await t.run('dhcp apply --dry-run');
       expect(a.replies.join('\n')).toMatch(/1 host\(s\) lie in no configured subnet \(dhcp\.subnets\) and are left out of the Kea config: stray \(10\.99\.0\.7\)/);
@@ -129,9 +157,12 @@ describe('dhcp apply with the real checkers', () => {
     }
   });
 
-  it('with dhcp.backends.kea.template, apply keeps the admin\'s settings and kea-dhcp4 -t passes', async () => {
+  it("with dhcp.backends.kea.template, apply keeps the admin's settings and kea-dhcp4 -t passes", async () => {
     const tpl = path.join(t.dataDir, 'kea-base.conf');
-    fs.writeFileSync(tpl, `// base config\n{ "Dhcp4": { "interfaces-config": { "interfaces": [ "lo" ] }, # loopback only\n "valid-lifetime": 600, /* short */ "subnet4": [ { "id": 42, "subnet": "10.20.0.0/24", "option-data": [ { "name": "domain-name", "data": "lab.example" } ] } ] } }\n`);
+    fs.writeFileSync(
+      tpl,
+      `// base config\n{ "Dhcp4": { "interfaces-config": { "interfaces": [ "lo" ] }, # loopback only\n "valid-lifetime": 600, /* short */ "subnet4": [ { "id": 42, "subnet": "10.20.0.0/24", "option-data": [ { "name": "domain-name", "data": "lab.example" } ] } ] } }\n`,
+    );
     const kea = t.app.config.dhcp.backends.kea;
     kea.template = tpl;
     try {
@@ -266,7 +297,11 @@ describe('caller-ID hook', () => {
 
   it('normalises formatted numbers (+country, spaces, brackets, dashes) and POST /hooks/call with header token', async () => {
     t.chat.clear();
-    const res = await fetch(`${base}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: JSON.stringify({ number: '0 11 3555 0212', name: 'Haddad' }) });
+    const res = await fetch(`${base}/hooks/call`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' },
+      body: JSON.stringify({ number: '0 11 3555 0212', name: 'Haddad' }),
+    });
     expect(res.status).toBe(200);
     await settled(t);
     expect(t.chat.texts('support')[0]).toMatch(/Call from 0 11 3555 0212 \(Haddad\): 1 matching host\n• room 212, Haddad, ws-cedar/);
@@ -334,7 +369,8 @@ describe('caller-ID hook: console, HEAD, token before body, rebuilds', () => {
   it('POST /hooks/call checks the token before the body: a bad token is 401 whatever the body', async () => {
     const n0 = await storedCalls(t);
     t.chat.clear();
-    const post = (body: string, token?: string) => fetch(`${base}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { 'x-switchboard-token': token } : {}) }, body });
+    const post = (body: string, token?: string) =>
+      fetch(`${base}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { 'x-switchboard-token': token } : {}) }, body });
     for (const body of ['{"number": "21x01"}', '{}', '{not json', JSON.stringify({ number: '2101', name: 'x'.repeat(300) })]) {
       const r = await post(body, 'wrong');
       expect(r.status, body).toBe(401);
@@ -381,7 +417,9 @@ describe('caller-ID source allow list', () => {
       const g = await fetch(`${b}/set_call/2101?token=good-token-123`);
       expect(g.status).toBe(403);
       expect(await g.json()).toMatchObject({ code: 'SB_CALLERID_SOURCE_REFUSED', message: 'source address not allowed' });
-      expect((await fetch(`${b}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: '{"number":"2101"}' })).status).toBe(403);
+      expect((await fetch(`${b}/hooks/call`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-token': 'good-token-123' }, body: '{"number":"2101"}' })).status).toBe(
+        403,
+      );
       await new Promise((r) => setTimeout(r, 150));
       expect(await storedCalls(outside)).toBe(0);
       expect(outside.chat.messages).toHaveLength(0);

@@ -13,7 +13,10 @@ describe('apply queue with a holder on another machine (SQLite)', () => {
   const holdLease = (owner: string, ms: number) =>
     t.app.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('schedule_leases').where('name', '=', APPLY_LEASE).execute();
-      await tx.insertInto('schedule_leases').values({ name: APPLY_LEASE, owner, expires_at: Date.now() + ms }).execute();
+      await tx
+        .insertInto('schedule_leases')
+        .values({ name: APPLY_LEASE, owner, expires_at: Date.now() + ms })
+        .execute();
     });
   beforeAll(async () => {
     t = await makeTestApp({ overrides: { 'dhcp.subnets': SUBNETS } });
@@ -44,13 +47,20 @@ describe('apply queue with a holder on another machine (SQLite)', () => {
   it('a holder whose lease runs out is taken over, and what it left running is run again', async () => {
     await holdLease('other-host:4243:y/dhcp1', 1_500);
     // A request the old holder took and never finished.
-    await t.app.db.insertInto('dhcp_apply_requests').values({ dry_run: 1, status: 'running', asked_by: 'other-host:4243:y/dhcp1', runner: 'other-host:4243:y/dhcp1', result: null, created_at: Date.now(), finished_at: null }).execute();
+    await t.app.db
+      .insertInto('dhcp_apply_requests')
+      .values({ dry_run: 1, status: 'running', asked_by: 'other-host:4243:y/dhcp1', runner: 'other-host:4243:y/dhcp1', result: null, created_at: Date.now(), finished_at: null })
+      .execute();
     const r = await t.run('dhcp apply', { confirmed: true });
     expect(r.exitCode, r.replies.join('\n')).toBe(0);
     expect(r.replies.join('\n')).toMatch(/^Applied 3 file\(s\) \(1 hosts\)/);
     expect(fs.readFileSync(path.join(dir, 'proxy1'), 'utf8')).toBe('10.20.0.11\n');
     const rows = await t.app.db.selectFrom('dhcp_apply_requests').select(['status', 'runner', 'result']).orderBy('id').execute();
-    expect(rows.map((x) => [x.status, x.runner === t.app.services.dhcpApply.owner])).toEqual([['done', false], ['done', true], ['done', true]]);
+    expect(rows.map((x) => [x.status, x.runner === t.app.services.dhcpApply.owner])).toEqual([
+      ['done', false],
+      ['done', true],
+      ['done', true],
+    ]);
     expect(JSON.parse(rows[1]!.result!).text).toMatch(/^Dry run: all checks passed/);
     // exec-like processes let the lease go once their queue is done.
     expect(await t.app.db.selectFrom('schedule_leases').select('owner').where('name', '=', APPLY_LEASE).executeTakeFirst()).toBeUndefined();

@@ -27,7 +27,7 @@ describe('apply installs all files or none (SQLite)', () => {
   });
   afterAll(() => t.close());
 
-  it('a proxy list that is a directory (the last backend in the folder\'s order): the files already replaced are byte-identical again, no reload, the step is named', async () => {
+  it("a proxy list that is a directory (the last backend in the folder's order): the files already replaced are byte-identical again, no reload, the step is named", async () => {
     const cfg = t.app.config.dhcp.backends;
     const isc = fs.readFileSync(cfg.isc.path!);
     const kea = fs.readFileSync(cfg.kea.path!);

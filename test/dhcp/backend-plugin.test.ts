@@ -56,7 +56,9 @@ describe('a DHCP backend added as one file', () => {
     reloads = path.join(plugins, 'reloads');
     // The toy daemon refuses a host named pc-refused (its checker's own words on stderr).
     const check = ['sh', '-c', 'if grep -q pc-refused "$1"; then echo "toy-check: pc-refused is not allowed" >&2; exit 1; fi', 'toy-check', '{file}'];
-    t = await makeTestApp({ overrides: { 'dhcp.subnets': SUBNETS, 'dhcp.backendDirs': [plugins], 'dhcp.backends.toy': { enabled: true, path: live, check, reload: ['sh', '-c', `echo reload >> ${reloads}`] } } });
+    t = await makeTestApp({
+      overrides: { 'dhcp.subnets': SUBNETS, 'dhcp.backendDirs': [plugins], 'dhcp.backends.toy': { enabled: true, path: live, check, reload: ['sh', '-c', `echo reload >> ${reloads}`] } },
+    });
   });
   afterAll(async () => {
     await t?.close();

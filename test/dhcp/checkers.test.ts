@@ -74,7 +74,11 @@ describe('Kea with dhcp.backends.kea.template', () => {
     expect(d4['lease-database']).toEqual({ type: 'memfile', persist: true, name: '/var/lib/kea/site-leases4.csv', 'lfc-interval': 3600 });
     expect(d4['valid-lifetime']).toBe(7200);
     expect(d4['user-context'].note).toMatch(/not a comment/);
-    expect(d4.subnet4.map((s: { id: number; subnet: string }) => [s.id, s.subnet])).toEqual([[7, '10.20.0.0/24'], [9, '192.168.50.0/24'], [10, '10.64.0.0/12']]);
+    expect(d4.subnet4.map((s: { id: number; subnet: string }) => [s.id, s.subnet])).toEqual([
+      [7, '10.20.0.0/24'],
+      [9, '192.168.50.0/24'],
+      [10, '10.64.0.0/12'],
+    ]);
     const s7 = d4.subnet4[0];
     expect(s7['option-data']).toContainEqual({ name: 'domain-name', data: 'site.example' });
     expect(s7.reservations.map((x: { hostname: string }) => x.hostname)).toEqual(['admin-box', 'pc-101', 'pc-102']);

@@ -9,7 +9,15 @@ import { SUBNETS } from './helpers.js';
 
 const file = (name: string, data: Buffer | string) => ({ name, size: Buffer.byteLength(data), fetch: async () => Buffer.from(data) });
 const hostsCsv = () => fs.readFileSync(fixture('hosts-sample.csv'));
-const count = async (t: TestApp, table: 'dhcp_hosts' | 'dhcp_history') => Number((await t.app.db.selectFrom(table).select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+const count = async (t: TestApp, table: 'dhcp_hosts' | 'dhcp_history') =>
+  Number(
+    (
+      await t.app.db
+        .selectFrom(table)
+        .select((e) => e.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe.each(['sqlite', 'mysql'] as const)('dhcp import and export on %s', (engine) => {
   let t: TestApp;
@@ -22,7 +30,15 @@ describe.each(['sqlite', 'mysql'] as const)('dhcp import and export on %s', (eng
     expect((await t.run('dhcp import', { files: [file('hosts.csv', hostsCsv())] })).replies.join('\n')).toMatch(/Imported: 4 added/);
     const r = await t.run('dhcp import', { files: [file('rename.csv', 'mac,hostname\n3c:52:82:1f:a0:01,ws-alder-b\n')] });
     expect(r.replies.join('\n')).toMatch(/Imported: 0 added, 1 changed, 0 unchanged[\s\S]*ws-alder-b \(3c:52:82:1f:a0:01\): hostname ws-alder → ws-alder-b/);
-    expect(await t.app.services.dhcp.getByMac('3c:52:82:1f:a0:01')).toMatchObject({ hostname: 'ws-alder-b', ip: '10.20.0.21', room: '210', owner: 'Okafor', access: 2, phones: ['3210'], comment: 'Payroll' });
+    expect(await t.app.services.dhcp.getByMac('3c:52:82:1f:a0:01')).toMatchObject({
+      hostname: 'ws-alder-b',
+      ip: '10.20.0.21',
+      room: '210',
+      owner: 'Okafor',
+      access: 2,
+      phones: ['3210'],
+      comment: 'Payroll',
+    });
     // A new host in the same kind of sheet gets the defaults.
     await t.run('dhcp import', { files: [file('new.csv', 'mac,hostname\n3c:52:82:1f:a0:0a,ws-new\n')] });
     expect(await t.app.services.dhcp.getByMac('3c:52:82:1f:a0:0a')).toMatchObject({ ip: '10.20.0.3', room: null, owner: null, access: 0, phones: [] });
@@ -32,17 +48,38 @@ describe.each(['sqlite', 'mysql'] as const)('dhcp import and export on %s', (eng
   });
 
   it('export writes formula-like cells as text and export → import round-trips unchanged', async () => {
-    const ok = await t.app.services.dhcp.upsertHosts([{ mac: '00:11:22:33:44:0b', ip: 'auto', hostname: 'pc-formula', owner: '=HYPERLINK("x")'.replace(/"/g, "'"), room: '+1 floor', comment: '-5 dB @noc', phones: ['+7 812 555-0001', '+7 812 555-0002'] }], 't');
+    const ok = await t.app.services.dhcp.upsertHosts(
+      [
+        {
+          mac: '00:11:22:33:44:0b',
+          ip: 'auto',
+          hostname: 'pc-formula',
+          owner: '=HYPERLINK("x")'.replace(/"/g, "'"),
+          room: '+1 floor',
+          comment: '-5 dB @noc',
+          phones: ['+7 812 555-0001', '+7 812 555-0002'],
+        },
+      ],
+      't',
+    );
     expect(ok.ok, JSON.stringify(ok.errors)).toBe(true);
     await t.run('dhcp export');
     const csv = t.chat.last()!.files[0]!.data;
-    const line = csv.toString().split('\n').find((l) => l.startsWith('00:11:22:33:44:0b'))!;
+    const line = csv
+      .toString()
+      .split('\n')
+      .find((l) => l.startsWith('00:11:22:33:44:0b'))!;
     expect(line).toContain(",'+1 floor,'+7 812 555-0001;+7 812 555-0002,'=HYPERLINK('x'),");
     expect(line).toContain(",'-5 dB @noc,");
     const before = await t.app.services.dhcp.all();
     const r = await t.run('dhcp import', { files: [file('dhcp-hosts.csv', csv)] });
     expect(r.replies.join('\n')).toMatch(new RegExp(`Imported: 0 added, 0 changed, ${before.length} unchanged`));
-    expect(await t.app.services.dhcp.getByMac('00:11:22:33:44:0b')).toMatchObject({ owner: "=HYPERLINK('x')", room: '+1 floor', comment: '-5 dB @noc', phones: ['+7 812 555-0001', '+7 812 555-0002'] });
+    expect(await t.app.services.dhcp.getByMac('00:11:22:33:44:0b')).toMatchObject({
+      owner: "=HYPERLINK('x')",
+      room: '+1 floor',
+      comment: '-5 dB @noc',
+      phones: ['+7 812 555-0001', '+7 812 555-0002'],
+    });
   });
 
   it('MAC and hostname are unique: within a batch, against the store, and for dhcp add', async () => {
@@ -77,7 +114,10 @@ describe('dhcp commands', () => {
     expect(hs[0]!.ip).toBe('10.40.0.2');
     expect(hs.map((h) => h.ip)).toEqual(Array.from({ length: 120 }, (_, i) => `10.40.0.${i + 2}`));
     // A batch that walks past an address the same batch fixes, to the end of the free range; one more fails.
-    const mk = (n: number) => [{ mac: '02:00:00:00:01:ff', ip: '10.40.0.130', hostname: 'fixed' }, ...Array.from({ length: n }, (_, i) => ({ mac: `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`, ip: 'auto', hostname: `m-${i}` }))];
+    const mk = (n: number) => [
+      { mac: '02:00:00:00:01:ff', ip: '10.40.0.130', hostname: 'fixed' },
+      ...Array.from({ length: n }, (_, i) => ({ mac: `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`, ip: 'auto', hostname: `m-${i}` })),
+    ];
     const dry = await t.app.services.dhcp.upsertHosts(mk(133), 't', { dryRun: true });
     expect(dry.ok).toBe(true);
     const ips = dry.added.slice(1).map((h) => h.ip);
@@ -103,7 +143,14 @@ describe('dhcp commands', () => {
   });
 
   it('ip=auto fills every subnet when dhcp.subnets is not in address order', async () => {
-    const two = await makeTestApp({ overrides: { 'dhcp.subnets': [{ cidr: '10.30.0.0/29', pool: '10.30.0.6-10.30.0.6' }, { cidr: '10.20.0.0/29', pool: '10.20.0.6-10.20.0.6' }] } });
+    const two = await makeTestApp({
+      overrides: {
+        'dhcp.subnets': [
+          { cidr: '10.30.0.0/29', pool: '10.30.0.6-10.30.0.6' },
+          { cidr: '10.20.0.0/29', pool: '10.20.0.6-10.20.0.6' },
+        ],
+      },
+    });
     try {
       const inputs = Array.from({ length: 10 }, (_, i) => ({ mac: (0x020000200000 + i).toString(16).padStart(12, '0').match(/../g)!.join(':'), ip: 'auto', hostname: `o-${i}` }));
       const r = await two.app.services.dhcp.upsertHosts(inputs, 't', { dryRun: true });
@@ -207,7 +254,9 @@ describe('dhcp.subnets is checked at start', () => {
       expect(() => compileSubnets([s as never])).toThrow(ConfigError);
     }
     expect(() => compileSubnets([{ cidr: '10.50.0.0/16' }, { cidr: '10.50.4.0/24' }])).toThrow(/dhcp\.subnets\[1\]\.cidr = "10\.50\.4\.0\/24": overlaps dhcp\.subnets\[0\] \(10\.50\.0\.0\/16\)/);
-    await expect(makeTestApp({ overrides: { 'dhcp.subnets': [{ cidr: '10.50.0.0/24', pool: '10.51.0.1-10.51.0.9' }] } })).rejects.toThrow(/dhcp\.subnets\[0\]\.pool = "10\.51\.0\.1-10\.51\.0\.9": must lie inside 10\.50\.0\.0\/24/);
+    await expect(makeTestApp({ overrides: { 'dhcp.subnets': [{ cidr: '10.50.0.0/24', pool: '10.51.0.1-10.51.0.9' }] } })).rejects.toThrow(
+      /dhcp\.subnets\[0\]\.pool = "10\.51\.0\.1-10\.51\.0\.9": must lie inside 10\.50\.0\.0\/24/,
+    );
   });
 });
 

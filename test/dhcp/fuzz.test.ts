@@ -5,7 +5,13 @@ import { compileSubnets, numToIp, ipToNum } from '../../src/dhcp/validate.js';
 import { BIG_SUBNETS, renderAndCheck } from './helpers.js';
 
 const nasty = fc.constantFrom('"', ';', '{', '}', '#', '\n', '\u0000', '\\', 'é', 'Ж', '😀', '\ud800', ' ', '-', 'a', '0', '/', ':', ',', '=', "'", '$', '\r', '\t', '\u2028');
-const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 30 }), fc.array(nasty, { maxLength: 30 }).map((a) => a.join('')), fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}[a-z0-9]$/), fc.constant('x'.repeat(10_000)));
+const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 30 }),
+  fc.array(nasty, { maxLength: 30 }).map((a) => a.join('')),
+  fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}[a-z0-9]$/),
+  fc.constant('x'.repeat(10_000)),
+);
 const safe = fc.string({ unit: fc.constantFrom('a', 'Z', '0', ' ', '-', '.', 'é', 'Ж', '😀', "'", '$', ',', '=', '/', ':'), maxLength: 40 });
 const field = fc.oneof({ arbitrary: text, weight: 1 }, { arbitrary: safe, weight: 12 }, { arbitrary: fc.constant(undefined), weight: 4 });
 const record = fc.record({
@@ -46,7 +52,8 @@ describe('property: every record the validator accepts renders into configs the 
         expect(res.kea.ok, res.kea.output).toBe(true);
         expect(res.squid.ok, res.squid.output).toBe(true);
         // dnsmasq has no offline checker: every line must be a comment or a well-formed directive.
-        for (const l of res.dnsmasq.split('\n')) if (l) expect(l).toMatch(/^(# [\x20-\x7e]*|dhcp-host=[0-9a-f:]{17},(set:sb[0-9a-f]{12},)?[\d.]+,[a-z0-9-]+|dhcp-option=tag:sb[0-9a-f]{12},66,"[^",\s]+")$/);
+        for (const l of res.dnsmasq.split('\n'))
+          if (l) expect(l).toMatch(/^(# [\x20-\x7e]*|dhcp-host=[0-9a-f:]{17},(set:sb[0-9a-f]{12},)?[\d.]+,[a-z0-9-]+|dhcp-option=tag:sb[0-9a-f]{12},66,"[^",\s]+")$/);
       }),
       { numRuns: 4 },
     );

@@ -7,15 +7,30 @@ import { DhcpBackends } from '../../src/dhcp/backends/index.js';
 import type { HostRecord } from '../../src/dhcp/service.js';
 
 export const SUBNETS = [{ cidr: '10.20.0.0/24', pool: '10.20.0.100-10.20.0.200', gateway: '10.20.0.1' }];
-export const BIG_SUBNETS = [{ cidr: '10.20.0.0/24', pool: '10.20.0.100-10.20.0.200', gateway: '10.20.0.1' }, { cidr: '10.64.0.0/12', pool: '10.64.0.100-10.64.0.200', gateway: '10.64.0.1' }];
+export const BIG_SUBNETS = [
+  { cidr: '10.20.0.0/24', pool: '10.20.0.100-10.20.0.200', gateway: '10.20.0.1' },
+  { cidr: '10.64.0.0/12', pool: '10.64.0.100-10.64.0.200', gateway: '10.64.0.1' },
+];
 
 export function synthHosts(n: number): HostRecord[] {
   const out: HostRecord[] = [];
-  const base = (10 << 24 | 64 << 16) >>> 0;
+  const base = ((10 << 24) | (64 << 16)) >>> 0;
   for (let i = 0; i < n; i++) {
     const ipn = base + 256 + i;
     const hex = (0x020000000000 + i).toString(16).padStart(12, '0');
-    out.push({ mac: hex.match(/../g)!.join(':'), ip: [ipn >>> 24, (ipn >>> 16) & 255, (ipn >>> 8) & 255, ipn & 255].join('.'), hostname: `pc-${i}`, room: `R${i % 500}`, phones: [`+7 812 555-${String(i % 10000).padStart(4, '0')}`], owner: i % 3 ? `Owner ${i}` : 'Иванова', access: i % 4, comment: i % 5 ? null : 'note', bootServer: i % 7 ? null : `http://10.20.0.5/prov/${hex}.cfg`, updatedBy: 't', updatedAt: 0 });
+    out.push({
+      mac: hex.match(/../g)!.join(':'),
+      ip: [ipn >>> 24, (ipn >>> 16) & 255, (ipn >>> 8) & 255, ipn & 255].join('.'),
+      hostname: `pc-${i}`,
+      room: `R${i % 500}`,
+      phones: [`+7 812 555-${String(i % 10000).padStart(4, '0')}`],
+      owner: i % 3 ? `Owner ${i}` : 'Иванова',
+      access: i % 4,
+      comment: i % 5 ? null : 'note',
+      bootServer: i % 7 ? null : `http://10.20.0.5/prov/${hex}.cfg`,
+      updatedBy: 't',
+      updatedAt: 0,
+    });
   }
   return out;
 }

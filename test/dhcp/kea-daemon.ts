@@ -37,10 +37,14 @@ export async function startKea(): Promise<KeaDaemon> {
   const child = spawn('kea-dhcp4', ['-c', config], { env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir, KEA_LOGGER_DESTINATION: path.join(dir, 'kea.log') }, stdio: 'ignore' });
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? -1));
-  await until('kea-dhcp4 to open its control socket', () => {
-    if (exited !== null) throw new Error(`kea-dhcp4 exited with ${exited}: ${fs.existsSync(path.join(dir, 'kea.log')) ? fs.readFileSync(path.join(dir, 'kea.log'), 'utf8') : ''}`);
-    return fs.existsSync(socket);
-  }, 20_000);
+  await until(
+    'kea-dhcp4 to open its control socket',
+    () => {
+      if (exited !== null) throw new Error(`kea-dhcp4 exited with ${exited}: ${fs.existsSync(path.join(dir, 'kea.log')) ? fs.readFileSync(path.join(dir, 'kea.log'), 'utf8') : ''}`);
+      return fs.existsSync(socket);
+    },
+    20_000,
+  );
   return {
     dir,
     socket,

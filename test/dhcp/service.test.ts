@@ -30,7 +30,13 @@ describe.each(['sqlite', 'mysql'] as const)('dhcp hosts on %s', (engine) => {
   });
 
   it('rejects addresses outside the rules with clear reasons', async () => {
-    for (const [ip, why] of [['10.20.0.150', /dynamic pool/], ['10.20.0.0', /network address/], ['10.20.0.255', /broadcast/], ['10.99.0.5', /no configured subnet/], ['10.20.0.21', /already used by existing host ws-alder/]] as const) {
+    for (const [ip, why] of [
+      ['10.20.0.150', /dynamic pool/],
+      ['10.20.0.0', /network address/],
+      ['10.20.0.255', /broadcast/],
+      ['10.99.0.5', /no configured subnet/],
+      ['10.20.0.21', /already used by existing host ws-alder/],
+    ] as const) {
       const r = await t.run(`dhcp add mac=aa:bb:cc:00:00:01 ip=${ip} name=newpc`);
       expect(r.exitCode).toBe(1);
       expect(r.replies.join('\n')).toMatch(why);
@@ -92,7 +98,12 @@ describe('dhcp import of 500 rows into a big subnet', () => {
       for (let i = 0; i < 500; i++) lines.push(`02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')},auto,${i === 250 ? 'bad host' : `bulk-${i}`},1`);
       const r = await t.run('dhcp import', { files: [file('bulk.csv', lines.join('\n'))] });
       expect(r.replies.join('\n')).toMatch(/Nothing imported: 1 problem\(s\)[\s\S]*row 252: hostname: "bad host" is not an RFC 1123 label/);
-      expect(await t.app.db.selectFrom('dhcp_hosts').select((e) => e.fn.countAll().as('n')).executeTakeFirst()).toMatchObject({ n: 0 });
+      expect(
+        await t.app.db
+          .selectFrom('dhcp_hosts')
+          .select((e) => e.fn.countAll().as('n'))
+          .executeTakeFirst(),
+      ).toMatchObject({ n: 0 });
       lines[251] = lines[251]!.replace('bad host', 'bulk-250');
       const ok = await t.run('dhcp import', { files: [file('bulk.csv', lines.join('\n'))] });
       expect(ok.replies.join('\n')).toMatch(/Imported: 500 added/);
@@ -106,7 +117,11 @@ describe('host checks that say what is wrong, once, in row order', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await makeTestApp({
-      overrides: { 'dhcp.subnets': [{ cidr: '10.30.0.0/24', pool: '10.30.0.100-10.30.0.200', gateway: '10.30.0.1', dns: ['10.30.0.2', '10.30.0.4', '8.8.8.8'] }], 'provision.url': 'http://10.30.0.5:8080/provision/', 'provision.ntpServer': '10.30.0.6' },
+      overrides: {
+        'dhcp.subnets': [{ cidr: '10.30.0.0/24', pool: '10.30.0.100-10.30.0.200', gateway: '10.30.0.1', dns: ['10.30.0.2', '10.30.0.4', '8.8.8.8'] }],
+        'provision.url': 'http://10.30.0.5:8080/provision/',
+        'provision.ntpServer': '10.30.0.6',
+      },
     });
   });
   afterAll(() => t.close());
@@ -117,7 +132,9 @@ describe('host checks that say what is wrong, once, in row order', () => {
     const text = r.replies.join('\n');
     expect(text).toMatch(/phone: "1" is too short: 1 digit, at least 2/);
     expect(text).not.toMatch(/digits, spaces/);
-    expect((await t.run('dhcp add mac=aa:bb:cc:00:10:01 ip=auto name=p1 phone=12x4')).replies.join('\n')).toMatch(/phone: "12x4" is not a phone number: "x" is not allowed \(digits, spaces and \+ - \( \) \. only\)/);
+    expect((await t.run('dhcp add mac=aa:bb:cc:00:10:01 ip=auto name=p1 phone=12x4')).replies.join('\n')).toMatch(
+      /phone: "12x4" is not a phone number: "x" is not allowed \(digits, spaces and \+ - \( \) \. only\)/,
+    );
     expect((await t.run('dhcp add mac=aa:bb:cc:00:10:01 ip=auto name=p1 phone="+7 812 555-01-01"')).exitCode).toBe(0);
   });
 
@@ -143,7 +160,10 @@ describe('host checks that say what is wrong, once, in row order', () => {
     const csv = ['mac,ip,hostname,phone', 'aa:bb:cc:00:20:01,10.30.0.150,h-1,', 'aa:bb:cc:00:20:02,auto,=1+2,', 'aa:bb:cc:00:20:03,auto,h-3,1', '01:bb:cc:00:20:04,auto,h-4,'].join('\n');
     const r = await t.run('dhcp import', { files: [file('mixed.csv', csv)] });
     expect(r.exitCode).toBe(1);
-    const lines = r.replies.join('\n').split('\n').filter((l) => /^row \d+:/.test(l));
+    const lines = r.replies
+      .join('\n')
+      .split('\n')
+      .filter((l) => /^row \d+:/.test(l));
     expect(lines.map((l) => Number(/^row (\d+)/.exec(l)![1]))).toEqual([2, 3, 4, 5]);
     expect(lines[1]).toMatch(/^row 3: hostname is a formula \(column C\)/);
     expect(r.replies.join('\n').match(/row 3:/g)).toHaveLength(1);

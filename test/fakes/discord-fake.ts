@@ -285,7 +285,24 @@ export class DiscordFake {
   }
 
   private msgJson(m: DcMessage): Record<string, unknown> {
-    return { id: m.id, channel_id: m.channel_id, content: m.content, author: { id: this.botId, username: 'switchboard', discriminator: '0', bot: true, avatar: null, global_name: null }, timestamp: new Date().toISOString(), edited_timestamp: null, tts: false, mention_everyone: false, mentions: [], mention_roles: [], attachments: m.files.map((f, i) => ({ id: String(i), filename: f.name, size: f.data.length })), embeds: [], pinned: false, type: 0, flags: m.flags ?? 0, components: m.components ?? [] };
+    return {
+      id: m.id,
+      channel_id: m.channel_id,
+      content: m.content,
+      author: { id: this.botId, username: 'switchboard', discriminator: '0', bot: true, avatar: null, global_name: null },
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: m.files.map((f, i) => ({ id: String(i), filename: f.name, size: f.data.length })),
+      embeds: [],
+      pinned: false,
+      type: 0,
+      flags: m.flags ?? 0,
+      components: m.components ?? [],
+    };
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -312,8 +329,13 @@ export class DiscordFake {
     const { fields, files } = await parseBody(req, body);
     // biome-ignore lint/suspicious/noExplicitAny: the fake reads the REST body's fields as the client sent them
     const payload = (typeof fields.payload_json === 'string' ? JSON.parse(fields.payload_json) : fields) as Record<string, any>;
-    const outFiles = Object.entries(files).filter(([k]) => k.startsWith('files[')).map(([, f]) => ({ name: f.name, data: f.data }));
-    const key = `${method} ${route.replace(/\/\d{5,}/g, '/:id').replace(/\/webhooks\/:id\/[^/]+/, '/webhooks/:id/:token').replace(/\/interactions\/:id\/[^/]+/, '/interactions/:id/:token')}`;
+    const outFiles = Object.entries(files)
+      .filter(([k]) => k.startsWith('files['))
+      .map(([, f]) => ({ name: f.name, data: f.data }));
+    const key = `${method} ${route
+      .replace(/\/\d{5,}/g, '/:id')
+      .replace(/\/webhooks\/:id\/[^/]+/, '/webhooks/:id/:token')
+      .replace(/\/interactions\/:id\/[^/]+/, '/interactions/:id/:token')}`;
     const fail = this.failures.get(key)?.shift();
     if (fail) {
       status(fail.status);
@@ -321,11 +343,16 @@ export class DiscordFake {
     }
     status(200);
     let r: RegExpExecArray | null;
-    if (method === 'GET' && route === '/gateway/bot') return json(res, 200, { url: `${this.url.replace(/^http/, 'ws')}/gw`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } });
+    if (method === 'GET' && route === '/gateway/bot')
+      return json(res, 200, { url: `${this.url.replace(/^http/, 'ws')}/gw`, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } });
     if (method === 'GET' && route === '/users/@me') return json(res, 200, { id: this.botId, username: 'switchboard', discriminator: '0', bot: true, avatar: null });
     if ((r = /^\/applications\/(\d+)\/guilds\/(\d+)\/commands$/.exec(route)) && method === 'PUT') {
       this.commands.set(r[2]!, payload as unknown as unknown[]);
-      return json(res, 200, (payload as unknown as Record<string, unknown>[]).map((c) => ({ ...c, id: this.snowflake(), application_id: r![1], guild_id: r![2], version: '1' })));
+      return json(
+        res,
+        200,
+        (payload as unknown as Record<string, unknown>[]).map((c) => ({ ...c, id: this.snowflake(), application_id: r![1], guild_id: r![2], version: '1' })),
+      );
     }
     if ((r = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(route)) && method === 'POST') {
       if (this.tokens.get(r[2]!) !== r[1]) return json(res, 404, { message: 'Unknown interaction', code: 10062 });
@@ -338,7 +365,17 @@ export class DiscordFake {
       if (payload.type === 5 || payload.type === 4) {
         const interaction = r[1]!;
         const chan = this.lastInteractionChannel.get(interaction) ?? '';
-        this.messages.push({ id: this.snowflake(), channel_id: chan, content: payload.data?.content ?? '', via: 'original', interaction, flags: payload.data?.flags, files: [], edits: [], times: [Date.now()] });
+        this.messages.push({
+          id: this.snowflake(),
+          channel_id: chan,
+          content: payload.data?.content ?? '',
+          via: 'original',
+          interaction,
+          flags: payload.data?.flags,
+          files: [],
+          edits: [],
+          times: [Date.now()],
+        });
       }
       res.writeHead(204);
       return void res.end();
@@ -347,14 +384,27 @@ export class DiscordFake {
       const interaction = this.tokens.get(r[2]!);
       if (!interaction || r[1] !== this.appId) return json(res, 404, { message: 'Unknown Webhook', code: 10015 });
       if (method === 'POST' && !r[3]) {
-        const msg: DcMessage = { id: this.snowflake(), channel_id: this.lastInteractionChannel.get(interaction) ?? '', content: payload.content ?? '', via: 'followup', interaction, flags: payload.flags, files: outFiles, edits: [], times: [Date.now()], allowed_mentions: payload.allowed_mentions, ...(payload.components ? { components: payload.components } : {}) };
+        const msg: DcMessage = {
+          id: this.snowflake(),
+          channel_id: this.lastInteractionChannel.get(interaction) ?? '',
+          content: payload.content ?? '',
+          via: 'followup',
+          interaction,
+          flags: payload.flags,
+          files: outFiles,
+          edits: [],
+          times: [Date.now()],
+          allowed_mentions: payload.allowed_mentions,
+          ...(payload.components ? { components: payload.components } : {}),
+        };
         if (!msg.content && !outFiles.length) return json(res, 400, { message: 'Cannot send an empty message', code: 50006 });
         this.messages.push(msg);
         return json(res, 200, this.msgJson(msg));
       }
       if (method === 'PATCH' && r[3]) {
         r[3] = decodeURIComponent(r[3]);
-        const msg = r[3] === '@original' ? this.messages.find((x) => x.via === 'original' && x.interaction === interaction) : this.messages.find((x) => x.id === r![3] && x.interaction === interaction);
+        const msg =
+          r[3] === '@original' ? this.messages.find((x) => x.via === 'original' && x.interaction === interaction) : this.messages.find((x) => x.id === r![3] && x.interaction === interaction);
         if (!msg) return json(res, 404, { message: 'Unknown Message', code: 10008 });
         if (msg.content || msg.edits.length) msg.edits.push(payload.content);
         msg.content = payload.content ?? msg.content;
@@ -368,11 +418,26 @@ export class DiscordFake {
     // Discord checks components as it checks content: at most 5 rows of at most 5 buttons, labels of at most
     // 80 characters, custom_ids of at most 100.
     const rows = payload.components as DcMessage['components'];
-    if (rows && (rows.length > 5 || rows.some((row) => row.type !== 1 || row.components.length > 5 || row.components.some((b) => b.type !== 2 || !b.label || b.label.length > 80 || !b.custom_id || b.custom_id.length > 100)))) {
+    if (
+      rows &&
+      (rows.length > 5 ||
+        rows.some((row) => row.type !== 1 || row.components.length > 5 || row.components.some((b) => b.type !== 2 || !b.label || b.label.length > 80 || !b.custom_id || b.custom_id.length > 100)))
+    ) {
       return json(res, 400, { message: 'Invalid Form Body', code: 50035 });
     }
     if ((r = /^\/channels\/(\d+|D\d+)\/messages$/.exec(route)) && method === 'POST') {
-      const msg: DcMessage = { id: this.snowflake(), channel_id: r[1]!, content: payload.content ?? '', via: 'channel', reply_to: payload.message_reference?.message_id, files: outFiles, edits: [], times: [Date.now()], allowed_mentions: payload.allowed_mentions, ...(payload.components ? { components: payload.components } : {}) };
+      const msg: DcMessage = {
+        id: this.snowflake(),
+        channel_id: r[1]!,
+        content: payload.content ?? '',
+        via: 'channel',
+        reply_to: payload.message_reference?.message_id,
+        files: outFiles,
+        edits: [],
+        times: [Date.now()],
+        allowed_mentions: payload.allowed_mentions,
+        ...(payload.components ? { components: payload.components } : {}),
+      };
       if (msg.content.length > 2000) return json(res, 400, { message: 'Invalid Form Body', code: 50035 });
       if (!msg.content && !outFiles.length) return json(res, 400, { message: 'Cannot send an empty message', code: 50006 });
       this.messages.push(msg);

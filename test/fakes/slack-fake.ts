@@ -133,7 +133,16 @@ export class SlackFake {
     const id = `F${this.seq++}`;
     this.files.set(`${id}/${name}`, { data, html: o.html });
     const base = o.base ?? this.url;
-    return { id, name, title: name, mimetype: 'text/csv', filetype: 'csv', size: o.size ?? data.length, url_private: `${base}/files-pri/${this.team}-${id}/${name}`, url_private_download: `${base}/files-pri/${this.team}-${id}/download/${name}` };
+    return {
+      id,
+      name,
+      title: name,
+      mimetype: 'text/csv',
+      filetype: 'csv',
+      size: o.size ?? data.length,
+      url_private: `${base}/files-pri/${this.team}-${id}/${name}`,
+      url_private_download: `${base}/files-pri/${this.team}-${id}/download/${name}`,
+    };
   }
 
   private envelope(type: string, payload: unknown, retry = { attempt: 0, reason: '' }): string {
@@ -165,19 +174,54 @@ export class SlackFake {
   /** The Events API payload of a mention (what `mention` sends; HTTP-mode tests post it themselves). */
   mentionPayload(o: MentionOptions): { event_id: string; event: { ts: string } & Record<string, unknown> } & Record<string, unknown> {
     const ts = this.ts();
-    const event: { ts: string } & Record<string, unknown> = { type: 'app_mention', user: o.user, text: `<@${this.botUser}> ${o.text}`, ts, channel: o.channel, event_ts: ts, team: o.team ?? this.team };
+    const event: { ts: string } & Record<string, unknown> = {
+      type: 'app_mention',
+      user: o.user,
+      text: `<@${this.botUser}> ${o.text}`,
+      ts,
+      channel: o.channel,
+      event_ts: ts,
+      team: o.team ?? this.team,
+    };
     // Slack Connect: a user of another workspace in a channel shared with ours.
     if (o.userTeam) Object.assign(event, { user_team: o.userTeam, source_team: o.userTeam, user_profile: { team: o.userTeam, name: o.user } });
     if (o.thread_ts) event.thread_ts = o.thread_ts;
     if (o.files) event.files = o.files;
-    return { token: 'verif', team_id: o.team ?? this.team, api_app_id: 'A0APP', event, type: 'event_callback', event_id: `Ev${this.seq++}`, event_time: Math.floor(Date.now() / 1000), authorizations: [{ team_id: o.team ?? this.team, user_id: this.botUser, is_bot: true }] };
+    return {
+      token: 'verif',
+      team_id: o.team ?? this.team,
+      api_app_id: 'A0APP',
+      event,
+      type: 'event_callback',
+      event_id: `Ev${this.seq++}`,
+      event_time: Math.floor(Date.now() / 1000),
+      authorizations: [{ team_id: o.team ?? this.team, user_id: this.botUser, is_bot: true }],
+    };
   }
 
   /** A user writes to the bot in a DM. */
   dm(o: { channel: string; user: string; text: string; team?: string; userTeam?: string }): string {
     const ts = this.ts();
-    const event = { type: 'message', channel_type: 'im', user: o.user, text: o.text, ts, channel: o.channel, event_ts: ts, team: o.userTeam ?? o.team ?? this.team, ...(o.userTeam ? { user_team: o.userTeam } : {}) };
-    this.envelope('events_api', { token: 'verif', team_id: o.team ?? this.team, api_app_id: 'A0APP', event, type: 'event_callback', event_id: `Ev${this.seq++}`, event_time: Math.floor(Date.now() / 1000) });
+    const event = {
+      type: 'message',
+      channel_type: 'im',
+      user: o.user,
+      text: o.text,
+      ts,
+      channel: o.channel,
+      event_ts: ts,
+      team: o.userTeam ?? o.team ?? this.team,
+      ...(o.userTeam ? { user_team: o.userTeam } : {}),
+    };
+    this.envelope('events_api', {
+      token: 'verif',
+      team_id: o.team ?? this.team,
+      api_app_id: 'A0APP',
+      event,
+      type: 'event_callback',
+      event_id: `Ev${this.seq++}`,
+      event_time: Math.floor(Date.now() / 1000),
+    });
     return ts;
   }
 
@@ -189,7 +233,21 @@ export class SlackFake {
   slashPayload(o: { channel: string; user: string; text: string; team?: string }): Record<string, string> {
     const n = String(this.seq++);
     this.responseUrls.set(n, { channel: o.channel, user: o.user });
-    return { token: 'verif', team_id: o.team ?? this.team, team_domain: 'office', channel_id: o.channel, channel_name: 'support', user_id: o.user, user_name: 'ann', command: '/sb', text: o.text, api_app_id: 'A0APP', is_enterprise_install: 'false', response_url: `${this.url}/response/${n}`, trigger_id: `trig${this.seq++}` };
+    return {
+      token: 'verif',
+      team_id: o.team ?? this.team,
+      team_domain: 'office',
+      channel_id: o.channel,
+      channel_name: 'support',
+      user_id: o.user,
+      user_name: 'ann',
+      command: '/sb',
+      text: o.text,
+      api_app_id: 'A0APP',
+      is_enterprise_install: 'false',
+      response_url: `${this.url}/response/${n}`,
+      trigger_id: `trig${this.seq++}`,
+    };
   }
 
   /** The button elements of a posted message's actions blocks (what Slack draws as buttons). */
@@ -230,7 +288,16 @@ export class SlackFake {
       message,
       state: { values: {} },
       response_url: `${this.url}/actions/${this.seq++}`,
-      actions: [{ action_id: button.action_id, block_id: 'sb-buttons', text: { type: 'plain_text', text: button.text, emoji: true }, value: o.value ?? button.value, type: 'button', action_ts: `${Date.now() / 1000}` }],
+      actions: [
+        {
+          action_id: button.action_id,
+          block_id: 'sb-buttons',
+          text: { type: 'plain_text', text: button.text, emoji: true },
+          value: o.value ?? button.value,
+          type: 'button',
+          action_ts: `${Date.now() / 1000}`,
+        },
+      ],
     };
   }
 
@@ -267,7 +334,16 @@ export class SlackFake {
         r.post.edits.push(text);
         r.post.times.push(Date.now());
       } else {
-        r.post = { method: 'response_url', channel: r.channel, ts: this.ts(), text, user: p.response_type === 'ephemeral' ? r.user : undefined, edits: [], times: [Date.now()], response_type: String(p.response_type ?? 'ephemeral') };
+        r.post = {
+          method: 'response_url',
+          channel: r.channel,
+          ts: this.ts(),
+          text,
+          user: p.response_type === 'ephemeral' ? r.user : undefined,
+          edits: [],
+          times: [Date.now()],
+          response_type: String(p.response_type ?? 'ephemeral'),
+        };
         this.posts.push(r.post);
       }
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -304,7 +380,17 @@ export class SlackFake {
         return ok({ url: `${this.url.replace(/^http/, 'ws')}/link?ticket=${this.seq++}` });
       case 'chat.postMessage':
       case 'chat.postEphemeral': {
-        const post: SlackPost = { method, channel: String(p.channel), ts: this.ts(), text: String(p.text ?? ''), blocks: p.blocks ? (typeof p.blocks === 'string' ? JSON.parse(p.blocks) : p.blocks) : undefined, thread_ts: p.thread_ts ? String(p.thread_ts) : undefined, user: p.user ? String(p.user) : undefined, edits: [], times: [Date.now()] };
+        const post: SlackPost = {
+          method,
+          channel: String(p.channel),
+          ts: this.ts(),
+          text: String(p.text ?? ''),
+          blocks: p.blocks ? (typeof p.blocks === 'string' ? JSON.parse(p.blocks) : p.blocks) : undefined,
+          thread_ts: p.thread_ts ? String(p.thread_ts) : undefined,
+          user: p.user ? String(p.user) : undefined,
+          edits: [],
+          times: [Date.now()],
+        };
         this.posts.push(post);
         return method === 'chat.postMessage' ? ok({ channel: post.channel, ts: post.ts, message: { text: post.text, ts: post.ts } }) : ok({ message_ts: post.ts });
       }

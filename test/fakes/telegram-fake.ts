@@ -87,10 +87,23 @@ export class TelegramFake {
   }
 
   /** A user writes in a chat. Returns the message id. */
-  say(opts: { chat: number; user?: number; username?: string; text?: string; caption?: string; type?: 'private' | 'group' | 'supergroup'; document?: { name: string; data: Buffer; mime?: string } }): number {
+  say(opts: {
+    chat: number;
+    user?: number;
+    username?: string;
+    text?: string;
+    caption?: string;
+    type?: 'private' | 'group' | 'supergroup';
+    document?: { name: string; data: Buffer; mime?: string };
+  }): number {
     const message_id = this.nextMsg++;
     const from = { id: opts.user ?? 42, is_bot: false, first_name: 'Ann', username: opts.username ?? 'ann' };
-    const message: Record<string, unknown> = { message_id, date: Math.floor(Date.now() / 1000), chat: { id: opts.chat, type: opts.type ?? (opts.chat > 0 ? 'private' : 'supergroup'), title: 'ops' }, from };
+    const message: Record<string, unknown> = {
+      message_id,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: opts.chat, type: opts.type ?? (opts.chat > 0 ? 'private' : 'supergroup'), title: 'ops' },
+      from,
+    };
     if (opts.text !== undefined) {
       message.text = opts.text;
       const m = /^\/\S+/.exec(opts.text);
@@ -116,7 +129,14 @@ export class TelegramFake {
     if (!button && o.data === undefined) throw new Error(`message ${o.sent.message_id} has no button ${o.index ?? 0}`);
     const id = `${Date.now()}${this.nextQuery++}`;
     const chatId = Number(o.sent.chat_id);
-    const message = { message_id: o.sent.message_id, date: Math.floor(Date.now() / 1000), chat: { id: chatId, type: chatId > 0 ? 'private' : 'supergroup', title: 'ops' }, from: this.me, text: o.sent.text, reply_markup: o.sent.reply_markup };
+    const message = {
+      message_id: o.sent.message_id,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: chatId, type: chatId > 0 ? 'private' : 'supergroup', title: 'ops' },
+      from: this.me,
+      text: o.sent.text,
+      reply_markup: o.sent.reply_markup,
+    };
     const from = { id: o.user ?? 42, is_bot: false, first_name: 'Ann', username: o.username ?? 'ann' };
     this.updates.push({ update_id: this.nextUpdate++, callback_query: { id, from, message, chat_instance: String(-chatId), data: o.data ?? button!.callback_data } });
     this.waiters.splice(0).forEach((w) => w());
@@ -207,8 +227,19 @@ export class TelegramFake {
         if (text.length > 4096) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' });
         const rp = (typeof p.reply_parameters === 'string' ? JSON.parse(p.reply_parameters) : p.reply_parameters) as { message_id?: number } | undefined;
         const markup = (typeof p.reply_markup === 'string' ? JSON.parse(p.reply_markup) : p.reply_markup) as TgSent['reply_markup'];
-        for (const b of markup?.inline_keyboard.flat() ?? []) if (Buffer.byteLength(b.callback_data ?? '') > 64) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: BUTTON_DATA_INVALID' });
-        const s: TgSent = { method, chat_id: String(p.chat_id), message_id: this.nextMsg++, text, parse_mode: p.parse_mode as string, reply_to: rp?.message_id ?? (p.reply_to_message_id as number), ...(markup ? { reply_markup: markup } : {}), edits: [], times: [Date.now()] };
+        for (const b of markup?.inline_keyboard.flat() ?? [])
+          if (Buffer.byteLength(b.callback_data ?? '') > 64) return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: BUTTON_DATA_INVALID' });
+        const s: TgSent = {
+          method,
+          chat_id: String(p.chat_id),
+          message_id: this.nextMsg++,
+          text,
+          parse_mode: p.parse_mode as string,
+          reply_to: rp?.message_id ?? (p.reply_to_message_id as number),
+          ...(markup ? { reply_markup: markup } : {}),
+          edits: [],
+          times: [Date.now()],
+        };
         this.sent.push(s);
         return ok({ message_id: s.message_id, date: Math.floor(Date.now() / 1000), chat: chat(p.chat_id), from: this.me, text });
       }

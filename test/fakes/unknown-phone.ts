@@ -34,7 +34,11 @@ export function commandIn(text: string): string {
 
 /** Pretend the button was made eight days ago (buttons work for seven). */
 export async function expireButton(app: RunningApp, id: string): Promise<void> {
-  await app.db.updateTable('chat_buttons').set({ created_at: Date.now() - 8 * 86_400_000, expires_at: Date.now() - 86_400_000 }).where('id', '=', id).execute();
+  await app.db
+    .updateTable('chat_buttons')
+    .set({ created_at: Date.now() - 8 * 86_400_000, expires_at: Date.now() - 86_400_000 })
+    .where('id', '=', id)
+    .execute();
 }
 
 /**
@@ -42,8 +46,12 @@ export async function expireButton(app: RunningApp, id: string): Promise<void> {
  * test that saw the reply waits for the row.
  */
 export async function auditRowsOnce(app: RunningApp, platform: string, n: number): Promise<Awaited<ReturnType<typeof auditRows>>> {
-  return until(`${n} audit rows of ${platform}`, async () => {
-    const rows = await auditRows(app, platform);
-    return rows.length >= n && rows;
-  }, 10_000);
+  return until(
+    `${n} audit rows of ${platform}`,
+    async () => {
+      const rows = await auditRows(app, platform);
+      return rows.length >= n && rows;
+    },
+    10_000,
+  );
 }

@@ -103,18 +103,33 @@ export class GaleraCluster {
     const port = async () => {
       for (;;) {
         const p = await freePort();
-        if (!used.has(p)) return used.add(p), p;
+        if (!used.has(p)) return (used.add(p), p);
       }
     };
     for (let i = 0; i < size; i++) {
       const dir = path.join(root, `node${i + 1}`);
-      const node: GaleraNode = { index: i, name: `node${i + 1}`, dir, datadir: path.join(dir, 'data'), socket: path.join(dir, 'mysqld.sock'), port: await port(), gport: await port(), istPort: await port(), sstPort: await port(), log: '' };
+      const node: GaleraNode = {
+        index: i,
+        name: `node${i + 1}`,
+        dir,
+        datadir: path.join(dir, 'data'),
+        socket: path.join(dir, 'mysqld.sock'),
+        port: await port(),
+        gport: await port(),
+        istPort: await port(),
+        sstPort: await port(),
+        log: '',
+      };
       fs.mkdirSync(node.datadir, { recursive: true });
       c.nodes.push(node);
     }
     spawnSync('chown', ['-R', 'mysql:mysql', root]);
     // Only node 1 needs system tables: the joiners receive node 1's data by state transfer.
-    const r = spawnSync('mariadb-install-db', ['--no-defaults', '--user=mysql', `--datadir=${c.nodes[0]!.datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'mariadb-install-db',
+      ['--no-defaults', '--user=mysql', `--datadir=${c.nodes[0]!.datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) throw new Error(`mariadb-install-db failed: ${r.stderr || r.stdout}`);
     return c;
   }
@@ -195,7 +210,12 @@ export class GaleraCluster {
   /** Bootstraps node 1, lets root connect over TCP, then joins the others. */
   async start(): Promise<void> {
     this.spawn(0, true);
-    await until('node1 to take connections', () => fs.existsSync(this.nodes[0]!.socket) && spawnSync('mariadb', ['--no-defaults', '-S', this.nodes[0]!.socket, '-uroot', '-e', 'select 1']).status === 0, 60_000, 100).catch((e: Error) => {
+    await until(
+      'node1 to take connections',
+      () => fs.existsSync(this.nodes[0]!.socket) && spawnSync('mariadb', ['--no-defaults', '-S', this.nodes[0]!.socket, '-uroot', '-e', 'select 1']).status === 0,
+      60_000,
+      100,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n${this.errorLog(0)}`);
     });
     const sqlText = "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;";

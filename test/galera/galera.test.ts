@@ -84,7 +84,12 @@ describe('replicas on a 3-node Galera cluster', () => {
       let retryAfter: string | null = null;
       for (let attempt = 1; ; attempt++) {
         try {
-          const res = await fetch(`${r[to]!.url}/api/v1/agent/results`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${node.token}` }, body: JSON.stringify({ nodeId: node.nodeId, results }), signal: AbortSignal.timeout(30_000) });
+          const res = await fetch(`${r[to]!.url}/api/v1/agent/results`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${node.token}` },
+            body: JSON.stringify({ nodeId: node.nodeId, results }),
+            signal: AbortSignal.timeout(30_000),
+          });
           status = res.status;
           retryAfter = res.headers.get('retry-after');
           await res.arrayBuffer();
@@ -146,7 +151,12 @@ describe('replicas on a 3-node Galera cluster', () => {
     it('runs every job once: ten jobs asked through the three replicas', async () => {
       const before = await con.lastId('jobs');
       for (let i = 0; i < 10; i++) await con.command(r[i % 3]!, 'jobs', 'selftest 1');
-      await until('ten selftest jobs to finish', async () => Number((await c.query<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'selftest' AND status = 'succeeded'"))[0]!.n) === 10, 60_000, 200);
+      await until(
+        'ten selftest jobs to finish',
+        async () => Number((await c.query<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'selftest' AND status = 'succeeded'"))[0]!.n) === 10,
+        60_000,
+        200,
+      );
       const jobs = await c.query<{ id: number; status: string; owner: string }>("SELECT id, status, owner FROM jobs WHERE kind = 'selftest'");
       expect(jobs).toHaveLength(10);
       const done = await con.botMessages('jobs', before);
@@ -179,7 +189,12 @@ describe('replicas on a 3-node Galera cluster', () => {
       const execOnly = runCli(['exec', 'selftest', '4'], onlyVictim, { timeoutMs: 60_000 });
       const execList = runCli(['exec', 'selftest', '4'], { ...c.execEnv, DATABASE_URL: galera!.hostListUrl(dbName(), victim) }, { timeoutMs: 60_000 });
       // Both exec jobs are running (claimed, beating) when the node dies.
-      await until('both exec jobs to run', async () => Number((await c.query<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'selftest' AND status = 'running' AND id > ?", [jobsBefore]))[0]!.n) === 2, 30_000, 50);
+      await until(
+        'both exec jobs to run',
+        async () => Number((await c.query<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'selftest' AND status = 'running' AND id > ?", [jobsBefore]))[0]!.n) === 2,
+        30_000,
+        50,
+      );
       await sleep(500);
       const killedAt = Date.now();
       await galera!.kill(victim);
@@ -228,7 +243,14 @@ describe('replicas on a 3-node Galera cluster', () => {
       expect(Number(dup[0]!.n)).toBe(0);
 
       const only = await execOnly;
-      console.log('exec against the killed node only:', only.code, only.stderr.split('\n').filter((x) => x.startsWith('switchboard:')).join(' '));
+      console.log(
+        'exec against the killed node only:',
+        only.code,
+        only.stderr
+          .split('\n')
+          .filter((x) => x.startsWith('switchboard:'))
+          .join(' '),
+      );
       expect([0, 1]).toContain(only.code);
       // Cleanly failed: exit 1 with a line that says why (the store was lost, or the job was settled as failed meanwhile).
       if (only.code === 1) expect(only.stderr).toMatch(/^switchboard: (the store became unavailable|no store host answers|job #\d+ failed: .+)/m);
@@ -241,10 +263,15 @@ describe('replicas on a 3-node Galera cluster', () => {
       const st = await galera!.status(victim);
       expect(st.wsrep_cluster_size).toBe('3');
       expect(st.wsrep_local_state_comment).toBe('Synced');
-      await until('replica 2 to report every store host up', async () => {
-        const h = (await (await fetch(`${r[victim]!.url}/healthz`)).json()) as { status: string; hosts?: { up: boolean }[] };
-        return h.status === 'ok' && h.hosts?.every((x) => x.up);
-      }, 15_000, 200);
+      await until(
+        'replica 2 to report every store host up',
+        async () => {
+          const h = (await (await fetch(`${r[victim]!.url}/healthz`)).json()) as { status: string; hosts?: { up: boolean }[] };
+          return h.status === 'ok' && h.hosts?.every((x) => x.up);
+        },
+        15_000,
+        200,
+      );
     });
   });
 });

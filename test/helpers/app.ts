@@ -41,7 +41,16 @@ export class RecordingAdapter implements ChatAdapter {
   async stop() {}
   async send(target: Target, msg: OutMessage): Promise<MessageRef> {
     const id = String(++this.seq);
-    this.messages.push({ id, channel: target.channel, thread: target.thread, text: msg.text, ...(msg.parts ? { parts: msg.parts } : {}), ...(msg.buttons ? { buttons: msg.buttons } : {}), files: (msg.files ?? []).map((f) => ({ name: f.name, data: f.data })), edits: [] });
+    this.messages.push({
+      id,
+      channel: target.channel,
+      thread: target.thread,
+      text: msg.text,
+      ...(msg.parts ? { parts: msg.parts } : {}),
+      ...(msg.buttons ? { buttons: msg.buttons } : {}),
+      files: (msg.files ?? []).map((f) => ({ name: f.name, data: f.data })),
+      edits: [],
+    });
     return { platform: this.platform, channel: target.channel, id };
   }
   async update(ref: MessageRef, msg: OutMessage) {
@@ -52,7 +61,15 @@ export class RecordingAdapter implements ChatAdapter {
     }
   }
   async dm(userId: string, msg: OutMessage, opts?: { secret?: boolean }) {
-    this.messages.push({ id: String(++this.seq), channel: `dm:${userId}`, text: msg.text, files: (msg.files ?? []).map((f) => ({ name: f.name, data: f.data })), edits: [], dmTo: userId, secret: opts?.secret });
+    this.messages.push({
+      id: String(++this.seq),
+      channel: `dm:${userId}`,
+      text: msg.text,
+      files: (msg.files ?? []).map((f) => ({ name: f.name, data: f.data })),
+      edits: [],
+      dmTo: userId,
+      secret: opts?.secret,
+    });
   }
   texts(channel?: string): string[] {
     return this.messages.filter((m) => !channel || m.channel === channel).map((m) => m.text);
@@ -73,7 +90,10 @@ export interface TestApp {
   /** The MariaDB database of this app (engine 'mysql'), shared by its replicas. */
   databaseUrl?: string;
   /** Run a command as a user of the test platform; resolves when dispatch (not jobs) is done. */
-  run(text: string, opts?: { user?: string; channel?: string; files?: Incoming['files']; confirmed?: boolean; button?: string }): Promise<{ exitCode: number; outcome: string; replies: string[]; jobIds: number[] }>;
+  run(
+    text: string,
+    opts?: { user?: string; channel?: string; files?: Incoming['files']; confirmed?: boolean; button?: string },
+  ): Promise<{ exitCode: number; outcome: string; replies: string[]; jobIds: number[] }>;
   close(): Promise<void>;
 }
 
@@ -144,7 +164,16 @@ export async function makeTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
     },
   });
   const logs: string[] = [];
-  const log = createLogger({ level: 'debug', pretty: false, destination: new Writable({ write(c, _e, cb) { logs.push(c.toString()); cb(); } }) });
+  const log = createLogger({
+    level: 'debug',
+    pretty: false,
+    destination: new Writable({
+      write(c, _e, cb) {
+        logs.push(c.toString());
+        cb();
+      },
+    }),
+  });
   const chat = new RecordingAdapter();
   let app: RunningApp;
   try {
@@ -163,7 +192,10 @@ export async function makeTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
     databaseUrl,
     async run(text, o = {}) {
       const before = chat.messages.length;
-      const res = await app.dispatcher.handle({ platform: 'test', channel: o.channel ?? 'C1', user: { id: o.user ?? 'admin', name: o.user ?? 'admin' }, text, files: o.files ?? [], ...(o.button !== undefined ? { button: o.button } : {}) }, { confirmed: o.confirmed });
+      const res = await app.dispatcher.handle(
+        { platform: 'test', channel: o.channel ?? 'C1', user: { id: o.user ?? 'admin', name: o.user ?? 'admin' }, text, files: o.files ?? [], ...(o.button !== undefined ? { button: o.button } : {}) },
+        { confirmed: o.confirmed },
+      );
       return { exitCode: res.exitCode, outcome: res.outcome, replies: chat.messages.slice(before).map((m) => m.text), jobIds: res.jobIds };
     },
     async close() {

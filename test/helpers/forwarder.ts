@@ -36,4 +36,3 @@ class Forwarder {
     this.server = undefined;
   }
 }
-

@@ -34,7 +34,16 @@ export async function peerApps(engine: Engine, n: number, perApp: Record<string,
     });
     const lines: string[] = [];
     logs.push(lines);
-    const log = createLogger({ level: 'debug', pretty: false, destination: new Writable({ write(c, _e, cb) { lines.push(c.toString()); cb(); } }) });
+    const log = createLogger({
+      level: 'debug',
+      pretty: false,
+      destination: new Writable({
+        write(c, _e, cb) {
+          lines.push(c.toString());
+          cb();
+        },
+      }),
+    });
     apps.push(await createApp({ mode, config, log, adapters: [chat], owner: `peer-${i}.test:${1000 + i}:p${i}` }));
   }
   return {

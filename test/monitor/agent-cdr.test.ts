@@ -84,7 +84,22 @@ describe('cdr-csv lines', () => {
 
 function agentConfig(t: TestApp, e: { nodeId: number; token: string }, over: Partial<AgentConfig> = {}): AgentConfig {
   const d = sub('agent');
-  return { server: t.app.baseUrl(), nodeId: e.nodeId, token: e.token, spoolDir: path.join(d, 'spool'), spoolMaxBytes: 1 << 20, cdrPath: path.join(d, 'Master.csv'), cdrPollMs: 100, configPollMs: 60_000, heartbeatMs: 500, backoffMaxMs: 1000, batchSize: 200, asterisk: '/bin/false', cdrTimezone: 'utc', ...over };
+  return {
+    server: t.app.baseUrl(),
+    nodeId: e.nodeId,
+    token: e.token,
+    spoolDir: path.join(d, 'spool'),
+    spoolMaxBytes: 1 << 20,
+    cdrPath: path.join(d, 'Master.csv'),
+    cdrPollMs: 100,
+    configPollMs: 60_000,
+    heartbeatMs: 500,
+    backoffMaxMs: 1000,
+    batchSize: 200,
+    asterisk: '/bin/false',
+    cdrTimezone: 'utc',
+    ...over,
+  };
 }
 
 async function enrolled(t: TestApp, name: string) {
@@ -93,7 +108,8 @@ async function enrolled(t: TestApp, name: string) {
   return (await svc.enroll((await svc.createEnrollment(name, true)).code))!;
 }
 
-const storedCalls = async (t: TestApp, nodeId: number) => t.app.db.selectFrom('mon_cdr_calls').select(['call_id', 'dst', 'at', 'duration', 'disposition']).where('node_id', '=', nodeId).orderBy('dst').orderBy('id').execute();
+const storedCalls = async (t: TestApp, nodeId: number) =>
+  t.app.db.selectFrom('mon_cdr_calls').select(['call_id', 'dst', 'at', 'duration', 'disposition']).where('node_id', '=', nodeId).orderBy('dst').orderBy('id').execute();
 
 describe('the agent with a real bot', () => {
   let t: TestApp;
@@ -121,7 +137,12 @@ describe('the agent with a real bot', () => {
         masterLine({ uniqueid: '1763860000.50', dst: '0800000004', dstchannel: 'PJSIP/trunk-a-01', disposition: 'FAILED', duration: 0 }) +
         masterLine({ uniqueid: '1763860000.50', dst: '0800000004', dstchannel: 'PJSIP/trunk-b-02', duration: 3600 }),
     );
-    await until('four calls stored and the position at the end', async () => (await storedCalls(t, e.nodeId)).length === 4 && (JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'cdr-position.json'), 'utf8')) as { offset: number }).offset === fs.statSync(cfg.cdrPath).size);
+    await until(
+      'four calls stored and the position at the end',
+      async () =>
+        (await storedCalls(t, e.nodeId)).length === 4 &&
+        (JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'cdr-position.json'), 'utf8')) as { offset: number }).offset === fs.statSync(cfg.cdrPath).size,
+    );
     const rows = await storedCalls(t, e.nodeId);
     expect(rows.map((r) => [r.dst, r.call_id.split('#')[0], r.disposition, r.duration])).toEqual([
       ['0800000001', '1763860000.41', 'ANSWERED', 62],
@@ -165,19 +186,52 @@ describe("FreePBX's CDR table (asteriskcdrdb.cdr shape) on MariaDB", () => {
   const user = `sbcdr_${Math.random().toString(36).slice(2, 8)}`;
   const password = `Cdr-pw-${Math.random().toString(36).slice(2, 12)}`;
   const base = () => new URL(mysqlUrl());
-  const dbConfig = (over: Partial<CdrDbConfig> = {}): CdrDbConfig => ({ host: base().hostname, port: Number(base().port || 3306), user: decodeURIComponent(base().username), database: name, table: 'cdr', lookbackHours: 24, lateMinutes: 10, pollMs: 200, ...over });
+  const dbConfig = (over: Partial<CdrDbConfig> = {}): CdrDbConfig => ({
+    host: base().hostname,
+    port: Number(base().port || 3306),
+    user: decodeURIComponent(base().username),
+    database: name,
+    table: 'cdr',
+    lookbackHours: 24,
+    lateMinutes: 10,
+    pollMs: 200,
+    ...over,
+  });
   const insert = async (rows: { uniqueid: string; dst: string; calldate: string; duration?: number; dstchannel?: string; userfield?: string; disposition?: string }[]) => {
     for (const r of rows) {
-      await conn.query('INSERT INTO cdr (calldate, clid, src, dst, dcontext, channel, dstchannel, lastapp, duration, billsec, disposition, uniqueid, linkedid, userfield, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
-        r.calldate, '"Reception" <2001>', '2001', r.dst, 'from-internal', 'PJSIP/2001-00000001', r.dstchannel ?? 'PJSIP/trunk-00000002', 'Dial', r.duration ?? 30, Math.max(0, (r.duration ?? 30) - 2), r.disposition ?? 'ANSWERED', r.uniqueid, r.uniqueid, r.userfield ?? '', ++sequence,
-      ]);
+      await conn.query(
+        'INSERT INTO cdr (calldate, clid, src, dst, dcontext, channel, dstchannel, lastapp, duration, billsec, disposition, uniqueid, linkedid, userfield, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [
+          r.calldate,
+          '"Reception" <2001>',
+          '2001',
+          r.dst,
+          'from-internal',
+          'PJSIP/2001-00000001',
+          r.dstchannel ?? 'PJSIP/trunk-00000002',
+          'Dial',
+          r.duration ?? 30,
+          Math.max(0, (r.duration ?? 30) - 2),
+          r.disposition ?? 'ANSWERED',
+          r.uniqueid,
+          r.uniqueid,
+          r.userfield ?? '',
+          ++sequence,
+        ],
+      );
     }
   };
 
   beforeAll(async () => {
     db = await createTestDatabase();
     name = new URL(db.url).pathname.slice(1);
-    conn = await createConnection({ host: base().hostname, port: Number(base().port || 3306), user: decodeURIComponent(base().username), password: decodeURIComponent(base().password), database: name });
+    conn = await createConnection({
+      host: base().hostname,
+      port: Number(base().port || 3306),
+      user: decodeURIComponent(base().username),
+      password: decodeURIComponent(base().password),
+      database: name,
+    });
     await conn.query(CDR_TABLE);
     await conn.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
     await conn.query(`CREATE USER '${user}'@'localhost' IDENTIFIED BY '${password}'`);
@@ -193,7 +247,10 @@ describe("FreePBX's CDR table (asteriskcdrdb.cdr shape) on MariaDB", () => {
 
   it('reads new rows by call end, across restarts and pages, with a long call written late and both legs of a call', async () => {
     await conn.query('DELETE FROM cdr');
-    await insert([{ uniqueid: '1700000000.1', dst: 'history-1', calldate: localAt(-120) }, { uniqueid: '1700000000.2', dst: 'history-2', calldate: localAt(-3), duration: 60 }]);
+    await insert([
+      { uniqueid: '1700000000.1', dst: 'history-1', calldate: localAt(-120) },
+      { uniqueid: '1700000000.2', dst: 'history-2', calldate: localAt(-3), duration: 60 },
+    ]);
     const state = path.join(sub('db'), 'cdr-db-position.json');
     const drain = async (r: CdrDbReader) => {
       const out: string[] = [];

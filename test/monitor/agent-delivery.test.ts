@@ -43,7 +43,22 @@ async function setup(t: TestApp, name: string) {
 
 function agentConfig(t: TestApp, e: { nodeId: number; token: string }, over: Partial<AgentConfig> = {}): AgentConfig {
   const d = sub('agent');
-  return { server: t.app.baseUrl(), nodeId: e.nodeId, token: e.token, spoolDir: path.join(d, 'spool'), spoolMaxBytes: 1 << 20, cdrPath: path.join(d, 'Master.csv'), cdrPollMs: 100, configPollMs: 60_000, heartbeatMs: 200, backoffMaxMs: 2000, batchSize: 200, asterisk: '/bin/false', cdrTimezone: 'local', ...over };
+  return {
+    server: t.app.baseUrl(),
+    nodeId: e.nodeId,
+    token: e.token,
+    spoolDir: path.join(d, 'spool'),
+    spoolMaxBytes: 1 << 20,
+    cdrPath: path.join(d, 'Master.csv'),
+    cdrPollMs: 100,
+    configPollMs: 60_000,
+    heartbeatMs: 200,
+    backoffMaxMs: 2000,
+    batchSize: 200,
+    asterisk: '/bin/false',
+    cdrTimezone: 'local',
+    ...over,
+  };
 }
 
 describe('agent delivery against the bot', () => {
@@ -74,12 +89,25 @@ describe('agent delivery against the bot', () => {
     agents.push(a);
     await a.start();
     await until('spool drained and dropped count acknowledged', () => a.spoolState.size === 0 && a.spoolState.dropped === 0);
-    const stored = await t.app.db.selectFrom('mon_records').select(['result_id', 'output']).where('result_id', 'in', items.map((i) => i.id)).orderBy('at').execute();
+    const stored = await t.app.db
+      .selectFrom('mon_records')
+      .select(['result_id', 'output'])
+      .where(
+        'result_id',
+        'in',
+        items.map((i) => i.id),
+      )
+      .orderBy('at')
+      .execute();
     expect(stored.map((r) => r.output)).toEqual(['r0', 'r1', 'r2', 'r3', 'r5', 'r6', 'r7', 'r8']);
     // Reported: the 5 from the overflow with the first stored post; r4 (invalid, refused alone) with the post
     // of r5..r9; r9 (sensor not assigned, refused in a 2xx that stored the rest) with the next heartbeat.
     const notes = t.chat.texts('alerts').filter((m) => m.includes('pbx-bisect dropped'));
-    expect(notes).toEqual([expect.stringMatching(/agent on pbx-bisect dropped 5 result\(s\)/), expect.stringMatching(/agent on pbx-bisect dropped 1 result\(s\)/), expect.stringMatching(/agent on pbx-bisect dropped 1 result\(s\)/)]);
+    expect(notes).toEqual([
+      expect.stringMatching(/agent on pbx-bisect dropped 5 result\(s\)/),
+      expect.stringMatching(/agent on pbx-bisect dropped 1 result\(s\)/),
+      expect.stringMatching(/agent on pbx-bisect dropped 1 result\(s\)/),
+    ]);
     expect(JSON.parse(fs.readFileSync(path.join(cfg.spoolDir, 'spool-state.json'), 'utf8'))).toEqual({ dropped: 0 });
     expect(t.logs.some((l) => l.includes('agent results refused (sensor not assigned to the node)'))).toBe(true);
   });
@@ -98,7 +126,16 @@ describe('agent delivery against the bot', () => {
     const text = lines.join('');
     expect(Buffer.byteLength(text)).toBeGreaterThan(4 * 1024 * 1024); // > the read window and the bot's body limit
     fs.appendFileSync(cfg.cdrPath, text);
-    const count = async () => Number((await t.app.db.selectFrom('mon_cdr_calls').select((eb) => eb.fn.countAll().as('n')).where('node_id', '=', e.nodeId).executeTakeFirstOrThrow()).n);
+    const count = async () =>
+      Number(
+        (
+          await t.app.db
+            .selectFrom('mon_cdr_calls')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('node_id', '=', e.nodeId)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     await until('all 12 001 calls stored', async () => (await count()) === 12_001, 90_000);
     const long = await t.app.db.selectFrom('mon_cdr_calls').selectAll().where('call_id', 'like', '1700000000.99999#%').executeTakeFirstOrThrow();
     expect(long.raw!.length).toBe(4000);
@@ -395,7 +432,24 @@ describe('agent pure parts', () => {
     const calls = path.join(d, 'calls');
     const ast = path.join(d, 'asterisk');
     fs.writeFileSync(ast, `#!/bin/sh\necho x >> ${calls}\necho "Asterisk 20.5.2 built by root"\n`, { mode: 0o755 });
-    const a = new Agent({ server: 'http://127.0.0.1:9', nodeId: 1, token: crypto.randomBytes(16).toString('hex'), spoolDir: path.join(d, 'spool'), spoolMaxBytes: 1 << 20, cdrPath: path.join(d, 'x.csv'), cdrPollMs: 1000, configPollMs: 60_000, heartbeatMs: 30_000, backoffMaxMs: 1000, batchSize: 10, asterisk: ast, cdrTimezone: 'local' }, { log: () => {} });
+    const a = new Agent(
+      {
+        server: 'http://127.0.0.1:9',
+        nodeId: 1,
+        token: crypto.randomBytes(16).toString('hex'),
+        spoolDir: path.join(d, 'spool'),
+        spoolMaxBytes: 1 << 20,
+        cdrPath: path.join(d, 'x.csv'),
+        cdrPollMs: 1000,
+        configPollMs: 60_000,
+        heartbeatMs: 30_000,
+        backoffMaxMs: 1000,
+        batchSize: 10,
+        asterisk: ast,
+        cdrTimezone: 'local',
+      },
+      { log: () => {} },
+    );
     const f1 = await a.refreshFacts();
     const f2 = await a.refreshFacts();
     expect(f1).toMatchObject({ asterisk: '20.5.2', agentVersion: expect.any(String), hostname: expect.any(String) });

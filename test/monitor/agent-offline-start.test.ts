@@ -64,7 +64,21 @@ describe('agent started while the bot is unreachable', () => {
     const e = (await svc.enroll((await svc.createEnrollment('pbx-offline', true)).code))!;
     expect((await t.run('monitor assign saved pbx-offline')).exitCode).toBe(0);
     const d = path.join(dir, 'agent');
-    const cfg: AgentConfig = { server: `http://127.0.0.1:${relay.port}`, nodeId: e.nodeId, token: e.token, spoolDir: path.join(d, 'spool'), spoolMaxBytes: 1 << 20, cdrPath: path.join(d, 'Master.csv'), cdrPollMs: 1000, configPollMs: 500, heartbeatMs: 500, backoffMaxMs: 1000, batchSize: 200, asterisk: '/bin/false', cdrTimezone: 'local' };
+    const cfg: AgentConfig = {
+      server: `http://127.0.0.1:${relay.port}`,
+      nodeId: e.nodeId,
+      token: e.token,
+      spoolDir: path.join(d, 'spool'),
+      spoolMaxBytes: 1 << 20,
+      cdrPath: path.join(d, 'Master.csv'),
+      cdrPollMs: 1000,
+      configPollMs: 500,
+      heartbeatMs: 500,
+      backoffMaxMs: 1000,
+      batchSize: 200,
+      asterisk: '/bin/false',
+      cdrTimezone: 'local',
+    };
     const records = async () => t.app.db.selectFrom('mon_records').select(['at', 'output', 'result_id']).where('node_id', '=', e.nodeId).orderBy('at').execute();
 
     let a = new Agent(cfg, { log: () => {} });
@@ -86,7 +100,13 @@ describe('agent started while the bot is unreachable', () => {
     await a.start();
     expect(logs).toContain('running the saved sensor list until the bot answers');
     expect(logs).toContain('config fetch failed; running the saved sensor list');
-    const spooledSince = (t0: number) => fs.readFileSync(path.join(cfg.spoolDir, 'results.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { at: number }).filter((r) => r.at >= t0).length;
+    const spooledSince = (t0: number) =>
+      fs
+        .readFileSync(path.join(cfg.spoolDir, 'results.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { at: number })
+        .filter((r) => r.at >= t0).length;
     await until('three results spooled while the bot is unreachable', () => spooledSince(downAt) >= 3, 20_000);
     expect((await records()).filter((r) => r.at >= downAt)).toHaveLength(0);
 

@@ -104,16 +104,38 @@ describe('sensors from chat, run by an agent with its default config', () => {
     const e = (await svc.enroll((await svc.createEnrollment('pbx-safe', true)).code))!;
     for (const s of ['evil', 'astup', 'fine']) expect((await t.run(`monitor assign ${s} pbx-safe`)).exitCode).toBe(0);
     const d = path.join(dir, 'agent');
-    const cfg: AgentConfig = { server: t.app.baseUrl(), nodeId: e.nodeId, token: e.token, spoolDir: path.join(d, 'spool'), spoolMaxBytes: 1 << 20, cdrPath: path.join(d, 'Master.csv'), cdrPollMs: 1000, configPollMs: 60_000, heartbeatMs: 500, backoffMaxMs: 1000, batchSize: 200, asterisk: '/bin/false', cdrTimezone: 'local' };
+    const cfg: AgentConfig = {
+      server: t.app.baseUrl(),
+      nodeId: e.nodeId,
+      token: e.token,
+      spoolDir: path.join(d, 'spool'),
+      spoolMaxBytes: 1 << 20,
+      cdrPath: path.join(d, 'Master.csv'),
+      cdrPollMs: 1000,
+      configPollMs: 60_000,
+      heartbeatMs: 500,
+      backoffMaxMs: 1000,
+      batchSize: 200,
+      asterisk: '/bin/false',
+      cdrTimezone: 'local',
+    };
     const logs: string[] = [];
     a = new Agent(cfg, { log: (_l, msg, extra) => void logs.push(`${msg} ${JSON.stringify(extra ?? {})}`) });
     await a.start();
     const records = async (name: string) =>
-      t.app.db.selectFrom('mon_records as r').innerJoin('mon_sensors as s', 's.id', 'r.sensor_id').select(['r.status', 'r.output']).where('s.name', '=', name).where('r.node_id', '=', e.nodeId).execute();
+      t.app.db
+        .selectFrom('mon_records as r')
+        .innerJoin('mon_sensors as s', 's.id', 'r.sensor_id')
+        .select(['r.status', 'r.output'])
+        .where('s.name', '=', name)
+        .where('r.node_id', '=', e.nodeId)
+        .execute();
     await until('three runs of each sensor stored', async () => (await records('evil')).length >= 3 && (await records('astup')).length >= 3 && (await records('fine')).length >= 3, 30_000);
     const evil = await records('evil');
     expect(evil.every((r) => r.status === 3)).toBe(true);
-    expect(evil[0]!.output).toBe("UNKNOWN - refused by the agent's config: /bin/sh is not in the plugin directories (/usr/lib/nagios/plugins, /usr/lib64/nagios/plugins, /usr/local/nagios/libexec) and allowCommands is off");
+    expect(evil[0]!.output).toBe(
+      "UNKNOWN - refused by the agent's config: /bin/sh is not in the plugin directories (/usr/lib/nagios/plugins, /usr/lib64/nagios/plugins, /usr/local/nagios/libexec) and allowCommands is off",
+    );
     expect((await records('fine'))[0]).toMatchObject({ status: 0, output: 'OK: fine' });
     // The agent's own asterisk (/bin/false) ran, not the one named in chat.
     expect((await records('astup'))[0]!.output).toMatch(/^ASTERISK UNKNOWN - exit 1 \(ignored by the agent's config: asterisk=\/\S+asterisk-evil\)$/);

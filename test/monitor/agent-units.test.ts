@@ -17,11 +17,22 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('Nagios ranges', () => {
   it.each([
-    ['10', -1, true], ['10', 0, false], ['10', 10, false], ['10', 11, true],
-    ['10:', 9, true], ['10:', 10, false], ['10:', 1e9, false],
-    ['~:10', -1e9, false], ['~:10', 11, true],
-    ['10:20', 9, true], ['10:20', 15, false], ['10:20', 21, true],
-    ['@10:20', 9, false], ['@10:20', 10, true], ['@10:20', 20, true], ['@10:20', 21, false],
+    ['10', -1, true],
+    ['10', 0, false],
+    ['10', 10, false],
+    ['10', 11, true],
+    ['10:', 9, true],
+    ['10:', 10, false],
+    ['10:', 1e9, false],
+    ['~:10', -1e9, false],
+    ['~:10', 11, true],
+    ['10:20', 9, true],
+    ['10:20', 15, false],
+    ['10:20', 21, true],
+    ['@10:20', 9, false],
+    ['@10:20', 10, true],
+    ['@10:20', 20, true],
+    ['@10:20', 21, false],
   ] as const)('%s with %d alerts=%s', (spec, v, want) => expect(alerts(v, parseRange(spec))).toBe(want));
   it('rejects bad ranges and picks the worst status', () => {
     expect(() => parseRange('20:10')).toThrow(/greater/);
@@ -89,13 +100,19 @@ describe('registrations', () => {
 
 Objects found: 2
 `;
-    expect(parseRegistrations(pj)).toEqual([{ name: 'trunk-main', state: 'Registered' }, { name: 'trunk-b', state: 'Rejected' }]);
+    expect(parseRegistrations(pj)).toEqual([
+      { name: 'trunk-main', state: 'Registered' },
+      { name: 'trunk-b', state: 'Rejected' },
+    ]);
     const cs = `Host                                    dnsmgr Username       Refresh State                Reg.Time
 sip.carrier.example:5060                N      1001               105 Registered           Sun, 22 Nov 2026 10:00:00
 sip2.carrier.example:5060               N      1002               120 Request Sent
 2 SIP registrations.
 `;
-    expect(parseRegistrations(cs)).toEqual([{ name: '1001@sip.carrier.example:5060', state: 'Registered' }, { name: '1002@sip2.carrier.example:5060', state: 'Request Sent' }]);
+    expect(parseRegistrations(cs)).toEqual([
+      { name: '1001@sip.carrier.example:5060', state: 'Registered' },
+      { name: '1002@sip2.carrier.example:5060', state: 'Request Sent' },
+    ]);
   });
 });
 
@@ -118,7 +135,8 @@ describe('spool', () => {
 });
 
 describe('CDR tail', () => {
-  const line = (id: string, dst: string) => `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-01","PJSIP/trunk-02","Dial","PJSIP/${dst}@trunk,300,","2026-11-22 10:00:00","2026-11-22 10:00:02","2026-11-22 10:01:02",62,60,"ANSWERED","DOCUMENTATION","${id}",""\n`;
+  const line = (id: string, dst: string) =>
+    `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-01","PJSIP/trunk-02","Dial","PJSIP/${dst}@trunk,300,","2026-11-22 10:00:00","2026-11-22 10:00:02","2026-11-22 10:01:02",62,60,"ANSWERED","DOCUMENTATION","${id}",""\n`;
   const uid = (callId: string) => callId.split('#')[0]!;
   it('remembers its position across restarts and handles rotation and truncation', () => {
     const csv = path.join(dir, 'Master.csv');
@@ -174,7 +192,11 @@ describe('built-in checks on this machine', () => {
   it('the asterisk checks read `asterisk -rx` output and time out hard', async () => {
     const { runCheck } = await import('../../src/agent/checks.js');
     const ast = path.join(dir, 'asterisk-fake');
-    fs.writeFileSync(ast, `#!/bin/sh\ncase "$2" in\n "core show uptime seconds") printf 'System uptime: 4242\\nLast reload: 10\\n';;\n "sip show registry") printf 'Host                                    dnsmgr Username       Refresh State                Reg.Time\\nsip.x.example:5060                      N      1001               105 Rejected\\n1 SIP registrations.\\n';;\n *) sleep 30;;\nesac\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      ast,
+      `#!/bin/sh\ncase "$2" in\n "core show uptime seconds") printf 'System uptime: 4242\\nLast reload: 10\\n';;\n "sip show registry") printf 'Host                                    dnsmgr Username       Refresh State                Reg.Time\\nsip.x.example:5060                      N      1001               105 Rejected\\n1 SIP registrations.\\n';;\n *) sleep 30;;\nesac\n`,
+      { mode: 0o755 },
+    );
     expect(await runCheck(def('asterisk-uptime', { asterisk: ast, crit: '60:' }))).toMatchObject({ status: 0, output: 'ASTERISK UPTIME OK - up 4242s' });
     expect(await runCheck(def('sip-registrations', { asterisk: ast, driver: 'sip' }))).toMatchObject({ status: 2, output: 'SIP CRITICAL - 1001@sip.x.example:5060 Rejected; 0/1 registered' });
     const slow = await runCheck({ ...def('asterisk-channels', { asterisk: ast }), timeoutMs: 300 });

@@ -52,7 +52,10 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     await until('the alert posted', () => alerts().some((m) => /^🚨 alert #\d+ CRITICAL flap\/fl: bad/.test(m)), 10_000);
     expect(alerts().filter((m) => /^🚨 alert #\d+ CRITICAL flap\/fl: bad/.test(m))).toHaveLength(1);
     // One batch of alternating results: the sensor is flapping when the OK arrives.
-    await svc.ingest(node, [0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0].map((s) => res('fl', s)));
+    await svc.ingest(
+      node,
+      [0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0].map((s) => res('fl', s)),
+    );
     for (let i = 0; i < 3; i++) await svc.ingest(node, [res('fl', 0, 'fine')]);
     await sleep(QUIET_MS); // no new alert may be posted while it flaps
     const st = await t.app.db.selectFrom('mon_sensor_state').selectAll().where('sensor_id', '=', ids.fl!).executeTakeFirstOrThrow();
@@ -120,7 +123,7 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     await svc.ingest(node, [res('bt', 0)]);
   });
 
-  it('disable resolves a node\'s open alerts and repeats skip disabled nodes; rm resolves before removing', async () => {
+  it("disable resolves a node's open alerts and repeats skip disabled nodes; rm resolves before removing", async () => {
     const svc = t.app.services.monitor;
     const gone = await nodeRow('gone');
     const quiet = await nodeRow('quiet');
@@ -133,8 +136,28 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     expect(await openAlerts('q1')).toEqual([]);
     expect(alerts().filter((m) => /RESOLVED: node quiet disabled/.test(m))).toHaveLength(1);
     // An open alert of a disabled node (e.g. from before this release) is not repeated.
-    await t.app.db.insertInto('mon_alerts').values({ node_id: quiet.id, sensor_id: ids.q1!, kind: 'sensor', status: 2, summary: 'CRITICAL: old', opened_at: Date.now() - 10_000, resolved_at: null, acked_by: null, ack_comment: null, last_sent: Date.now() - 10_000, notified: 1 }).execute();
-    await t.app.db.updateTable('mon_alerts').set({ last_sent: Date.now() - 10_000 }).where('sensor_id', '=', ids.g1!).where('resolved_at', 'is', null).execute();
+    await t.app.db
+      .insertInto('mon_alerts')
+      .values({
+        node_id: quiet.id,
+        sensor_id: ids.q1!,
+        kind: 'sensor',
+        status: 2,
+        summary: 'CRITICAL: old',
+        opened_at: Date.now() - 10_000,
+        resolved_at: null,
+        acked_by: null,
+        ack_comment: null,
+        last_sent: Date.now() - 10_000,
+        notified: 1,
+      })
+      .execute();
+    await t.app.db
+      .updateTable('mon_alerts')
+      .set({ last_sent: Date.now() - 10_000 })
+      .where('sensor_id', '=', ids.g1!)
+      .where('resolved_at', 'is', null)
+      .execute();
     t.chat.clear();
     await svc.tick();
     expect(alerts()).toEqual([expect.stringMatching(/^🔁 still open: alert #\d+ gone: CRITICAL: g-bad/)]);
@@ -155,7 +178,10 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     expect((await t.run('monitor disable back')).replies.join()).toMatch(/Node back disabled; 1 open alert\(s\) resolved/);
     expect(await states()).toEqual([]); // forgotten with the alert
     // A node disabled by an older release kept its hard CRITICAL state: enable forgets it too.
-    await t.app.db.insertInto('mon_sensor_state').values({ node_id: node.id, sensor_id: ids.bk!, status: 2, hard_status: 2, attempt: 2, output: 'b2', perfdata: null, at: clock, changes: '22', flapping: 0 }).execute();
+    await t.app.db
+      .insertInto('mon_sensor_state')
+      .values({ node_id: node.id, sensor_id: ids.bk!, status: 2, hard_status: 2, attempt: 2, output: 'b2', perfdata: null, at: clock, changes: '22', flapping: 0 })
+      .execute();
     expect((await t.run('monitor enable back')).replies.join()).toBe('Node back enabled.');
     expect(await states()).toEqual([]);
     t.chat.clear();
@@ -177,14 +203,22 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     await old.ingest(node, [res('bt', 2, 'replicated')]);
     old.stop(); // its group buffer is lost; the alert is left notified=0 for whoever ticks first
     const [a] = await openAlerts('bt');
-    await t.app.db.updateTable('mon_alerts').set({ opened_at: Date.now() - 10_000 }).where('id', '=', a!.id).execute();
+    await t.app.db
+      .updateTable('mon_alerts')
+      .set({ opened_at: Date.now() - 10_000 })
+      .where('id', '=', a!.id)
+      .execute();
     t.chat.clear();
     const r1 = new MonitorService(t.app, t.app.config.monitor);
     const r2 = new MonitorService(t.app, t.app.config.monitor);
     await Promise.all([r1.postUnsent(), r2.postUnsent(), r1.postUnsent(), r2.postUnsent()]);
     expect(alerts().filter((m) => m.startsWith(`🚨 alert #${a!.id} `))).toEqual([`🚨 alert #${a!.id} CRITICAL boot/bt: replicated`]);
     expect((await openAlerts('bt'))[0]).toMatchObject({ notified: 1, last_sent: expect.any(Number) });
-    await t.app.db.updateTable('mon_alerts').set({ last_sent: Date.now() - 10_000 }).where('id', '=', a!.id).execute();
+    await t.app.db
+      .updateTable('mon_alerts')
+      .set({ last_sent: Date.now() - 10_000 })
+      .where('id', '=', a!.id)
+      .execute();
     await Promise.all([r1.tick(), r2.tick()]);
     expect(alerts().filter((m) => m.startsWith(`🔁 still open: alert #${a!.id} `))).toHaveLength(1);
     await r1.ingest(node, [res('bt', 0, 'cool')]);
@@ -213,7 +247,12 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     const r = await svc.ingest(node, [stray, good]);
     expect(r).toEqual({ stored: 1, duplicates: 0, rejected: [{ index: 0, id: stray.id, sensorId: ids.bt!, reason: `results/0/sensorId: sensor ${ids.bt} is not assigned to this node` }] });
     expect((await t.app.db.selectFrom('mon_sensor_state').select('output').where('node_id', '=', node.id).where('sensor_id', '=', ids.q1!).executeTakeFirstOrThrow()).output).toBe('ok');
-    await expect(svc.ingest(node, [stray])).rejects.toMatchObject({ code: 'SB_AGENT_RESULTS_REJECTED', status: 400, message: expect.stringMatching(/results\/0\/sensorId/), details: { rejected: [expect.objectContaining({ id: stray.id })] } });
+    await expect(svc.ingest(node, [stray])).rejects.toMatchObject({
+      code: 'SB_AGENT_RESULTS_REJECTED',
+      status: 400,
+      message: expect.stringMatching(/results\/0\/sensorId/),
+      details: { rejected: [expect.objectContaining({ id: stray.id })] },
+    });
   });
 
   it('an enrolment code works once, even for concurrent requests, and not after it expired', async () => {
@@ -223,7 +262,11 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
     expect(both.filter(Boolean)).toHaveLength(1);
     const old = await svc.createEnrollment('late');
     expect(old.expires - Date.now()).toBeGreaterThan(24 * 3_600_000 - 60_000);
-    await t.app.db.updateTable('mon_nodes').set({ enroll_expires: Date.now() - 1 }).where('name', '=', 'late').execute();
+    await t.app.db
+      .updateTable('mon_nodes')
+      .set({ enroll_expires: Date.now() - 1 })
+      .where('name', '=', 'late')
+      .execute();
     expect(await svc.enroll(old.code)).toBeNull();
     expect((await nodeRow('late')).id).toBeGreaterThan(0);
     expect((await t.app.db.selectFrom('mon_nodes').select('token_hash').where('name', '=', 'late').executeTakeFirstOrThrow()).token_hash).toBeNull();
@@ -252,7 +295,13 @@ describe.each(['sqlite', 'mysql'] as const)('alert lifecycle on %s', (engine) =>
 
   it('registers the daily prune with the configured cron, and the task prunes', async () => {
     const calls: { name: string; every: string | number; fn: () => Promise<void> | void }[] = [];
-    const fake = { ...t.app, services: {}, http: { register() {} }, onStop() {}, schedule: (name: string, every: string | number, fn: () => Promise<void> | void) => calls.push({ name, every, fn }) } as unknown as App;
+    const fake = {
+      ...t.app,
+      services: {},
+      http: { register() {} },
+      onStop() {},
+      schedule: (name: string, every: string | number, fn: () => Promise<void> | void) => calls.push({ name, every, fn }),
+    } as unknown as App;
     await monitorFeature.init!(fake);
     expect(calls.map((c) => [c.name, c.every])).toEqual([
       ['monitor-tick', t.app.config.monitor.staleCheckMs],

@@ -16,7 +16,15 @@ describe.each(['sqlite', 'mysql'] as const)('agent API on %s', (engine) => {
 
   const post = (path: string, body: unknown, token?: string, raw?: string) =>
     fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: raw ?? JSON.stringify(body) });
-  const count = async () => Number((await t.app.db.selectFrom('mon_records').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const count = async () =>
+    Number(
+      (
+        await t.app.db
+          .selectFrom('mon_records')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const result = (over: Record<string, unknown> = {}) => ({ id: crypto.randomUUID(), sensorId, at: Date.now(), status: 0, output: 'OK - fine', perfdata: [{ label: 'x', value: 1 }], ...over });
 
   beforeAll(async () => {
@@ -33,7 +41,12 @@ describe.each(['sqlite', 'mysql'] as const)('agent API on %s', (engine) => {
     expect(dm.secret).toBe(true);
     const code = /--code (\S+)/.exec(dm.text)![1]!;
     expect(r1.exitCode).toBe(0);
-    expect(t.chat.messages.filter((m) => !m.dmTo).map((m) => m.text).join('\n')).not.toContain(code);
+    expect(
+      t.chat.messages
+        .filter((m) => !m.dmTo)
+        .map((m) => m.text)
+        .join('\n'),
+    ).not.toContain(code);
     const res = await post('/api/v1/agent/enroll', { code });
     expect(res.status).toBe(200);
     const again = await post('/api/v1/agent/enroll', { code });
@@ -64,7 +77,7 @@ describe.each(['sqlite', 'mysql'] as const)('agent API on %s', (engine) => {
     expect(t.chat.texts().some((m) => /agent on pbx-a dropped 17 result\(s\)/.test(m))).toBe(true);
   });
 
-  it('401 for missing, wrong and another node\'s token; nothing stored', async () => {
+  it("401 for missing, wrong and another node's token; nothing stored", async () => {
     const before = await count();
     expect((await post('/api/v1/agent/results', { results: [result()] })).status).toBe(401);
     expect((await post('/api/v1/agent/results', { results: [result()] }, 'not-a-token-at-all')).status).toBe(401);

@@ -61,7 +61,14 @@ describe.each(['sqlite', 'mysql'] as const)('monitor records chart on %s', (engi
     for (let i = 0; i < 96; i++) {
       const v = i < 50 ? 62 + i * 0.2 + Math.sin(i / 3) : i < 70 ? 72 + (i - 50) * 0.6 : 84 + (i - 70) * 0.35;
       const status = v > 90 ? 2 : v > 80 ? 1 : 0;
-      results.push({ id: crypto.randomUUID(), sensorId: ids['root-disk']!, at: start + i * 15 * 60_000, status, output: `DISK ${STATUS(status)} - / ${v.toFixed(1)}% used`, perfdata: [{ label: '/', value: Math.round(v * 100) / 100, uom: '%', warn: '80', crit: '90', min: 0, max: 100 }] });
+      results.push({
+        id: crypto.randomUUID(),
+        sensorId: ids['root-disk']!,
+        at: start + i * 15 * 60_000,
+        status,
+        output: `DISK ${STATUS(status)} - / ${v.toFixed(1)}% used`,
+        perfdata: [{ label: '/', value: Math.round(v * 100) / 100, uom: '%', warn: '80', crit: '90', min: 0, max: 100 }],
+      });
     }
     await t.app.services.monitor.ingest(node, results);
     const r = await t.run('monitor records pbx1 root-disk since=25h');

@@ -33,12 +33,24 @@ describe('monitoring end to end: a PBX whose clock is 2 h ahead', () => {
   async function run(text: string): Promise<string> {
     const before = chat.messages.length;
     const res = await app.dispatcher.handle({ platform: 'test', channel: 'C1', user: { id: 'admin', name: 'admin' }, text, files: [] }, { confirmed: true });
-    const out = chat.messages.slice(before).filter((m) => m.channel === 'C1').map((m) => m.text).join('\n');
+    const out = chat.messages
+      .slice(before)
+      .filter((m) => m.channel === 'C1')
+      .map((m) => m.text)
+      .join('\n');
     if (res.exitCode !== 0) throw new Error(`${text} -> ${res.exitCode}: ${out}`);
     return out;
   }
   const alertsText = () => chat.messages.filter((m) => m.channel === 'alerts').map((m) => m.text);
-  const records = async () => Number((await app.db.selectFrom('mon_records').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const records = async () =>
+    Number(
+      (
+        await app.db
+          .selectFrom('mon_records')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   function startAgent(offsetMs: number): void {
     agentErr = '';
@@ -74,9 +86,26 @@ if (off) {
     const config = loadConfig({
       env: {},
       sections: features.flatMap((f) => (f.config ? [f.config] : [])),
-      overrides: { dataDir: path.join(dir, 'data'), 'http.port': 0, 'auth.admins': ['test:admin'], 'monitor.alertTargets': ['test:alerts'], 'monitor.staleCheckMs': 250, 'monitor.groupWindowMs': 300, 'monitor.freshnessMs': 60_000 },
+      overrides: {
+        dataDir: path.join(dir, 'data'),
+        'http.port': 0,
+        'auth.admins': ['test:admin'],
+        'monitor.alertTargets': ['test:alerts'],
+        'monitor.staleCheckMs': 250,
+        'monitor.groupWindowMs': 300,
+        'monitor.freshnessMs': 60_000,
+      },
     });
-    const log = createLogger({ level: 'debug', pretty: false, destination: new Writable({ write(c, _e, cb) { logs.push(c.toString()); cb(); } }) });
+    const log = createLogger({
+      level: 'debug',
+      pretty: false,
+      destination: new Writable({
+        write(c, _e, cb) {
+          logs.push(c.toString());
+          cb();
+        },
+      }),
+    });
     app = await createApp({ mode: 'server', config, log, adapters: [chat] });
     url = await app.listen();
     await run('monitor enroll pbx-ahead');

@@ -62,7 +62,16 @@ describe('monitoring end to end (real bot, real agent, real plugins, real SMTP)'
         'monitor.mail': { host: '127.0.0.1', port: smtpPort, secure: false, from: 'switchboard@test.invalid', to: ['noc@test.invalid'] },
       },
     });
-    const log = createLogger({ level: 'debug', pretty: false, destination: new Writable({ write(c, _e, cb) { logs.push(c.toString()); cb(); } }) });
+    const log = createLogger({
+      level: 'debug',
+      pretty: false,
+      destination: new Writable({
+        write(c, _e, cb) {
+          logs.push(c.toString());
+          cb();
+        },
+      }),
+    });
     app = await createApp({ mode: 'server', config, log, adapters: [chat] });
     url = await app.listen();
     port = Number(new URL(url).port);
@@ -71,7 +80,11 @@ describe('monitoring end to end (real bot, real agent, real plugins, real SMTP)'
   async function run(text: string): Promise<string> {
     const before = chat.messages.length;
     const res = await app.dispatcher.handle({ platform: 'test', channel: 'C1', user: { id: 'admin', name: 'admin' }, text, files: [] }, { confirmed: true });
-    const out = chat.messages.slice(before).filter((m) => m.channel === 'C1').map((m) => m.text).join('\n');
+    const out = chat.messages
+      .slice(before)
+      .filter((m) => m.channel === 'C1')
+      .map((m) => m.text)
+      .join('\n');
     if (res.exitCode !== 0) throw new Error(`${text} -> ${res.exitCode}: ${out}`);
     return out;
   }
@@ -94,7 +107,8 @@ describe('monitoring end to end (real bot, real agent, real plugins, real SMTP)'
   }
 
   beforeAll(async () => {
-    for (const p of ['check_dummy', 'check_disk', 'check_load', 'check_tcp']) if (!fs.existsSync(`${PLUGINS}/${p}`)) throw new Error(`${PLUGINS}/${p} is missing: install monitoring-plugins-basic/-standard`);
+    for (const p of ['check_dummy', 'check_disk', 'check_load', 'check_tcp'])
+      if (!fs.existsSync(`${PLUGINS}/${p}`)) throw new Error(`${PLUGINS}/${p} is missing: install monitoring-plugins-basic/-standard`);
     smtp = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
@@ -148,13 +162,16 @@ esac
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('enrols an agent through the CLI with the DM\'d code; token stored hashed and in a 0600 config', async () => {
+  it("enrols an agent through the CLI with the DM'd code; token stored hashed and in a 0600 config", async () => {
     await run('monitor enroll pbx1');
     const dm = chat.messages.find((m) => m.dmTo === 'admin' && m.text.includes('agent enroll'))!;
     expect(dm.secret).toBe(true);
     code = /--code (\S+)/.exec(dm.text)![1]!;
     // The PBX admin's part: counted.sh lives in the test dir, so that dir is a plugin dir of this agent.
-    fs.writeFileSync(agentCfg, `spoolDir: ${dir}/spool\ncdrPath: ${cdrFile}\ncdrPollMs: 200\nconfigPollMs: 300\nheartbeatMs: 500\nbackoffMaxMs: 1000\nasterisk: ${dir}/asterisk\npluginDirs: [${PLUGINS}, ${dir}]\n`);
+    fs.writeFileSync(
+      agentCfg,
+      `spoolDir: ${dir}/spool\ncdrPath: ${cdrFile}\ncdrPollMs: 200\nconfigPollMs: 300\nheartbeatMs: 500\nbackoffMaxMs: 1000\nasterisk: ${dir}/asterisk\npluginDirs: [${PLUGINS}, ${dir}]\n`,
+    );
     const r = await runCli(['agent', 'enroll', '--server', url, '--code', code, '--config', agentCfg]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -213,33 +230,40 @@ esac
     expect(await run('alerts')).not.toMatch(new RegExp(`^${id}\\s`, 'm'));
   }, 60_000);
 
-  it(`keeps every result from a ${GAP_MS / 1000}s bot outage: stored once each, in order`, async () => {
-    const sensor = await app.db.selectFrom('mon_sensors').select('id').where('name', '=', 'counted').executeTakeFirstOrThrow();
-    await app.close();
-    const stoppedAt = Date.now();
-    let spooled = 0;
-    let restartAt = 0;
-    try {
-      await sleep(GAP_MS);
-      spooled = fs.readFileSync(path.join(dir, 'spool', 'results.jsonl'), 'utf8').split('\n').filter(Boolean).length;
-    } finally {
-      restartAt = Date.now();
-      await startBot();
-    }
-    const markers = fs.readFileSync(runLog, 'utf8').split('\n').filter(Boolean).map(Number);
-    const gap = markers.filter((m) => m / 1e6 > stoppedAt + 200 && m / 1e6 < restartAt - 200);
-    expect(gap.length).toBeGreaterThanOrEqual(Math.floor(GAP_MS / 1000) - 3);
-    expect(spooled).toBeGreaterThan(gap.length);
-    await until('spool drained', () => fs.readFileSync(path.join(dir, 'spool', 'results.jsonl'), 'utf8').trim() === '' || undefined, 30_000);
-    const rows = await app.db.selectFrom('mon_records').select(['id', 'result_id', 'output', 'at']).where('sensor_id', '=', sensor.id).orderBy('id').execute();
-    const stored = rows.map((r) => Number(/run (\d+)/.exec(r.output)![1]));
-    for (const m of gap) expect(stored.filter((s) => s === m)).toHaveLength(1);
-    expect(new Set(rows.map((r) => r.result_id)).size).toBe(rows.length);
-    const inGap = stored.filter((s) => gap.includes(s));
-    expect(inGap).toEqual([...gap].sort((x, y) => x - y));
-    expect(rows.map((r) => r.at)).toEqual([...rows.map((r) => r.at)].sort((x, y) => x - y));
-    console.log(`gap ${GAP_MS} ms: ${gap.length} runs of 'counted' during the outage, ${spooled} results spooled (all sensors), all stored exactly once, in order`);
-  }, GAP_MS + 60_000);
+  it(
+    `keeps every result from a ${GAP_MS / 1000}s bot outage: stored once each, in order`,
+    async () => {
+      const sensor = await app.db.selectFrom('mon_sensors').select('id').where('name', '=', 'counted').executeTakeFirstOrThrow();
+      await app.close();
+      const stoppedAt = Date.now();
+      let spooled = 0;
+      let restartAt = 0;
+      try {
+        await sleep(GAP_MS);
+        spooled = fs
+          .readFileSync(path.join(dir, 'spool', 'results.jsonl'), 'utf8')
+          .split('\n')
+          .filter(Boolean).length;
+      } finally {
+        restartAt = Date.now();
+        await startBot();
+      }
+      const markers = fs.readFileSync(runLog, 'utf8').split('\n').filter(Boolean).map(Number);
+      const gap = markers.filter((m) => m / 1e6 > stoppedAt + 200 && m / 1e6 < restartAt - 200);
+      expect(gap.length).toBeGreaterThanOrEqual(Math.floor(GAP_MS / 1000) - 3);
+      expect(spooled).toBeGreaterThan(gap.length);
+      await until('spool drained', () => fs.readFileSync(path.join(dir, 'spool', 'results.jsonl'), 'utf8').trim() === '' || undefined, 30_000);
+      const rows = await app.db.selectFrom('mon_records').select(['id', 'result_id', 'output', 'at']).where('sensor_id', '=', sensor.id).orderBy('id').execute();
+      const stored = rows.map((r) => Number(/run (\d+)/.exec(r.output)![1]));
+      for (const m of gap) expect(stored.filter((s) => s === m)).toHaveLength(1);
+      expect(new Set(rows.map((r) => r.result_id)).size).toBe(rows.length);
+      const inGap = stored.filter((s) => gap.includes(s));
+      expect(inGap).toEqual([...gap].sort((x, y) => x - y));
+      expect(rows.map((r) => r.at)).toEqual([...rows.map((r) => r.at)].sort((x, y) => x - y));
+      console.log(`gap ${GAP_MS} ms: ${gap.length} runs of 'counted' during the outage, ${spooled} results spooled (all sensors), all stored exactly once, in order`);
+    },
+    GAP_MS + 60_000,
+  );
 
   it('raises a stale alert within the freshness limit when the agent dies, resolved when it returns', async () => {
     const freshness = 3 * 1000; // 3 x the shortest interval (1 s)
@@ -263,7 +287,13 @@ esac
     await app.close();
     const restartedAt = Date.now();
     const spool = path.join(dir, 'spool', 'results.jsonl');
-    const since = () => fs.readFileSync(spool, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { sensorId: number; at: number }).filter((r) => r.sensorId === sensor.id && r.at >= restartedAt);
+    const since = () =>
+      fs
+        .readFileSync(spool, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { sensorId: number; at: number })
+        .filter((r) => r.sensorId === sensor.id && r.at >= restartedAt);
     try {
       startAgent();
       await until('results of the saved list spooled while the bot is down', () => since().length >= 3, 20_000);
@@ -272,10 +302,14 @@ esac
       await startBot();
     }
     const spooled = since().map((r) => r.at);
-    await until('the outage results stored', async () => {
-      const rows = await app.db.selectFrom('mon_records').select('at').where('sensor_id', '=', sensor.id).where('at', 'in', spooled).execute();
-      return rows.length === spooled.length;
-    }, 30_000);
+    await until(
+      'the outage results stored',
+      async () => {
+        const rows = await app.db.selectFrom('mon_records').select('at').where('sensor_id', '=', sensor.id).where('at', 'in', spooled).execute();
+        return rows.length === spooled.length;
+      },
+      30_000,
+    );
   }, 60_000);
 
   it('a CDR line to a premium-rate prefix raises a fraud alert within 5 s', async () => {
@@ -294,17 +328,21 @@ esac
     expect(stored[0]).toMatchObject({ dst: '0900123456', src: '2001', call_id: expect.stringMatching(/^1763860000\.42#[0-9a-f]{10}$/) });
   }, 20_000);
 
-  it('stores two calls with the same userfield from a Master.csv in cdr-csv\'s column order', async () => {
+  it("stores two calls with the same userfield from a Master.csv in cdr-csv's column order", async () => {
     // accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start, answer, end,
     // duration, billsec, disposition, amaflags, uniqueid, userfield (loguniqueid/loguserfield=yes).
     const start = new Date().toISOString().slice(0, 19).replace('T', ' ');
-    const line = (uniqueid: string, dst: string) => `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-00000003","PJSIP/${dst}-00000004","Dial","PJSIP/${dst},30,","${start}","${start}","${start}",12,10,"ANSWERED","DOCUMENTATION","${uniqueid}","queue-sales"\n`;
+    const line = (uniqueid: string, dst: string) =>
+      `"","2001","${dst}","from-internal","""Reception"" <2001>","PJSIP/2001-00000003","PJSIP/${dst}-00000004","Dial","PJSIP/${dst},30,","${start}","${start}","${start}",12,10,"ANSWERED","DOCUMENTATION","${uniqueid}","queue-sales"\n`;
     fs.appendFileSync(cdrFile, line('1763860100.51', '2002') + line('1763860100.52', '2003'));
     const rows = await until('both calls stored', async () => {
       const r = await app.db.selectFrom('mon_cdr_calls').select(['call_id', 'dst', 'raw']).where('dst', 'in', ['2002', '2003']).orderBy('dst').execute();
       return r.length === 2 && r;
     });
-    expect(rows.map((r) => [r.dst, r.call_id.split('#')[0]])).toEqual([['2002', '1763860100.51'], ['2003', '1763860100.52']]);
+    expect(rows.map((r) => [r.dst, r.call_id.split('#')[0]])).toEqual([
+      ['2002', '1763860100.51'],
+      ['2003', '1763860100.52'],
+    ]);
     expect(rows.every((r) => r.raw!.endsWith('"queue-sales"'))).toBe(true);
   }, 20_000);
 

@@ -96,7 +96,9 @@ describe.each(['sqlite', 'mysql'] as const)('toll fraud on %s', (engine) => {
     const again = await openFraud('premium');
     expect(again).toHaveLength(1);
     expect(again[0]!.id).not.toBe(a!.id);
-    expect(fraudMessages().at(-1)!.text).toMatch(/TOLL FRAUD\? premium: call from 2001 to 0900999888 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d America\/Sao_Paulo — premium prefix 0900 \(Premium-rate numbers\)/);
+    expect(fraudMessages().at(-1)!.text).toMatch(
+      /TOLL FRAUD\? premium: call from 2001 to 0900999888 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d America\/Sao_Paulo — premium prefix 0900 \(Premium-rate numbers\)/,
+    );
   });
 
   it('where the chat message cannot be edited, a short update is posted instead', async () => {
@@ -122,9 +124,15 @@ describe.each(['sqlite', 'mysql'] as const)('toll fraud on %s', (engine) => {
     const svc = t.app.services.monitor;
     t.chat.clear();
     const base = Date.now() - 20 * MIN;
-    const inbound = (i: number, over: Partial<CallIn> = {}) => call({ at: base + i * MIN, src: `+23480123456${i}`, dst: '1133334444', dcontext: 'from-trunk', duration: 4, disposition: 'NO ANSWER', ...over });
+    const inbound = (i: number, over: Partial<CallIn> = {}) =>
+      call({ at: base + i * MIN, src: `+23480123456${i}`, dst: '1133334444', dcontext: 'from-trunk', duration: 4, disposition: 'NO ANSWER', ...over });
     // Not Wangiri: a long call from abroad, short calls from the home country.
-    await svc.ingestCdr(nodes.wangiri!, [inbound(0, { duration: 300, disposition: 'ANSWERED' }), call({ at: base, src: '+5511988887777', dst: '1133334444', dcontext: 'from-trunk', duration: 3 }), call({ at: base + 1000, src: '+5511988887778', dst: '1133334444', dcontext: 'from-trunk', duration: 3 }), call({ at: base + 2000, src: '+5511988887779', dst: '1133334444', dcontext: 'from-trunk', duration: 3 })]);
+    await svc.ingestCdr(nodes.wangiri!, [
+      inbound(0, { duration: 300, disposition: 'ANSWERED' }),
+      call({ at: base, src: '+5511988887777', dst: '1133334444', dcontext: 'from-trunk', duration: 3 }),
+      call({ at: base + 1000, src: '+5511988887778', dst: '1133334444', dcontext: 'from-trunk', duration: 3 }),
+      call({ at: base + 2000, src: '+5511988887779', dst: '1133334444', dcontext: 'from-trunk', duration: 3 }),
+    ]);
     expect(fraudMessages()).toEqual([]);
     await svc.ingestCdr(nodes.wangiri!, [inbound(1), inbound(2)]);
     expect(fraudMessages()).toEqual([]);
@@ -153,13 +161,25 @@ describe.each(['sqlite', 'mysql'] as const)('toll fraud on %s', (engine) => {
     const base = Date.now() - 9 * 3_600_000;
     const n = nodes.limits!;
     // cpm: 4 calls to 0044 within a minute (short, one after the other).
-    await svc.ingestCdr(n, [0, 1, 2, 3].map((i) => call({ at: base + i * 10_000, dst: `004420794600${i}`, duration: 5 })));
+    await svc.ingestCdr(
+      n,
+      [0, 1, 2, 3].map((i) => call({ at: base + i * 10_000, dst: `004420794600${i}`, duration: 5 })),
+    );
     // concurrent: three 5-minute calls to 0033 starting 10 s apart.
-    await svc.ingestCdr(n, [0, 1, 2].map((i) => call({ at: base + 120 * MIN + i * 10_000, dst: `00331234567${i}`, duration: 300 })));
+    await svc.ingestCdr(
+      n,
+      [0, 1, 2].map((i) => call({ at: base + 120 * MIN + i * 10_000, dst: `00331234567${i}`, duration: 300 })),
+    );
     // total duration: 400 s + 300 s to 0049 within an hour (limit 10 min).
-    await svc.ingestCdr(n, [0, 1].map((i) => call({ at: base + 240 * MIN + i * 10 * MIN, dst: `00493012345${i}`, duration: i ? 300 : 400 })));
+    await svc.ingestCdr(
+      n,
+      [0, 1].map((i) => call({ at: base + 240 * MIN + i * 10 * MIN, dst: `00493012345${i}`, duration: i ? 300 : 400 })),
+    );
     // in a row: five calls to 0034, minutes apart.
-    await svc.ingestCdr(n, [0, 1, 2, 3, 4].map((i) => call({ at: base + 360 * MIN + i * 3 * MIN, dst: `00349123456${i}`, duration: 20 })));
+    await svc.ingestCdr(
+      n,
+      [0, 1, 2, 3, 4].map((i) => call({ at: base + 360 * MIN + i * 3 * MIN, dst: `00349123456${i}`, duration: 20 })),
+    );
     const rows = await flagged('limits');
     const by = (prefix: string) => rows.filter((r) => r.dst.startsWith(prefix)).map((r) => r.flagged);
     expect(by('0044')).toEqual([null, null, null, '4 calls to 0044… within a minute (limit 3)']);
@@ -175,7 +195,10 @@ describe.each(['sqlite', 'mysql'] as const)('toll fraud on %s', (engine) => {
   it('burst detection counts every outbound call, flagged or not', async () => {
     const svc = t.app.services.monitor;
     const base = Date.now() - 30 * MIN;
-    await svc.ingestCdr(nodes.burst!, Array.from({ length: 8 }, (_, i) => call({ at: base + i * MIN, dst: `55113333${String(1000 + i)}` })));
+    await svc.ingestCdr(
+      nodes.burst!,
+      Array.from({ length: 8 }, (_, i) => call({ at: base + i * MIN, dst: `55113333${String(1000 + i)}` })),
+    );
     expect(await openFraud('burst')).toEqual([]);
     await svc.ingestCdr(nodes.burst!, [call({ at: base + 9 * MIN, dst: '551133332000' })]);
     const [a] = await openFraud('burst');
@@ -187,8 +210,18 @@ describe.each(['sqlite', 'mysql'] as const)('toll fraud on %s', (engine) => {
     expect(t.app.config.monitor.fraud.businessHours).toMatchObject({ start: '08:00', end: '18:00', days: [1, 2, 3, 4, 5] });
     const at = (weekday: number, hour: number) => DateTime.fromObject({ year: 2025, month: 6, day: 1 + weekday, hour }, { zone: ZONE }).toMillis(); // 2025-06-01 is a Sunday
     const dsts = { sat10: at(6, 10), wed10: at(3, 10), wed19: at(3, 19), mon0759: at(1, 7) + 59 * MIN };
-    await svc.ingestCdr(nodes.hours!, Object.values(dsts).map((when, i) => call({ at: when, dst: `55114000000${i}` })));
-    const byAt = Object.fromEntries(await Promise.all(Object.entries(dsts).map(async ([k, when]) => [k, (await t.app.db.selectFrom('mon_cdr_calls').select('flagged').where('node_id', '=', nodes.hours!.id).where('at', '=', when).executeTakeFirstOrThrow()).flagged])));
+    await svc.ingestCdr(
+      nodes.hours!,
+      Object.values(dsts).map((when, i) => call({ at: when, dst: `55114000000${i}` })),
+    );
+    const byAt = Object.fromEntries(
+      await Promise.all(
+        Object.entries(dsts).map(async ([k, when]) => [
+          k,
+          (await t.app.db.selectFrom('mon_cdr_calls').select('flagged').where('node_id', '=', nodes.hours!.id).where('at', '=', when).executeTakeFirstOrThrow()).flagged,
+        ]),
+      ),
+    );
     expect(byAt).toEqual({ sat10: 'outside business hours', wed10: null, wed19: 'outside business hours', mon0759: 'outside business hours' });
     expect((await t.run('monitor fraud hours hours')).replies.join()).toBe(`Business hours of hours: mon-fri 08:00-18:00 ${ZONE} (the default).`);
     expect((await t.run('monitor fraud hours hours sat-sun 09:00-13:00 tz=Europe/Lisbon')).replies.join()).toBe('Business hours of hours: sun,sat 09:00-13:00 Europe/Lisbon.');

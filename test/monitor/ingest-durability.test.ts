@@ -20,11 +20,17 @@ import { sharedKey, startProcess } from '../helpers/start-process.js';
 async function seedNode(store: Store, name: string, sensors: number): Promise<{ token: string; sensorIds: number[] }> {
   const token = crypto.randomBytes(32).toString('base64url');
   const t = Date.now();
-  await store.db.insertInto('mon_nodes').values({ name, token_hash: sha256(token), enroll_hash: null, enroll_expires: null, enabled: 1, last_seen: t, facts: null, stale: 0, created_at: t }).execute();
+  await store.db
+    .insertInto('mon_nodes')
+    .values({ name, token_hash: sha256(token), enroll_hash: null, enroll_expires: null, enabled: 1, last_seen: t, facts: null, stale: 0, created_at: t })
+    .execute();
   const nodeId = (await store.db.selectFrom('mon_nodes').select('id').where('name', '=', name).executeTakeFirstOrThrow()).id;
   const sensorIds: number[] = [];
   for (let i = 0; i < sensors; i++) {
-    await store.db.insertInto('mon_sensors').values({ name: `${name}-s${i}`, kind: 'disk', args: '{}', interval_ms: 60_000, timeout_ms: 10_000, attempts: 3, retention: 'history:30d', created_at: t }).execute();
+    await store.db
+      .insertInto('mon_sensors')
+      .values({ name: `${name}-s${i}`, kind: 'disk', args: '{}', interval_ms: 60_000, timeout_ms: 10_000, attempts: 3, retention: 'history:30d', created_at: t })
+      .execute();
     const id = (await store.db.selectFrom('mon_sensors').select('id').where('name', '=', `${name}-s${i}`).executeTakeFirstOrThrow()).id;
     await store.db.insertInto('mon_node_sensors').values({ node_id: nodeId, sensor_id: id, overrides: null }).execute();
     sensorIds.push(id);
@@ -32,7 +38,8 @@ async function seedNode(store: Store, name: string, sensors: number): Promise<{ 
   return { token, sensorIds };
 }
 
-const batch = (sensorIds: number[], n: number) => Array.from({ length: n }, (_, i) => ({ id: crypto.randomUUID(), sensorId: sensorIds[i % sensorIds.length]!, at: Date.now(), status: 0, output: 'OK', perfdata: [] }));
+const batch = (sensorIds: number[], n: number) =>
+  Array.from({ length: n }, (_, i) => ({ id: crypto.randomUUID(), sensorId: sensorIds[i % sensorIds.length]!, at: Date.now(), status: 0, output: 'OK', perfdata: [] }));
 
 describe.each(['sqlite', 'mysql'] as const)('results acknowledged by the bot survive its SIGKILL right after the answer (%s)', (engine) => {
   const cleanup: (() => Promise<void> | void)[] = [];
@@ -55,7 +62,14 @@ describe.each(['sqlite', 'mysql'] as const)('results acknowledged by the bot sur
     const { token, sensorIds } = await seedNode(seedStore, 'pbx-kill', 10);
     await seedStore.close();
 
-    const bot = startProcess({ SWITCHBOARD_DATA_DIR: dir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), SWITCHBOARD_PROVISION_KEY: sharedKey(), SWITCHBOARD_HTTP_PORT: '0', SWITCHBOARD_ADMIN_PASSWORD: 'kill-test-password', SWITCHBOARD_LOG_LEVEL: 'warn' });
+    const bot = startProcess({
+      SWITCHBOARD_DATA_DIR: dir,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      SWITCHBOARD_PROVISION_KEY: sharedKey(),
+      SWITCHBOARD_HTTP_PORT: '0',
+      SWITCHBOARD_ADMIN_PASSWORD: 'kill-test-password',
+      SWITCHBOARD_LOG_LEVEL: 'warn',
+    });
     cleanup.push(() => void bot.child.kill('SIGKILL'));
     const url = await bot.url;
 
@@ -107,10 +121,17 @@ describe('a full ingest queue answers 503 with Retry-After at once (MariaDB, the
     t = await makeTestApp({ engine: 'mysql', listen: true, overrides: { 'monitor.ingest': { maxGroupResults: 5, maxQueuedResults: 10, maxWaitMs: 60_000, maxAnswerMs: 60_000 } } });
     const { token, sensorIds } = await seedNode(t.app.store, 'pbx-busy', 5);
     const url = t.app.baseUrl();
-    const post = (results: unknown[]) => fetch(`${url}/api/v1/agent/results`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ results }) });
+    const post = (results: unknown[]) =>
+      fetch(`${url}/api/v1/agent/results`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ results }) });
     // Another session holds the states table: the bot's first group waits on the lock.
     const u = new URL(t.databaseUrl!);
-    const locker = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) });
+    const locker = await createConnection({
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: u.pathname.slice(1),
+    });
     try {
       await locker.query('LOCK TABLES mon_sensor_state WRITE');
       const first = post(batch(sensorIds, 5)); // in the blocked transaction
@@ -129,7 +150,14 @@ describe('a full ingest queue answers 503 with Retry-After at once (MariaDB, the
     } finally {
       await locker.end();
     }
-    const n = Number((await t.app.db.selectFrom('mon_records').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const n = Number(
+      (
+        await t.app.db
+          .selectFrom('mon_records')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     expect(n).toBe(15);
   }, 60_000);
 });
@@ -144,9 +172,21 @@ describe('a post is answered within maxAnswerMs whatever store read holds it up 
     t = await makeTestApp({ engine: 'mysql', listen: true, overrides: { 'monitor.ingest': { maxAnswerMs: 1000 } } });
     const { token, sensorIds } = await seedNode(t.app.store, 'pbx-stalled', 3);
     const url = t.app.baseUrl();
-    const post = (results: unknown[]) => fetch(`${url}/api/v1/agent/results`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ results }), signal: AbortSignal.timeout(30_000) });
+    const post = (results: unknown[]) =>
+      fetch(`${url}/api/v1/agent/results`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ results }),
+        signal: AbortSignal.timeout(30_000),
+      });
     const u = new URL(t.databaseUrl!);
-    const locker = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) });
+    const locker = await createConnection({
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: u.pathname.slice(1),
+    });
     const ids: string[] = [];
     try {
       // Which store read a post needs first: the node's token (mon_nodes), then its sensor list (mon_node_sensors).
@@ -167,13 +207,18 @@ describe('a post is answered within maxAnswerMs whatever store read holds it up 
         await locker.query('UNLOCK TABLES');
         // The agent sends the batch again after Retry-After until it is taken: stored, or found stored by the
         // post that went on after its 503.
-        await until(`the batch sent again after ${table} is free to be taken`, async () => {
-          const again = await post(b);
-          await again.arrayBuffer();
-          if (again.status === 503) await new Promise((r) => setTimeout(r, 1000 * Number(again.headers.get('retry-after') ?? 1)));
-          else expect(again.status).toBe(200);
-          return again.status === 200;
-        }, 30_000, 0);
+        await until(
+          `the batch sent again after ${table} is free to be taken`,
+          async () => {
+            const again = await post(b);
+            await again.arrayBuffer();
+            if (again.status === 503) await new Promise((r) => setTimeout(r, 1000 * Number(again.headers.get('retry-after') ?? 1)));
+            else expect(again.status).toBe(200);
+            return again.status === 200;
+          },
+          30_000,
+          0,
+        );
       }
     } finally {
       await locker.end();
@@ -194,9 +239,16 @@ describe('posts past monitor.ingest.maxInFlight are answered 503 with Retry-Afte
     t = await makeTestApp({ engine: 'mysql', listen: true, overrides: { 'monitor.ingest': { maxInFlight: 2, maxAnswerMs: 60_000 } } });
     const { token, sensorIds } = await seedNode(t.app.store, 'pbx-inflight', 2);
     const url = t.app.baseUrl();
-    const post = (results: unknown[]) => fetch(`${url}/api/v1/agent/results`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ results }) });
+    const post = (results: unknown[]) =>
+      fetch(`${url}/api/v1/agent/results`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ results }) });
     const u = new URL(t.databaseUrl!);
-    const locker = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1) });
+    const locker = await createConnection({
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+      database: u.pathname.slice(1),
+    });
     try {
       // A first post caches the token and the sensor list, so the held posts wait on the states table only.
       expect((await post(batch(sensorIds, 2))).status).toBe(200);
@@ -216,7 +268,14 @@ describe('posts past monitor.ingest.maxInFlight are answered 503 with Retry-Afte
     } finally {
       await locker.end();
     }
-    const n = Number((await t.app.db.selectFrom('mon_records').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+    const n = Number(
+      (
+        await t.app.db
+          .selectFrom('mon_records')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     expect(n).toBe(8);
   }, 60_000);
 });

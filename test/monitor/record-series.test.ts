@@ -14,9 +14,26 @@ describe('record series', () => {
     ];
     const s = perfSeries(rows, JSON.stringify({ warn: '1', crit: '2' }));
     expect([...s.keys()]).toEqual(['load1', 'load5']);
-    expect(s.get('load1')).toEqual({ label: 'load1', warn: '4', crit: '10', points: [{ at: 1, value: 0.5, status: 0 }, { at: 3, value: 6, status: 1 }] });
+    expect(s.get('load1')).toEqual({
+      label: 'load1',
+      warn: '4',
+      crit: '10',
+      points: [
+        { at: 1, value: 0.5, status: 0 },
+        { at: 3, value: 6, status: 1 },
+      ],
+    });
     // Several series: the sensor's own thresholds are not pinned on one of them.
-    expect(s.get('load5')).toEqual({ label: 'load5', uom: 'x', warn: undefined, crit: undefined, points: [{ at: 1, value: 0.2, status: 0 }, { at: 3, value: 1.5, status: 1 }] });
+    expect(s.get('load5')).toEqual({
+      label: 'load5',
+      uom: 'x',
+      warn: undefined,
+      crit: undefined,
+      points: [
+        { at: 1, value: 0.2, status: 0 },
+        { at: 3, value: 1.5, status: 1 },
+      ],
+    });
   });
 
   it("a lone series without reported thresholds takes the sensor's warn= and crit=", () => {

@@ -54,7 +54,11 @@ describe('the sensor kind files', () => {
     expect(fs.readdirSync(SENSORS_DIR).filter((f) => f.startsWith('_')).length).toBeGreaterThan(0);
     for (const k of AGENT_KINDS.all()) expect(k.summary.length).toBeGreaterThan(5);
     // The agent vets the command line of exactly the plugin kinds.
-    expect(AGENT_KINDS.all().filter((k) => k.runs === 'plugin').map((k) => k.name)).toEqual(['nagios']);
+    expect(
+      AGENT_KINDS.all()
+        .filter((k) => k.runs === 'plugin')
+        .map((k) => k.name),
+    ).toEqual(['nagios']);
   });
 
   it('a kind file imports only Node built-ins, types, and the _helpers beside it: the bot loads it without the agent', () => {
@@ -78,7 +82,9 @@ describe('the sensor kind files', () => {
     await expect(bad('no-export', 'file-age.ts', 'export const kind = 1;\n')).rejects.toThrow(/no-export\/file-age\.ts: it exports no `sensor` object/);
     await expect(bad('plugin', 'file-age.ts', FILE_AGE.replace("runs: 'builtin'", "runs: 'plugin'"))).rejects.toThrow(/a plugin kind needs a required `command` argument/);
     await expect(bad('syntax', 'file-age.ts', 'export const sensor = {\n')).rejects.toThrow(/sensor kind file .*syntax\/file-age\.ts cannot be loaded/);
-    await expect(SensorKinds.load(scratchDir('twice', { 'disk.ts': fs.readFileSync(path.join(SENSORS_DIR, 'disk.ts'), 'utf8') }))).rejects.toThrow(/twice\/disk\.ts: a sensor kind named disk is already loaded/);
+    await expect(SensorKinds.load(scratchDir('twice', { 'disk.ts': fs.readFileSync(path.join(SENSORS_DIR, 'disk.ts'), 'utf8') }))).rejects.toThrow(
+      /twice\/disk\.ts: a sensor kind named disk is already loaded/,
+    );
   });
 });
 
@@ -121,7 +127,9 @@ describe.each(['sqlite', 'mysql'] as const)('a new sensor kind as one file, on %
     };
     expect(await replies('monitor sensor add t1 kind=tcp port=99999')).toMatch(/^2 port=99999: expected a whole number from 1 to 65535/);
     expect(await replies('monitor sensor add t1 kind=tcp')).toMatch(/^2 kind=tcp needs port=…: TCP port/);
-    expect(await replies('monitor sensor add l1 kind=load per=7 warn=abc')).toMatch(/^2 per=7: expected one of 1, 5, 15 \(SB_USAGE\)\nwarn=abc: range abc: "abc" is not a number \(Nagios range syntax/);
+    expect(await replies('monitor sensor add l1 kind=load per=7 warn=abc')).toMatch(
+      /^2 per=7: expected one of 1, 5, 15 \(SB_USAGE\)\nwarn=abc: range abc: "abc" is not a number \(Nagios range syntax/,
+    );
     expect(await replies('monitor sensor add p1 kind=ping host=-oProxyCommand=x')).toMatch(/^2 host=-oProxyCommand=x: expected a host name or address/);
     expect(await replies('monitor sensor add n1 kind=nagios command=""')).toMatch(/^2 command=: must not be empty/);
     expect(await replies('monitor sensor add t1 kind=tcp port=5060 interval=1h')).toMatch(/^0 Sensor t1 \(tcp\) added/);
@@ -140,7 +148,10 @@ describe.each(['sqlite', 'mysql'] as const)('a new sensor kind as one file, on %
     expect((await t.run('monitor assign backup pbx-new-kind')).exitCode).toBe(0);
     const kinds = await SensorKinds.load(kindsDir);
     const file = path.join(dir, `agent-${engine}.yaml`);
-    fs.writeFileSync(file, `server: ${t.app.baseUrl()}\nnodeId: ${e.nodeId}\ntoken: ${e.token}\nspoolDir: ${path.join(dir, `spool-${engine}`)}\ncdrSource: off\nconfigPollMs: 500\nheartbeatMs: 500\nallowKinds: [file-age, disk]\n`);
+    fs.writeFileSync(
+      file,
+      `server: ${t.app.baseUrl()}\nnodeId: ${e.nodeId}\ntoken: ${e.token}\nspoolDir: ${path.join(dir, `spool-${engine}`)}\ncdrSource: off\nconfigPollMs: 500\nheartbeatMs: 500\nallowKinds: [file-age, disk]\n`,
+    );
     expect(() => loadAgentConfig(file)).toThrow(/allowKinds: unknown kind "file-age"/); // the agent's own kinds do not have it
     agent = new Agent(loadAgentConfig(file, kinds), { kinds, log: () => {} });
     await agent.start();

@@ -13,19 +13,39 @@ describe.each(['sqlite', 'mysql'] as const)('monitor service on %s', (engine) =>
   let node: { id: number; name: string; enabled: number; stale: number; last_seen: number | null };
   const ids: Record<string, number> = {};
   let clock = Date.now() - 3_600_000;
-  const res = (sensor: string, status: number, output = `status ${status}`, perf = [{ label: 'v', value: status * 10 }]) => ({ id: crypto.randomUUID(), sensorId: ids[sensor]!, at: (clock += 1000), status, output, perfdata: perf });
+  const res = (sensor: string, status: number, output = `status ${status}`, perf = [{ label: 'v', value: status * 10 }]) => ({
+    id: crypto.randomUUID(),
+    sensorId: ids[sensor]!,
+    at: (clock += 1000),
+    status,
+    output,
+    perfdata: perf,
+  });
   const alerts = () => t.chat.messages.filter((m) => m.channel === 'alerts').map((m) => m.text);
 
   beforeAll(async () => {
-    t = await makeTestApp({ engine, overrides: { 'monitor.alertTargets': ['test:alerts'], 'monitor.groupWindowMs': 200, 'monitor.repeatMs': 1000, 'monitor.fraud': { burstPerHour: 2, businessHours: { start: '00:00', end: '00:00', days: [] } } } });
+    t = await makeTestApp({
+      engine,
+      overrides: {
+        'monitor.alertTargets': ['test:alerts'],
+        'monitor.groupWindowMs': 200,
+        'monitor.repeatMs': 1000,
+        'monitor.fraud': { burstPerHour: 2, businessHours: { start: '00:00', end: '00:00', days: [] } },
+      },
+    });
     await t.app.services.monitor.createEnrollment('pbx9');
-    for (const [n, extra] of [['a', 'retention=history:30d'], ['b', ''], ['c', ''], ['f', 'attempts=1']] as const) {
+    for (const [n, extra] of [
+      ['a', 'retention=history:30d'],
+      ['b', ''],
+      ['c', ''],
+      ['f', 'attempts=1'],
+    ] as const) {
       expect((await t.run(`monitor sensor add s-${n} kind=load warn=5 crit=10 attempts=2 interval=30s ${extra}`)).exitCode).toBe(0);
       await t.run(`monitor assign s-${n} pbx9`);
       ids[n] = (await t.app.db.selectFrom('mon_sensors').select('id').where('name', '=', `s-${n}`).executeTakeFirstOrThrow()).id;
     }
     await t.app.db.updateTable('mon_sensors').set({ attempts: 1 }).where('name', '=', 's-f').execute();
-    node = (await t.app.db.selectFrom('mon_nodes').select(['id', 'name', 'enabled', 'stale', 'last_seen']).where('name', '=', 'pbx9').executeTakeFirstOrThrow());
+    node = await t.app.db.selectFrom('mon_nodes').select(['id', 'name', 'enabled', 'stale', 'last_seen']).where('name', '=', 'pbx9').executeTakeFirstOrThrow();
   });
   afterAll(async () => {
     await t?.close();
@@ -59,7 +79,11 @@ describe.each(['sqlite', 'mysql'] as const)('monitor service on %s', (engine) =>
   it('repeats open unacknowledged alerts; ack and silences stop them', async () => {
     const svc = t.app.services.monitor;
     t.chat.clear();
-    await t.app.db.updateTable('mon_alerts').set({ last_sent: Date.now() - 5000 }).where('resolved_at', 'is', null).execute();
+    await t.app.db
+      .updateTable('mon_alerts')
+      .set({ last_sent: Date.now() - 5000 })
+      .where('resolved_at', 'is', null)
+      .execute();
     await svc.tick();
     expect(alerts().filter((m) => m.startsWith('🔁 still open'))).toHaveLength(2);
     const a = await t.app.db.selectFrom('mon_alerts').select('id').where('sensor_id', '=', ids.a!).where('resolved_at', 'is', null).executeTakeFirstOrThrow();
@@ -67,7 +91,11 @@ describe.each(['sqlite', 'mysql'] as const)('monitor service on %s', (engine) =>
     expect((await t.run('silence pbx9/s-b 1h maintenance window')).exitCode).toBe(0);
     expect((await t.run('silences')).replies.join()).toMatch(/pbx9\/s-b.*maintenance window/);
     t.chat.clear();
-    await t.app.db.updateTable('mon_alerts').set({ last_sent: Date.now() - 5000 }).where('resolved_at', 'is', null).execute();
+    await t.app.db
+      .updateTable('mon_alerts')
+      .set({ last_sent: Date.now() - 5000 })
+      .where('resolved_at', 'is', null)
+      .execute();
     await svc.tick();
     expect(alerts()).toEqual([]);
     const sid = /^(\d+)\s/m.exec((await t.run('silences')).replies.join().split('\n').slice(3).join('\n'))![1];
@@ -98,7 +126,11 @@ describe.each(['sqlite', 'mysql'] as const)('monitor service on %s', (engine) =>
     const png = PNG.sync.read(file.data);
     expect(png.width).toBe(1000);
     expect((await t.run('monitor records pbx9 s-b')).replies[0]).toMatch(/keeps only its last state/);
-    await t.app.db.updateTable('mon_records').set({ at: Date.now() - 31 * 86_400_000 }).where('sensor_id', '=', ids.a!).execute();
+    await t.app.db
+      .updateTable('mon_records')
+      .set({ at: Date.now() - 31 * 86_400_000 })
+      .where('sensor_id', '=', ids.a!)
+      .execute();
     expect(await t.app.services.monitor.prune()).toBe(2);
   });
 

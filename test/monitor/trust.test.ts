@@ -45,7 +45,9 @@ describe.each(['sqlite', 'mysql'] as const)('trustworthy results and nodes on %s
     expect(r.status).toBe(200);
     const body = await json(r);
     expect(body.stored).toBe(1);
-    expect(body.rejected).toEqual([{ index: 0, id: y2100.id, sensorId: sensor.future, reason: expect.stringMatching(/^results\/0\/at: 2100-01-01T00:00:00\.000Z is \d+ days ahead of the bot's clock \(allowed 5 min\)/) }]);
+    expect(body.rejected).toEqual([
+      { index: 0, id: y2100.id, sensorId: sensor.future, reason: expect.stringMatching(/^results\/0\/at: 2100-01-01T00:00:00\.000Z is \d+ days ahead of the bot's clock \(allowed 5 min\)/) },
+    ]);
     // A batch of only future results is a 400 listing them (the agent drops and counts them).
     const alone = await post('/api/v1/agent/results', { results: [result('future', { at: Date.now() + HOUR })] }, tokens.future);
     expect(alone.status).toBe(400);
@@ -60,8 +62,37 @@ describe.each(['sqlite', 'mysql'] as const)('trustworthy results and nodes on %s
 
   it('a sensor whose stored state was stamped in 2100 (accepted by an older release) follows the next results', async () => {
     const node = await t.app.db.selectFrom('mon_nodes').select('id').where('name', '=', 'order').executeTakeFirstOrThrow();
-    await t.app.db.insertInto('mon_sensor_state').values({ node_id: node.id, sensor_id: sensor.order!, status: 2, hard_status: 2, attempt: 9, output: 'CRITICAL from 2100', perfdata: null, at: Date.UTC(2100, 0, 1), changes: '2222', flapping: 0 }).execute();
-    await t.app.db.insertInto('mon_alerts').values({ node_id: node.id, sensor_id: sensor.order!, kind: 'sensor', status: 2, summary: 'CRITICAL: from 2100', opened_at: Date.now() - 60_000, resolved_at: null, acked_by: null, ack_comment: null, last_sent: Date.now() - 60_000, notified: 1 }).execute();
+    await t.app.db
+      .insertInto('mon_sensor_state')
+      .values({
+        node_id: node.id,
+        sensor_id: sensor.order!,
+        status: 2,
+        hard_status: 2,
+        attempt: 9,
+        output: 'CRITICAL from 2100',
+        perfdata: null,
+        at: Date.UTC(2100, 0, 1),
+        changes: '2222',
+        flapping: 0,
+      })
+      .execute();
+    await t.app.db
+      .insertInto('mon_alerts')
+      .values({
+        node_id: node.id,
+        sensor_id: sensor.order!,
+        kind: 'sensor',
+        status: 2,
+        summary: 'CRITICAL: from 2100',
+        opened_at: Date.now() - 60_000,
+        resolved_at: null,
+        acked_by: null,
+        ack_comment: null,
+        last_sent: Date.now() - 60_000,
+        notified: 1,
+      })
+      .execute();
     t.chat.clear();
     expect((await post('/api/v1/agent/results', { results: [result('order', { output: 'OK, really' })] }, tokens.order)).status).toBe(200);
     expect(await state('order')).toMatchObject({ status: 0, hard_status: 0, output: 'OK, really' });
@@ -71,7 +102,11 @@ describe.each(['sqlite', 'mysql'] as const)('trustworthy results and nodes on %s
     await post('/api/v1/agent/results', { results: [result('order', { status: 2, output: 'down', at: now })] }, tokens.order);
     await post('/api/v1/agent/results', { results: [result('order', { status: 0, output: 'stale OK', at: now - 60_000 })] }, tokens.order);
     expect(await state('order')).toMatchObject({ hard_status: 2, output: 'down' });
-    expect(await t.app.db.selectFrom('mon_records').select('output').where('sensor_id', '=', sensor.order!).orderBy('id').execute()).toEqual([{ output: 'OK, really' }, { output: 'down' }, { output: 'stale OK' }]);
+    expect(await t.app.db.selectFrom('mon_records').select('output').where('sensor_id', '=', sensor.order!).orderBy('id').execute()).toEqual([
+      { output: 'OK, really' },
+      { output: 'down' },
+      { output: 'stale OK' },
+    ]);
   });
 
   it('a clock field off by 2 h opens one "clock skew" alert on the node; right again resolves it', async () => {

@@ -25,7 +25,10 @@ describe('agent bundle', () => {
     const files = sensorFiles(SENSORS_DIR, '.ts');
     expect(files.length).toBeGreaterThan(0);
     expect(b.inputs).toEqual(expect.arrayContaining(files.map((f) => `src/agent/sensors/${f}`)));
-    const listed = execFileSync(process.execPath, [b.file, 'kinds'], { encoding: 'utf8', cwd: dir }).trim().split('\n').map((l) => l.split(/\s+/)[0]);
+    const listed = execFileSync(process.execPath, [b.file, 'kinds'], { encoding: 'utf8', cwd: dir })
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[0]);
     expect(listed).toEqual(files.map((f) => f.replace(/\.ts$/, '')));
   });
 

@@ -47,7 +47,7 @@ function unitValue(unit: string, key: string): string {
   return m[1]!.trim();
 }
 
-describe.skipIf(lacking.length > 0)('the agent on Debian 12 with Debian\'s Node 18 (debootstrap root)', () => {
+describe.skipIf(lacking.length > 0)("the agent on Debian 12 with Debian's Node 18 (debootstrap root)", () => {
   const dir = tmpDir('sb-deb12-');
   const root = path.join(dir, 'root');
   const dataDir = path.join(dir, 'data');
@@ -70,7 +70,15 @@ describe.skipIf(lacking.length > 0)('the agent on Debian 12 with Debian\'s Node 
       sections: features.flatMap((f) => (f.config ? [f.config] : [])),
       overrides: { dataDir, 'http.host': '127.0.0.1', 'http.port': port, 'auth.admins': ['test:admin'], 'monitor.alertTargets': ['test:alerts'] },
     });
-    const log = createLogger({ level: 'warn', pretty: false, destination: new Writable({ write(_c, _e, cb) { cb(); } }) });
+    const log = createLogger({
+      level: 'warn',
+      pretty: false,
+      destination: new Writable({
+        write(_c, _e, cb) {
+          cb();
+        },
+      }),
+    });
     app = await createApp({ mode: 'server', config, log, adapters: [chat] });
     url = await app.listen();
     port = Number(new URL(url).port);
@@ -79,7 +87,11 @@ describe.skipIf(lacking.length > 0)('the agent on Debian 12 with Debian\'s Node 
   async function run(text: string): Promise<string> {
     const before = chat.messages.length;
     const res = await app!.dispatcher.handle({ platform: 'test', channel: 'C1', user: { id: 'admin', name: 'admin' }, text, files: [] }, { confirmed: true });
-    const out = chat.messages.slice(before).filter((m) => m.channel === 'C1').map((m) => m.text).join('\n');
+    const out = chat.messages
+      .slice(before)
+      .filter((m) => m.channel === 'C1')
+      .map((m) => m.text)
+      .join('\n');
     if (res.exitCode !== 0) throw new Error(`${text} -> ${res.exitCode}: ${out}`);
     return out;
   }
@@ -197,7 +209,14 @@ describe.skipIf(lacking.length > 0)('the agent on Debian 12 with Debian\'s Node 
     await app!.close();
     app = undefined;
     const spool = path.join(root, 'opt/sb/spool/results.jsonl');
-    const spooled = () => (fs.existsSync(spool) ? fs.readFileSync(spool, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string }) : []);
+    const spooled = () =>
+      fs.existsSync(spool)
+        ? fs
+            .readFileSync(spool, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { id: string })
+        : [];
     try {
       await until('results spooled while the bot is down', () => spooled().length >= 3, 30_000);
     } finally {

@@ -20,13 +20,22 @@ describe('Kysely bundle (build step)', () => {
     expect(Object.keys(mod).sort()).toEqual(Object.keys(source).sort());
     const db = new mod.Kysely<{ t: { a: number } }>({ dialect: new mod.SqliteDialect({ database: new Database(':memory:') }) });
     await mod.sql`create table t (a integer)`.execute(db);
-    await db.insertInto('t').values([{ a: 1 }, { a: 2 }]).execute();
-    expect(await db.selectFrom('t').select((eb) => eb.fn.sum<number>('a').as('s')).executeTakeFirst()).toEqual({ s: 3 });
+    await db
+      .insertInto('t')
+      .values([{ a: 1 }, { a: 2 }])
+      .execute();
+    expect(
+      await db
+        .selectFrom('t')
+        .select((eb) => eb.fn.sum<number>('a').as('s'))
+        .executeTakeFirst(),
+    ).toEqual({ s: 3 });
     await db.destroy();
   });
 
   it('no module but src/store/kysely.ts imports a value from the kysely package (one would load all ~290 modules at start)', () => {
-    const list = (d: string): string[] => fs.readdirSync(path.join(ROOT, d), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? list(path.join(d, e.name)) : e.name.endsWith('.ts') ? [path.join(d, e.name)] : []));
+    const list = (d: string): string[] =>
+      fs.readdirSync(path.join(ROOT, d), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? list(path.join(d, e.name)) : e.name.endsWith('.ts') ? [path.join(d, e.name)] : []));
     const offenders = ['src', 'commands', 'drivers', 'migrations']
       .flatMap(list)
       .filter((f) => f !== path.join('src', 'store', 'kysely.ts'))

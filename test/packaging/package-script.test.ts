@@ -46,7 +46,13 @@ describe.skipIf(!dpkg)('npm run package (dist/src/build/package.js)', () => {
     expect(info).toMatch(/^ Depends: nodejs \(>= 18\), adduser$/m);
     for (const s of ['postinst', 'prerm', 'postrm']) expect(info).toMatch(new RegExp(`^\\s+\\d+ bytes,\\s+\\d+ lines\\s+\\*\\s+${s}\\s`, 'm'));
     const contents = execFileSync('dpkg-deb', ['--contents', deb], { encoding: 'utf8' });
-    for (const f of ['./usr/bin/switchboard-agent', './usr/lib/switchboard-agent/switchboard-agent.mjs', './lib/systemd/system/switchboard-agent.service', './usr/share/switchboard-agent/agent.yaml.example']) expect(contents).toContain(f);
+    for (const f of [
+      './usr/bin/switchboard-agent',
+      './usr/lib/switchboard-agent/switchboard-agent.mjs',
+      './lib/systemd/system/switchboard-agent.service',
+      './usr/share/switchboard-agent/agent.yaml.example',
+    ])
+      expect(contents).toContain(f);
     // The .deb carries the same bundle that was written beside it, and the unit from docs/systemd.
     const x = path.join(dir, 'x');
     execFileSync('dpkg-deb', ['-x', deb, x]);

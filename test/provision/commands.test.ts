@@ -112,7 +112,14 @@ describe('the progress of a real run', () => {
   });
   afterAll(() => t.close());
 
-  const sheet = (n: number, changed = -1) => ['mac,ext,name,password', ...Array.from({ length: n }, (_, i) => `0c:38:3e:07:${String(Math.floor(i / 100)).padStart(2, '0')}:${String(i % 100).padStart(2, '0')},${7000 + i},${i === changed ? 'Moved' : `Desk ${i}`},Pw!${7000 + i}abcd`)].join('\n') + '\n';
+  const sheet = (n: number, changed = -1) =>
+    [
+      'mac,ext,name,password',
+      ...Array.from(
+        { length: n },
+        (_, i) => `0c:38:3e:07:${String(Math.floor(i / 100)).padStart(2, '0')}:${String(i % 100).padStart(2, '0')},${7000 + i},${i === changed ? 'Moved' : `Desk ${i}`},Pw!${7000 + i}abcd`,
+      ),
+    ].join('\n') + '\n';
 
   it('the job message shows rows validated, then files written against the number of files, then the table', async () => {
     const r = await job(t, 'provision fanvil-x1sg', [file('desks.csv', sheet(1200))]);
@@ -142,13 +149,17 @@ describe('the progress of a real run', () => {
 describe('provisioning config errors stop start-up with the key and the reason', () => {
   it('an admin password a driver cannot carry, named by its key and never echoed', async () => {
     const err = await makeTestApp({ overrides: { ...PROV, 'provision.adminPassword': 'Adm;n!pass' } }).catch((e: Error) => e);
-    expect((err as Error).message).toMatch(/config key "provision\.adminPassword" \(SWITCHBOARD_PHONE_ADMIN_PASSWORD\) cannot be used with AudioCodes 405HD phones: it contains ";", which starts a comment in AudioCodes configuration files/);
+    expect((err as Error).message).toMatch(
+      /config key "provision\.adminPassword" \(SWITCHBOARD_PHONE_ADMIN_PASSWORD\) cannot be used with AudioCodes 405HD phones: it contains ";", which starts a comment in AudioCodes configuration files/,
+    );
     expect((err as Error).message).not.toContain('Adm;n!pass');
     await expect(makeTestApp({ overrides: { ...PROV, 'provision.adminPassword': '{Admin!pass}' } })).rejects.toThrow(/provision\.adminPassword.*is wrapped in \{ \}/);
   });
 
   it('an unknown driver option value', async () => {
-    await expect(makeTestApp({ overrides: { ...PROV, 'provision.drivers': { 'fanvil-x1sg': { format: 'yaml' } } } })).rejects.toThrow(/provision\.drivers\.fanvil-x1sg\.format" has value "yaml": must be one of "text", "xml"/);
+    await expect(makeTestApp({ overrides: { ...PROV, 'provision.drivers': { 'fanvil-x1sg': { format: 'yaml' } } } })).rejects.toThrow(
+      /provision\.drivers\.fanvil-x1sg\.format" has value "yaml": must be one of "text", "xml"/,
+    );
   });
   it('options for a driver that does not exist, and a bad time zone', async () => {
     await expect(makeTestApp({ overrides: { ...PROV, 'provision.drivers': { snom: {} } } })).rejects.toThrow(/provision\.drivers\.snom" names no phone driver/);

@@ -60,11 +60,27 @@ describe('phone driver contract', () => {
 
       it('puts the firmware URL in only when given, and the version or credentials change the bytes', () => {
         const p = samplePhone(d);
-        const plain = d.render(p, SETTINGS).map((f) => f.body).join('');
-        const wave = d.render(p, { ...SETTINGS, firmwareUrl: FIRMWARE_URL }).map((f) => readable(f.body)).join('\n');
+        const plain = d
+          .render(p, SETTINGS)
+          .map((f) => f.body)
+          .join('');
+        const wave = d
+          .render(p, { ...SETTINGS, firmwareUrl: FIRMWARE_URL })
+          .map((f) => readable(f.body))
+          .join('\n');
         if (!['fanvil-x1sg', 'audiocodes-405hd'].includes(d.id)) expect(wave).toContain('/provision/fw/0123456789abcdef');
-        expect(d.render(p, { ...SETTINGS, version: 2 }).map((f) => f.body).join('')).not.toBe(plain);
-        expect(d.render(p, { ...SETTINGS, auth: AUTH }).map((f) => f.body).join('')).not.toBe(plain);
+        expect(
+          d
+            .render(p, { ...SETTINGS, version: 2 })
+            .map((f) => f.body)
+            .join(''),
+        ).not.toBe(plain);
+        expect(
+          d
+            .render(p, { ...SETTINGS, auth: AUTH })
+            .map((f) => f.body)
+            .join(''),
+        ).not.toBe(plain);
       });
 
       it('refuses a line the model does not have and a line break in a field', () => {

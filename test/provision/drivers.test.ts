@@ -135,7 +135,10 @@ describe('Fanvil X1SG driver', () => {
     expect(tz(0)).toEqual(['0', 'UTC']);
   });
 
-  for (const [format, settings] of [['text', SETTINGS], ['xml', XML]] as const) {
+  for (const [format, settings] of [
+    ['text', SETTINGS],
+    ['xml', XML],
+  ] as const) {
     it(`${format}: version 2 has a higher version field than version 1 and a different body`, () => {
       const v1 = fanvil.render(reception, settings)[0]!.body;
       const v2 = fanvil.render(reception, { ...settings, version: 2 })[0]!.body;
@@ -232,7 +235,11 @@ describe('Fanvil X1SG driver', () => {
     expect(problems({ line: 3 })).toEqual([{ field: 'line', message: 'line 3: Fanvil X1SG has 2 lines' }]);
     expect(problems({ line: 2 })).toEqual([]);
     expect(problems({ port: 70000 })[0]?.field).toBe('port');
-    expect(problems({ name: 'A\nB', extension: '1 2', line: 3 }).map((p) => p.field).sort()).toEqual(['extension', 'line', 'name']);
+    expect(
+      problems({ name: 'A\nB', extension: '1 2', line: 3 })
+        .map((p) => p.field)
+        .sort(),
+    ).toEqual(['extension', 'line', 'name']);
   });
 
   it('parseUserAgent reads model, firmware and MAC, leniently about the MAC separators', () => {
@@ -246,7 +253,7 @@ describe('Fanvil X1SG driver', () => {
     expect(fanvil.parseUserAgent('')).toBeNull();
   });
 
-  it('commonFile answers the X1S family\'s model files with a minimal valid file, and nothing else', () => {
+  it("commonFile answers the X1S family's model files with a minimal valid file, and nothing else", () => {
     const { version: _v, ...common } = SETTINGS;
     for (const name of ['f0X1SGhw1.100.cfg', 'f0X1shw1.100.cfg', 'F0X1SPHW1.100.CFG']) {
       const f = fanvil.commonFile!(name, common);
@@ -301,7 +308,8 @@ describe('AudioCodes 405HD driver', () => {
       'system/password=Adm1n!pass',
       'provisioning/method=STATIC',
       'provisioning/configuration/url=http://10.20.0.5:8080/provision/',
-    ]) expect(body.split('\n'), line).toContain(line);
+    ])
+      expect(body.split('\n'), line).toContain(line);
     for (const l of body.split('\n').filter((l) => l && !l.startsWith(';'))) expect(l).toMatch(/^[a-z0-9_/]+=[^\r\n]*$/);
     expect(body.endsWith('\n')).toBe(true);
   });
@@ -397,7 +405,7 @@ describe('both drivers together', () => {
     expect(set.parseUserAgent('Mozilla/5.0 (X11; Linux x86_64)')).toBeNull();
   });
 
-  it('neither driver claims the other\'s common files or user agents', () => {
+  it("neither driver claims the other's common files or user agents", () => {
     const { version: _v, ...common } = SETTINGS;
     expect(fanvil.commonFile!('405HD.cfg', common)).toBeNull();
     expect(audiocodes.commonFile!('f0X1SGhw1.100.cfg', common)).toBeNull();

@@ -32,4 +32,19 @@ export function golden(dir: string, name: string): Buffer {
 }
 
 /** Every SIP password in the fixture sheets, to prove none leaks. */
-export const FIXTURE_PASSWORDS = ['Vt6@pL3nq8', 'H5#ws9Kdx2', 'Qm3$zr8Fy6', 'Bn2%tc7Gv5', 'Ac#2521vMx', 'Ac#2522wNy', 'Ac#2523xPz', 'Mx!2631abcd', 'Mx!2632abcd', 'Pv#2741abcd', 'Pv#2742abcd', 'Tz5#2411kq', 'Tz5#2412kq', 'Tz5#2413kq'];
+export const FIXTURE_PASSWORDS = [
+  'Vt6@pL3nq8',
+  'H5#ws9Kdx2',
+  'Qm3$zr8Fy6',
+  'Bn2%tc7Gv5',
+  'Ac#2521vMx',
+  'Ac#2522wNy',
+  'Ac#2523xPz',
+  'Mx!2631abcd',
+  'Mx!2632abcd',
+  'Pv#2741abcd',
+  'Pv#2742abcd',
+  'Tz5#2411kq',
+  'Tz5#2412kq',
+  'Tz5#2413kq',
+];

@@ -100,7 +100,19 @@ describe('provisioning HTTP server', () => {
   });
 
   it('path traversal and encoded variants get 400 or 404, never a file outside the root', async () => {
-    for (const p of ['/provision/../../etc/passwd', '/provision/..%2f..%2fetc%2fpasswd', '/provision/%2e%2e/%2e%2e/etc/passwd', '/provision/%2e%2e%2f%2e%2e%2fetc%2fpasswd', '/provision/..%252f..%252fetc%252fpasswd', '/provision/....//....//etc/passwd', '/provision/..\\..\\etc\\passwd', '/provision/%00.cfg', '/provision/t/../../etc/passwd', '/provision/.provision.key', '/provision/']) {
+    for (const p of [
+      '/provision/../../etc/passwd',
+      '/provision/..%2f..%2fetc%2fpasswd',
+      '/provision/%2e%2e/%2e%2e/etc/passwd',
+      '/provision/%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+      '/provision/..%252f..%252fetc%252fpasswd',
+      '/provision/....//....//etc/passwd',
+      '/provision/..\\..\\etc\\passwd',
+      '/provision/%00.cfg',
+      '/provision/t/../../etc/passwd',
+      '/provision/.provision.key',
+      '/provision/',
+    ]) {
       const r = await get(port(t), p);
       expect([400, 404], p).toContain(r.status);
       expect(r.body.toString(), p).not.toMatch(/root:/);
@@ -180,7 +192,10 @@ describe('provisioning HTTP server', () => {
     it('resync all and reboot all ask for confirmation first, and send nothing until confirmed', async () => {
       const n = got.length;
       const all = t.app.services.provision.all().length;
-      for (const [line, what] of [['provision resync all', 're-sync'], ['provision reboot all', 'reboot']] as const) {
+      for (const [line, what] of [
+        ['provision resync all', 're-sync'],
+        ['provision reboot all', 'reboot'],
+      ] as const) {
         const ask = await t.run(line);
         expect(ask.outcome).toBe('confirm');
         expect(ask.replies.join('\n')).toMatch(new RegExp(`^❓ ${what} all ${all} phones? \\(2301.*\\)[^\\n]*\\nTo go ahead, send \`confirm [A-Z0-9]{6}\``));
@@ -256,7 +271,12 @@ describe('provisioning HTTP server with basic auth and per-phone token URLs', ()
     expect((await get(port(t), '/provision/%2e%2e/0c383e816502.cfg', ua, 'DELETE')).status).toBe(400);
     await t.app.services.provision.log.flush();
     const rows = await t.app.services.provision.log.recent({ mac: '0c383e816502', limit: 10 });
-    expect(rows.map((r) => [r.status, r.file, r.mac])).toEqual(expect.arrayContaining([[401, '0c383e816502.cfg', '0c383e816502'], [405, '0C383E816502.cfg', '0c383e816502']]));
+    expect(rows.map((r) => [r.status, r.file, r.mac])).toEqual(
+      expect.arrayContaining([
+        [401, '0c383e816502.cfg', '0c383e816502'],
+        [405, '0C383E816502.cfg', '0c383e816502'],
+      ]),
+    );
     const log = (await t.run('provision log 0c:38:3e:81:65:02')).replies.join('\n');
     expect(log).toMatch(/0c:38:3e:81:65:02\s+0c383e816502\.cfg\s+401\s+unauthorized\s+no credentials/);
     expect(log).toMatch(/0c:38:3e:81:65:02\s+0C383E816502\.cfg\s+405\s+bad_request\s+method POST is not allowed/);
@@ -270,7 +290,12 @@ describe('provisioning HTTP server with basic auth and per-phone token URLs', ()
     expect(log).toMatch(/0c:38:3e:55:01:01\s+0c383e550101\.cfg\s+401/);
     expect(log).not.toMatch(/0c:38:3e:81:65:0[12]/);
     const one = (await t.run('provision log n=1')).replies.join('\n');
-    expect(one.trim().split('\n').filter((l) => /\d{3}\s+(served|unauthorized|refused|not_found|bad_request|common)/.test(l))).toHaveLength(1);
+    expect(
+      one
+        .trim()
+        .split('\n')
+        .filter((l) => /\d{3}\s+(served|unauthorized|refused|not_found|bad_request|common)/.test(l)),
+    ).toHaveLength(1);
     const both = await t.run('provision log 101 n=2');
     expect(both.replies.join('\n')).toMatch(/0c:38:3e:55:01:01/);
     expect((await t.run('provision log 7 n=2')).replies.join('\n')).toMatch(/"7" is not a MAC address or a provisioned extension/);

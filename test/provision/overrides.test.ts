@@ -188,13 +188,18 @@ for (const engine of ['sqlite', 'mysql'] as Engine[]) {
       expect(said(dry)).toMatch(/^\+lang\.gui = French$/m);
       expect(said(dry)).toContain('… and 5 more phones (provision diff <mac|ext> shows one).');
       const v5 = versionOf(t, yealinkMac(5));
-      expect(said(dry)).toContain(`Yealink T3x/T4x/T5x ${colon(yealinkMac(5))} (ext 4005), version ${v5} → ${v5 + 1}:\n\`\`\`\n--- ${yealinkMac(5)}.cfg (served, version ${v5})\n+++ ${yealinkMac(5)}.cfg (next render, version ${v5 + 1})`);
+      expect(said(dry)).toContain(
+        `Yealink T3x/T4x/T5x ${colon(yealinkMac(5))} (ext 4005), version ${v5} → ${v5 + 1}:\n\`\`\`\n--- ${yealinkMac(5)}.cfg (served, version ${v5})\n+++ ${yealinkMac(5)}.cfg (next render, version ${v5 + 1})`,
+      );
       expect(await get(t, yealinkFile(6))).toBe(before);
       expect(await t.app.db.selectFrom('provision_overrides').selectAll().execute()).toHaveLength(1); // P1362 only
 
       // An override in the store that a phone's row does not carry yet (set while it was re-provisioned, say):
       // diff shows the next render; regenerate makes it.
-      await t.app.db.insertInto('provision_overrides').values({ model: 'yealink-t4x', scope: 'phone', target: mac, vendor_key: 'lang.gui', key_lc: 'lang.gui', value: 'Italian', secret: 0, forced: 0, set_by: 'test', set_at: Date.now() }).execute();
+      await t.app.db
+        .insertInto('provision_overrides')
+        .values({ model: 'yealink-t4x', scope: 'phone', target: mac, vendor_key: 'lang.gui', key_lc: 'lang.gui', value: 'Italian', secret: 0, forced: 0, set_by: 'test', set_at: Date.now() })
+        .execute();
       const pending = said(await t.run('provision diff 4006'));
       expect(pending).toContain(`as it stands in the store would change ${mac}.cfg (version ${v} → ${v + 1})`);
       expect(pending).toMatch(/^\+lang\.gui = Italian$/m);
@@ -218,7 +223,10 @@ for (const engine of ['sqlite', 'mysql'] as Engine[]) {
       await refused('provision set 4001 lang.gui="a\u0007b"', '"lang.gui": its value has a control character (code 7), which Yealink "key = value" lines cannot carry');
       await refused('provision set 4001 lang.gui="one\ntwo"', '"lang.gui": its value has a line break');
       await refused('provision set 4001 lang.gui=" padded"', '"lang.gui": its value starts or ends with a space, which phones strip from Yealink "key = value" lines');
-      await refused('provision set 4201 "9lives"=x', '"9lives" is not a valid XML element name: it must start with a letter or "_" and hold only letters, digits and . _ - (Cisco MPP flat-profile parameters)');
+      await refused(
+        'provision set 4201 "9lives"=x',
+        '"9lives" is not a valid XML element name: it must start with a letter or "_" and hold only letters, digits and . _ - (Cisco MPP flat-profile parameters)',
+      );
       await refused('provision set ext=4101 Language=pt', '"Language" is not a Grandstream P-value: P followed by up to 5 digits, e.g. P1362');
       await refused('provision set 4001 lang.gui=a lang.gui=b', '"lang.gui" is given twice');
       await refused('provision set 4999 lang.gui=x', 'No provisioned phone with MAC or extension "4999".');
@@ -227,7 +235,10 @@ for (const engine of ['sqlite', 'mysql'] as Engine[]) {
       expect((await t.run('provision set model=nokia x=1')).replies.join('\n')).toMatch(/unknown model "nokia"/);
 
       // Keys Switchboard writes for the phones to keep working: refused without --force.
-      await refused('provision set 4001 account.1.password=Other-Pw-123', '"account.1.password" is an account credential (from the phone\'s row: provision it again to change it); Switchboard writes it for the phones to keep working. Add --force to override it anyway.');
+      await refused(
+        'provision set 4001 account.1.password=Other-Pw-123',
+        '"account.1.password" is an account credential (from the phone\'s row: provision it again to change it); Switchboard writes it for the phones to keep working. Add --force to override it anyway.',
+      );
       await refused('provision set 4001 static.auto_provision.server.url=http://elsewhere/', '"static.auto_provision.server.url" is the provisioning server and its credentials');
       await refused('provision set 4201 Admin_Password=x', '"Admin_Password" is the admin password (provision.adminPassword)');
       await refused('provision set 4101 P34=x', '"P34" is an account credential');
@@ -370,7 +381,14 @@ describe('the Fanvil override style follows the configured format', () => {
     const d = drivers.get('fanvil-x1sg')!;
     const style = d.overrides!;
     const p = phone(d, '0c383e0a0b0c', '5001', 'Ana', 'pw');
-    const text = style.apply(d.render(p, SETTINGS), [{ key: 'PHONE FEATURE MODULE/DST Type', value: '2' }, { key: 'DSS CONFIG MODULE/DSS Home Page', value: '1' }], SETTINGS)[0]!.body;
+    const text = style.apply(
+      d.render(p, SETTINGS),
+      [
+        { key: 'PHONE FEATURE MODULE/DST Type', value: '2' },
+        { key: 'DSS CONFIG MODULE/DSS Home Page', value: '1' },
+      ],
+      SETTINGS,
+    )[0]!.body;
     expect(text).toContain('DST Type           :2\r\n');
     expect(text).not.toContain('DST Type           :0');
     expect(text).toContain('\r\n<DSS CONFIG MODULE>\r\nDSS Home Page      :1\r\n\r\n<<END OF FILE>>\r\n');
@@ -380,7 +398,11 @@ describe('the Fanvil override style follows the configured format', () => {
     const xml = { ...SETTINGS, options: { format: 'xml' } };
     expect(style.key('Version', xml.options)).toMatchObject({ problem: expect.stringContaining('cannot be overridden') });
     expect(style.key('PHONE FEATURE MODULE/DST Type', xml.options)).toMatchObject({ problem: expect.stringContaining('is not a Fanvil XML configuration key') });
-    const list = [{ key: 'phone/date/EnableDST', value: '2' }, { key: 'phone/display/DefaultLanguage', value: 'pt<br>' }, { key: 'sip/line[2]/DTMFMode', value: '1' }];
+    const list = [
+      { key: 'phone/date/EnableDST', value: '2' },
+      { key: 'phone/display/DefaultLanguage', value: 'pt<br>' },
+      { key: 'sip/line[2]/DTMFMode', value: '1' },
+    ];
     const body = style.apply(d.render(p, xml), list, xml)[0]!.body;
     expect(isXml(body)).toBe(true);
     const parsed = parseXml(body);

@@ -12,8 +12,16 @@ import { until } from '../helpers/wait.js';
 import { openStore, type Store } from '../../src/store/db.js';
 
 const PHONES = [
-  { mac: '0c383eaa0001', line: 'provision fanvil-x1sg mac=0c:38:3e:aa:00:01 ext=7001 password=Pw!7001abcd server=pbx.example.lan room=Lab', url: /^Flash Server IP\s*:\s*http:\/\/127\.0\.0\.1:\d+\/provision\/$/m },
-  { mac: '00908faa0002', line: 'provision audiocodes-405hd mac=00:90:8f:aa:00:02 ext=7002 password=Pw!7002abcd server=pbx.example.lan', url: /^provisioning\/configuration\/url=http:\/\/127\.0\.0\.1:\d+\/provision\/$/m },
+  {
+    mac: '0c383eaa0001',
+    line: 'provision fanvil-x1sg mac=0c:38:3e:aa:00:01 ext=7001 password=Pw!7001abcd server=pbx.example.lan room=Lab',
+    url: /^Flash Server IP\s*:\s*http:\/\/127\.0\.0\.1:\d+\/provision\/$/m,
+  },
+  {
+    mac: '00908faa0002',
+    line: 'provision audiocodes-405hd mac=00:90:8f:aa:00:02 ext=7002 password=Pw!7002abcd server=pbx.example.lan',
+    url: /^provisioning\/configuration\/url=http:\/\/127\.0\.0\.1:\d+\/provision\/$/m,
+  },
 ];
 
 function freePort(): Promise<number> {
@@ -51,8 +59,17 @@ describe('exec and restarts against a running switchboard on one SQLite store', 
     const r = await fetch(`${base}/provision/${fileOf(mac)}`);
     return r.status === 200 ? await r.text() : undefined;
   };
-  const stored = async () => (await store.db.selectFrom('phones').select(['mac', 'version', 'digest', 'generated_at']).orderBy('mac').execute()).map((r) => ({ ...r, version: Number(r.version), generated_at: Number(r.generated_at) }));
-  const everything = async () => ({ rows: await stored(), bodies: await Promise.all(PHONES.map((p) => served(p.mac))), files: PHONES.map((p) => fs.readFileSync(path.join(dataDir, 'provision', fileOf(p.mac)), 'utf8')) });
+  const stored = async () =>
+    (await store.db.selectFrom('phones').select(['mac', 'version', 'digest', 'generated_at']).orderBy('mac').execute()).map((r) => ({
+      ...r,
+      version: Number(r.version),
+      generated_at: Number(r.generated_at),
+    }));
+  const everything = async () => ({
+    rows: await stored(),
+    bodies: await Promise.all(PHONES.map((p) => served(p.mac))),
+    files: PHONES.map((p) => fs.readFileSync(path.join(dataDir, 'provision', fileOf(p.mac)), 'utf8')),
+  });
 
   beforeAll(async () => {
     const port = await freePort();
@@ -83,7 +100,7 @@ describe('exec and restarts against a running switchboard on one SQLite store', 
     expect((await stored()).map((r) => r.version)).toEqual([1, 1]);
   }, 120_000);
 
-  it('restarting the process and running exec leave every phone\'s version and bytes unchanged', async () => {
+  it("restarting the process and running exec leave every phone's version and bytes unchanged", async () => {
     const before = await everything();
     expect(before.bodies.every((b) => typeof b === 'string')).toBe(true);
     await stop();

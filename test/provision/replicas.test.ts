@@ -118,7 +118,7 @@ describe('two processes on one MariaDB store', () => {
   });
 });
 
-describe('the phones\' admin password of an older version', () => {
+describe("the phones' admin password of an older version", () => {
   let t: TestApp;
   const dataDir = tmpDir();
   beforeAll(async () => {
@@ -152,14 +152,20 @@ describe('the loopback warning in provisioning replies', () => {
     const warned = (r: { replies: string[] }) => /a loopback address/.test(r.replies.join('\n'));
     const first = await t.run('provision fanvil mac=0c:38:3e:bb:00:11 ext=8111 password=Pw!8111abcd');
     expect(first.exitCode, first.replies.join('\n')).toBe(0);
-    expect(first.replies.join('\n')).toMatch(/⚠ Phones are told to fetch from http:\/\/127\.0\.0\.1:\d+\/provision\/, a loopback address; set http\.publicUrl \(SWITCHBOARD_PUBLIC_URL\) or provision\.url \(SWITCHBOARD_PROVISION_URL\) to an address they can reach\./);
+    expect(first.replies.join('\n')).toMatch(
+      /⚠ Phones are told to fetch from http:\/\/127\.0\.0\.1:\d+\/provision\/, a loopback address; set http\.publicUrl \(SWITCHBOARD_PUBLIC_URL\) or provision\.url \(SWITCHBOARD_PROVISION_URL\) to an address they can reach\./,
+    );
     const second = await t.run('provision fanvil mac=0c:38:3e:bb:00:12 ext=8112 password=Pw!8112abcd');
     expect(second.exitCode, second.replies.join('\n')).toBe(0);
     expect(warned(second)).toBe(false);
     const elsewhere = await t.run('provision fanvil mac=0c:38:3e:bb:00:13 ext=8113 password=Pw!8113abcd', { channel: 'C2' });
     expect(warned(elsewhere)).toBe(true);
     // An hour later the channel is told again.
-    await t.app.db.updateTable('claims').set({ expires_at: Date.now() - 1 }).where('k', '=', 'loopback-warning:test:C1').execute();
+    await t.app.db
+      .updateTable('claims')
+      .set({ expires_at: Date.now() - 1 })
+      .where('k', '=', 'loopback-warning:test:C1')
+      .execute();
     expect(warned(await t.run('provision fanvil mac=0c:38:3e:bb:00:14 ext=8114 password=Pw!8114abcd'))).toBe(true);
   });
 });

@@ -103,9 +103,20 @@ describe('provisioning: secrets, uploads, big and bad sheets', () => {
   });
 
   it('an upload that cannot be downloaded is still removed from the channel, or the reply says to delete it', async () => {
-    const broken = removable({ name: 'phones.csv', size: 100, fetch: async () => { throw new Error('the platform answered 502'); } }, false);
+    const broken = removable(
+      {
+        name: 'phones.csv',
+        size: 100,
+        fetch: async () => {
+          throw new Error('the platform answered 502');
+        },
+      },
+      false,
+    );
     const r = await provision(t, 'provision fanvil-x1sg', [broken.file]);
-    expect(r.text).toBe('❌ Nothing provisioned: cannot download phones.csv: the platform answered 502 (SB_ATTACHMENT_UNREADABLE)\n⚠ phones.csv could not be removed from the channel: delete it by hand, it holds SIP passwords.');
+    expect(r.text).toBe(
+      '❌ Nothing provisioned: cannot download phones.csv: the platform answered 502 (SB_ATTACHMENT_UNREADABLE)\n⚠ phones.csv could not be removed from the channel: delete it by hand, it holds SIP passwords.',
+    );
     expect(broken.seen.discards).toBe(1);
   });
 
@@ -170,7 +181,9 @@ describe('a failure to store the phones leaves nothing half-written', () => {
     const r = await provision(t, 'provision fanvil-x1sg', [file('fail.csv', csv)]);
     await sql`DROP TRIGGER phones_fail`.execute(t.app.db);
     expect(r.job?.status).toBe('failed');
-    expect(r.text).toMatch(/^Nothing provisioned: 1 problem in fail\.csv: \(SB_PROVISION_REFUSED\)\n• storing the phones failed \(ref [0-9a-f]{6}; details in the bot's log\), so no phone and no file was written; the 2 DHCP reservations it wrote were put back as they were/);
+    expect(r.text).toMatch(
+      /^Nothing provisioned: 1 problem in fail\.csv: \(SB_PROVISION_REFUSED\)\n• storing the phones failed \(ref [0-9a-f]{6}; details in the bot's log\), so no phone and no file was written; the 2 DHCP reservations it wrote were put back as they were/,
+    );
     expect(await dhcp.getByMac('0c:38:3e:00:60:01')).toBeUndefined();
     const after = await dhcp.getByMac('0c:38:3e:00:60:02');
     expect({ ...after, updatedAt: 0, updatedBy: '' }).toEqual({ ...before, updatedAt: 0, updatedBy: '' });
@@ -194,7 +207,11 @@ describe('a phone whose sealed password cannot be opened', () => {
     // As after a changed key: the sealed text no longer opens (authentication tag mismatch).
     const row = await t.app.db.selectFrom('phones').select('password_sealed').where('mac', '=', '0c383e4d210b').executeTakeFirstOrThrow();
     const [v, iv, , ct] = row.password_sealed.split(':');
-    await t.app.db.updateTable('phones').set({ password_sealed: `${v}:${iv}:${Buffer.alloc(16).toString('base64')}:${ct}` }).where('mac', '=', '0c383e4d210b').execute();
+    await t.app.db
+      .updateTable('phones')
+      .set({ password_sealed: `${v}:${iv}:${Buffer.alloc(16).toString('base64')}:${ct}` })
+      .where('mac', '=', '0c383e4d210b')
+      .execute();
     await t.app.services.provision.init();
   });
   afterAll(() => t.close());
@@ -213,8 +230,12 @@ describe('a phone whose sealed password cannot be opened', () => {
   it('provision show, list and regenerate name the phone and say what to do', async () => {
     const show = await t.run('provision show 2302');
     expect(show.exitCode).toBe(1);
-    expect(show.replies.join('\n')).toMatch(/⚠ Fanvil X1SG 0c:38:3e:4d:21:0b \(ext 2302\): its sealed SIP password cannot be opened with this key \(was SWITCHBOARD_PROVISION_KEY or provision\.key changed\?\), so its files are not served; put the old key back, or provision the phone again with its password\./);
-    expect((await t.run('provision list')).replies.join('\n')).toMatch(/⚠ 1 more phone is stored but not served: its sealed SIP password cannot be opened with this key \(0c:38:3e:4d:21:0b; see provision show <mac>\)/);
+    expect(show.replies.join('\n')).toMatch(
+      /⚠ Fanvil X1SG 0c:38:3e:4d:21:0b \(ext 2302\): its sealed SIP password cannot be opened with this key \(was SWITCHBOARD_PROVISION_KEY or provision\.key changed\?\), so its files are not served; put the old key back, or provision the phone again with its password\./,
+    );
+    expect((await t.run('provision list')).replies.join('\n')).toMatch(
+      /⚠ 1 more phone is stored but not served: its sealed SIP password cannot be opened with this key \(0c:38:3e:4d:21:0b; see provision show <mac>\)/,
+    );
     const regen = await t.run('provision regenerate all');
     expect(regen.exitCode).toBe(1);
     const text = regen.replies.join('\n');

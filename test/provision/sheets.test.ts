@@ -82,13 +82,20 @@ for (const engine of ['sqlite', 'mysql'] as Engine[]) {
       const jobs = JSON.stringify(await t.app.db.selectFrom('jobs').selectAll().execute());
       const phones = JSON.stringify(await t.app.db.selectFrom('phones').selectAll().execute());
       for (const pw of FIXTURE_PASSWORDS) {
-        for (const [where, s] of [['chat', texts], ['logs', logs], ['audit', audit], ['jobs', jobs], ['phones table', phones]]) expect(s.includes(pw), `${pw} in ${where}`).toBe(false);
+        for (const [where, s] of [
+          ['chat', texts],
+          ['logs', logs],
+          ['audit', audit],
+          ['jobs', jobs],
+          ['phones table', phones],
+        ])
+          expect(s.includes(pw), `${pw} in ${where}`).toBe(false);
       }
       const list = await t.run('provision show 2301');
       expect(list.replies.join('\n')).toMatch(/password sealed at rest/);
     });
 
-    it('provisioning the same sheet again changes nothing; a changed row raises that phone\'s version', async () => {
+    it("provisioning the same sheet again changes nothing; a changed row raises that phone's version", async () => {
       const again = await provision(t, 'provision fanvil-x1sg', [fixture('phones-fanvil-en.csv')]);
       expect(again.text).toMatch(/0 new, 0 updated, 4 unchanged/);
       const before = fs.readFileSync(path.join(provDir(t), '0c383e4d210a.cfg'), 'utf8');
@@ -169,7 +176,10 @@ describe('bad sheets get a specific message and write nothing', () => {
   });
 
   it('a field with a vendor-format delimiter or a control character, an unknown model, a bad ip', async () => {
-    const text = await refused('fmt.csv', 'mac,ext,name,password,ip,model\n0c:38:3e:00:00:11,1011,Tab\there,Pw!1011abcd,,\n0c:38:3e:00:00:12,1012,Ok,Pw!1012abcd,10.20.0.999,\n0c:38:3e:00:00:13,1013,Ok,Pw!1013abcd,,avaya\n0c:38:3e:00:00:14,10 14,Ok,Pw!1014abcd,,\n');
+    const text = await refused(
+      'fmt.csv',
+      'mac,ext,name,password,ip,model\n0c:38:3e:00:00:11,1011,Tab\there,Pw!1011abcd,,\n0c:38:3e:00:00:12,1012,Ok,Pw!1012abcd,10.20.0.999,\n0c:38:3e:00:00:13,1013,Ok,Pw!1013abcd,,avaya\n0c:38:3e:00:00:14,10 14,Ok,Pw!1014abcd,,\n',
+    );
     expect(text).toMatch(/row 2 \(name\): name has a control character/);
     expect(text).toMatch(/row 3 \(ip\): ip "10\.20\.0\.999" is not an IPv4 address or "auto"/);
     expect(text).toContain(`row 4 (model): model "avaya" is not known (known: ${drivers.names()})`);

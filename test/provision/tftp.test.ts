@@ -80,11 +80,20 @@ describe.skipIf(!CURL || !TFTP_HPA || !ATFTP)('TFTP server (real clients, loopba
   });
 
   it('a missing file and a path outside the root are TFTP errors, logged with why', async () => {
-    const missing = await run(CURL, ['-sS', '-o', path.join(dir, 'x'), `tftp://127.0.0.1:${port}/0c383e99aa01.cfg`]).then(() => null, (e: { code: number; stderr: string }) => e);
+    const missing = await run(CURL, ['-sS', '-o', path.join(dir, 'x'), `tftp://127.0.0.1:${port}/0c383e99aa01.cfg`]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(missing?.code).toBe(68); // curl: TFTP file not found
-    const outside = await run(CURL, ['-sS', '--path-as-is', '-o', path.join(dir, 'y'), `tftp://127.0.0.1:${port}/../../etc/passwd`]).then(() => null, (e: { code: number; stderr: string }) => e);
+    const outside = await run(CURL, ['-sS', '--path-as-is', '-o', path.join(dir, 'y'), `tftp://127.0.0.1:${port}/../../etc/passwd`]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(outside?.code).toBe(69); // curl: TFTP permission problem (access violation)
-    const hpa = await run(TFTP_HPA, ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', '/etc/passwd', path.join(dir, 'z')]).then((r) => r.stdout + r.stderr, (e: { stdout: string; stderr: string }) => e.stdout + e.stderr);
+    const hpa = await run(TFTP_HPA, ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', '/etc/passwd', path.join(dir, 'z')]).then(
+      (r) => r.stdout + r.stderr,
+      (e: { stdout: string; stderr: string }) => e.stdout + e.stderr,
+    );
     expect(hpa).toMatch(/Error code 2|not a file name/i);
     await t.app.services.provision.log.flush();
     const log = (await t.run('provision log 50')).replies.join('\n');
@@ -108,7 +117,8 @@ describe.skipIf(!CURL || !TFTP_HPA || !ATFTP)('TFTP server (real clients, loopba
         const op = msg.readUInt16BE(0);
         if (op === 5) return reject(new Error(`TFTP error ${msg.readUInt16BE(2)}: ${msg.subarray(4).toString()}`));
         const block = msg.readUInt16BE(2);
-        if (block === got.length) repeats++; // the same block again
+        if (block === got.length)
+          repeats++; // the same block again
         else got.push(msg.subarray(4));
         if (block === 1 && !dropped) {
           dropped = true; // lose this ACK

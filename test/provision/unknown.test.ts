@@ -11,11 +11,13 @@ import { PROV } from './helpers.js';
 
 function get(port: number, path: string, ua: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, headers: { 'user-agent': ua } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path, headers: { 'user-agent': ua } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -99,7 +101,7 @@ describe.each(['sqlite', 'mysql'] as const)('unknown phones on %s', (engine) => 
     expect(stranger.replies.join('\n')).toMatch(/⛔ `provision` needs the operator role; you have no role/);
     expect(await t.app.services.provision.store.exists('0c383e7b0077')).toBe(false);
     // A refused press does not use the button up.
-    expect((await t.app.db.selectFrom('chat_buttons').select(['used_by', 'used_at']).where('id', '=', button.id!).executeTakeFirstOrThrow())).toEqual({ used_by: null, used_at: null });
+    expect(await t.app.db.selectFrom('chat_buttons').select(['used_by', 'used_at']).where('id', '=', button.id!).executeTakeFirstOrThrow()).toEqual({ used_by: null, used_at: null });
     // The same id pressed from another channel is not a button of that channel.
     const elsewhere = await t.run('', { user: 'admin', channel: 'C1', button: button.id });
     expect(elsewhere.outcome).toBe('invalid');
@@ -119,16 +121,26 @@ describe.each(['sqlite', 'mysql'] as const)('unknown phones on %s', (engine) => 
     // Single use: a second press would provision it again with a new password, so it says who used it instead.
     const again = await t.run('', { user: 'op2', channel: 'provisioning', button: button.id });
     expect(again.outcome).toBe('invalid');
-    expect(again.replies.join('\n')).toMatch(/^✔️ This button was already used by test:admin (just now|\d+ min ago), so nothing was run again\. To run it anyway, type the command: `(.*)` \(SB_BUTTON_USED\)$/);
+    expect(again.replies.join('\n')).toMatch(
+      /^✔️ This button was already used by test:admin (just now|\d+ min ago), so nothing was run again\. To run it anyway, type the command: `(.*)` \(SB_BUTTON_USED\)$/,
+    );
     expect(/`(.*)` \(SB_BUTTON_USED\)$/.exec(again.replies.join('\n'))![1]).toBe(command);
     expect(await t.app.db.selectFrom('chat_buttons').select(['used_by']).where('id', '=', button.id!).executeTakeFirstOrThrow()).toEqual({ used_by: 'test:admin' });
-    expect((await auditRows(t.app, 'test')).find((r) => r.channel === 'C1' && r.command === '(button)')).toMatchObject({ user_id: 'admin', outcome: 'invalid', detail: 'SB_BUTTON_UNKNOWN: unknown button' });
+    expect((await auditRows(t.app, 'test')).find((r) => r.channel === 'C1' && r.command === '(button)')).toMatchObject({
+      user_id: 'admin',
+      outcome: 'invalid',
+      detail: 'SB_BUTTON_UNKNOWN: unknown button',
+    });
 
     // A forged id and an expired button are refused with an answer that says so.
     const forged = await t.run('', { user: 'admin', channel: 'provisioning', button: 'AAAAAAAAAAAAAAAAAAAAAA' });
     expect(forged.outcome).toBe('invalid');
     expect(forged.replies.join('\n')).toMatch(/⚠️ This button is not one the bot made for this chat .*nothing was run/);
-    await t.app.db.updateTable('chat_buttons').set({ expires_at: Date.now() - 1000 }).where('id', '=', button.id!).execute();
+    await t.app.db
+      .updateTable('chat_buttons')
+      .set({ expires_at: Date.now() - 1000 })
+      .where('id', '=', button.id!)
+      .execute();
     const late = await t.run('', { user: 'admin', channel: 'provisioning', button: button.id });
     expect(late.outcome).toBe('invalid');
     expect(late.replies.join('\n')).toBe(`⌛ This button has expired (buttons work for 7 days), so nothing was run. Type the command instead: \`${command}\` (SB_BUTTON_EXPIRED)`);

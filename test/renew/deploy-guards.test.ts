@@ -67,10 +67,14 @@ describe('deploy script guards', () => {
       expect(out.split('\n'), String(defs)).toEqual(['1000..60000', 'USERSS001-0002 kept', 'USERSS001-0001 deletable', 'USERSS001-0007 kept']);
     }
     // Valid bounds are honoured.
-    expect(guards(`echo "$UID_MIN..$UID_MAX"\n${verdicts(['USERSS001-0002', 'USERSS001-0007'])}`, 'UID_MIN 500\nUID_MAX 65000\n').out.split('\n')).toEqual(['500..65000', 'USERSS001-0002 deletable', 'USERSS001-0007 deletable']);
+    expect(guards(`echo "$UID_MIN..$UID_MAX"\n${verdicts(['USERSS001-0002', 'USERSS001-0007'])}`, 'UID_MIN 500\nUID_MAX 65000\n').out.split('\n')).toEqual([
+      '500..65000',
+      'USERSS001-0002 deletable',
+      'USERSS001-0007 deletable',
+    ]);
   });
 
-  it('spot a shared uid and refuse to remove a home that is not the account\'s own', () => {
+  it("spot a shared uid and refuse to remove a home that is not the account's own", () => {
     const home = path.join(dir, 'h');
     fs.mkdirSync(home, { recursive: true });
     const { out } = guards(
@@ -87,7 +91,17 @@ describe('deploy script guards', () => {
       ].join('\n'),
       'UID_MIN 1000\nUID_MAX 60000\n',
     );
-    expect(out.split('\n')).toEqual(['shared6', 'alone1', 'the home of another account', 'the home of another account', 'not below /home', 'not below /home', 'not below /home', 'not a plain path', 'not below /home']);
+    expect(out.split('\n')).toEqual([
+      'shared6',
+      'alone1',
+      'the home of another account',
+      'the home of another account',
+      'not below /home',
+      'not below /home',
+      'not below /home',
+      'not a plain path',
+      'not below /home',
+    ]);
   });
 
   it('are the ones the deploy script runs', () => {

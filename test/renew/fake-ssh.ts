@@ -34,7 +34,15 @@ export async function fakeSsh(host: string, o: { keys: number; acceptPassword?: 
         if (ctx.method === 'publickey' && o.acceptKey) return ctx.accept();
         ctx.reject(['publickey', 'password']);
       });
-      client.on('ready', () => client.on('session', (accept) => accept().on('exec', (acc) => { const ch = acc(); ch.exit(0); ch.end(); })));
+      client.on('ready', () =>
+        client.on('session', (accept) =>
+          accept().on('exec', (acc) => {
+            const ch = acc();
+            ch.exit(0);
+            ch.end();
+          }),
+        ),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     backends.push({ server, port: (server.address() as net.AddressInfo).port, fingerprint });

@@ -23,12 +23,22 @@ async function closedPort(host: string): Promise<number> {
 describe('renewHeadline', () => {
   const st = (...s: string[]) => s.map((status) => ({ status }) as { status: 'ok' });
   it('fails when nothing was renewed, warns when some hosts were not, and counts the DMs', () => {
-    expect(renewHeadline(st('refused'), { sent: 0, kept: 0 })).toEqual({ failed: true, text: "No host renewed (1 refused, of 1); no account was replaced. `renew log <request>` shows each host's steps." });
+    expect(renewHeadline(st('refused'), { sent: 0, kept: 0 })).toEqual({
+      failed: true,
+      text: "No host renewed (1 refused, of 1); no account was replaced. `renew log <request>` shows each host's steps.",
+    });
     expect(renewHeadline(st('refused', 'failed', 'failed'), { sent: 0, kept: 0 }).text).toMatch(/^No host renewed \(1 refused, 2 failed, of 3\)/);
     const some = renewHeadline(st('ok', 'refused', 'warning'), { sent: 2, kept: 0 });
-    expect(some).toEqual({ failed: false, text: "⚠️ 2/3 host(s) renewed, 1 not (1 refused: see the table), 1 with warnings; passwords and user sheets were sent to you by direct message for the renewed host(s). `renew log <request>` shows each host's steps." });
-    expect(renewHeadline(st('ok', 'ok'), { sent: 2, kept: 0 }).text).toBe("2/2 host(s) renewed; passwords and user sheets were sent to you by direct message. `renew log <request>` shows each host's steps.");
-    expect(renewHeadline(st('ok', 'ok'), { sent: 1, kept: 1 }).text).toMatch(/^2\/2 host\(s\) renewed; 1 password\(s\) and user sheet\(s\) were sent to you by direct message; 1 could not be sent and wait for `renew resend <request>`\./);
+    expect(some).toEqual({
+      failed: false,
+      text: "⚠️ 2/3 host(s) renewed, 1 not (1 refused: see the table), 1 with warnings; passwords and user sheets were sent to you by direct message for the renewed host(s). `renew log <request>` shows each host's steps.",
+    });
+    expect(renewHeadline(st('ok', 'ok'), { sent: 2, kept: 0 }).text).toBe(
+      "2/2 host(s) renewed; passwords and user sheets were sent to you by direct message. `renew log <request>` shows each host's steps.",
+    );
+    expect(renewHeadline(st('ok', 'ok'), { sent: 1, kept: 1 }).text).toMatch(
+      /^2\/2 host\(s\) renewed; 1 password\(s\) and user sheet\(s\) were sent to you by direct message; 1 could not be sent and wait for `renew resend <request>`\./,
+    );
   });
 });
 

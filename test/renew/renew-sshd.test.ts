@@ -89,7 +89,10 @@ describe('renew run against two real sshd PCs', () => {
     await a.start();
     await b.start();
     // Previously managed accounts (with a running session and files), and an unmanaged one that must stay.
-    for (const [pc, old] of [[a, 'USERSS002-0001'], [b, 'USERSS003-0007']] as const) {
+    for (const [pc, old] of [
+      [a, 'USERSS002-0001'],
+      [b, 'USERSS003-0007'],
+    ] as const) {
       pc.sh(`useradd --badname -m -s /bin/bash ${old} && echo hello > /home/${old}/notes.txt && useradd -m -s /bin/sh alice`);
       pc.startSession(old);
       pc.sh('chpasswd', 'alice:Alice-pw-30571\n');
@@ -147,7 +150,10 @@ describe('renew run against two real sshd PCs', () => {
 
     const dms = t.chat.messages.filter((m) => m.dmTo === 'admin');
     expect(dms).toHaveLength(2);
-    for (const [pc, old] of [[a, 'USERSS002-0001'], [b, 'USERSS003-0007']] as const) {
+    for (const [pc, old] of [
+      [a, 'USERSS002-0001'],
+      [b, 'USERSS003-0007'],
+    ] as const) {
       const dm = dms.find((m) => m.text.includes(`(${pc.o.ip},`))!;
       expect(dm.secret).toBe(true);
       const m = /: (USERSS\d{3}-\d{4}) \/ password: (\S+)$/.exec(dm.text)!;
@@ -242,7 +248,12 @@ describe('renew run against two real sshd PCs', () => {
     const dm = t.chat.messages.filter((m) => m.dmTo === 'admin').pop()!;
     const [, account, password] = /: (USERSS\d{3}-\d{4}) \/ password: (\S+)$/.exec(dm.text)!;
     passwords.push(password!);
-    expect(a.passwd().filter((u) => /^USERSS\d{3}-\d{4}$/.test(u.name)).map((u) => u.name)).toEqual([account]);
+    expect(
+      a
+        .passwd()
+        .filter((u) => /^USERSS\d{3}-\d{4}$/.test(u.name))
+        .map((u) => u.name),
+    ).toEqual([account]);
     expect(await passwordLogin(a.o.ip, PORT, account!, password!)).toBe(`${account}\n/bin/bash\n`);
     const data = JSON.parse(job.result!).data.results[0];
     const log = await t.run(`renew log ${data.request}`);
@@ -263,7 +274,10 @@ describe('renew run against two real sshd PCs', () => {
     await b.stop();
     b.rekey();
     await b.start();
-    const before = b.passwd().filter((u) => /^USERSS/.test(u.name)).map((u) => u.name);
+    const before = b
+      .passwd()
+      .filter((u) => /^USERSS/.test(u.name))
+      .map((u) => u.name);
     // Plus an address with no PC at all: its failure must not stop the others either.
     const r = await t.run(`renew run ${b.o.ip} ${NET}.9 ${a.o.ip}`, { confirmed: true });
     const job = await t.app.jobs.wait(r.jobIds[0]!);
@@ -272,12 +286,19 @@ describe('renew run against two real sshd PCs', () => {
     expect(results.map((x) => x.host)).toEqual([b.o.ip, `${NET}.9`, a.o.ip]);
     expect(results[1]).toMatchObject({ status: 'failed', error: expect.stringMatching(/ECONNREFUSED/) });
     expect(results.find((x) => x.host === a.o.ip)!.status).toBe('ok');
-    expect(t.chat.messages.filter((m) => m.text.includes(`Job #${job.id}`)).at(-1)!.text).toMatch(/^✅ Job #\d+ .*\n⚠️ 1\/3 host\(s\) renewed, 2 not \(1 refused, 1 failed: see the table\); passwords and user sheets were sent to you by direct message for the renewed host\(s\)\./);
+    expect(t.chat.messages.filter((m) => m.text.includes(`Job #${job.id}`)).at(-1)!.text).toMatch(
+      /^✅ Job #\d+ .*\n⚠️ 1\/3 host\(s\) renewed, 2 not \(1 refused, 1 failed: see the table\); passwords and user sheets were sent to you by direct message for the renewed host\(s\)\./,
+    );
     expect(results.find((x) => x.host === b.o.ip)!.status).toBe('refused');
     const warn = t.chat.messages.find((m) => m.channel === 'C1' && m.text.startsWith(`⛔ ${b.o.ip}`))!;
     expect(warn.text).toContain(`host key of ${b.o.ip}:${PORT} CHANGED — pinned ${pinned}, presented SHA256:`);
     expect(warn.text).not.toContain(`presented ${pinned}`);
-    expect(b.passwd().filter((u) => /^USERSS/.test(u.name)).map((u) => u.name)).toEqual(before);
+    expect(
+      b
+        .passwd()
+        .filter((u) => /^USERSS/.test(u.name))
+        .map((u) => u.name),
+    ).toEqual(before);
     const dm = t.chat.messages.filter((m) => m.dmTo === 'admin').pop()!;
     passwords.push(/password: (\S+)$/.exec(dm.text)![1]!);
   });
@@ -294,12 +315,25 @@ describe('renew run against two real sshd PCs', () => {
     expect(logs.length).toBeGreaterThan(0);
     expect(psSamples.join('').length).toBeGreaterThan(0);
     for (const pw of [...passwords, BOOT]) {
-      for (const [what, text] of [['log', logs], ['audit', audit], ['jobs', jobs], ['step log', steps], ['requests', reqs], ['pcs', pcs], ['channel', channel.join('\n')], ['ps', psSamples.join('\n')], ['sshd log', a.log() + b.log()]] as const) {
+      for (const [what, text] of [
+        ['log', logs],
+        ['audit', audit],
+        ['jobs', jobs],
+        ['step log', steps],
+        ['requests', reqs],
+        ['pcs', pcs],
+        ['channel', channel.join('\n')],
+        ['ps', psSamples.join('\n')],
+        ['sshd log', a.log() + b.log()],
+      ] as const) {
         expect(text.includes(pw), `password found in ${what}`).toBe(false);
       }
     }
     // They did reach the requester (secret DMs only).
-    const dmText = t.chat.messages.filter((m) => m.dmTo).map((m) => m.text).join('\n');
+    const dmText = t.chat.messages
+      .filter((m) => m.dmTo)
+      .map((m) => m.text)
+      .join('\n');
     for (const pw of passwords) expect(dmText).toContain(pw);
   });
 });
@@ -328,7 +362,7 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('deploys the key into the user\'s own authorized_keys and renews via sudo', async () => {
+  it("deploys the key into the user's own authorized_keys and renews via sudo", async () => {
     const r = await t.run(`renew run ${c.o.ip}`, { confirmed: true });
     const job = await t.app.jobs.wait(r.jobIds[0]!);
     expect(job.status).toBe('succeeded');
@@ -394,7 +428,9 @@ describe('renew run with a non-root ssh.user through sudo -n', () => {
     expect(fs.readFileSync(path.join(c.dir, 'etc/shadow'), 'utf8')).toContain(shadowOf('sbadmin'));
   });
   it("removes only a deleted account's own home: never the SSH user's, /home, nor a home owned by someone else", async () => {
-    c.sh('useradd -M -d /home/sbadmin -s /bin/sh USERSS004-2222 && useradd -m -s /bin/sh USERSS004-3333 && useradd -M -d /home -s /bin/sh USERSS004-4444 && useradd -M -d /home/shared5 -s /bin/sh USERSS004-5555 && mkdir /home/shared5 && touch /home/shared5/keep');
+    c.sh(
+      'useradd -M -d /home/sbadmin -s /bin/sh USERSS004-2222 && useradd -m -s /bin/sh USERSS004-3333 && useradd -M -d /home -s /bin/sh USERSS004-4444 && useradd -M -d /home/shared5 -s /bin/sh USERSS004-5555 && mkdir /home/shared5 && touch /home/shared5/keep',
+    );
     const keys = fs.readFileSync(path.join(c.dir, 'home/sbadmin/.ssh/authorized_keys'), 'utf8');
     const { client } = await connect({ host: c.o.ip, port: PORT, username: 'sbadmin', privateKey: (await t.app.services.renew.keyPair()).privateKey, timeoutMs: 10_000, verifyHostKey: () => null });
     let res: Awaited<ReturnType<typeof deploy>>;
@@ -460,7 +496,11 @@ describe('renew run when a step fails after the password was set', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function renew(): Promise<{ job: { status: string; result: string | null; error: string | null }; res: { status: string; account: string; warnings: string[]; request: number; mac: string | null }; password: string }> {
+  async function renew(): Promise<{
+    job: { status: string; result: string | null; error: string | null };
+    res: { status: string; account: string; warnings: string[]; request: number; mac: string | null };
+    password: string;
+  }> {
     const before = t.chat.messages.filter((m) => m.dmTo === 'admin').length;
     const r = await t.run(`renew run ${d.o.ip}`, { confirmed: true });
     const job = await t.app.jobs.wait(r.jobIds[0]!);
@@ -475,7 +515,12 @@ describe('renew run when a step fails after the password was set', () => {
     expect(job.result).not.toContain(password!);
     expect(JSON.stringify(await t.app.db.selectFrom('renew_requests').selectAll().execute())).not.toContain(password!);
     expect(JSON.stringify(await t.app.db.selectFrom('renew_log').selectAll().execute())).not.toContain(password!);
-    expect(t.chat.messages.filter((m) => !m.dmTo).map((m) => m.text).join('\n')).not.toContain(password!);
+    expect(
+      t.chat.messages
+        .filter((m) => !m.dmTo)
+        .map((m) => m.text)
+        .join('\n'),
+    ).not.toContain(password!);
     expect(scrub(password!)).toBe(password); // released after delivery
     return { job, res, password: password! };
   }
@@ -486,14 +531,16 @@ describe('renew run when a step fails after the password was set', () => {
     expect(job.status).toBe('succeeded');
     expect(res.status).toBe('warning');
     expect(res.mac).toBeNull();
-    expect(res.warnings).toEqual([
-      'the deploy script failed after the password was set (exit 7)',
-      'no facts from the PC (the script printed no facts): the inventory was not updated',
-    ]);
+    expect(res.warnings).toEqual(['the deploy script failed after the password was set (exit 7)', 'no facts from the PC (the script printed no facts): the inventory was not updated']);
     expect(JSON.parse(job.result!).text).toMatch(/^1\/1 host\(s\) renewed \(1 with warnings/);
     expect(JSON.parse(job.result!).text).toMatch(/warning\s+USERSS005-\d{4}\s+the deploy script failed after the password was set \(exit 7/);
     expect(await passwordLogin(d.o.ip, PORT, res.account, password)).toBe(`${res.account}\n/bin/bash\n`);
-    expect(d.passwd().filter((u) => /^USERSS/.test(u.name)).map((u) => u.name)).toEqual([res.account]);
+    expect(
+      d
+        .passwd()
+        .filter((u) => /^USERSS/.test(u.name))
+        .map((u) => u.name),
+    ).toEqual([res.account]);
     const dm = t.chat.messages.filter((m) => m.dmTo === 'admin').at(-1)!;
     expect(dm.text).toMatch(new RegExp(`^⚠️ renewed with warnings, see \`renew log ${res.request}\``));
     expect(pdfText(dm.files[0]!.data)).toContain(`Password: \n${password}`);
@@ -587,7 +634,9 @@ describe('renew run when a step fails after the password was set', () => {
     const res = JSON.parse(job.result!).data.results[0] as { status: string; account: string; warnings: string[]; request: number };
     expect(res.status).toBe('warning');
     expect(res.warnings).toHaveLength(1);
-    expect(res.warnings[0]).toMatch(/^the direct message with the password of USERSS\d{3}-\d{4} could not be sent \(DMs are closed\): it is kept \(sealed\) until .* UTC; test:admin can have it sent again with `renew resend \d+`$/);
+    expect(res.warnings[0]).toMatch(
+      /^the direct message with the password of USERSS\d{3}-\d{4} could not be sent \(DMs are closed\): it is kept \(sealed\) until .* UTC; test:admin can have it sent again with `renew resend \d+`$/,
+    );
     expect(res.warnings[0]).toContain(`renew resend ${res.request}`);
     const sent = await t.run(`renew resend ${res.request}`);
     expect(sent.exitCode).toBe(0);
@@ -597,7 +646,12 @@ describe('renew run when a step fails after the password was set', () => {
     expect(account).toBe(res.account);
     expect(got.files.map((f) => f.name)).toEqual([`account-${res.request}-${res.account}.pdf`]);
     expect(job.result).not.toContain(password!);
-    expect(t.chat.messages.filter((m) => !m.dmTo).map((m) => m.text).join('\n')).not.toContain(password!);
+    expect(
+      t.chat.messages
+        .filter((m) => !m.dmTo)
+        .map((m) => m.text)
+        .join('\n'),
+    ).not.toContain(password!);
     expect(scrub(password!)).toBe(password); // delivered at last: released from the scrubber
     expect(await passwordLogin(d.o.ip, PORT, res.account, password!)).toBe(`${res.account}\n/bin/bash\n`);
   });

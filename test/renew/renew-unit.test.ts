@@ -161,7 +161,15 @@ describe('account names', () => {
 describe('sweep on loopback', () => {
   it('lists exactly the hosts with a listener, with bounded concurrency', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const servers = await Promise.all(['127.0.9.4', '127.0.9.9'].map((h) => new Promise<net.Server>((res) => { const s = net.createServer((c) => c.destroy()); s.listen(port, h, () => res(s)); })));
+    const servers = await Promise.all(
+      ['127.0.9.4', '127.0.9.9'].map(
+        (h) =>
+          new Promise<net.Server>((res) => {
+            const s = net.createServer((c) => c.destroy());
+            s.listen(port, h, () => res(s));
+          }),
+      ),
+    );
     try {
       const r = await sweep(expandNetwork('127.0.9', '1,20').hosts, port, { concurrency: 4, timeoutMs: 500 });
       expect(r.open).toEqual(['127.0.9.4', '127.0.9.9']);
@@ -217,15 +225,36 @@ describe.each(['sqlite', 'mysql'] as const)('inventory store on %s', (engine) =>
     const r1 = await inv.newRequest('10.0.0.5', 22, null, 'test:admin');
     await inv.log(r1, 'INFO', 'first');
     await inv.log(r1, 'ERROR', 'second');
-    await inv.recordRenewal({ mac: '02:AA:00:00:00:05', hostname: 'pc-5', ip: '10.0.0.5', port: 22, facts: { os: 'Debian', serial: 'S5', kernel: 'Linux 6' }, account: 'USERSS005-0001', hostKeyFp: 'SHA256:x', requestId: r1 });
+    await inv.recordRenewal({
+      mac: '02:AA:00:00:00:05',
+      hostname: 'pc-5',
+      ip: '10.0.0.5',
+      port: 22,
+      facts: { os: 'Debian', serial: 'S5', kernel: 'Linux 6' },
+      account: 'USERSS005-0001',
+      hostKeyFp: 'SHA256:x',
+      requestId: r1,
+    });
     await inv.finishRequest(r1, 'ok', { mac: '02:aa:00:00:00:05', account: 'USERSS005-0001' });
     const r2 = await inv.newRequest('10.0.0.5', 22, null, 'test:admin');
-    await inv.recordRenewal({ mac: '02:aa:00:00:00:05', hostname: 'pc-5', ip: '10.0.0.5', port: 22, facts: { os: 'Debian', serial: 'S5' }, account: 'USERSS005-0002', hostKeyFp: 'SHA256:x', requestId: r2 });
+    await inv.recordRenewal({
+      mac: '02:aa:00:00:00:05',
+      hostname: 'pc-5',
+      ip: '10.0.0.5',
+      port: 22,
+      facts: { os: 'Debian', serial: 'S5' },
+      account: 'USERSS005-0002',
+      hostKeyFp: 'SHA256:x',
+      requestId: r2,
+    });
     expect(await inv.listPcs()).toHaveLength(1);
     expect((await inv.findPc('pc-5'))!.account).toBe('USERSS005-0002');
     expect((await inv.findPc('10.0.0.5'))!.mac).toBe('02:aa:00:00:00:05');
     const hist = await inv.accounts('02:aa:00:00:00:05');
-    expect(hist.map((h) => [h.account, h.removed_at === null])).toEqual([['USERSS005-0001', false], ['USERSS005-0002', true]]);
+    expect(hist.map((h) => [h.account, h.removed_at === null])).toEqual([
+      ['USERSS005-0001', false],
+      ['USERSS005-0002', true],
+    ]);
     expect((await t.run('inventory pcs pc-5')).replies[0]).toMatch(/02:aa:00:00:00:05\s+pc-5\s+10\.0\.0\.5\s+USERSS005-0002/);
     expect((await t.run('inventory pcs nothing')).replies[0]).toMatch(/No PC matches/);
     expect((await t.run('inventory pc 02:AA:00:00:00:05')).replies[0]).toContain('serial S5');
@@ -295,7 +324,9 @@ describe('the connection side against an in-process SSH server', () => {
     const r = await t.app.services.renew.renewHost(s.host, s.port, { jobId: null, requester: 'test:admin' });
     expect(r.status).toBe('refused');
     expect(r.password).toBeUndefined();
-    expect(r.error).toBe(`host key of ${s.host}:${s.port} CHANGED — pinned ${s.fingerprints[0]}, presented ${s.fingerprints[1]}; refusing to connect (if the PC was reinstalled, remove the pin with \`renew forget ${s.host}\`)`);
+    expect(r.error).toBe(
+      `host key of ${s.host}:${s.port} CHANGED — pinned ${s.fingerprints[0]}, presented ${s.fingerprints[1]}; refusing to connect (if the PC was reinstalled, remove the pin with \`renew forget ${s.host}\`)`,
+    );
     // Connection 1 (first key, bot key refused) then connection 2 (second key): refused at the key check, so
     // the bootstrap password never reached the server.
     expect(s.conns.map((c) => c.fingerprint)).toEqual(s.fingerprints);
@@ -309,7 +340,7 @@ describe('the connection side against an in-process SSH server', () => {
     const keyAt = lines.findIndex((l) => l.startsWith("WARNING the bot's key is not accepted"));
     expect(pinAt).toBeGreaterThan(-1);
     expect(keyAt).toBeGreaterThan(pinAt);
-    expect(lines).toContain('WARNING the bot\'s key stopped working on PC 02:aa:00:00:00:30: marked as not installed');
+    expect(lines).toContain("WARNING the bot's key stopped working on PC 02:aa:00:00:00:30: marked as not installed");
     expect(lines.at(-1)).toMatch(/^CRITICAL host key of .* CHANGED/);
   });
 
@@ -334,7 +365,16 @@ describe('the connection side against an in-process SSH server', () => {
 
   it('exports the inventory with formula-looking cells written as text', async () => {
     const inv = t.app.services.renew.inventory;
-    await inv.recordRenewal({ mac: '02:aa:00:00:00:32', hostname: '=HYPERLINK("http://x")', ip: '127.0.9.32', port: 22, facts: { cpu: '+cmd' }, account: 'USERSS032-0001', hostKeyFp: 'SHA256:x', requestId: 2 });
+    await inv.recordRenewal({
+      mac: '02:aa:00:00:00:32',
+      hostname: '=HYPERLINK("http://x")',
+      ip: '127.0.9.32',
+      port: 22,
+      facts: { cpu: '+cmd' },
+      account: 'USERSS032-0001',
+      hostKeyFp: 'SHA256:x',
+      requestId: 2,
+    });
     await t.run('inventory export');
     const csv = t.chat.last()!.files[0]!.data.toString();
     const line = csv.split('\n').find((l) => l.startsWith('02:aa:00:00:00:32'))!;

@@ -10,7 +10,15 @@ import { openScratchStore } from '../helpers/mysql.js';
 import { registerSecret, scrub } from '../../src/secrets.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
-const item = (requestId: number, password: string) => ({ requestId, requester: 'test:admin', account: 'USERSS010-1234', host: '127.0.9.10', password, text: `New account … password: ${password}`, files: [] });
+const item = (requestId: number, password: string) => ({
+  requestId,
+  requester: 'test:admin',
+  account: 'USERSS010-1234',
+  host: '127.0.9.10',
+  password,
+  text: `New account … password: ${password}`,
+  files: [],
+});
 
 describe.each(['sqlite', 'mysql'] as const)('UndeliveredPasswords on %s', (engine) => {
   let store: Store;

@@ -64,15 +64,26 @@ describe('chat on three replicas', () => {
     const mid = discord.message({ guild: GUILD, channel: CH, user: DC_USER, content: '!sb whoami' });
     const replies = () => discord.in(CH).filter((m) => m.reply_to === mid);
     await until('a reply to the prefix command', () => replies().length > 0, 15_000);
-    await holdFor(2500, () => expect(replies().map((m) => m.content), `replies to one !sb whoami (${discord.connected} gateway sessions)`).toHaveLength(1));
+    await holdFor(2500, () =>
+      expect(
+        replies().map((m) => m.content),
+        `replies to one !sb whoami (${discord.connected} gateway sessions)`,
+      ).toHaveLength(1),
+    );
 
     const ix = discord.slash({ guild: GUILD, channel: CH, user: DC_USER, line: 'whoami' });
     await until('the interaction to be acknowledged', () => discord.callbacks.some((x) => x.id === ix), 15_000);
     await until('the interaction answered', () => discord.messages.some((m) => m.interaction === ix && m.content.length > 0), 15_000);
     await holdFor(2500, () => {
       // The fake accepts one acknowledgement per interaction and answers any other with 40060, as Discord does.
-      expect(discord.callbackAttempts.filter((x) => x.id === ix), 'acknowledgements tried for one interaction').toHaveLength(1);
-      expect(discord.messages.filter((m) => m.interaction === ix && m.via === 'followup'), 'follow-ups of a one-part reply').toHaveLength(0);
+      expect(
+        discord.callbackAttempts.filter((x) => x.id === ix),
+        'acknowledgements tried for one interaction',
+      ).toHaveLength(1);
+      expect(
+        discord.messages.filter((m) => m.interaction === ix && m.via === 'followup'),
+        'follow-ups of a one-part reply',
+      ).toHaveLength(0);
     });
 
     const jobs = async () => Number((await c.query<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'selftest' AND requested_platform = 'discord'"))[0]!.n);
@@ -89,7 +100,10 @@ describe('chat on three replicas', () => {
       await sleep(3000);
       const tags = proxy.tagsSince(GET_UPDATES, since);
       const conflicts = telegram.conflicts - conflictsBefore;
-      expect([...tags].map((t) => c.replicas[t]!.name), `replicas polling ${what} (${conflicts} long polls ended with 409)`).toHaveLength(1);
+      expect(
+        [...tags].map((t) => c.replicas[t]!.name),
+        `replicas polling ${what} (${conflicts} long polls ended with 409)`,
+      ).toHaveLength(1);
       expect(conflicts, `long polls ended with 409 ${what}`).toBe(0);
       return c.replicas[[...tags][0]!]!;
     };
@@ -97,7 +111,12 @@ describe('chat on three replicas', () => {
       const id = telegram.say({ chat: GROUP, user: TG_USER, text });
       const replies = () => telegram.to(GROUP).filter((s) => s.reply_to === id);
       await until(`a reply to ${text}`, () => replies().length > 0, 20_000);
-      await holdFor(2500, () => expect(replies().map((x) => x.text?.slice(0, 80)), `replies to one ${text}`).toHaveLength(1));
+      await holdFor(2500, () =>
+        expect(
+          replies().map((x) => x.text?.slice(0, 80)),
+          `replies to one ${text}`,
+        ).toHaveLength(1),
+      );
     };
 
     const poller = await onePoller('with all three up');

@@ -141,7 +141,10 @@ describe('three replicas on one MariaDB store', () => {
     // every fetch is one the bot may announce.
     await sleep(2500);
     const burst = await fetchAll(p.mac);
-    expect(burst.every((a) => a.status === 200 && a.body.equals(burst[0]!.body)), describeAnswers(burst)).toBe(true);
+    expect(
+      burst.every((a) => a.status === 200 && a.body.equals(burst[0]!.body)),
+      describeAnswers(burst),
+    ).toBe(true);
     await sleep(1200);
     for (const x of r) expect((await x.get(`/provision/${p.mac}.cfg`, { 'user-agent': FANVIL_UA })).status).toBe(200);
     const macRe = new RegExp(`${colon(p.mac)}[^\\n]*fetched its config`, 'i');
@@ -154,7 +157,10 @@ describe('three replicas on one MariaDB store', () => {
     await provisionVia(r[1]!, p, 'Renamed desk');
     await sleep(2500);
     const again = await fetchAll(p.mac);
-    expect(again.every((a) => a.status === 200 && a.text.includes('Renamed desk') && a.body.equals(again[0]!.body)), describeAnswers(again)).toBe(true);
+    expect(
+      again.every((a) => a.status === 200 && a.text.includes('Renamed desk') && a.body.equals(again[0]!.body)),
+      describeAnswers(again),
+    ).toBe(true);
     await until('the new version to be announced', async () => (await announcements()) > 1, 10_000);
     await holdFor(2500, async () => expect(await announcements(), 'announcements of two versions').toBe(2));
   });
@@ -164,7 +170,10 @@ describe('three replicas on one MariaDB store', () => {
     const after = await con.command(owner, 'jobs', 'selftest 8');
     const job = await until(
       'the selftest job to run on replica 2',
-      async () => (await c.query<{ id: number; owner: string; status: string; done: number }>("SELECT id, owner, status, done FROM jobs WHERE kind = 'selftest' AND status = 'running' ORDER BY id DESC LIMIT 1"))[0],
+      async () =>
+        (
+          await c.query<{ id: number; owner: string; status: string; done: number }>("SELECT id, owner, status, done FROM jobs WHERE kind = 'selftest' AND status = 'running' ORDER BY id DESC LIMIT 1")
+        )[0],
       20_000,
     );
     expect(c.replicaOfOwner(job.owner), `job owner ${job.owner}`).toBe(owner);
@@ -196,10 +205,14 @@ describe('three replicas on one MariaDB store', () => {
       const dup = await c.query<{ name: string; period: string; n: number }>('SELECT name, CAST(period AS CHAR) AS period, COUNT(*) AS n FROM schedule_runs GROUP BY name, period HAVING COUNT(*) > 1');
       expect(dup, 'schedule periods run more than once').toEqual([]);
     };
-    await until('three periods of each schedule', async () => {
-      const all = await runs();
-      return all.filter(isPrune).length >= 3 && all.filter(isStale).length >= 3;
-    }, 40_000);
+    await until(
+      'three periods of each schedule',
+      async () => {
+        const all = await runs();
+        return all.filter(isPrune).length >= 3 && all.filter(isStale).length >= 3;
+      },
+      40_000,
+    );
     await noDuplicates();
 
     const all = await runs();

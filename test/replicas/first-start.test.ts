@@ -12,7 +12,10 @@ describe('three simultaneous first starts', () => {
     c = await Cluster.create({ adminPassword: null });
     await c.startAll();
     const printed = c.replicas.flatMap((x) => [...x.allStderr.matchAll(/Console login: admin \/ (\S+)/g)].map((m) => ({ replica: x.name, pw: m[1]! })));
-    expect(printed.map((p) => p.replica), 'replicas that printed a generated admin password').toHaveLength(1);
+    expect(
+      printed.map((p) => p.replica),
+      'replicas that printed a generated admin password',
+    ).toHaveLength(1);
     for (const x of c.replicas) {
       const r = await loginStatus(x, 'admin', printed[0]!.pw);
       expect(r.status, `login with the printed password on ${x.name}: ${r.text}`).toBe(200);

@@ -296,7 +296,15 @@ export class Cluster {
   async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     if (!this.conn) {
       const u = new URL(this.databaseUrl);
-      this.conn = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1), supportBigNumbers: true, bigNumberStrings: false });
+      this.conn = await createConnection({
+        host: u.hostname,
+        port: Number(u.port || 3306),
+        user: decodeURIComponent(u.username),
+        password: decodeURIComponent(u.password),
+        database: u.pathname.slice(1),
+        supportBigNumbers: true,
+        bigNumberStrings: false,
+      });
     }
     const [rows] = await this.conn.query<RowDataPacket[]>(sql, params);
     return rows as T[];

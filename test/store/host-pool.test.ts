@@ -62,7 +62,11 @@ describe('a store on several hosts', () => {
     const auth = base.username ? `${base.username}${base.password ? `:${base.password}` : ''}@` : '';
     const url = `mysql://${auth}127.0.0.1:${a.port},127.0.0.1:${b.port}/${dbName}`;
     const store = openStore({ databaseUrl: url });
-    cleanup.push(() => store.close(), () => a.shut(), () => b.shut());
+    cleanup.push(
+      () => store.close(),
+      () => a.shut(),
+      () => b.shut(),
+    );
     return { a, b, store, url };
   }
 

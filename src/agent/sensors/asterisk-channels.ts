@@ -18,6 +18,9 @@ export const sensor: SensorKind = {
     const c = /(\d+) active calls?/.exec(r.stdout);
     if (!m) return { status: 3, output: 'ASTERISK UNKNOWN - cannot parse channel count', perfdata: [] };
     const n = Number(m[1]);
-    return kit.judge('CHANNELS', n, s.args, `${n} active channels, ${c ? c[1] : '?'} active calls`, [{ label: 'channels', value: n, warn: s.args.warn, crit: s.args.crit, min: 0 }, { label: 'calls', value: Number(c?.[1] ?? 0), min: 0 }]);
+    return kit.judge('CHANNELS', n, s.args, `${n} active channels, ${c ? c[1] : '?'} active calls`, [
+      { label: 'channels', value: n, warn: s.args.warn, crit: s.args.crit, min: 0 },
+      { label: 'calls', value: Number(c?.[1] ?? 0), min: 0 },
+    ]);
   },
 };

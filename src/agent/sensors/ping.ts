@@ -30,6 +30,13 @@ export const sensor: SensorKind = {
     const ms = rtt ? Number(rtt[1]) : NaN;
     if (lossPct >= 100) return { status: 2, output: `PING CRITICAL - ${host} 100% loss`, perfdata: [{ label: 'pl', value: 100, uom: '%' }] };
     const st = Math.max(kit.statusFor(ms, a.warn, a.crit), kit.statusFor(lossPct, a.lossWarn, a.lossCrit)) as 0 | 1 | 2;
-    return { status: st, output: `PING ${kit.label(st)} - ${host} rta ${ms} ms, loss ${lossPct}%`, perfdata: [{ label: 'rta', value: ms, uom: 'ms', warn: a.warn, crit: a.crit, min: 0 }, { label: 'pl', value: lossPct, uom: '%', min: 0, max: 100 }] };
+    return {
+      status: st,
+      output: `PING ${kit.label(st)} - ${host} rta ${ms} ms, loss ${lossPct}%`,
+      perfdata: [
+        { label: 'rta', value: ms, uom: 'ms', warn: a.warn, crit: a.crit, min: 0 },
+        { label: 'pl', value: lossPct, uom: '%', min: 0, max: 100 },
+      ],
+    };
   },
 };

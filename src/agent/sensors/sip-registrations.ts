@@ -37,7 +37,15 @@ export const sensor: SensorKind = {
     const bad = regs.filter((x) => !/^registered$/i.test(x.state));
     const ok = regs.length - bad.length;
     const st: Status = regs.length === 0 ? 3 : bad.length ? 2 : 0;
-    const text = regs.length === 0 ? 'no registrations found' : bad.length ? `${bad.map((b) => `${b.name} ${b.state}`).join(', ')}; ${ok}/${regs.length} registered` : `${ok}/${regs.length} registered`;
-    return { status: st, output: `SIP ${kit.label(st)} - ${text}`, perfdata: [{ label: 'registered', value: ok, min: 0, max: regs.length }, { label: 'unregistered', value: bad.length, min: 0 }] };
+    const text =
+      regs.length === 0 ? 'no registrations found' : bad.length ? `${bad.map((b) => `${b.name} ${b.state}`).join(', ')}; ${ok}/${regs.length} registered` : `${ok}/${regs.length} registered`;
+    return {
+      status: st,
+      output: `SIP ${kit.label(st)} - ${text}`,
+      perfdata: [
+        { label: 'registered', value: ok, min: 0, max: regs.length },
+        { label: 'unregistered', value: bad.length, min: 0 },
+      ],
+    };
   },
 };

@@ -7,7 +7,20 @@
 // (429 retry_after honoured). When it gives up (a fatal close code such as 4004, or the client is invalidated)
 // the adapter replaces the client and logs in again through its Reconnector with back-off. Every message goes
 // out with allowed_mentions {parse: []}: text from data (caller names, room fields) never pings @everyone.
-import { Client, GatewayIntentBits, Partials, Routes, Events, MessageFlags, ApplicationCommandOptionType, type Interaction, type Message, type Attachment, type ButtonInteraction, type ChatInputCommandInteraction } from 'discord.js';
+import {
+  Client,
+  GatewayIntentBits,
+  Partials,
+  Routes,
+  Events,
+  MessageFlags,
+  ApplicationCommandOptionType,
+  type Interaction,
+  type Message,
+  type Attachment,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+} from 'discord.js';
 import type { Logger } from '../../log.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../../core/types.js';
 import { allowed, firstDelivery, type InboundClaim } from '../inbound-checks.js';
@@ -82,7 +95,10 @@ export class DiscordAdapter implements ChatAdapter {
   private registerAttempt = 0;
   private readonly ttlMs: number;
 
-  constructor(private opts: DiscordOptions, private log: Logger) {
+  constructor(
+    private opts: DiscordOptions,
+    private log: Logger,
+  ) {
     this.ttlMs = opts.interactionTtlMs ?? INTERACTION_TTL_MS;
     this.client = this.newClient();
     this.reconnector = new Reconnector('discord', () => this.connect(), log, opts.reconnect.baseMs, opts.reconnect.maxMs);
@@ -249,7 +265,11 @@ export class DiscordAdapter implements ChatAdapter {
       },
       // A slash command's attachment is not a message in the channel: nothing the bot could delete.
       discard: async () =>
-        message ? discardWith(this.log, 'discord: could not delete the message carrying an upload (Manage Messages permission?)', { channel: message.channel }, () => this.client.rest.delete(Routes.channelMessage(message.channel, message.id))) : false,
+        message
+          ? discardWith(this.log, 'discord: could not delete the message carrying an upload (Manage Messages permission?)', { channel: message.channel }, () =>
+              this.client.rest.delete(Routes.channelMessage(message.channel, message.id)),
+            )
+          : false,
     };
   }
 

@@ -12,9 +12,9 @@ import type { Server } from 'node:http';
 import { App, SocketModeReceiver, HTTPReceiver, LogLevel, type BlockAction, type Logger as BoltLogger } from '@slack/bolt';
 import type { Logger } from '../../log.js';
 import type { ChatAdapter, Incoming, IncomingFile, MessageRef, OutMessage, Target } from '../../core/types.js';
-import { UserError } from '../../core/command.js';
 import { allowed, firstDelivery, type InboundClaim } from '../inbound-checks.js';
-import { discardWith, downloadCapped, drop, FileTooLarge } from '../inbound-files.js';
+import { drop } from '../inbound-files.js';
+import { eventKey, requestTeams, slackFile, unescapeSlack, type SlackMsg } from '../slack-inbound.js';
 import { EditCoalescer } from '../edit-coalescer.js';
 import { Reconnector } from '../reconnector.js';
 import { renderChunks } from '../text-split.js';
@@ -31,22 +31,7 @@ const RESPONSE_URL_TTL_MS = 30 * 60_000;
 /** How a job message still in progress starts (renderJob's queued/running lines): such texts never take the last use. */
 const PROGRESS_MARK = '⏳';
 
-/** The team ids a request acts for: the user's own team(s), never only the workspace that received it. */
-export function requestTeams(body: Record<string, unknown>): string[] {
-  const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-  const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined);
-  const event = obj(body.event);
-  const out: (string | undefined)[] = [];
-  if (event) {
-    out.push(str(event.user_team), str(obj(event.user_profile)?.team), str(event.team));
-    if (!out.some(Boolean)) out.push(str(body.team_id));
-  } else {
-    // Slash commands and interactive payloads: the payload's team, plus the user's own team where given.
-    out.push(str(body.user_team), str(body.user_team_id), str(obj(body.user)?.team_id));
-    out.push(str(body.team_id) ?? (typeof body.team === 'string' ? body.team : str(obj(body.team)?.id)));
-  }
-  return [...new Set(out.filter((t): t is string => t !== undefined))];
-}
+export { requestTeams } from '../slack-inbound.js';
 
 export interface SlackOptions {
   mode: 'socket' | 'http';
@@ -64,12 +49,6 @@ export interface SlackOptions {
   claimInbound?: InboundClaim;
 }
 
-/** The key a delivery is de-duplicated by: Slack keeps an event's event_id on every retry. */
-function eventKey(body: unknown): string | undefined {
-  const b = body as { event_id?: unknown; api_app_id?: unknown };
-  return typeof b.event_id === 'string' && b.event_id ? `${typeof b.api_app_id === 'string' ? `${b.api_app_id}:` : ''}${b.event_id}` : undefined;
-}
-
 function boltLogger(log: Logger): BoltLogger {
   let level = LogLevel.INFO;
   return {
@@ -83,16 +62,6 @@ function boltLogger(log: Logger): BoltLogger {
     getLevel: () => level,
     setName: () => undefined,
   };
-}
-
-interface SlackFile {
-  id?: string;
-  name?: string;
-  title?: string;
-  size?: number;
-  mimetype?: string;
-  url_private?: string;
-  url_private_download?: string;
 }
 
 export class SlackAdapter implements ChatAdapter {
@@ -112,14 +81,23 @@ export class SlackAdapter implements ChatAdapter {
   private slashSeq = 0;
   private receiver: SocketModeReceiver | HTTPReceiver;
 
-  constructor(private opts: SlackOptions, private log: Logger) {
+  constructor(
+    private opts: SlackOptions,
+    private log: Logger,
+  ) {
     const logger = boltLogger(log);
     const slackApiUrl = opts.apiUrl ? opts.apiUrl.replace(/\/?$/, '/') : undefined;
     // Separate objects: the Socket Mode client writes its own retry policy into the options it is given.
     const clientOptions = slackApiUrl ? { slackApiUrl } : {};
     const receiver = (this.receiver =
       opts.mode === 'socket'
-        ? new SocketModeReceiver({ appToken: opts.appToken!, logger, clientPingTimeout: opts.pingTimeoutMs, autoReconnectEnabled: false, installerOptions: { clientOptions: { ...clientOptions, retryConfig: { retries: 1 } } } })
+        ? new SocketModeReceiver({
+            appToken: opts.appToken!,
+            logger,
+            clientPingTimeout: opts.pingTimeoutMs,
+            autoReconnectEnabled: false,
+            installerOptions: { clientOptions: { ...clientOptions, retryConfig: { retries: 1 } } },
+          })
         : new HTTPReceiver({ signingSecret: opts.signingSecret!, endpoints: opts.http.path, logger }));
     this.app = new App({ token: opts.botToken, receiver, clientOptions: { ...clientOptions }, logger, deferInitialization: true });
     if (receiver instanceof SocketModeReceiver) {
@@ -156,7 +134,15 @@ export class SlackAdapter implements ChatAdapter {
       for (const [k, v] of this.slashes) if (Date.now() - v.at > RESPONSE_URL_TTL_MS) this.slashes.delete(k);
       this.slashes.set(thread, { responseUrl: command.response_url, user: command.user_id, at: Date.now(), uses: 0 });
       this.askers.set(`${command.channel_id}|${thread}`, command.user_id);
-      const inc: Incoming = { platform: 'slack', channel: command.channel_id, thread, user: { id: command.user_id, name: command.user_name }, text: command.text ?? '', files: [], direct: command.channel_name === 'directmessage' };
+      const inc: Incoming = {
+        platform: 'slack',
+        channel: command.channel_id,
+        thread,
+        user: { id: command.user_id, name: command.user_name },
+        text: command.text ?? '',
+        files: [],
+        direct: command.channel_name === 'directmessage',
+      };
       void this.deliver(inc);
     });
     // A press of a command button (block_actions): acked at once, then dispatched as the presser. The action's
@@ -172,7 +158,16 @@ export class SlackAdapter implements ChatAdapter {
       // Answers go in the thread of the message that carried the button.
       const thread = (b.message?.thread_ts as string | undefined) ?? b.message?.ts ?? (typeof b.container?.message_ts === 'string' ? b.container.message_ts : undefined);
       if (thread) this.askers.set(`${channel}|${thread}`, b.user.id);
-      void this.deliver({ platform: 'slack', channel, thread, user: { id: b.user.id, name: b.user.username ?? b.user.name }, text: '', files: [], direct: b.channel?.name === 'directmessage' || channel.startsWith('D'), button: value });
+      void this.deliver({
+        platform: 'slack',
+        channel,
+        thread,
+        user: { id: b.user.id, name: b.user.username ?? b.user.name },
+        text: '',
+        files: [],
+        direct: b.channel?.name === 'directmessage' || channel.startsWith('D'),
+        button: value,
+      });
     });
     this.app.error(async (err) => {
       this.log.error({ err: String(err) }, 'slack handler error');
@@ -242,31 +237,9 @@ export class SlackAdapter implements ChatAdapter {
     const thread = e.thread_ts ?? e.ts;
     if (this.askers.size > 5000) this.askers.clear();
     this.askers.set(`${e.channel}|${thread}`, e.user);
-    const files: IncomingFile[] = (e.files ?? []).map((f: SlackFile) => ({
-      name: f.name ?? f.title ?? 'file',
-      size: f.size,
-      mime: f.mimetype,
-      fetch: async () => {
-        const name = f.name ?? f.title ?? 'file';
-        if (f.size !== undefined && f.size > this.opts.maxBytes) throw new FileTooLarge(`${name} is ${f.size} bytes; the limit is ${this.opts.maxBytes}`);
-        const raw = f.url_private_download ?? f.url_private;
-        if (!raw) throw new UserError(`${name} has no download URL`);
-        let url: URL;
-        try {
-          url = new URL(raw);
-        } catch {
-          throw new UserError(`${name} has an invalid download URL`);
-        }
-        // The bot token goes only to Slack's own file host (or the configured API host, e.g. a local server).
-        if (!this.fileHosts.includes(url.host)) throw new UserError(`${name}: not downloading from ${url.host}: files are fetched with the bot token only from ${this.fileHosts.join(' or ')}`);
-        return downloadCapped(url.toString(), this.opts.maxBytes, { Authorization: `Bearer ${this.opts.botToken}` }, {
-          trustedHosts: this.fileHosts,
-          htmlMessage: `${name}: Slack answered with a web page instead of the file; the bot token is invalid or lacks the files:read scope`,
-          name,
-        });
-      },
-      discard: async () => (f.id ? discardWith(this.log, 'slack: could not delete an uploaded file', { file: f.id }, () => this.app.client.files.delete({ file: f.id! })) : false),
-    }));
+    const files: IncomingFile[] = (e.files ?? []).map((f) =>
+      slackFile(f, { maxBytes: this.opts.maxBytes, botToken: this.opts.botToken, fileHosts: this.fileHosts, log: this.log, remove: (id) => this.app.client.files.delete({ file: id }) }),
+    );
     // Do not hold Bolt's listener (and with it the ack) while the command runs.
     void this.deliver({ platform: 'slack', channel: e.channel, thread, user: { id: e.user }, text: unescapeSlack(text), files, direct });
   }
@@ -374,20 +347,4 @@ export class SlackAdapter implements ChatAdapter {
     if (!channel) throw new Error(`could not open a DM with ${userId}`);
     await this.send({ platform: 'slack', channel }, msg);
   }
-}
-
-function unescapeSlack(s: string): string {
-  return s.replace(/<(https?:\/\/[^|>]+)(\|[^>]*)?>/g, '$1').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-}
-
-interface SlackMsg {
-  channel: string;
-  channel_type?: string;
-  user?: string;
-  bot_id?: string;
-  subtype?: string;
-  text?: string;
-  ts: string;
-  thread_ts?: string;
-  files?: SlackFile[];
 }

@@ -67,7 +67,10 @@ export class TelegramAdapter implements ChatAdapter {
   /** deleteWebhook runs once per start(): another replica may own a webhook that a retry loop must not remove. */
   private webhookCleared = false;
 
-  constructor(private opts: TelegramOptions, private log: Logger) {
+  constructor(
+    private opts: TelegramOptions,
+    private log: Logger,
+  ) {
     this.bot = new Telegraf(opts.botToken, { telegram: { apiRoot: opts.apiRoot ?? 'https://api.telegram.org' }, handlerTimeout: 10_000 });
     // An update arrived: polling works, so the next failure starts the back-off from its shortest delay.
     this.bot.use((_ctx, next) => {
@@ -108,7 +111,10 @@ export class TelegramAdapter implements ChatAdapter {
   private pollingEnded(err: unknown): void {
     if (!this.running) return;
     if (err instanceof TelegramError && err.code === 409) {
-      this.reconnector.lost(err, 'telegram: another process is using this bot token (409 Conflict: a second poller or a webhook); run Telegram polling on one replica only or use webhook mode; retrying with back-off');
+      this.reconnector.lost(
+        err,
+        'telegram: another process is using this bot token (409 Conflict: a second poller or a webhook); run Telegram polling on one replica only or use webhook mode; retrying with back-off',
+      );
     } else if (err instanceof TelegramError && err.code === 401) {
       this.reconnector.lost(err, 'telegram: the bot token was refused (401 Unauthorized); check TELEGRAM_BOT_TOKEN; retrying with back-off');
     } else this.reconnector.lost(err, 'telegram polling stopped; reconnecting with back-off');
@@ -219,7 +225,10 @@ export class TelegramAdapter implements ChatAdapter {
           const link = await this.call(() => this.bot.telegram.getFileLink(d.file_id), 'getFile');
           return downloadCapped(link.toString(), this.opts.maxBytes);
         },
-        discard: () => discardWith(this.log, 'telegram: could not delete the message carrying an upload', { chat: chatId }, () => this.call(() => this.bot.telegram.deleteMessage(chatId, msg.message_id), 'deleteMessage')),
+        discard: () =>
+          discardWith(this.log, 'telegram: could not delete the message carrying an upload', { chat: chatId }, () =>
+            this.call(() => this.bot.telegram.deleteMessage(chatId, msg.message_id), 'deleteMessage'),
+          ),
       });
     }
     if (this.askers.size > 5000) this.askers.clear();
@@ -309,7 +318,14 @@ export class TelegramAdapter implements ChatAdapter {
       first ??= sent.message_id;
     }
     for (const f of msg.files ?? []) {
-      const sent = await this.call(() => this.bot.telegram.sendDocument(target.channel, { source: f.data, filename: f.name }, { ...(f.title ? { caption: f.title } : {}), ...(reply.reply_parameters ? { reply_parameters: JSON.stringify(reply.reply_parameters) } : {}) } as never), 'sendDocument');
+      const sent = await this.call(
+        () =>
+          this.bot.telegram.sendDocument(target.channel, { source: f.data, filename: f.name }, {
+            ...(f.title ? { caption: f.title } : {}),
+            ...(reply.reply_parameters ? { reply_parameters: JSON.stringify(reply.reply_parameters) } : {}),
+          } as never),
+        'sendDocument',
+      );
       first ??= sent.message_id;
     }
     return { platform: 'telegram', channel: target.channel, id: String(first ?? 0), thread: target.thread };

@@ -59,7 +59,13 @@ export const platform: ChatPlatform<DiscordConfig, DiscordAdapter> = {
       try {
         const r = await probeJson(`${api}/v10/users/@me`, { headers: { authorization: `Bot ${c.botToken}` } }, timeoutMs);
         if (r.status === 200) report('Discord token', 'OK', `/users/@me: ${String(r.body.username ?? '?')} (${String(r.body.id ?? '?')})`);
-        else report('Discord token', 'FAIL', `/users/@me refused the bot token: ${String(r.body.message ?? `HTTP ${r.status}`)}`, 'reset the bot token (Bot → Reset Token) and set DISCORD_BOT_TOKEN; check DISCORD_API_URL');
+        else
+          report(
+            'Discord token',
+            'FAIL',
+            `/users/@me refused the bot token: ${String(r.body.message ?? `HTTP ${r.status}`)}`,
+            'reset the bot token (Bot → Reset Token) and set DISCORD_BOT_TOKEN; check DISCORD_API_URL',
+          );
       } catch (e) {
         report('Discord token', 'FAIL', `cannot reach ${api}: ${probeFailure(e)}`, 'check the network path to Discord or DISCORD_API_URL');
       }

@@ -67,12 +67,19 @@ export const platform: ChatPlatform<SlackConfig, SlackAdapter> = {
       try {
         const r = await probeJson(`${api}auth.test`, { method: 'POST', headers: { authorization: `Bearer ${c.botToken}`, 'content-type': 'application/x-www-form-urlencoded' } }, timeoutMs);
         if (r.body.ok === true) report('Slack token', 'OK', `auth.test: bot ${String(r.body.user ?? '?')} in team ${String(r.body.team_id ?? '?')}`);
-        else report('Slack token', 'FAIL', `auth.test refused the bot token: ${String(r.body.error ?? `HTTP ${r.status}`)}`, 'generate a new bot token (OAuth & Permissions) and set SLACK_BOT_TOKEN; check SLACK_API_URL');
+        else
+          report(
+            'Slack token',
+            'FAIL',
+            `auth.test refused the bot token: ${String(r.body.error ?? `HTTP ${r.status}`)}`,
+            'generate a new bot token (OAuth & Permissions) and set SLACK_BOT_TOKEN; check SLACK_API_URL',
+          );
       } catch (e) {
         report('Slack token', 'FAIL', `cannot reach ${api}: ${probeFailure(e)}`, 'check the network path to Slack (proxy, firewall) or SLACK_API_URL');
       }
     }
-    if (!c.allowedWorkspaces.length) report('Slack allow-list', 'FAIL', 'chat.slack.allowedWorkspaces is empty: nobody can use the bot from Slack', 'set SLACK_ALLOWED_WORKSPACES=T0123ABC (your team id)');
+    if (!c.allowedWorkspaces.length)
+      report('Slack allow-list', 'FAIL', 'chat.slack.allowedWorkspaces is empty: nobody can use the bot from Slack', 'set SLACK_ALLOWED_WORKSPACES=T0123ABC (your team id)');
     else report('Slack allow-list', 'OK', `${c.allowedWorkspaces.length} workspace(s)`);
   },
 };

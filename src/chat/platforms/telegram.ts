@@ -86,12 +86,19 @@ export const platform: ChatPlatform<TelegramConfig, TelegramAdapter> = {
         const r = await probeJson(`${root}/bot${c.botToken}/getMe`, {}, timeoutMs);
         const me = r.body.result as { username?: string } | undefined;
         if (r.body.ok === true) report('Telegram token', 'OK', `getMe: @${me?.username ?? '?'}`);
-        else report('Telegram token', 'FAIL', `getMe refused the bot token: ${String(r.body.description ?? `HTTP ${r.status}`)}`, 'get the token again from @BotFather (/token) and set TELEGRAM_BOT_TOKEN; check TELEGRAM_API_ROOT');
+        else
+          report(
+            'Telegram token',
+            'FAIL',
+            `getMe refused the bot token: ${String(r.body.description ?? `HTTP ${r.status}`)}`,
+            'get the token again from @BotFather (/token) and set TELEGRAM_BOT_TOKEN; check TELEGRAM_API_ROOT',
+          );
       } catch (e) {
         report('Telegram token', 'FAIL', `cannot reach ${root}: ${probeFailure(e)}`, 'check the network path to Telegram or TELEGRAM_API_ROOT');
       }
     }
-    if (!c.allowedChats.length) report('Telegram allow-list', 'FAIL', 'chat.telegram.allowedChats is empty: nobody can use the bot from Telegram', 'set TELEGRAM_ALLOWED_CHATS=-100123456789 (group ids are negative)');
+    if (!c.allowedChats.length)
+      report('Telegram allow-list', 'FAIL', 'chat.telegram.allowedChats is empty: nobody can use the bot from Telegram', 'set TELEGRAM_ALLOWED_CHATS=-100123456789 (group ids are negative)');
     else report('Telegram allow-list', 'OK', `${c.allowedChats.length} chat(s)`);
   },
 };

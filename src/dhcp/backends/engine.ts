@@ -66,7 +66,8 @@ export async function installAll(plan: PlanItem[], o: EngineOptions): Promise<En
     }
     if (failures.length) return { ok: false, phase: 'check', text: `Apply aborted; no live file was changed.\n${failures.join('\n')}${noteText}` };
     if (o.dryRun) return { ok: true, phase: 'dry-run', text: `Dry run: all checks passed; ${o.summary}. Nothing written.${noteText}` };
-    if (o.stillHolder && !(await o.stillHolder())) return { ok: false, phase: 'lock', text: 'Apply aborted: another process took over the apply lock before the files were installed; no live file was changed. Run dhcp apply again.' };
+    if (o.stillHolder && !(await o.stillHolder()))
+      return { ok: false, phase: 'lock', text: 'Apply aborted: another process took over the apply lock before the files were installed; no live file was changed. Run dhcp apply again.' };
     let swapped: Swapped;
     try {
       swapped = swapIn(files);
@@ -86,9 +87,17 @@ export async function installAll(plan: PlanItem[], o: EngineOptions): Promise<En
     for (const item of plan) {
       if (!item.backend.install) continue;
       try {
-        installed.push(await item.backend.install(item.files.map((f) => f.text), item.settings));
+        installed.push(
+          await item.backend.install(
+            item.files.map((f) => f.text),
+            item.settings,
+          ),
+        );
       } catch (e) {
-        const failed = Object.assign(new StepFailed(`install the new ${item.backend.name} configuration`, item.settings.socket ?? item.backend.name, (e as Error).message ?? String(e)), { restored: swapped.count, restoreProblems: await undoAll() });
+        const failed = Object.assign(new StepFailed(`install the new ${item.backend.name} configuration`, item.settings.socket ?? item.backend.name, (e as Error).message ?? String(e)), {
+          restored: swapped.count,
+          restoreProblems: await undoAll(),
+        });
         return { ok: false, phase: 'install', text: failureText(failed, swapped.count) };
       }
     }

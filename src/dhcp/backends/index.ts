@@ -105,4 +105,3 @@ export function backendProblem(b: Backend | undefined): string | null {
   if (extra.length) return `backend.defaults has unknown key(s) ${extra.join(', ')} (settings: ${KEYS.join(', ')})`;
   return null;
 }
-

@@ -100,7 +100,11 @@ export async function runReload(s: BackendSettings): Promise<CheckResult | null>
 
 /** The checker's own message: blank lines and dhcpd's banner and bug-report boilerplate dropped, last 15 lines. */
 export function checkerMessage(output: string): string {
-  const noise = /^(Internet Systems Consortium|Copyright \d|All rights reserved|For info, please visit|If you think you have received|than a configuration issue|bugs on either our web page|before submitting a bug|process and the information we find|exiting\.)/;
-  const lines = output.split('\n').map((l) => l.trimEnd()).filter((l) => l.trim() && !noise.test(l.trim()));
+  const noise =
+    /^(Internet Systems Consortium|Copyright \d|All rights reserved|For info, please visit|If you think you have received|than a configuration issue|bugs on either our web page|before submitting a bug|process and the information we find|exiting\.)/;
+  const lines = output
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() && !noise.test(l.trim()));
   return (lines.length ? lines : output.split('\n')).slice(-15).join('\n');
 }

@@ -4,10 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { driver } from '../../../drivers/phones/cisco-mpp.js';
 import { AUTH, FIRMWARE_URL, goldenSuite, phone, SETTINGS } from '../driver-kit.js';
 
-const PHONES = [
-  phone(driver, '00562ba1b501', '4001', 'Reception', 'Xp4!rT9wq2'),
-  phone(driver, '70db98a1b502', '4002', 'João & Ana <Sala 2>', 'K8#mq2Lzv7', { line: 2, port: 5080, room: 'Térreo' }),
-];
+const PHONES = [phone(driver, '00562ba1b501', '4001', 'Reception', 'Xp4!rT9wq2'), phone(driver, '70db98a1b502', '4002', 'João & Ana <Sala 2>', 'K8#mq2Lzv7', { line: 2, port: 5080, room: 'Térreo' })];
 
 goldenSuite('cisco-mpp', driver, PHONES);
 goldenSuite('cisco-mpp-auth-firmware', driver, PHONES.slice(0, 1), { ...SETTINGS, auth: AUTH, firmwareUrl: FIRMWARE_URL, version: 7 });

@@ -4,10 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { driver } from '../../../drivers/phones/grandstream-gxp.js';
 import { AUTH, FIRMWARE_URL, goldenSuite, phone, SETTINGS } from '../driver-kit.js';
 
-const PHONES = [
-  phone(driver, '000b82a1b301', '4001', 'Reception', 'Xp4!rT9wq2'),
-  phone(driver, 'c074ada1b302', '4002', 'João & Ana <Sala 2>', 'K8#mq2Lzv7', { line: 2, port: 5080, room: 'Térreo' }),
-];
+const PHONES = [phone(driver, '000b82a1b301', '4001', 'Reception', 'Xp4!rT9wq2'), phone(driver, 'c074ada1b302', '4002', 'João & Ana <Sala 2>', 'K8#mq2Lzv7', { line: 2, port: 5080, room: 'Térreo' })];
 
 goldenSuite('grandstream-gxp', driver, PHONES);
 goldenSuite('grandstream-gxp-auth-firmware', driver, PHONES.slice(0, 1), { ...SETTINGS, auth: AUTH, firmwareUrl: FIRMWARE_URL, version: 7 });

@@ -4,10 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { driver } from '../../../drivers/phones/poly-vvx.js';
 import { AUTH, FIRMWARE_URL, goldenSuite, phone, SETTINGS } from '../driver-kit.js';
 
-const PHONES = [
-  phone(driver, '0004f2a1b401', '4001', 'Reception', 'Xp4!rT9wq2'),
-  phone(driver, '64167fa1b402', '4002', 'João & Ana <Sala 2>', 'K8#mq2Lzv7', { line: 2, port: 5080, room: 'Térreo' }),
-];
+const PHONES = [phone(driver, '0004f2a1b401', '4001', 'Reception', 'Xp4!rT9wq2'), phone(driver, '64167fa1b402', '4002', 'João & Ana <Sala 2>', 'K8#mq2Lzv7', { line: 2, port: 5080, room: 'Térreo' })];
 
 goldenSuite('poly-vvx', driver, PHONES);
 goldenSuite('poly-vvx-auth-firmware', driver, PHONES.slice(0, 1), { ...SETTINGS, auth: AUTH, firmwareUrl: FIRMWARE_URL, version: 7 });
