@@ -21,7 +21,7 @@ describe('health', () => {
     registerHealthRoutes({ ...t.app, http, db: store.db } as unknown as Parameters<typeof registerHealthRoutes>[0], state);
     const before = await http.inject({ url: '/healthz' });
     expect(before.statusCode).toBe(503);
-    expect(before.json()).toEqual({ status: 'starting', reason: 'store not migrated yet' });
+    expect(before.json()).toEqual({ status: 'starting', code: 'SB_STARTING', message: 'store not migrated yet', reason: 'store not migrated yet' });
     await migrateToLatest(store);
     state.migrated = true;
     const ok = await http.inject({ url: '/healthz' });

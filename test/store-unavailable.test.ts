@@ -80,8 +80,9 @@ describe('HTTP while no store host answers', () => {
     const h = await fetch(`${url}/healthz`);
     expect(h.status).toBe(503);
     expect(h.headers.get('retry-after')).toMatch(/^\d+$/);
-    const hb = (await h.json()) as { status: string; reason: string; hosts: { host: string; up: boolean }[] };
+    const hb = (await h.json()) as { status: string; code: string; reason: string; hosts: { host: string; up: boolean }[] };
     expect(hb.status).toBe('unavailable');
+    expect(hb.code).toBe('SB_STORE_UNAVAILABLE');
     expect(hb.reason).toMatch(/store unreachable: no store host answers \(127\.0\.0\.1:\d+: ECONNREFUSED/);
     expect(hb.hosts).toEqual([{ host: `127.0.0.1:${fwd.port}`, up: false, reason: expect.stringContaining('ECONNREFUSED') }]);
     expect(t.logs.join('')).not.toMatch(/"level":50.*request failed/);

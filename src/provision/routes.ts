@@ -1,6 +1,6 @@
 // GET /provision/<file> and /provision/t/<token>/<file>: generated phone files, model-wide "common" files,
 // 404 for the rest. Nothing outside the provisioning root can be named. Every request is logged with why.
-import { errorRef, internalMessage } from '../util/errors.js';
+import { errorRef, internalMessage, type SbCode } from '../util/errors.js';
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app-types.js';
@@ -9,6 +9,16 @@ import { isStoreUnavailable } from '../store/store-errors.js';
 import type { ProvisionService } from './service.js';
 import type { Decision } from './request-log.js';
 import { fmtMac } from '../util/mac.js';
+
+/** The catalogue code of a refused phone fetch, by its status. */
+function refusalCode(status: number): SbCode {
+  if (status === 401) return 'SB_PROVISION_UNAUTHORIZED';
+  if (status === 403) return 'SB_PROVISION_TOKEN_URL_REQUIRED';
+  if (status === 404) return 'SB_PROVISION_NO_SUCH_FILE';
+  if (status === 405) return 'SB_HTTP_METHOD_NOT_ALLOWED';
+  if (status === 503) return 'SB_STORE_UNAVAILABLE';
+  return 'SB_PROVISION_BAD_PATH';
+}
 
 const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;
@@ -38,7 +48,8 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     let mac: string | null = null;
     const done = (status: number, decision: Decision, reason: string | null, body?: { data: string | Buffer; type: string }): void => {
       svc.log.add({ at: Date.now(), ip, userAgent: ua, path: rawPath, file, mac, status, decision, reason });
-      const data = body ? body.data : `${reason ?? 'error'}\n`;
+      // A refusal's text names its catalogue code first, as the 500 does (phones ignore it; people reading logs do not).
+      const data = body ? body.data : `${refusalCode(status)}: ${reason ?? 'error'}\n`;
       const headers: Record<string, string | number> = { 'content-type': body ? body.type : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(data), 'cache-control': 'no-store' };
       if (status === 401) headers['www-authenticate'] = 'Basic realm="switchboard provisioning", charset="UTF-8"';
       if (status === 405) headers.allow = 'GET, HEAD';

@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   SB_ATTACHMENT_UNREADABLE: { status: 400, summary: 'An attached file is empty, missing or could not be downloaded.' },
   SB_SHEET_BAD_ROW: { status: 400, summary: 'A CSV/XLSX sheet (or some of its rows) cannot be used; the message lists the rows.' },
   SB_STORE_UNAVAILABLE: { status: 503, summary: 'No store (database) host answers right now; retry after Retry-After seconds.' },
+  SB_STARTING: { status: 503, summary: 'The bot is starting: the store is not migrated yet (`/healthz`); retry after Retry-After.' },
   SB_BUSY: { status: 503, summary: 'The bot is busy (too many posts in flight or waiting to be stored); retry after Retry-After seconds.' },
   SB_INTERNAL: { status: 500, summary: "An unexpected failure; the message carries a ref to find the details in the bot's log." },
   // DHCP
@@ -42,6 +43,10 @@ export const ERROR_CATALOGUE = {
   SB_DHCP_RENDER_FAILED: { status: 422, summary: 'The DHCP configuration could not be rendered or applied from the hosts as stored.' },
   // Provisioning
   SB_PROVISION_MODEL_UNKNOWN: { status: 400, summary: 'The phone model names no installed driver.' },
+  SB_PROVISION_BAD_PATH: { status: 400, summary: 'A phone asked for a path that is not a file name in the provisioning root.' },
+  SB_PROVISION_UNAUTHORIZED: { status: 401, summary: "A phone's fetch lacks the provisioning credentials (basic auth) or has wrong ones." },
+  SB_PROVISION_TOKEN_URL_REQUIRED: { status: 403, summary: "provision.tokenUrls is on: a phone's files are served only under its token URL." },
+  SB_PROVISION_NO_SUCH_FILE: { status: 404, summary: 'No provisioned phone, common file or firmware image answers this file name (or token).' },
   // Per-family fallbacks: a refusal of a command of this family that has no more specific code.
   SB_DHCP_REFUSED: { status: 422, summary: 'A `dhcp …` command refused the request; the message says why.' },
   SB_PROVISION_REFUSED: { status: 422, summary: 'A `provision …` command refused the request; the message says why.' },

@@ -124,8 +124,15 @@ describe('provisioning HTTP server', () => {
   it('an unknown file is 404 with the reason kept in the request log; an unknown MAC is announced once', async () => {
     const r = await get(port(t), '/provision/0c383e999999.cfg', { 'user-agent': 'Fanvil X1SG 2.12.1 0c383e999999' });
     expect(r.status).toBe(404);
+    // The refusal's text leads with its catalogue code (phones ignore the body; people reading it do not).
+    expect(r.body.toString()).toBe('SB_PROVISION_NO_SUCH_FILE: no phone with MAC 0c:38:3e:99:99:99 is provisioned\n');
     expect((await get(port(t), '/provision/0c383e999999.cfg')).status).toBe(404);
-    expect((await get(port(t), '/provision/nothing-here.txt')).status).toBe(404);
+    const none = await get(port(t), '/provision/nothing-here.txt');
+    expect([none.status, none.body.toString()]).toEqual([404, 'SB_PROVISION_NO_SUCH_FILE: no such file\n']);
+    const bad = await get(port(t), '/provision/../../etc/passwd');
+    expect([bad.status, bad.body.toString()]).toEqual([400, 'SB_PROVISION_BAD_PATH: not a file name in the provisioning root\n']);
+    const post = await get(port(t), '/provision/nothing-here.txt', {}, 'POST');
+    expect([post.status, post.body.toString()]).toEqual([405, 'SB_HTTP_METHOD_NOT_ALLOWED: method POST is not allowed\n']);
     await new Promise((res) => setTimeout(res, 200));
     const unknown = t.chat.messages.filter((m) => /Unknown phone 0c:38:3e:99:99:99/.test(m.text));
     expect(unknown.length).toBe(1);
