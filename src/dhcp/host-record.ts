@@ -2,6 +2,7 @@
 // dhcp_history tables), a host's own field checks, and the codes a refused batch is reported with.
 import { parseMac, macProblem, isMulticastMac } from '../util/mac.js';
 import type { SbCode } from '../util/errors.js';
+import type { Tables } from '../store/db.js';
 import { HOSTNAME_RE, ipProblem, ipToNum, phoneProblem, BOOT_RE, textProblem, type Subnet } from './validate.js';
 
 /**
@@ -78,20 +79,8 @@ declare module '../store/db.js' {
   }
 }
 
-export type Row = {
-  mac: string;
-  ip: string;
-  ip_num: number;
-  hostname: string;
-  room: string | null;
-  phones: string;
-  owner: string | null;
-  access: number;
-  comment: string | null;
-  boot_server: string | null;
-  updated_by: string;
-  updated_at: number;
-};
+/** A dhcp_hosts row as read and written (the id is the store's). */
+export type Row = Omit<Tables['dhcp_hosts'], 'id'>;
 
 export function rowToRecord(r: Row): HostRecord {
   return {

@@ -9,7 +9,7 @@
 import { sql } from '../store/kysely.js';
 import type { Statement } from 'better-sqlite3';
 import type { App } from '../app-types.js';
-import { isUniqueViolation, now, type DB } from '../store/db.js';
+import { isUniqueViolation, now, type DB, type Tables } from '../store/db.js';
 import { withConflictRetry } from '../store/conflict-retry.js';
 import { GroupCommit } from '../store/group-commit.js';
 import { SbError } from '../util/errors.js';
@@ -18,18 +18,7 @@ import type { SensorList, Sensors } from './sensors.js';
 import { advance, type Transition } from './state-machine.js';
 import { STATUS, span, type IngestOutcome, type MonitorConfig, type NodeRow, type RejectedResult, type ResultIn } from './types.js';
 
-type StateRow = {
-  node_id: number;
-  sensor_id: number;
-  status: number;
-  hard_status: number;
-  attempt: number;
-  output: string;
-  perfdata: string | null;
-  at: number;
-  changes: string | null;
-  flapping: number;
-};
+type StateRow = Tables['mon_sensor_state'];
 type SensorTransition = Transition & { sensorId: number };
 /** One request's checked results, waiting for the next group. */
 interface Batch {
