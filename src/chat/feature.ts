@@ -120,7 +120,7 @@ export function chatFeatureFor(platforms: NamedChatPlatform[]): Feature {
             return true;
           }
         };
-      for (const s of config.secrets ?? []) registerSecret(secretAt(c, s));
+      registerChatSecrets(c, config);
       for (const { name, platform } of platforms) {
         const pc = c[name] ?? {};
         if (!platformEnabled(platform, pc)) continue;
@@ -182,6 +182,11 @@ export function chatFeatureFor(platforms: NamedChatPlatform[]): Feature {
 }
 
 /** The value at a dotted key path of the chat section (a secret to mask in logs). */
+/** Masks every secret of a `chat` config (each platform's declared secret keys) in logs and messages. */
+export function registerChatSecrets(chat: unknown, section: ConfigSection = chatConfigSection): void {
+  for (const s of section.secrets ?? []) registerSecret(secretAt(chat, s));
+}
+
 function secretAt(section: unknown, dotted: string): string | undefined {
   let cur = section;
   for (const part of dotted.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;

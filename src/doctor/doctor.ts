@@ -11,7 +11,7 @@ import { openStore, type DB, type Store } from '../store/db.js';
 import { pendingMigrations } from '../store/migrate.js';
 import { isLoopbackUrl } from '../http/base-url.js';
 import { registerSecret, scrub } from '../secrets.js';
-import { CHAT_PLATFORMS } from '../chat/feature.js';
+import { CHAT_PLATFORMS, registerChatSecrets } from '../chat/feature.js';
 import { platformEnabled } from '../chat/platform.js';
 import { DhcpBackends } from '../dhcp/backends/index.js';
 
@@ -54,7 +54,8 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorRow[]> {
     add('config valid', 'FAIL', (e as Error).message, 'correct the key named above in the config file or environment; the other checks need a valid config');
     return rows;
   }
-  for (const t of [...CHAT_PLATFORMS.map(({ name }) => (cfg.chat as unknown as Record<string, { botToken?: string }>)[name]?.botToken), cfg.monitor.mail.password]) if (t) registerSecret(t);
+  registerChatSecrets(cfg.chat);
+  if (cfg.monitor.mail.password) registerSecret(cfg.monitor.mail.password);
   const timeoutMs = o.timeoutMs ?? 10_000;
 
   // Store
