@@ -2,7 +2,7 @@
 // (src/util/errors.ts). Fastify's own FST_* errors, schema validation and the store's unavailability map to SB
 // codes here, in one place; anything unexpected is SB_INTERNAL with a ref to the log line, never a stack.
 import type { Logger } from '../log.js';
-import { errorBody, errorRef, internalMessage, SbError, statusOf, type SbCode } from '../util/errors.js';
+import { errorBody, errorRef, internalMessage, SbError, statusOf, type ErrorReplyLike, type SbCode } from '../util/errors.js';
 import { isStoreUnavailable, RETRY_AFTER_SECONDS, storeErrorReason } from '../store/store-errors.js';
 import { QueueFull } from '../store/group-commit.js';
 
@@ -22,14 +22,13 @@ const FASTIFY_CODES: Record<string, SbCode> = {
   FST_PROTO_VIOLATION: 'SB_HTTP_BAD_REQUEST',
 };
 
-/** A status without a more specific code: the generic code of its kind. */
+/** A client error's status (400–499) without a more specific code: the generic code of its kind. */
 function codeOfStatus(status: number): SbCode {
   if (status === 404) return 'SB_HTTP_NOT_FOUND';
   if (status === 405) return 'SB_HTTP_METHOD_NOT_ALLOWED';
   if (status === 413) return 'SB_HTTP_PAYLOAD_TOO_LARGE';
   if (status === 415) return 'SB_HTTP_UNSUPPORTED_MEDIA_TYPE';
-  if (status === 503) return 'SB_BUSY';
-  return status >= 500 ? 'SB_INTERNAL' : 'SB_HTTP_BAD_REQUEST';
+  return 'SB_HTTP_BAD_REQUEST';
 }
 
 export interface HttpError {
@@ -42,7 +41,7 @@ export interface HttpError {
   ref?: string;
 }
 
-type ErrLike = Error & { statusCode?: number; code?: string; validation?: unknown; rejected?: unknown[] };
+type ErrLike = Error & { statusCode?: number; code?: string; validation?: unknown };
 
 /**
  * The answer for an error thrown while handling a request. A client's mistake keeps the status Fastify or the
@@ -63,19 +62,12 @@ export function httpErrorOf(err: unknown): HttpError {
     return { status: 500, code: 'SB_INTERNAL', message: internalMessage(ref), headers: {}, ref };
   }
   const code = (e.code && FASTIFY_CODES[e.code]) || (e.validation ? 'SB_HTTP_BAD_REQUEST' : codeOfStatus(status));
-  const message = code === 'SB_HTTP_PAYLOAD_TOO_LARGE' && e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'request body is too large' : e.message;
-  return { status, code, message, headers: {}, details: e.rejected ? { rejected: e.rejected } : undefined };
-}
-
-/** What a Fastify reply offers that sendHttpError needs. */
-export interface ReplyLike {
-  code(status: number): ReplyLike;
-  header(name: string, value: string): ReplyLike;
-  send(body: unknown): unknown;
+  const message = e.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'request body is too large' : e.message;
+  return { status, code, message, headers: {} };
 }
 
 /** Answer with httpErrorOf(err), logging what needs a look (an internal error with its ref; the store). */
-export function sendHttpError(reply: ReplyLike, err: unknown, log: Logger, fields: Record<string, unknown> = {}): unknown {
+export function sendHttpError(reply: ErrorReplyLike, err: unknown, log: Logger, fields: Record<string, unknown> = {}): unknown {
   const h = httpErrorOf(err);
   if (h.code === 'SB_INTERNAL') log.error({ ...fields, err, ref: h.ref, code: h.code }, 'request failed');
   else if (h.code === 'SB_STORE_UNAVAILABLE') log.warn({ ...fields, code: h.code, reason: storeErrorReason(err) }, 'store unavailable; answered 503');

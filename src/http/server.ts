@@ -8,19 +8,14 @@ import type { Logger } from '../log.js';
 import { lazyValidator } from './lazy-validator.js';
 import { MAX_JSON_DEPTH, useDepthCheckedJson } from './json-depth.js';
 import { RETRY_AFTER_SECONDS, storeErrorReason } from '../store/store-errors.js';
-import { errorRaw, errorReply, type ErrorReplyLike } from '../util/errors.js';
+import { errorRaw, errorReply } from '../util/errors.js';
 import { sendHttpError } from './http-errors.js';
 
 /**
- * The answer when the store cannot serve a request now (no host answers, a node not ready, conflicts past their
- * retry bound): 503 with Retry-After, so agents back off and keep their spool, never a 500.
+ * The answer when the store cannot serve a plain Node handler's request now (no host answers, a node not ready,
+ * conflicts past their retry bound): 503 with Retry-After, so agents back off and keep their spool, never a 500.
+ * (Fastify routes get the same through sendHttpError.)
  */
-export function storeUnavailableReply(reply: ErrorReplyLike, err: unknown, log: Logger): unknown {
-  log.warn({ code: 'SB_STORE_UNAVAILABLE', reason: storeErrorReason(err) }, 'store unavailable; answered 503');
-  return errorReply(reply, 'SB_STORE_UNAVAILABLE', 'store unavailable, try again shortly', { headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } });
-}
-
-/** The same for the plain Node handlers (fastRoute). */
 export function storeUnavailableRaw(res: nodeHttp.ServerResponse, err: unknown, log: Logger, type: 'json' | 'text' = 'json'): void {
   log.warn({ code: 'SB_STORE_UNAVAILABLE', reason: storeErrorReason(err) }, 'store unavailable; answered 503');
   if (type === 'json') return errorRaw(res, 'SB_STORE_UNAVAILABLE', 'store unavailable, try again shortly', { 'retry-after': String(RETRY_AFTER_SECONDS) });
