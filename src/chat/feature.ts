@@ -181,12 +181,12 @@ export function chatFeatureFor(platforms: NamedChatPlatform[]): Feature {
   };
 }
 
-/** The value at a dotted key path of the chat section (a secret to mask in logs). */
 /** Masks every secret of a `chat` config (each platform's declared secret keys) in logs and messages. */
 export function registerChatSecrets(chat: unknown, section: ConfigSection = chatConfigSection): void {
   for (const s of section.secrets ?? []) registerSecret(secretAt(chat, s));
 }
 
+/** The value at a dotted key path of the chat section (a secret to mask in logs). */
 function secretAt(section: unknown, dotted: string): string | undefined {
   let cur = section;
   for (const part of dotted.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined;
