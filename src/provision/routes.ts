@@ -1,6 +1,6 @@
 // GET /provision/<file> and /provision/t/<token>/<file>: generated phone files, model-wide "common" files,
 // 404 for the rest. Nothing outside the provisioning root can be named. Every request is logged with why.
-import { errorRef, internalMessage, type SbCode } from '../util/errors.js';
+import { errorRef, internalMessage, statusOf, type SbCode } from '../util/errors.js';
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../app-types.js';
@@ -9,16 +9,6 @@ import { isStoreUnavailable } from '../store/store-errors.js';
 import type { ProvisionService } from './service.js';
 import type { Decision } from './request-log.js';
 import { fmtMac } from '../util/mac.js';
-
-/** The catalogue code of a refused phone fetch, by its status. */
-function refusalCode(status: number): SbCode {
-  if (status === 401) return 'SB_PROVISION_UNAUTHORIZED';
-  if (status === 403) return 'SB_PROVISION_TOKEN_URL_REQUIRED';
-  if (status === 404) return 'SB_PROVISION_NO_SUCH_FILE';
-  if (status === 405) return 'SB_HTTP_METHOD_NOT_ALLOWED';
-  if (status === 503) return 'SB_STORE_UNAVAILABLE';
-  return 'SB_PROVISION_BAD_PATH';
-}
 
 const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TOKEN_RE = /^[0-9a-f]{32}$/;
@@ -46,23 +36,25 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     const ip = clientIp(req, trustProxy);
     let file: string | null = null;
     let mac: string | null = null;
-    const done = (status: number, decision: Decision, reason: string | null, body?: { data: string | Buffer; type: string }): void => {
+    const done = (status: number, decision: Decision, reason: string | null, body?: { data: string | Buffer; type: string }, code?: SbCode): void => {
       svc.log.add({ at: Date.now(), ip, userAgent: ua, path: rawPath, file, mac, status, decision, reason });
       // A refusal's text names its catalogue code first, as the 500 does (phones ignore it; people reading logs do not).
-      const data = body ? body.data : `${refusalCode(status)}: ${reason ?? 'error'}\n`;
+      const data = body ? body.data : `${code}: ${reason ?? 'error'}\n`;
       const headers: Record<string, string | number> = { 'content-type': body ? body.type : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(data), 'cache-control': 'no-store' };
       if (status === 401) headers['www-authenticate'] = 'Basic realm="switchboard provisioning", charset="UTF-8"';
       if (status === 405) headers.allow = 'GET, HEAD';
       res.writeHead(status, headers);
       res.end(req.method === 'HEAD' ? undefined : data);
     };
+    /** A refusal: its status is its code's (src/util/errors.ts). */
+    const refuse = (code: SbCode, decision: Decision, reason: string): void => done(statusOf(code), decision, reason, undefined, code);
     // The path first, so that refused requests (405, 401) are logged with the file and MAC they asked for:
     // "why does this phone get 401?" is answered by `provision log <mac>`. A bad path is a 400 whatever else.
     let rest: string;
     try {
       rest = decodeURIComponent(rawPath.slice('/provision/'.length));
     } catch {
-      return done(400, 'bad_request', 'not a file name in the provisioning root');
+      return refuse('SB_PROVISION_BAD_PATH', 'bad_request', 'not a file name in the provisioning root');
     }
     const parts = rest.split('/');
     let token: string | null = null;
@@ -76,12 +68,12 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     if (fw) fileParts = [fw.name];
     if (/%2e|%2f|%5c|\\|\0/i.test(rawPath) || parts.some((p) => p === '..' || p === '.') || fileParts.length !== 1 || !FILE_RE.test(fileParts[0]!)) {
       file = rest.slice(0, 255) || null;
-      return done(400, 'bad_request', 'not a file name in the provisioning root');
+      return refuse('SB_PROVISION_BAD_PATH', 'bad_request', 'not a file name in the provisioning root');
     }
     file = fileParts[0]!;
     mac = macInName(file);
 
-    if (req.method !== 'GET' && req.method !== 'HEAD') return done(405, 'bad_request', `method ${String(req.method).slice(0, 10)} is not allowed`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse('SB_HTTP_METHOD_NOT_ALLOWED', 'bad_request', `method ${String(req.method).slice(0, 10)} is not allowed`);
 
     const auth = svc.cfg.auth;
     if (auth) {
@@ -90,17 +82,17 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
       const given = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
       const i = given.indexOf(':');
       if (!m || i < 0 || !(sameSecret(given.slice(0, i), auth.user) && sameSecret(given.slice(i + 1), auth.password))) {
-        return done(401, 'unauthorized', m ? 'wrong user or password' : 'no credentials (basic auth is required)');
+        return refuse('SB_PROVISION_UNAUTHORIZED', 'unauthorized', m ? 'wrong user or password' : 'no credentials (basic auth is required)');
       }
     }
 
     if (fw) {
       mac = null;
       void svc.firmware.read(fw.sha, fw.name).then(
-        (data) => (data ? done(200, 'served', 'firmware image', { data, type: 'application/octet-stream' }) : done(404, 'not_found', 'no such firmware image')),
+        (data) => (data ? done(200, 'served', 'firmware image', { data, type: 'application/octet-stream' }) : refuse('SB_PROVISION_NO_SUCH_FILE', 'not_found', 'no such firmware image')),
         (err: unknown) => {
           app.log.error({ err: String(err) }, 'could not read a firmware image');
-          done(503, 'not_found', 'the firmware image could not be read from the store');
+          refuse('SB_STORE_UNAVAILABLE', 'not_found', 'the firmware image could not be read from the store');
         },
       );
       return;
@@ -109,17 +101,17 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     let tokenMac: string | undefined;
     if (token !== null) {
       tokenMac = TOKEN_RE.test(token) ? svc.macOfToken(token) : undefined;
-      if (!tokenMac) return done(404, 'not_found', 'unknown token in the URL');
+      if (!tokenMac) return refuse('SB_PROVISION_NO_SUCH_FILE', 'not_found', 'unknown token in the URL');
     }
 
     const served = svc.fileByName(file);
     if (served && (!tokenMac || served.mac === tokenMac)) {
       mac = served.mac;
-      if (svc.cfg.tokenUrls && !tokenMac) return done(403, 'refused', `this phone's files are served only under its token URL`);
+      if (svc.cfg.tokenUrls && !tokenMac) return refuse('SB_PROVISION_TOKEN_URL_REQUIRED', 'refused', `this phone's files are served only under its token URL`);
       svc.recordFetch(served.mac, ip, ua);
       return done(200, 'served', null, { data: served.body, type: served.contentType });
     }
-    if (served && tokenMac) return done(404, 'not_found', `${file} belongs to another phone than this URL's token`);
+    if (served && tokenMac) return refuse('SB_PROVISION_NO_SUCH_FILE', 'not_found', `${file} belongs to another phone than this URL's token`);
 
     // Model-wide files phones probe besides their own: answer with a minimal valid file, never an error page.
     const uaDriver = ua ? svc.drivers.parseUserAgent(ua)?.driver : undefined;
@@ -130,12 +122,12 @@ export function registerProvisionRoutes(app: App, svc: ProvisionService): void {
     }
 
     const unreadable = mac ? svc.unreadableReason(mac) : undefined;
-    if (mac && unreadable) return done(404, 'not_found', `phone ${fmtMac(mac)} is provisioned but ${unreadable.replace(/;.*$/, '')}`);
+    if (mac && unreadable) return refuse('SB_PROVISION_NO_SUCH_FILE', 'not_found', `phone ${fmtMac(mac)} is provisioned but ${unreadable.replace(/;.*$/, '')}`);
     if (mac) {
       svc.unknownFetch(mac, file, ip, ua);
-      return done(404, 'not_found', `no phone with MAC ${fmtMac(mac)} is provisioned`);
+      return refuse('SB_PROVISION_NO_SUCH_FILE', 'not_found', `no phone with MAC ${fmtMac(mac)} is provisioned`);
     }
-    return done(404, 'not_found', 'no such file');
+    return refuse('SB_PROVISION_NO_SUCH_FILE', 'not_found', 'no such file');
   };
   app.http.fastRoute('/provision/', (req, res) => {
     try {
