@@ -1,8 +1,7 @@
 // The sensor kinds: every file in src/agent/sensors/ (see sensor-kind.ts), loaded by one loader that the agent
 // (to run them) and the bot (for their names and arguments) both use. Adding a kind is adding its file.
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MODULE_EXT, pluginFiles } from '../util/plugin-dir.js';
+import { fileURLToPath } from 'node:url';
+import { importPlugins, MODULE_EXT, pluginFiles } from '../util/plugin-dir.js';
 import { BUNDLED_SENSOR_FILES } from './bundled-sensors.js';
 import { sensorArgProblems, sensorKindProblem, type SensorKind, type SensorKindInfo } from './sensor-kind.js';
 
@@ -47,24 +46,15 @@ export class SensorKinds implements SensorCatalogue {
    * bundled from it). Each file exports `sensor`, named as the file is.
    */
   async loadDir(dir?: string): Promise<this> {
-    const entries: { file: string; where: string; load: () => Promise<unknown> }[] =
+    const found: { name: string; where: string; mod: unknown }[] =
       dir === undefined && BUNDLED_SENSOR_FILES
-        ? BUNDLED_SENSOR_FILES.map((b) => ({ file: b.file, where: `bundled sensor kind file ${b.file}`, load: async () => b.module }))
-        : sensorFiles(dir ?? SENSORS_DIR).map((f) => {
-            const file = path.join(dir ?? SENSORS_DIR, f);
-            return { file: f, where: `sensor kind file ${file}`, load: () => import(pathToFileURL(file).href) as Promise<unknown> };
-          });
-    for (const e of entries) {
-      let mod: { sensor?: SensorKind };
-      try {
-        mod = (await e.load()) as { sensor?: SensorKind };
-      } catch (err) {
-        throw new Error(`${e.where} cannot be loaded: ${(err as Error).message}`);
-      }
-      const name = e.file.replace(/\.[^.]+$/, '');
-      const problem = sensorKindProblem(mod.sensor, name);
+        ? BUNDLED_SENSOR_FILES.map((b) => ({ name: b.file.replace(/\.[^.]+$/, ''), where: `bundled sensor kind file ${b.file}`, mod: b.module }))
+        : (await importPlugins(dir ?? SENSORS_DIR, { what: 'sensor kind', mustExist: true })).map((p) => ({ name: p.name, where: `sensor kind file ${p.path}`, mod: p.mod }));
+    for (const e of found) {
+      const sensor = (e.mod as { sensor?: SensorKind }).sensor;
+      const problem = sensorKindProblem(sensor, e.name);
       if (problem) throw new Error(`${e.where}: ${problem}`);
-      this.add(mod.sensor!, e.where);
+      this.add(sensor!, e.where);
     }
     return this;
   }
