@@ -7,7 +7,7 @@ import { downloadCapped, FileTooLarge } from '../src/chat/inbound-files.js';
 import { EditCoalescer } from '../src/chat/edit-coalescer.js';
 import { splitText } from '../src/chat/text-split.js';
 import { toDiscordMarkdown, toSlackMrkdwn, toTelegramHtml } from '../src/chat/markup.js';
-import { requestTeams } from '../src/chat/adapters/slack.js';
+import { requestTeams } from '../src/chat/slack-inbound.js';
 import { createLogger } from '../src/log.js';
 import { telegramChunks } from '../src/chat/adapters/telegram.js';
 

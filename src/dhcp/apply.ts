@@ -15,8 +15,7 @@ import type { BackendName, BackendSettings, CheckResult, RenderInput, Target } f
 import { installAll, type PlanItem } from './backends/engine.js';
 import { DhcpBackends } from './backends/index.js';
 
-export { type Target, checkerMessage, run } from './backends/types.js';
-export { iscWrapper } from './backends/isc.js';
+export type { Target } from './backends/types.js';
 
 export function renderSubnets(nets: Subnet[]): RenderSubnet[] {
   return nets.map((s) => ({ cidr: s.cfg.cidr, network: s.cfg.cidr.split('/')[0]!, netmask: s.netmask, pool: s.cfg.pool, gateway: s.cfg.gateway, dns: s.cfg.dns }));

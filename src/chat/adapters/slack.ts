@@ -31,8 +31,6 @@ const RESPONSE_URL_TTL_MS = 30 * 60_000;
 /** How a job message still in progress starts (renderJob's queued/running lines): such texts never take the last use. */
 const PROGRESS_MARK = '⏳';
 
-export { requestTeams } from '../slack-inbound.js';
-
 export interface SlackOptions {
   mode: 'socket' | 'http';
   botToken: string;

@@ -35,7 +35,7 @@ export class DhcpBackends {
     return this;
   }
 
-  /** Add one backend; a malformed one or a second of the same name (or target) is an error naming where it came from. */
+  /** Add one backend; a malformed one or a second of the same name is an error naming where it came from. */
   add(b: Backend, from = `DHCP backend ${b?.name}`): void {
     const problem = backendProblem(b);
     if (problem) throw new Error(`${from}: ${problem}`);
