@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BackendName, BackendSettings, RenderedFile } from '../dhcp/backends/types.js';
-import type { DhcpBackends } from '../dhcp/backends/index.js';
+import { BACKEND_SETTING_KEYS, type DhcpBackends } from '../dhcp/backends/index.js';
 import { AGENT_BACKENDS } from './backends.js';
 import { installAll, type PlanItem } from '../dhcp/backends/engine.js';
 import type { RenderSubnet } from '../../drivers/dhcp/types.js';
@@ -35,8 +35,7 @@ export function applyConfigFrom(raw: unknown, bad: (msg: string) => never, known
     const unknown = known.unknown(name, `apply.backends.${name}`);
     if (unknown) bad(unknown);
     const s = { ...structuredClone(known.get(name)!.defaults), ...((v ?? {}) as BackendSettings) };
-    for (const k of Object.keys(s))
-      if (!['path', 'dir', 'check', 'reload', 'socket', 'timeoutMs'].includes(k)) bad(`apply.backends.${name}.${k}: unknown key (path, dir, check, reload, socket, timeoutMs)`);
+    for (const k of Object.keys(s)) if (!BACKEND_SETTING_KEYS.includes(k)) bad(`apply.backends.${name}.${k}: unknown key (${BACKEND_SETTING_KEYS.join(', ')})`);
     for (const k of ['path', 'dir', 'socket'] as const) if (s[k] !== undefined && (typeof s[k] !== 'string' || !path.isAbsolute(s[k]))) bad(`apply.backends.${name}.${k} must be an absolute path`);
     for (const k of ['check', 'reload'] as const)
       if (s[k] !== undefined && !(Array.isArray(s[k]) && (s[k].length === 0 || isArgv(s[k])))) bad(`apply.backends.${name}.${k} must be a command as a list of words, e.g. [systemctl, reload, squid]`);

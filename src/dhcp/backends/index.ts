@@ -16,7 +16,8 @@ export const NOT_BACKENDS = ['types', 'engine', 'index', 'bundled'];
 /** One backend's settings in the bot's config: the backend's own keys plus `enabled` (and Kea's `template`). */
 export type BackendConfig = BackendSettings & { enabled: boolean; template?: string };
 
-const KEYS = ['path', 'dir', 'check', 'reload', 'socket', 'timeoutMs'];
+/** The settings a backend takes (its defaults, the bot's dhcp.backends.<name>, an agent's apply.backends.<name>). */
+export const BACKEND_SETTING_KEYS = ['path', 'dir', 'check', 'reload', 'socket', 'timeoutMs'];
 
 export class DhcpBackends {
   private byName = new Map<string, Backend>();
@@ -101,7 +102,7 @@ export function backendProblem(b: Backend | undefined): string | null {
   if (!Array.isArray(b.targets) || !b.targets.length || !b.targets.every((t) => typeof t === 'string' && t)) return 'backend.targets must list the rendered file names';
   for (const f of ['render', 'liveFiles', 'check', 'reload'] as const) if (typeof b[f] !== 'function') return `backend.${f} must be a function`;
   if (!b.defaults || typeof b.defaults !== 'object') return 'backend.defaults must be its settings when the config names none ({} for none)';
-  const extra = Object.keys(b.defaults).filter((k) => !KEYS.includes(k));
-  if (extra.length) return `backend.defaults has unknown key(s) ${extra.join(', ')} (settings: ${KEYS.join(', ')})`;
+  const extra = Object.keys(b.defaults).filter((k) => !BACKEND_SETTING_KEYS.includes(k));
+  if (extra.length) return `backend.defaults has unknown key(s) ${extra.join(', ')} (settings: ${BACKEND_SETTING_KEYS.join(', ')})`;
   return null;
 }
